@@ -1,0 +1,100 @@
+"""`edgekd teacher list|train`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from edgekd.cli import options as opt
+from edgekd.cli.console import RichProgress, out
+from edgekd.models import list_architectures
+from edgekd.teacher import TeacherConfig, train_teacher
+
+app = typer.Typer(help="Pick a timm architecture and train (fine-tune) the teacher.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_command(
+    pattern: Annotated[str, typer.Argument(help="Glob over timm names, e.g. 'resnet*'; a plain word matches anywhere.")] = "*",
+    img_size: Annotated[int, typer.Option("--img-size", help="Input size (px) for the GFLOPs column.")] = 224,
+    limit: Annotated[int, typer.Option("--limit", help="Show at most N models (0: all).")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List timm architectures with parameters, GFLOPs and local pretrained weights."""
+    rows = list_architectures(pattern, img_size, limit or None)
+    if as_json:
+        out.print_json(json.dumps([row.__dict__ for row in rows]))
+        return
+    table = Table(title=f"timm models matching '{pattern}' ({len(rows)} shown)")
+    for column in ("model", "params (M)", f"GFLOPs @{img_size}px", "local weights"):
+        table.add_column(column, justify="right" if "(" in column or "@" in column else "left")
+    for row in rows:
+        table.add_row(row.name, f"{row.params / 1e6:.2f}", "-" if row.gflops is None else f"{row.gflops:.3f}", row.local_weights or "no")
+    out.print(table)
+    if not rows:
+        out.print(f"No timm model matches '{pattern}'.")
+
+
+@app.command("train")
+def train_command(
+    model: Annotated[str, typer.Argument(help="timm architecture, e.g. resnet18 (see 'edgekd teacher list').")],
+    out_dir: opt.OutDir = Path("runs/teacher"),
+    data: opt.DataSpec = "fashion-mnist",
+    img_size: Annotated[int, typer.Option("--img-size", help="Model input size in px.")] = 32,
+    pretrained: Annotated[Optional[str], typer.Option("--pretrained", help="Local weights file (safetensors or state dict), or 'cache' for the local hub cache.")] = None,
+    in_chans: Annotated[Optional[int], typer.Option("--in-chans", help="Model input channels (default 3; 1 keeps grayscale).")] = None,
+    label_smoothing: Annotated[float, typer.Option("--label-smoothing", help="Cross-entropy label smoothing.")] = 0.0,
+    epochs: opt.Epochs = 10,
+    batch_size: opt.BatchSize = 128,
+    optimizer: opt.Optimizer = "sgd",
+    lr: opt.LearningRate = 0.1,
+    momentum: opt.Momentum = 0.9,
+    nesterov: opt.Nesterov = True,
+    weight_decay: opt.WeightDecay = 5e-4,
+    warmup_epochs: opt.WarmupEpochs = 0.0,
+    ema_decay: opt.EmaDecay = None,
+    grad_clip: opt.GradClip = None,
+    amp: opt.Amp = "auto",
+    channels_last: opt.ChannelsLast = "auto",
+    compile_model: opt.Compile = False,
+    keep: opt.Keep = "last",
+    seed: opt.Seed = 0,
+    device: opt.Device = "auto",
+    crop_padding: opt.CropPadding = 4,
+    flip: opt.Flip = True,
+    val_size: opt.ValSize = 0.1,
+    limit_train: opt.LimitTrain = None,
+    split_seed: opt.SplitSeed = 0,
+    data_dir: opt.DataDir = None,
+    workers: opt.Workers = 2,
+    resume: opt.Resume = False,
+) -> None:
+    """Train a teacher: writes DIR/teacher.safetensors + DIR/teacher.json (+ metrics.jsonl, checkpoint.pt)."""
+    config = TeacherConfig(
+        arch=model,
+        out_dir=out_dir,
+        data=opt.data_config(data, data_dir, val_size, limit_train, split_seed, workers),
+        train=opt.train_config(
+            epochs=epochs, batch_size=batch_size, opt=optimizer, lr=lr, momentum=momentum, nesterov=nesterov,
+            weight_decay=weight_decay, warmup_epochs=warmup_epochs, ema_decay=ema_decay, grad_clip=grad_clip,
+            amp=amp, channels_last=channels_last, compile=compile_model, keep=keep, seed=seed,
+            crop_padding=crop_padding, flip=flip,
+        ),
+        img_size=img_size,
+        pretrained=pretrained,
+        in_chans=in_chans,
+        label_smoothing=label_smoothing,
+        device=device,
+    )
+    result = train_teacher(config, RichProgress(), resume=resume)
+    metrics, training = result.card.metrics, result.card.training
+    test = metrics.get("test") or {}
+    out.print(
+        f"[bold green]teacher saved[/] {result.weights_path}  "
+        f"test top-1 {test.get('top1', float('nan')):.2f} %  top-5 {test.get('top5', float('nan')):.2f} %  "
+        f"train {training['train_img_per_s']:.0f} img/s (whole epochs, data included)  wall {training['wall_time_s']:.0f} s"
+    )

@@ -1,0 +1,51 @@
+"""Optimizers and the per-step cosine learning-rate schedule with linear warm-up."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+
+from edgekd.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimizer recipe. `lr` is the peak learning rate reached after `warmup_epochs`."""
+
+    name: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 0.0
+    min_lr_ratio: float = 0.0
+
+    def describe(self) -> dict:
+        return asdict(self)
+
+
+def build_optimizer(params, config: OptimConfig) -> torch.optim.Optimizer:
+    """SGD (momentum, optionally Nesterov) or AdamW over `params`."""
+    if config.lr <= 0:
+        raise ConfigError(f"--lr must be positive, got {config.lr}.")
+    if config.name == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov and config.momentum > 0, weight_decay=config.weight_decay)
+    if config.name == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    raise ConfigError(f"unknown optimizer '{config.name}': use sgd or adamw.")
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, config: OptimConfig, total_steps: int, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Cosine decay per step from the peak lr to `min_lr_ratio`·lr, after a linear warm-up."""
+    warmup = int(round(config.warmup_epochs * steps_per_epoch))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        return config.min_lr_ratio + (1.0 - config.min_lr_ratio) * cosine
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

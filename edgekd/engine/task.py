@@ -1,0 +1,66 @@
+"""Training tasks: what the engine optimises, behind one interface.
+
+A task is an `nn.Module` whose `forward(pixels, batch)` returns a dict with `loss`, `output`
+(the student's logits) and each loss term by name, so the training loop never knows which
+method it runs (timm's `timm/task` shape). Teacher training is a `ClassificationTask`;
+distillation methods are tasks too.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgekd.data import Batch, ModelInput
+
+
+class TrainingTask(nn.Module):
+    """Base class: holds the model being trained (`student`) and how to feed it.
+
+    Args:
+        student: the model whose weights are the result of training.
+        student_input: its input adapter ([0, 1] pixels → normalised model input).
+    """
+
+    def __init__(self, student: nn.Module, student_input: ModelInput):
+        super().__init__()
+        self.student = student
+        self.student_input = student_input
+        # What forward() calls: the student itself, or its DDP/compiled wrapper. Kept out of
+        # the module tree so that state dicts never hold the student twice.
+        self.__dict__["student_call"] = student
+
+    def trainable_modules(self) -> dict[str, nn.Module]:
+        """Modules whose parameters the optimizer updates and checkpoints save, by name."""
+        return {"student": self.student}
+
+    def prepare_distributed(self, device: torch.device) -> None:
+        """Wrap only the student in DDP (a frozen teacher needs no gradient sync)."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        device_ids = [device.index] if device.type == "cuda" else None
+        self.__dict__["student_call"] = DistributedDataParallel(self.student, device_ids=device_ids)
+
+    def compile(self) -> None:  # noqa: A003 - mirrors nn.Module.compile's name on purpose
+        """torch.compile the student's forward (the loss stays eager)."""
+        self.__dict__["student_call"] = torch.compile(self.student_call)
+
+    def start_epoch(self, epoch: int) -> None:
+        """Hook for tasks whose behaviour changes between epochs (e.g. training stages)."""
+
+    def forward(self, pixels: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+
+class ClassificationTask(TrainingTask):
+    """Supervised training with cross-entropy (optionally label-smoothed)."""
+
+    def __init__(self, student: nn.Module, student_input: ModelInput, label_smoothing: float = 0.0):
+        super().__init__(student, student_input)
+        self.label_smoothing = label_smoothing
+
+    def forward(self, pixels: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        logits = self.student_call(self.student_input(pixels))
+        ce = F.cross_entropy(logits, batch.labels, label_smoothing=self.label_smoothing)
+        return {"loss": ce, "output": logits, "ce": ce.detach()}

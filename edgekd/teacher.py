@@ -1,0 +1,123 @@
+"""Teacher stage: fine-tune (or train) any timm architecture on a dataset.
+
+Writes `DIR/teacher.safetensors` + `DIR/teacher.json`, plus `metrics.jsonl` and a resumable
+`checkpoint.pt`. The CLI's `edgekd teacher train` is a thin layer over `train_teacher`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from edgekd.artifacts import provenance
+from edgekd.data import DataConfig, Dataset, InputSpec, ModelInput, fit_channels
+from edgekd.engine import ClassificationTask, Progress, TrainConfig, Trainer, init_distributed
+from edgekd.engine.metrics import Predictions
+from edgekd.errors import ConfigError
+from edgekd.models import ModelCard, create_model, pretrained_defaults, resolve_arch, save_model
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """Options of the teacher stage.
+
+    Attributes:
+        arch: timm architecture name.
+        img_size: model input size (px); data is resized to it on the fly.
+        pretrained: local weights file, `cache` (local hub cache) or None (random init).
+        in_chans: model input channels; None → 3 (grayscale data is repeated to RGB).
+        label_smoothing: cross-entropy label smoothing.
+        device: auto | cpu | cuda | cuda:N.
+    """
+
+    arch: str
+    out_dir: Path
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    img_size: int = 32
+    pretrained: str | None = None
+    in_chans: int | None = None
+    label_smoothing: float = 0.0
+    device: str = "auto"
+
+    def describe(self) -> dict:
+        payload = asdict(self)
+        payload["out_dir"] = str(self.out_dir)
+        return payload
+
+
+@dataclass
+class TeacherResult:
+    weights_path: Path
+    card: ModelCard
+
+
+def input_spec_for(arch: str, dataset: Dataset, img_size: int, in_chans: int | None, pretrained: str | None) -> InputSpec:
+    """The model's input: pretrained weights keep their own normalisation, otherwise the data's."""
+    channels = in_chans or 3
+    if pretrained:
+        defaults = pretrained_defaults(arch)
+        mean, std = defaults.get("mean", dataset.mean), defaults.get("std", dataset.std)
+    else:
+        mean, std = dataset.mean, dataset.std
+    return InputSpec(img_size, channels, fit_channels(tuple(mean), channels), fit_channels(tuple(std), channels))
+
+
+def accuracy_summary(predictions: Predictions | None, num_classes: int) -> dict | None:
+    """top-1/top-5 (percent) and per-class accuracy of one split, or None when it is empty."""
+    if predictions is None:
+        return None
+    return {"top1": predictions.top1(), "top5": predictions.top5(), "per_class": predictions.per_class(num_classes), "count": len(predictions.labels)}
+
+
+def train_teacher(config: TeacherConfig, progress: Progress | None = None, *, resume: bool = False) -> TeacherResult:
+    """Train a teacher and save it as `teacher.safetensors` + `teacher.json` in `config.out_dir`."""
+    if config.img_size < 8:
+        raise ConfigError(f"--img-size must be at least 8 px, got {config.img_size}.")
+    arch = resolve_arch(config.arch)
+    context, device = init_distributed(config.device)
+    dataset = config.data.load(config.img_size)
+    spec = input_spec_for(arch, dataset, config.img_size, config.in_chans, config.pretrained)
+    torch.manual_seed(config.train.seed)
+    model = create_model(arch, dataset.num_classes, spec.in_chans, pretrained=config.pretrained)
+    task = ClassificationTask(model, ModelInput(spec), config.label_smoothing)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    key = f"{arch}|{dataset.fingerprint}|{config.train.describe()}|{spec}|{config.pretrained}|{config.label_smoothing}"
+    trainer = Trainer(config.train, device, run_dir=out_dir, progress=progress, context=context, config_key=key)
+    if progress is not None and context.is_main:
+        progress.log(f"{arch} on {dataset.spec}: {len(dataset.train)} train / {len(dataset.val)} val / {len(dataset.test)} test, {device}, {trainer.precision.describe()}")
+    started = time.perf_counter()
+    result = trainer.fit(task, dataset, resume=resume)
+    card = ModelCard(
+        arch=arch,
+        num_classes=dataset.num_classes,
+        class_names=dataset.class_names,
+        input=spec,
+        role="teacher",
+        dataset=dataset.describe(),
+        metrics={
+            "val": accuracy_summary(result.val, dataset.num_classes),
+            "test": accuracy_summary(result.test, dataset.num_classes),
+        },
+        training={
+            "epochs": config.train.epochs,
+            "kept_epoch": result.kept_epoch + 1,
+            "best_val_epoch": result.best_epoch + 1 if result.best_epoch >= 0 else None,
+            "train_img_per_s": result.train_img_per_s,
+            "wall_time_s": time.perf_counter() - started,
+            "train_time_s": result.wall_time_s,
+            "device": str(device),
+            "precision": result.precision,
+            "world_size": context.world_size,
+            "pretrained": config.pretrained,
+        },
+        provenance=provenance(config.describe(), seed=config.train.seed),
+    )
+    weights_path = out_dir / "teacher.safetensors"
+    if context.is_main:
+        save_model(task.student, card, weights_path)
+    return TeacherResult(weights_path, card)
