@@ -6,7 +6,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.edgekd-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup data demo test lint clean
+FMNIST_PATHS := $(if $(EDGEKD_DATA_DIR),$(EDGEKD_DATA_DIR)/train-images-idx3-ubyte.gz $(EDGEKD_DATA_DIR)/fashion-mnist/train-images-idx3-ubyte.gz) /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+.PHONY: setup data browser demo test clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,13 +17,18 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP) data
 
+# Fashion-MNIST (Debian package); without apt, set EDGEKD_DATA_DIR to a folder of its IDX files.
 data:
-	@scripts/ensure-fashion-mnist.sh
+	@scripts/ensure-system-package.sh dataset-fashion-mnist $(FMNIST_PATHS)
+
+# Headless Chromium renders report.html in the report tests (they skip without it).
+browser:
+	@scripts/ensure-system-package.sh chromium /usr/bin/chromium
 
 demo: setup
 	$(BIN)/edgekd teacher train resnet18 --data fashion-mnist --limit-train 6000 --epochs 2 --img-size 32 --out runs/demo/teacher
 
-test: setup
+test: setup browser
 	OMP_NUM_THREADS=2 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -1,0 +1,112 @@
+"""Teacher training speed: a plain PyTorch loop vs edgekd's engine, side by side in one run.
+
+Both train timm resnet18 on Fashion-MNIST at 32 px with the FMNIST-32 recipe (SGD 0.1 Nesterov,
+momentum 0.9, wd 5e-4, cosine, batch 128, random crop with 4 px padding + flip) for the same
+number of samples, data included. The plain loop is what a user writes by hand: torchvision
+transforms per sample in a DataLoader (run as written, and again with channels_last). Prints img/s for each and their ratio.
+
+    python benchmarks/teacher_speed.py                 # 2 × 100 steps, about 1 minute
+    python benchmarks/teacher_speed.py --steps 30      # smoke check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import timm
+import torch
+import torch.nn.functional as F
+from torchvision.transforms import v2
+
+from edgekd.data import DataConfig, InputSpec, ModelInput, fit_channels
+from edgekd.engine import ClassificationTask, OptimConfig, TrainConfig, Trainer
+
+
+class PlainFashionMNIST(torch.utils.data.Dataset):
+    """Per-sample torchvision transforms, as in a hand-written training script."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean: float, std: float):
+        self.images, self.labels = images, labels
+        self.transform = v2.Compose([
+            v2.Resize(32, antialias=True),
+            v2.RandomCrop(32, padding=4),
+            v2.RandomHorizontalFlip(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize([mean] * 3, [std] * 3),
+        ])
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int):
+        return self.transform(self.images[index].expand(3, -1, -1)), self.labels[index]
+
+
+def plain_loop(dataset, steps: int, batch_size: int, channels_last: bool) -> float:
+    torch.manual_seed(0)
+    model = timm.create_model("resnet18", num_classes=10)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    data = PlainFashionMNIST(dataset.train.images, dataset.train.labels, dataset.mean[0], dataset.std[0])
+    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True, num_workers=0)
+    model.train()
+    seen, started = 0, time.perf_counter()
+    for step, (images, labels) in enumerate(loader):
+        if step == steps:
+            break
+        loss = F.cross_entropy(model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        seen += len(labels)
+    return seen / (time.perf_counter() - started)
+
+
+def edgekd_engine(dataset, steps: int, batch_size: int) -> float:
+    torch.manual_seed(0)
+    spec = InputSpec(32, 3, fit_channels(dataset.mean, 3), fit_channels(dataset.std, 3))
+    task = ClassificationTask(timm.create_model("resnet18", num_classes=10), ModelInput(spec))
+    config = TrainConfig(epochs=1, batch_size=batch_size, optim=OptimConfig(lr=0.1))
+    result = Trainer(config, torch.device("cpu")).fit(task, dataset)
+    return result.train_img_per_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=100, help="training steps per contender")
+    parser.add_argument("--batch-size", type=int, default=128)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    samples = args.steps * args.batch_size
+    # One epoch of exactly `steps` batches for the engine; the plain loop stops after `steps`.
+    dataset = DataConfig("fashion-mnist", val_size=0, limit_train=samples).load()
+    dataset.test = dataset.val  # the engine's end-of-run test pass is not part of this benchmark
+    full = DataConfig("fashion-mnist", val_size=0).load()
+    plain = plain_loop(full, args.steps, args.batch_size, channels_last=False)
+    plain_cl = plain_loop(full, args.steps, args.batch_size, channels_last=True)
+    engine = edgekd_engine(dataset, args.steps, args.batch_size)
+    figures = {
+        "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "torch": torch.__version__},
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "plain_loop_img_s": round(plain, 1),
+        "plain_loop_channels_last_img_s": round(plain_cl, 1),
+        "edgekd_engine_img_s": round(engine, 1),
+        "ratio_engine_over_plain": round(engine / plain, 3),
+    }
+    print(f"{'contender':<28}{'img/s (data included)':>24}")
+    print(f"{'plain PyTorch loop':<28}{plain:>24.1f}")
+    print(f"{'plain loop, channels_last':<28}{plain_cl:>24.1f}")
+    print(f"{'edgekd engine':<28}{engine:>24.1f}")
+    print(f"ratio edgekd / plain: {engine / plain:.2f}×")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
