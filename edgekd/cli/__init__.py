@@ -14,6 +14,7 @@ import typer
 
 from edgekd import __version__
 from edgekd.cli import data, teacher
+from edgekd.cli import gate as gate_cli
 from edgekd.cli.console import err
 from edgekd.errors import EdgekdError
 
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 app.add_typer(teacher.app, name="teacher")
 app.add_typer(data.app, name="data")
+app.command("gate")(gate_cli.gate_command)
 
 
 def _version(value: bool) -> None:

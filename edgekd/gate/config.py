@@ -1,0 +1,74 @@
+"""The gate's thresholds: one typed model shared by `edgekd gate` flags and a pipeline's `gate:` section."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edgekd.errors import ConfigError
+
+# A threshold left at None is not checked.
+THRESHOLD_FIELDS = (
+    "max_drop_vs_teacher",
+    "max_drop_vs_baseline",
+    "max_class_drop",
+    "min_agreement",
+    "max_p99_ms",
+    "max_p99_increase_vs_baseline",
+    "min_speedup",
+    "max_size_mb",
+)
+
+
+class GateThresholds(BaseModel):
+    """What a release must satisfy. Every field is optional; an unset threshold is not checked.
+
+    Attributes:
+        max_drop_vs_teacher: max top-1 drop of an artefact below the teacher, percentage points.
+        max_drop_vs_baseline: max top-1 drop below the same artefact in the baseline report (points).
+        max_class_drop: max drop of any single class's accuracy below the teacher's (points).
+        min_agreement: min share of test samples where the artefact predicts the teacher's class (%).
+        max_p99_ms: max p99 latency at `batch`, ms (every backend/device the artefact was profiled on).
+        max_p99_increase_vs_baseline: max p99 latency increase over the baseline's, % (same
+            machine fingerprint only).
+        min_speedup: min speed-up over the teacher at `batch` (teacher p50 / artefact p50, same device).
+        max_size_mb: max artefact file size, MB (10^6 bytes).
+        batch: the batch size latency checks read.
+        significance: fail an accuracy drop only when it is statistically significant (paired test).
+        alpha: one-sided error level of that test.
+        artefacts: names or roles to check (empty: every deployable artefact).
+        allow_foreign_baseline: skip (and say so) latency-vs-baseline checks measured on another machine
+            instead of refusing them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_drop_vs_teacher: Optional[float] = Field(None, ge=0)
+    max_drop_vs_baseline: Optional[float] = Field(None, ge=0)
+    max_class_drop: Optional[float] = Field(None, ge=0)
+    min_agreement: Optional[float] = Field(None, ge=0, le=100)
+    max_p99_ms: Optional[float] = Field(None, gt=0)
+    max_p99_increase_vs_baseline: Optional[float] = Field(None, ge=0)
+    min_speedup: Optional[float] = Field(None, gt=0)
+    max_size_mb: Optional[float] = Field(None, gt=0)
+    batch: int = Field(1, ge=1)
+    significance: bool = False
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    artefacts: list[str] = Field(default_factory=list)
+    allow_foreign_baseline: bool = False
+
+    def active(self) -> list[str]:
+        """The thresholds that are set."""
+        return [name for name in THRESHOLD_FIELDS if getattr(self, name) is not None]
+
+    def merged(self, overrides: dict) -> "GateThresholds":
+        """A copy with the non-None values of `overrides` (e.g. CLI flags over a pipeline's section)."""
+        values = self.model_dump()
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return GateThresholds.model_validate(values)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            flag = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "a gate option"
+            raise ConfigError(f"{flag}: {error['msg']} (got {error.get('input')!r}).") from None

@@ -1,0 +1,57 @@
+"""`gate.md`: the verdict as Markdown, for a CI job summary or a pull-request comment."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from edgekd.gate.checks import FAIL, PASS, CheckRow
+
+if TYPE_CHECKING:
+    from edgekd.gate.runner import GateResult
+
+STATUS_MARK = {PASS: "✅ pass", FAIL: "❌ FAIL", "skip": "➖ skip"}
+
+
+def format_measured(row: CheckRow) -> str:
+    """The measured value with its unit ("-" when skipped)."""
+    if row.measured is None:
+        return "-"
+    return f"{row.measured:.2f} {row.unit}" if row.unit != "×" else f"{row.measured:.2f}×"
+
+
+def format_threshold(row: CheckRow) -> str:
+    """"≤ 2.00 pts" or "≥ 3.00×"."""
+    sign = "≤" if row.bound == "max" else "≥"
+    value = f"{row.threshold:.2f}×" if row.unit == "×" else f"{row.threshold:.2f} {row.unit}"
+    return f"{sign} {value}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def gate_markdown(result: "GateResult") -> str:
+    """The whole gate.md: verdict line, the checks table, then the failures spelled out."""
+    counts = result.counts()
+    verdict = "✅ **Gate passed**" if result.passed else "❌ **Gate failed**"
+    lines = [
+        "# edgekd release gate",
+        "",
+        f"{verdict}: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped.",
+        "",
+        f"- Report: `{result.report.path}`",
+    ]
+    if result.baseline is not None:
+        lines.append(f"- Baseline: `{result.baseline.path}`")
+    mode = f"significant drops only (paired test, α = {result.thresholds.alpha})" if result.thresholds.significance else "point estimates"
+    lines += [f"- Accuracy drops judged on: {mode}", f"- Latency batch: {result.thresholds.batch}", ""]
+    lines += ["| check | artefact | backend | device | batch | measured | threshold | result | detail |", "|---|---|---|---|---|---:|---:|---|---|"]
+    for row in result.rows:
+        batch = "-" if row.batch is None else str(row.batch)
+        cells = [row.label, row.artefact, row.backend, row.device, batch, format_measured(row), format_threshold(row), STATUS_MARK[row.status], row.detail]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    failures = result.failures()
+    if failures:
+        lines += ["", "## Failures", ""]
+        lines += [f"- **{row.artefact}**: {row.label} {format_measured(row)} (allowed {format_threshold(row)}) on {row.backend}/{row.device}" for row in failures]
+    return "\n".join(lines) + "\n"

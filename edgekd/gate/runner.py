@@ -1,0 +1,98 @@
+"""Running the gate: load the reports, run every set threshold's check, write the verdicts.
+
+`run_gate` is what `edgekd gate` and a pipeline's gate stage call. It returns the rows; the
+caller decides how to show them. `write_gate_outputs` writes `gate.md`, `gate.json` and the
+optional JUnit XML, each atomically, before the caller turns a failure into exit code 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgekd.artifacts import atomic_write_text, provenance, write_json
+from edgekd.errors import ConfigError
+from edgekd.gate.checks import CHECKS, FAIL, PASS, SKIP, CheckRow, GateContext
+from edgekd.gate.config import THRESHOLD_FIELDS, GateThresholds
+from edgekd.gate.inputs import Report, load_report
+from edgekd.gate.junit import junit_xml
+from edgekd.gate.markdown import gate_markdown
+
+GATE_SCHEMA = "edgekd.gate/1"
+
+
+@dataclass
+class GateResult:
+    """The gate's verdict.
+
+    Attributes:
+        rows: one per artefact × check (× backend/device/batch for latency checks).
+        passed: no row failed.
+    """
+
+    report: Report
+    baseline: Report | None
+    thresholds: GateThresholds
+    rows: list[CheckRow]
+
+    @property
+    def passed(self) -> bool:
+        return all(row.status != FAIL for row in self.rows)
+
+    def counts(self) -> dict[str, int]:
+        return {status: sum(row.status == status for row in self.rows) for status in (PASS, FAIL, SKIP)}
+
+    def failures(self) -> list[CheckRow]:
+        return [row for row in self.rows if row.status == FAIL]
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": GATE_SCHEMA,
+            "passed": self.passed,
+            "counts": self.counts(),
+            "report": str(self.report.path),
+            "baseline": str(self.baseline.path) if self.baseline else None,
+            "thresholds": self.thresholds.model_dump(),
+            "rows": [row.to_dict() for row in self.rows],
+            "provenance": provenance(self.thresholds.model_dump()),
+        }
+
+
+def run_gate(report_path: str | Path, thresholds: GateThresholds, baseline_path: str | Path | None = None) -> GateResult:
+    """Judge a report against `thresholds` (and a baseline report).
+
+    Raises:
+        ConfigError: no threshold set, a bad report, a selector matching nothing, latency
+            baselines from another machine (without `allow_foreign_baseline`), or a threshold
+            that no selected artefact could be checked against.
+    """
+    active = thresholds.active()
+    if not active:
+        flags = ", ".join("--" + name.replace("_", "-") for name in THRESHOLD_FIELDS)
+        raise ConfigError(f"no threshold set: give at least one of {flags} (or a pipeline's gate: section).")
+    report = load_report(report_path)
+    baseline = load_report(baseline_path) if baseline_path is not None else None
+    artefacts = report.select(thresholds.artefacts)
+    if not artefacts:
+        raise ConfigError(f"{report.path} has no deployable artefact (role student or artefact) to gate; choose some with --artefact NAME|ROLE.")
+    context = GateContext(report, baseline, thresholds, artefacts)
+    rows: list[CheckRow] = []
+    for name in active:
+        produced = CHECKS[name](context)
+        if produced and all(row.status == SKIP and not row.waived for row in produced):
+            reasons = "; ".join(sorted({f"{row.artefact}: {row.detail}" for row in produced}))
+            raise ConfigError(f"--{name.replace('_', '-')} could not be checked on any artefact ({reasons}).")
+        rows.extend(produced)
+    return GateResult(report, baseline, thresholds, rows)
+
+
+def write_gate_outputs(result: GateResult, out_dir: str | Path, junit_path: str | Path | None = None) -> dict[str, Path]:
+    """Write `gate.md` and `gate.json` into `out_dir` (and JUnit XML to `junit_path`)."""
+    out_dir = Path(out_dir)
+    written = {"markdown": out_dir / "gate.md", "json": out_dir / "gate.json"}
+    atomic_write_text(written["markdown"], gate_markdown(result))
+    write_json(written["json"], result.to_dict())
+    if junit_path is not None:
+        written["junit"] = Path(junit_path)
+        atomic_write_text(written["junit"], junit_xml(result.rows))
+    return written
