@@ -3,16 +3,22 @@
 A task is an `nn.Module` whose `forward(pixels, batch)` returns a dict with `loss`, `output`
 (the student's logits) and each loss term by name, so the training loop never knows which
 method it runs (timm's `timm/task` shape). Teacher training is a `ClassificationTask`;
-distillation methods are tasks too.
+distillation methods are tasks too. A task may leave `output` out of steps that produce no
+logits (e.g. FitNet's hint stage); such steps do not count towards train top-1.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from edgekd.data import Batch, ModelInput
+
+if TYPE_CHECKING:
+    from edgekd.engine.metrics import Predictions
 
 
 class TrainingTask(nn.Module):
@@ -48,6 +54,15 @@ class TrainingTask(nn.Module):
 
     def start_epoch(self, epoch: int) -> None:
         """Hook for tasks whose behaviour changes between epochs (e.g. training stages)."""
+
+    def end_epoch(self, epoch: int) -> None:
+        """Hook called on every process after an epoch's last step, before validation
+        (e.g. to flush per-epoch outputs such as a teacher-logit cache)."""
+
+    def epoch_metrics(self, val: Predictions | None) -> dict[str, Any]:
+        """Extra figures for the epoch's metrics record, from the val predictions of the
+        evaluated model (None when there is no val split), e.g. agreement with a teacher."""
+        return {}
 
     def forward(self, pixels: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         raise NotImplementedError

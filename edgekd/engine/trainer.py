@@ -166,7 +166,9 @@ class Trainer:
             task.train()
             task.start_epoch(epoch)
             record = self._train_epoch(task, loader, views, epoch, optimizer, scheduler, scaler, ema)
+            task.end_epoch(epoch)
             eval_model = ema.module if ema is not None else task.student
+            val = None
             if len(dataset.val):
                 val = self._predict(eval_model, task, dataset, "val")
                 record.update(val_top1=val.top1(), val_top5=val.top5())
@@ -174,6 +176,7 @@ class Trainer:
                     best_top1, best_epoch = val.top1(), epoch
                     if cfg.keep == "best":
                         best_state = copy.deepcopy(eval_model.state_dict())
+            record.update(task.epoch_metrics(val))
             history.append(record)
             self.progress.finish(record)
             if self.context.is_main and self.run_dir is not None:
@@ -219,7 +222,7 @@ class Trainer:
         check_every = 1 if self.device.type == "cpu" else 25  # a finiteness check syncs the GPU
         sums: dict[str, torch.Tensor] = {}
         correct = torch.zeros((), device=self.device)
-        seen = 0
+        seen = scored = 0  # scored: samples of steps that returned logits
         self.progress.start(f"epoch {epoch + 1}/{cfg.epochs}", len(loader))
         started = time.perf_counter()
         for step, batch in enumerate(loader.epoch(epoch)):
@@ -249,17 +252,21 @@ class Trainer:
             for name, value in out.items():
                 if name != "output" and value.dim() == 0:
                     sums[name] = sums.get(name, torch.zeros((), device=self.device)) + value.detach().float() * batch_size
-            correct += out["output"].argmax(dim=1).eq(batch.labels).sum()
+            if "output" in out:
+                correct += out["output"].argmax(dim=1).eq(batch.labels).sum()
+                scored += batch_size
             if step % 10 == 9:
                 elapsed = time.perf_counter() - started
                 self.progress.advance(10, loss=sums["loss"].item() / seen, img_s=seen * self.context.world_size / elapsed)
         elapsed = time.perf_counter() - started
-        totals = torch.stack([*sums.values(), correct.float(), torch.tensor(float(seen), device=self.device)])
+        counts = torch.tensor([float(scored), float(seen)], device=self.device)
+        totals = torch.cat([torch.stack([*sums.values(), correct.float()]), counts])
         totals = all_reduce_sum(totals, self.context)
-        count = totals[-1].item()
+        count, scored_count = totals[-1].item(), totals[-2].item()
         record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
         record.update({f"train_{name}": (value / count).item() for name, value in zip(sums, totals)})
-        record["train_top1"] = 100.0 * totals[-2].item() / count
+        if scored_count:
+            record["train_top1"] = 100.0 * totals[-3].item() / scored_count
         record["img_per_s"] = count / elapsed
         record["epoch_time_s"] = elapsed
         if not math.isfinite(record["train_loss"]):
