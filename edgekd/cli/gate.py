@@ -10,23 +10,23 @@ from rich.table import Table
 
 from edgekd.cli.console import out
 from edgekd.errors import CheckFailed
-from edgekd.gate import GateResult, GateThresholds, run_gate, write_gate_outputs
+from edgekd.gate import CheckRow, GateThresholds, run_gate, write_gate_outputs
 from edgekd.gate.markdown import format_measured, format_threshold
 
 STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]skip[/]"}
 
 
-def print_gate_table(result: GateResult) -> None:
+def print_gate_table(rows: list[CheckRow], passed: bool) -> None:
     """The checks as a table on stdout: measured, threshold, pass/fail per row."""
     table = Table(title="edgekd gate", title_justify="left")
     for column in ("check", "artefact", "backend", "device", "batch", "measured", "threshold", "result", "detail"):
         table.add_column(column, justify="right" if column in ("batch", "measured", "threshold") else "left", overflow="fold")
-    for row in result.rows:
+    for row in rows:
         batch = "-" if row.batch is None else str(row.batch)
         table.add_row(row.label, row.artefact, row.backend, row.device, batch, format_measured(row), format_threshold(row), STATUS_STYLE[row.status], row.detail)
     out.print(table)
-    counts = result.counts()
-    verdict = "[bold green]GATE PASSED[/]" if result.passed else "[bold red]GATE FAILED[/]"
+    counts = {status: sum(row.status == status for row in rows) for status in STATUS_STYLE}
+    verdict = "[bold green]GATE PASSED[/]" if passed else "[bold red]GATE FAILED[/]"
     out.print(f"{verdict}: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
 
 
@@ -67,7 +67,7 @@ def gate_command(
     result = run_gate(report, thresholds, baseline)
     report_dir = result.report.path.parent
     written = write_gate_outputs(result, out_dir or report_dir, junit)
-    print_gate_table(result)
+    print_gate_table(result.rows, result.passed)
     out.print(f"wrote {', '.join(str(p) for p in written.values())}")
     if not result.passed:
         names = ", ".join(sorted({f"{row.artefact} ({row.label})" for row in result.failures()}))

@@ -96,3 +96,11 @@ def write_gate_outputs(result: GateResult, out_dir: str | Path, junit_path: str 
         written["junit"] = Path(junit_path)
         atomic_write_text(written["junit"], junit_xml(result.rows))
     return written
+
+
+def read_gate_json(path: str | Path) -> tuple[list[CheckRow], bool]:
+    """The rows and verdict of a gate.json written by `write_gate_outputs`."""
+    from edgekd.artifacts import read_json
+
+    payload = read_json(path)
+    return [CheckRow(**row) for row in payload["rows"]], bool(payload["passed"])

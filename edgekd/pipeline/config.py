@@ -1,0 +1,331 @@
+"""The pipeline YAML as typed models: every section optional, every unknown key refused.
+
+Key names are the stage APIs' field names, which are the CLI flags with `_` for `-`
+(`--limit-train` → `limit_train`), so a command line and a pipeline read alike. Validation
+errors name the file, the line and the key (see `load_pipeline`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from edgekd.data import AugmentRecipe, DataConfig
+from edgekd.engine import OptimConfig, TrainConfig
+from edgekd.errors import ConfigError
+from edgekd.gate.config import GateThresholds
+from edgekd.pipeline.yamlfile import KeyPath, line_of, load_with_lines
+
+STAGES = ("teacher", "distill", "export", "eval", "profile", "report", "gate")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSection(Section):
+    """`data:` — the dataset every training stage uses (the `--data …` options)."""
+
+    spec: str = "fashion-mnist"
+    data_dir: Optional[str] = None
+    val_size: float = Field(0.1, ge=0)
+    limit_train: Optional[int] = Field(None, ge=1)
+    split_seed: int = 0
+    workers: int = Field(2, ge=0)
+
+    def to_config(self) -> DataConfig:
+        return DataConfig(**self.model_dump())
+
+
+class TrainSection(Section):
+    """The training recipe keys shared by `teacher:` and `distill:` (the engine's TrainConfig)."""
+
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(128, ge=2)
+    opt: Literal["sgd", "adamw"] = "sgd"
+    lr: float = Field(0.1, gt=0)
+    momentum: float = Field(0.9, ge=0)
+    nesterov: bool = True
+    weight_decay: float = Field(5e-4, ge=0)
+    warmup_epochs: float = Field(0.0, ge=0)
+    ema_decay: Optional[float] = Field(None, gt=0, lt=1)
+    grad_clip: Optional[float] = Field(None, gt=0)
+    amp: Literal["auto", "off", "bf16", "fp16"] = "auto"
+    channels_last: Literal["auto", "on", "off"] = "auto"
+    compile: bool = False
+    keep: Literal["last", "best"] = "last"
+    seed: int = 0
+    crop_padding: int = Field(4, ge=0)
+    flip: bool = True
+    img_size: int = Field(32, ge=8)
+    pretrained: Optional[str] = None
+    in_chans: Optional[Literal[1, 3]] = None
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    device: str = "auto"
+
+    def train_config(self, seed: int | None = None) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            optim=OptimConfig(name=self.opt, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov, weight_decay=self.weight_decay, warmup_epochs=self.warmup_epochs),
+            augment=AugmentRecipe(crop_padding=self.crop_padding, horizontal_flip=self.flip),
+            ema_decay=self.ema_decay,
+            grad_clip=self.grad_clip,
+            amp=self.amp,
+            channels_last=self.channels_last,
+            compile=self.compile,
+            keep=self.keep,
+            seed=self.seed if seed is None else seed,
+        )
+
+
+class TeacherSection(TrainSection):
+    """`teacher:` — train `arch`, or use an existing teacher artefact given as `path`."""
+
+    arch: Optional[str] = None
+    path: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _arch_or_path(self) -> "TeacherSection":
+        if (self.arch is None) == (self.path is None):
+            raise ValueError("give either 'arch' (train a teacher) or 'path' (use an existing teacher.safetensors), not both or neither")
+        return self
+
+
+class MethodRun(Section):
+    """One entry of `distill.methods`: a method with its own settings (and an optional run name)."""
+
+    method: str
+    name: Optional[str] = None
+    temperature: Optional[float] = Field(None, gt=0)
+    alpha: Optional[float] = Field(None, ge=0, le=1)
+    hint_layer: Optional[str] = None
+    guided_layer: Optional[str] = None
+    hint_epochs: Optional[int] = Field(None, ge=0)
+    beta: Optional[float] = Field(None, ge=0)
+    lr: Optional[float] = Field(None, gt=0)
+    epochs: Optional[int] = Field(None, ge=1)
+    label_smoothing: Optional[float] = Field(None, ge=0, lt=1)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not RUN_NAME.fullmatch(value):
+            raise ValueError(f"run names use letters, digits, '.', '_' and '-' only, got '{value}'")
+        return value
+
+
+class DistillSection(TrainSection):
+    """`distill:` — one student, trained once per (method, seed): `methods` × `seeds` runs."""
+
+    student: str
+    methods: list[MethodRun] = Field(default_factory=lambda: [MethodRun(method="kd")], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    temperature: float = Field(4.0, gt=0)
+    alpha: float = Field(0.9, ge=0, le=1)
+    hint_layer: Optional[str] = None
+    guided_layer: Optional[str] = None
+    hint_epochs: int = Field(1, ge=0)
+    beta: float = Field(0.0, ge=0)
+    teacher_cache: bool = False
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _method_names(cls, value: Any) -> Any:
+        """`methods: [kd, fitnet]` is short for `[{method: kd}, {method: fitnet}]`."""
+        if isinstance(value, list):
+            return [{"method": item} if isinstance(item, str) else item for item in value]
+        return value
+
+
+class ExportSection(Section):
+    """`export:` — ONNX (always) plus the optional INT8 and TensorRT artefacts of each student.
+
+    Attributes:
+        students: distill run names to export (empty: all of them).
+    """
+
+    students: list[str] = Field(default_factory=list)
+    opset: Optional[int] = Field(None, ge=7)
+    simplify: bool = True
+    fp16: bool = False
+    bake_preprocess: bool = False
+    int8: list[Literal["cpu", "tensorrt"]] = Field(default_factory=list)
+    calib: Optional[str] = None
+    calib_method: Optional[Literal["minmax", "entropy", "percentile"]] = None
+    max_drop: Optional[float] = Field(None, ge=0)
+    trt: bool = False
+    trt_fp16: bool = False
+    trt_int8: bool = False
+    trt_batch: list[int] = Field(default_factory=lambda: [1, 8, 32])
+    workspace_gb: Optional[float] = Field(None, gt=0)
+    dla_core: Optional[int] = Field(None, ge=0)
+    deepstream: bool = False
+
+
+class EvalSection(Section):
+    """`eval:` — accuracy of the teacher, every student and every exported artefact."""
+
+    split: Literal["train", "val", "test"] = "test"
+    batch_size: int = Field(256, ge=1)
+    device: str = "cpu"
+    threads: Optional[int] = Field(None, ge=1)
+
+
+class ProfileSection(Section):
+    """`profile:` — latency of the same artefacts on this machine (one run per artefact)."""
+
+    batches: list[int] = Field(default_factory=lambda: [1, 8, 32], min_length=1)
+    device: str = "cpu"
+    threads: Optional[int] = Field(None, ge=1)
+    warmup_ms: float = Field(200.0, ge=0)
+    duration_s: float = Field(3.0, gt=0)
+    min_iterations: int = Field(10, ge=10)
+    include_teacher: bool = True
+
+
+class ReportSection(Section):
+    """`report:` — report.json / report.md / report.html over every eval and profile."""
+
+    title: Optional[str] = None
+
+
+class GateSection(GateThresholds):
+    """`gate:` — the thresholds of `edgekd gate` (same names as its flags), plus a baseline report."""
+
+    baseline: Optional[str] = None
+
+
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class Pipeline(Section):
+    """A whole pipeline file.
+
+    Attributes:
+        name: outputs go to `<runs_dir>/<name>/<stage>/`.
+        runs_dir: root of every pipeline's outputs (relative paths: from the current directory).
+    """
+
+    name: str
+    description: Optional[str] = None
+    runs_dir: str = "runs"
+    data: DataSection = Field(default_factory=DataSection)
+    teacher: Optional[TeacherSection] = None
+    distill: Optional[DistillSection] = None
+    export: Optional[ExportSection] = None
+    eval: Optional[EvalSection] = None
+    profile: Optional[ProfileSection] = None
+    report: Optional[ReportSection] = None
+    gate: Optional[GateSection] = None
+    source: Optional[Path] = Field(None, exclude=True)
+    _lines: dict = PrivateAttr(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not RUN_NAME.fullmatch(value):
+            raise ValueError(f"the name becomes a folder: use letters, digits, '.', '_' and '-' only, got '{value}'")
+        return value
+
+    @model_validator(mode="after")
+    def _upstream_sections(self) -> "Pipeline":
+        needs = {"distill": "teacher", "export": "distill", "gate": "report"}
+        for stage, upstream in needs.items():
+            if getattr(self, stage) is not None and getattr(self, upstream) is None:
+                raise ValueError(f"a '{stage}:' section needs a '{upstream}:' section")
+        if self.report is not None and self.eval is None and self.profile is None:
+            raise ValueError("a 'report:' section needs 'eval:' and/or 'profile:'")
+        return self
+
+    def where(self, *key: Any) -> str:
+        """`FILE:LINE` of a key path (e.g. `where("export", "calib")`), for error messages."""
+        line = line_of(self._lines, key)
+        source = str(self.source or "pipeline")
+        return f"{source}:{line}" if line else source
+
+    @property
+    def root(self) -> Path:
+        return Path(self.runs_dir) / self.name
+
+    def stages(self) -> list[str]:
+        """The stages this pipeline has, in run order."""
+        return [stage for stage in STAGES if getattr(self, stage) is not None]
+
+    def gate_thresholds(self) -> GateThresholds:
+        if self.gate is None:
+            raise ConfigError(f"{self.source or 'the pipeline'} has no 'gate:' section to take thresholds from.")
+        return GateThresholds.model_validate(self.gate.model_dump(exclude={"baseline"}))
+
+
+def _model_at(path: KeyPath) -> type[BaseModel] | None:
+    """The model class that holds the key at `path` (to list its known keys)."""
+    current: Any = Pipeline
+    for part in path[:-1]:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return None
+        current = _inner_model(current.model_fields[part].annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The BaseModel inside Optional[...], list[...] or Union[...] annotations."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType, list):
+        for arg in typing.get_args(annotation):
+            found = _inner_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _describe_error(error: dict, data: Any) -> tuple[KeyPath, str]:
+    loc = tuple(error["loc"])
+    key = ".".join(f"[{p}]" if isinstance(p, int) else p for p in loc).replace(".[", "[") or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(loc)
+        known = sorted(model.model_fields) if model is not None else []
+        known = [k for k in known if k != "source"]
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        return loc, f"unknown key '{key}'.{hint} Known keys here: {', '.join(known)}."
+    if kind == "missing":
+        return loc, f"'{key}' is required."
+    message = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
+    shown = "" if isinstance(value, (dict, list)) or kind == "value_error" else f" (got {value!r})"
+    return loc, f"'{key}': {message}{shown}." if loc else f"{message}."
+
+
+def load_pipeline(path: str | Path) -> Pipeline:
+    """Read and validate a pipeline YAML; nothing runs before this succeeds.
+
+    Raises:
+        ConfigError: one line, `FILE:LINE: what is wrong with which key`.
+    """
+    path = Path(path)
+    data, lines = load_with_lines(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a pipeline is a mapping of sections (name:, data:, teacher:, …), not a {type(data).__name__}.")
+    try:
+        pipeline = Pipeline.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        loc, message = _describe_error(errors[0], data)
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        line = line_of(lines, loc)
+        raise ConfigError(f"{path}:{line}: {message}{more}" if line else f"{path}: {message}{more}") from None
+    pipeline.source = path
+    pipeline._lines = lines
+    return pipeline
