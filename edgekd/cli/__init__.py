@@ -14,6 +14,7 @@ import typer
 
 from edgekd import __version__
 from edgekd.cli import data, teacher
+from edgekd.cli import evaluate as evaluate_cli, profile as profile_cli, report as report_cli
 from edgekd.cli import gate as gate_cli
 from edgekd.cli.console import err
 from edgekd.errors import EdgekdError
@@ -27,6 +28,9 @@ app = typer.Typer(
 )
 app.add_typer(teacher.app, name="teacher")
 app.add_typer(data.app, name="data")
+app.command("eval")(evaluate_cli.eval_command)
+app.command("profile")(profile_cli.profile_command)
+app.command("report")(report_cli.report_command)
 app.command("gate")(gate_cli.gate_command)
 
 

@@ -1,0 +1,19 @@
+"""Profile stage: trtexec-like latency per batch size, machine facts and a machine fingerprint."""
+
+from edgekd.profile.profiler import ProfileConfig, ProfileResult, profile
+from edgekd.profile.system import fingerprint, system_facts
+from edgekd.profile.timing import DEVICE_LATENCY, HOST_LATENCY, LatencyStats, TimingConfig, summarise, time_calls
+
+__all__ = [
+    "DEVICE_LATENCY",
+    "HOST_LATENCY",
+    "LatencyStats",
+    "ProfileConfig",
+    "ProfileResult",
+    "TimingConfig",
+    "fingerprint",
+    "profile",
+    "summarise",
+    "system_facts",
+    "time_calls",
+]

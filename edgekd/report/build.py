@@ -1,0 +1,317 @@
+"""Report stage: join artefacts, eval.json and profile.json files into report.json/.md/.html.
+
+Everything is joined on the artefact's sha256, so the files may sit in any of the given
+directories. The Markdown and HTML are rendered from the validated `Report` alone, with the
+same number formatting, so the three files always show the same figures.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgekd.artifacts import atomic_write_text, provenance, write_json
+from edgekd.engine import Progress, SilentProgress
+from edgekd.errors import ConfigError
+from edgekd.models import model_cost, resolve_model_path
+from edgekd.report.schema import REPORT_SCHEMA, Accuracy, Comparison, Curve, Latency, ModelEntry, Pareto, ParetoPoint, Power, Report, Speedup
+from edgekd.report.sources import Sources, collect, read_artefact, read_curve
+
+NATURAL_BACKEND = {"torch": "torch", "onnx": "ort", "tensorrt": "trt"}
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Options of the report stage.
+
+    Attributes:
+        inputs: run directories (searched recursively) or single files.
+        out_dir: where report.json, report.md and report.html go.
+        teacher: the teacher artefact (or its run directory); None takes the model whose
+            card says role "teacher".
+        title: heading of the Markdown/HTML report.
+        batch: batch size of the speed-up column and the Pareto plot; None: 1 when profiled,
+            else the smallest profiled.
+        split: which eval split to report when several were scored (default test).
+    """
+
+    inputs: tuple[Path, ...]
+    out_dir: Path
+    teacher: Path | None = None
+    title: str = "edgekd report"
+    batch: int | None = None
+    split: str = "test"
+
+    def describe(self) -> dict[str, Any]:
+        return {"inputs": [str(p) for p in self.inputs], "out_dir": str(self.out_dir), "teacher": None if self.teacher is None else str(self.teacher), "title": self.title, "batch": self.batch, "split": self.split}
+
+
+@dataclass
+class ReportResult:
+    report: Report
+    json_path: Path
+    markdown_path: Path
+    html_path: Path
+
+
+def _role(record: dict[str, Any], teacher_sha: str | None) -> str:
+    if teacher_sha is not None:
+        if record["sha256"] == teacher_sha:
+            return "teacher"
+        return "student" if record["format"] == "torch" else "artefact"
+    if record.get("role") == "teacher":
+        return "teacher"
+    return "student" if record["format"] == "torch" else "artefact"
+
+
+def _target(record: dict[str, Any], latency: list[Latency]) -> str:
+    export = record.get("export") or {}
+    if record["format"] == "tensorrt":
+        facts = " ".join(str(v) for v in export.values()).lower()
+        return "jetson" if any(word in facts for word in ("jetson", "orin", "xavier", "aarch64", "tegra")) else "tensorrt"
+    if record["format"] == "onnx":
+        int8 = export.get("int8") if isinstance(export.get("int8"), dict) else {}
+        if "tensorrt" in (str(export.get("int8_target", "")), str(export.get("target", "")), str(int8.get("target", ""))):
+            return "tensorrt"
+    devices = {entry.device.split(":")[0] for entry in latency}
+    return "cuda" if devices == {"cuda"} else "cpu"
+
+
+def _relative(path: Path, out_dir: Path) -> str:
+    try:
+        return os.path.relpath(path.resolve(), out_dir.resolve())
+    except ValueError:  # another drive on Windows
+        return str(path.resolve())
+
+
+def _latency_entries(profile_path: Path, payload: dict[str, Any], out_dir: Path) -> list[Latency]:
+    backend = payload.get("backend", {})
+    entries = []
+    for item in payload.get("batches", []):
+        power = item.get("power") or {}
+        temps = [t.get("max") for t in (power.get("temperature_c") or {}).values() if isinstance(t, dict)]
+        entries.append(Latency(
+            backend=backend.get("backend", "?"),
+            device=backend.get("device", "cpu"),
+            machine=payload.get("machine", "unknown"),
+            batch=item["batch"],
+            threads=backend.get("threads"),
+            p50_ms=item["median_ms"],
+            p90_ms=item["p90_ms"],
+            p95_ms=item.get("p95_ms"),
+            p99_ms=item["p99_ms"],
+            mean_ms=item["mean_ms"],
+            min_ms=item.get("min_ms"),
+            max_ms=item.get("max_ms"),
+            iterations=item.get("iterations"),
+            throughput_img_s=item["throughput_img_s"],
+            device_mean_ms=(item.get("device") or {}).get("mean_ms"),
+            power=Power(mean_power_mw=power.get("mean_power_mw"), energy_per_image_mj=power.get("energy_per_image_mj"), max_temperature_c=max(temps) if temps else None) if "mean_power_mw" in power else None,
+            profile_path=_relative(profile_path, out_dir),
+        ))
+    return entries
+
+
+def _pick_eval(candidates: list[tuple[Path, dict[str, Any]]], split: str) -> tuple[Path, dict[str, Any]] | None:
+    """The latest eval of the preferred split (else of any split)."""
+    if not candidates:
+        return None
+    preferred = [c for c in candidates if c[1]["data"]["split"] == split] or candidates
+    return max(preferred, key=lambda c: c[1].get("created", ""))
+
+
+def _agreement(model_eval: dict[str, Any], teacher_eval: dict[str, Any] | None, teacher_sha: str | None) -> float | None:
+    """Agreement recorded by `eval --teacher`, else computed from both models' per-sample predictions."""
+    recorded = model_eval.get("teacher")
+    if recorded and (teacher_sha is None or recorded.get("sha256") == teacher_sha):
+        return recorded.get("agreement")
+    if teacher_eval is None:
+        return None
+    same_data = teacher_eval["data"]["fingerprint"] == model_eval["data"]["fingerprint"] and teacher_eval["data"]["split"] == model_eval["data"]["split"]
+    if not same_data:
+        return None
+    ours, theirs = model_eval["predictions"]["predicted"], teacher_eval["predictions"]["predicted"]
+    return 100.0 * sum(a == b for a, b in zip(ours, theirs)) / len(ours) if ours and len(ours) == len(theirs) else None
+
+
+def _cost(record: dict[str, Any], cache: dict[tuple, tuple[int | None, float | None]]) -> tuple[int | None, float | None]:
+    """(params, FLOPs per image) of the artefact's architecture at its input size."""
+    input_size = (record.get("input") or {}).get("input_size")
+    if not record.get("arch") or not input_size:
+        return None, None
+    key = (record["arch"], tuple(input_size), record.get("num_classes"))
+    if key not in cache:
+        try:
+            params, gflops = model_cost(record["arch"], input_size[1], input_size[0], record.get("num_classes") or 1000)
+            cache[key] = (params, None if gflops is None else gflops * 1e9)
+        except Exception:  # an architecture this timm cannot build on the meta device: cost unknown
+            cache[key] = (None, None)
+    return cache[key]
+
+
+def _comparison(model: ModelEntry, teacher: ModelEntry, batch: int | None) -> Comparison:
+    speedups = []
+    for entry in model.latency:
+        matches = [t for t in teacher.latency if (t.machine, t.device, t.batch) == (entry.machine, entry.device, entry.batch)]
+        if matches:
+            best = min(matches, key=lambda t: t.mean_ms)
+            speedups.append(Speedup(batch=entry.batch, device=entry.device, machine=entry.machine, backend=entry.backend, teacher_backend=best.backend, teacher_mean_ms=best.mean_ms, model_mean_ms=entry.mean_ms, speedup=best.mean_ms / entry.mean_ms))
+    headline = [s for s in speedups if s.batch == batch]
+    natural = NATURAL_BACKEND[model.format]
+    headline.sort(key=lambda s: (s.backend != natural, s.device.startswith("cuda") == (model.target == "cpu")))
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return a / b if a and b else None
+
+    top1 = model.accuracy.top1 if model.accuracy else None
+    teacher_top1 = teacher.accuracy.top1 if teacher.accuracy else None
+    return Comparison(
+        model=model.name,
+        teacher=teacher.name,
+        top1_delta=None if top1 is None or teacher_top1 is None else top1 - teacher_top1,
+        agreement=model.accuracy.agreement_with_teacher if model.accuracy else None,
+        speedup=headline[0].speedup if headline else None,
+        speedup_batch=batch if headline else None,
+        speedups=speedups,
+        size_ratio=ratio(teacher.size_bytes, model.size_bytes),
+        params_ratio=ratio(teacher.params, model.params),
+        flops_ratio=ratio(teacher.flops, model.flops),
+    )
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
+    """For (latency, accuracy) points: True where no other point is at least as fast and as
+    accurate and strictly better in one of the two."""
+    flags = []
+    for i, (latency, accuracy) in enumerate(points):
+        dominated = any(
+            j != i and other_latency <= latency and other_accuracy >= accuracy and (other_latency < latency or other_accuracy > accuracy)
+            for j, (other_latency, other_accuracy) in enumerate(points)
+        )
+        flags.append(not dominated)
+    return flags
+
+
+def _pareto(models: list[ModelEntry], batch: int | None) -> Pareto | None:
+    rows = [(m, e) for m in models if m.accuracy for e in m.latency if e.batch == batch]
+    if batch is None or not rows:
+        return None
+    flags = pareto_front([(e.mean_ms, m.accuracy.top1) for m, e in rows])
+    return Pareto(batch=batch, points=[ParetoPoint(model=m.name, backend=e.backend, device=e.device, mean_ms=e.mean_ms, top1=m.accuracy.top1, on_front=f) for (m, e), f in zip(rows, flags)])
+
+
+def _unique_names(records: list[dict[str, Any]]) -> dict[str, str]:
+    """sha256 → display name: the file name, prefixed by its folder (then a short hash) if taken twice."""
+    names: dict[str, str] = {}
+    for record in records:
+        path = Path(record["path"])
+        name = path.name
+        if name in names.values():
+            name = f"{path.parent.name}/{path.name}"
+        if name in names.values():
+            name = f"{name}@{record['sha256'][:8]}"
+        names[record["sha256"]] = name
+    return names
+
+
+def assemble(sources: Sources, config: ReportConfig) -> Report:
+    """Build the `Report` from collected sources (no files written)."""
+    out_dir = Path(config.out_dir)
+    records = dict(sources.artefacts)
+    for _, payload in sources.evals + sources.profiles:
+        records.setdefault(payload["artefact"]["sha256"], payload["artefact"])
+    teacher_sha = None
+    if config.teacher is not None:
+        teacher_path = resolve_model_path(config.teacher, ("teacher",)) if Path(config.teacher).is_dir() else Path(config.teacher)
+        if not teacher_path.exists():
+            raise ConfigError(f"--teacher not found: {teacher_path}.")
+        teacher_record = read_artefact(teacher_path)
+        if teacher_record is None:
+            raise ConfigError(f"--teacher {teacher_path} has no edgekd metadata (model card).")
+        teacher_sha = teacher_record["sha256"]
+        records.setdefault(teacher_sha, teacher_record)
+    names = _unique_names(list(records.values()))
+    evals_by_sha: dict[str, list] = {}
+    for path, payload in sources.evals:
+        evals_by_sha.setdefault(payload["artefact"]["sha256"], []).append((path, payload))
+    chosen_evals = {sha: _pick_eval(found, config.split) for sha, found in evals_by_sha.items()}
+    if teacher_sha is None:
+        teachers = [sha for sha, r in records.items() if r.get("role") == "teacher"]
+        teachers.sort(key=lambda sha: (records[sha]["format"] != "torch", sha not in chosen_evals))
+        teacher_sha = teachers[0] if teachers else None
+    teacher_eval = chosen_evals.get(teacher_sha)[1] if chosen_evals.get(teacher_sha) else None
+
+    cost_cache: dict[tuple, tuple] = {}
+    models = []
+    for sha, record in records.items():
+        latency = [entry for path, payload in sources.profiles if payload["artefact"]["sha256"] == sha for entry in _latency_entries(path, payload, out_dir)]
+        latency.sort(key=lambda e: (e.machine, e.device, e.backend, e.batch))
+        accuracy = None
+        if chosen_evals.get(sha):
+            eval_path, payload = chosen_evals[sha]
+            metrics = payload["metrics"]
+            accuracy = Accuracy(
+                top1=metrics["top1"], top5=metrics.get("top5"), per_class=metrics.get("per_class", []),
+                agreement_with_teacher=100.0 if sha == teacher_sha else _agreement(payload, teacher_eval, teacher_sha),
+                split=payload["data"]["split"], count=metrics["count"], dataset_fingerprint=payload["data"]["fingerprint"],
+                backend=payload["backend"].get("backend"), device=payload["backend"].get("device"), eval_path=_relative(eval_path, out_dir),
+            )
+        params, flops = _cost(record, cost_cache)
+        input_size = (record.get("input") or {}).get("input_size")
+        models.append(ModelEntry(
+            name=names[sha], role=_role(record, teacher_sha), format=record["format"], precision=record.get("precision", "fp32"),
+            target=_target(record, latency), path=record["path"], sha256=sha, arch=record.get("arch"),
+            input_size=input_size[1] if input_size else None, params=params, flops=flops, size_bytes=record.get("size_bytes"),
+            accuracy=accuracy, latency=latency,
+        ))
+    order = {"teacher": 0, "student": 1, "artefact": 2}
+    models.sort(key=lambda m: (order[m.role], m.name))
+    batches = sorted({e.batch for m in models for e in m.latency})
+    batch = config.batch if config.batch is not None else (1 if 1 in batches else (batches[0] if batches else None))
+    teacher = next((m for m in models if m.sha256 == teacher_sha), None)
+    comparisons = [_comparison(m, teacher, batch) for m in models if teacher is not None and m is not teacher]
+    curves = []
+    for path in sources.curves:
+        beside = [names[r["sha256"]] for r in records.values() if Path(r["path"]).parent == path.parent.resolve()]
+        curves.append(Curve(name=beside[0] if beside else path.parent.name, path=_relative(path, out_dir), epochs=read_curve(path)))
+    machines = {}
+    for _, payload in sources.profiles:
+        machines.setdefault(payload["machine"], {k: v for k, v in payload.get("system", {}).items() if k != "fingerprint"})
+    dataset = None
+    if teacher_eval or chosen_evals:
+        any_eval = teacher_eval or next(p for _, p in filter(None, chosen_evals.values()))
+        dataset = {k: any_eval["data"].get(k) for k in ("spec", "split", "fingerprint", "count")}
+    class_names = next((r.get("class_names") for r in records.values() if r.get("class_names")), [])
+    notes = list(sources.notes)
+    if teacher is None:
+        notes.append("no teacher found: pass --teacher to get the student-vs-teacher table")
+    run_facts = provenance(config.describe())
+    return Report(
+        schema=REPORT_SCHEMA, created=run_facts["created"], title=config.title,
+        system={"fingerprints": sorted(machines), "machines": machines},
+        class_names=class_names, dataset=dataset, teacher=teacher.name if teacher else None, reference_batch=batch,
+        latency_definition=next((p.get("latency_definition") for _, p in sources.profiles), None),
+        models=models, comparisons=comparisons, pareto=_pareto(models, batch), curves=curves,
+        sources=sources.files(), notes=notes, provenance=run_facts,
+    )
+
+
+def build_report(config: ReportConfig, progress: Progress | None = None) -> ReportResult:
+    """Collect, assemble and write `report.json`, `report.md` and `report.html` in `config.out_dir`."""
+    from edgekd.report.html import render_html
+    from edgekd.report.markdown import render_markdown
+
+    progress = progress or SilentProgress()
+    if not config.inputs:
+        raise ConfigError("give at least one run directory (or eval.json/profile.json/artefact file) to report on.")
+    sources = collect([Path(p) for p in config.inputs])
+    progress.log(f"found {len(sources.artefacts)} artefacts, {len(sources.evals)} eval.json, {len(sources.profiles)} profile.json, {len(sources.curves)} training logs")
+    report = assemble(sources, config)
+    out_dir = Path(config.out_dir)
+    json_path, md_path, html_path = out_dir / "report.json", out_dir / "report.md", out_dir / "report.html"
+    write_json(json_path, report.to_json_dict())
+    atomic_write_text(md_path, render_markdown(report))
+    atomic_write_text(html_path, render_html(report))
+    return ReportResult(report, json_path, md_path, html_path)

@@ -1,0 +1,197 @@
+"""The `report.json` schema (`edgekd.report/1`): what the gate and the pipelines read.
+
+Typed with pydantic so that a report is validated when written and when read back
+(`load_report`). Units: latencies in ms, throughput in img/s, accuracies and agreement in
+percent, sizes in bytes, FLOPs per image (2 × multiply-accumulates), parameters as counts.
+Ratios in `comparisons` are teacher ÷ model (how many times faster/smaller the model is).
+The full description with an example is in docs/evaluate-profile-report.md.
+
+Versioning: new optional fields keep `edgekd.report/1`; renaming or removing a field, or
+changing a unit, bumps the number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edgekd.errors import ConfigError
+
+REPORT_SCHEMA = "edgekd.report/1"
+Role = Literal["teacher", "student", "artefact"]
+Format = Literal["torch", "onnx", "tensorrt"]
+Target = Literal["cpu", "cuda", "tensorrt", "jetson"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Accuracy(_Strict):
+    """Accuracy on one split (percent); `eval_path` is relative to report.json's folder."""
+
+    top1: float
+    top5: Optional[float] = None
+    agreement_with_teacher: Optional[float] = None
+    per_class: list[Optional[float]] = Field(default_factory=list)
+    split: str
+    count: int
+    dataset_fingerprint: Optional[str] = None
+    backend: Optional[str] = None
+    device: Optional[str] = None
+    eval_path: Optional[str] = None
+
+
+class Power(_Strict):
+    """Jetson board power over a timed run (jetson-stats)."""
+
+    mean_power_mw: Optional[float] = None
+    energy_per_image_mj: Optional[float] = None
+    max_temperature_c: Optional[float] = None
+
+
+class Latency(_Strict):
+    """One profiled configuration: host-to-host latency (ms) and throughput (img/s = batch / mean)."""
+
+    backend: str
+    device: str
+    machine: str
+    batch: int
+    threads: Optional[int] = None
+    p50_ms: float
+    p90_ms: float
+    p95_ms: Optional[float] = None
+    p99_ms: float
+    mean_ms: float
+    min_ms: Optional[float] = None
+    max_ms: Optional[float] = None
+    iterations: Optional[int] = None
+    throughput_img_s: float
+    device_mean_ms: Optional[float] = None
+    power: Optional[Power] = None
+    profile_path: Optional[str] = None
+
+
+class ModelEntry(_Strict):
+    """One model: the teacher, a student or an exported artefact (keyed by its sha256)."""
+
+    name: str
+    role: Role
+    format: Format
+    precision: str
+    target: Target
+    path: str
+    sha256: str
+    arch: Optional[str] = None
+    input_size: Optional[int] = None
+    params: Optional[int] = None
+    flops: Optional[float] = None
+    size_bytes: Optional[int] = None
+    accuracy: Optional[Accuracy] = None
+    latency: list[Latency] = Field(default_factory=list)
+
+
+class Speedup(_Strict):
+    """Teacher mean latency ÷ model mean latency, same machine, device and batch."""
+
+    batch: int
+    device: str
+    machine: str
+    backend: str
+    teacher_backend: str
+    teacher_mean_ms: float
+    model_mean_ms: float
+    speedup: float
+
+
+class Comparison(_Strict):
+    """A model against the teacher. Ratios are teacher ÷ model (× faster, × smaller)."""
+
+    model: str
+    teacher: str
+    top1_delta: Optional[float] = None
+    agreement: Optional[float] = None
+    speedup: Optional[float] = None
+    speedup_batch: Optional[int] = None
+    speedups: list[Speedup] = Field(default_factory=list)
+    size_ratio: Optional[float] = None
+    params_ratio: Optional[float] = None
+    flops_ratio: Optional[float] = None
+
+
+class ParetoPoint(_Strict):
+    model: str
+    backend: str
+    device: str
+    mean_ms: float
+    top1: float
+    on_front: bool
+
+
+class Pareto(_Strict):
+    """Accuracy vs mean latency at one batch size; `on_front`: no other point is both faster and more accurate."""
+
+    batch: int
+    points: list[ParetoPoint]
+
+
+class Curve(_Strict):
+    """Per-epoch training records (metrics.jsonl) of one training run."""
+
+    name: str
+    path: str
+    epochs: list[dict[str, Any]]
+
+
+class Report(_Strict):
+    """The whole report.json."""
+
+    schema_: str = Field(REPORT_SCHEMA, alias="schema")
+    created: str
+    title: str
+    system: dict[str, Any]
+    class_names: list[str] = Field(default_factory=list)
+    dataset: Optional[dict[str, Any]] = None
+    teacher: Optional[str] = None
+    reference_batch: Optional[int] = None
+    latency_definition: Optional[str] = None
+    models: list[ModelEntry]
+    comparisons: list[Comparison] = Field(default_factory=list)
+    pareto: Optional[Pareto] = None
+    curves: list[Curve] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def model(self, name: str) -> ModelEntry:
+        return next(m for m in self.models if m.name == name)
+
+
+def load_report(path: str | Path) -> Report:
+    """Read and validate a report.json (or the one inside a directory)."""
+    import json
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "report.json"
+    if not path.is_file():
+        raise ConfigError(f"report not found: {path}.")
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}.") from None
+    schema = payload.get("schema") if isinstance(payload, dict) else None
+    if schema != REPORT_SCHEMA:
+        raise ConfigError(f"{path} has schema {schema!r}; this edgekd reads {REPORT_SCHEMA}.")
+    try:
+        return Report.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}.") from None

@@ -1,0 +1,164 @@
+"""Finding what a report is made of: artefacts, eval.json, profile.json and metrics.jsonl files.
+
+Artefacts are described from their own metadata (the model card beside a `.safetensors`, the
+`edgekd` metadata inside an `.onnx`, the JSON sidecar of a TensorRT plan) without running
+them, so a report can be built on a machine that could not run a plan.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgekd.artifacts import read_json, sha256_file
+from edgekd.errors import ConfigError, ModelError
+from edgekd.models import read_card
+from edgekd.records import EVAL_SCHEMA, PROFILE_SCHEMA
+from edgekd.runtime import artefact_format
+
+ARTEFACT_SUFFIXES = (".safetensors", ".onnx", ".engine", ".plan")
+
+
+@dataclass
+class Sources:
+    """Files found under the report's inputs. Eval/profile payloads are kept with their paths."""
+
+    artefacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # sha256 → artefact record
+    evals: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
+    profiles: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
+    curves: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def files(self) -> list[str]:
+        paths = [r["path"] for r in self.artefacts.values()] + [str(p) for p, _ in self.evals + self.profiles] + [str(p) for p in self.curves]
+        return sorted(set(paths))
+
+
+def _onnx_metadata(path: Path) -> dict[str, Any] | None:
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError and friends for damaged files
+        raise ModelError(f"{path} is not a readable ONNX model: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.") from None
+    props = {p.key: p.value for p in model.metadata_props}
+    return json.loads(props["edgekd"]) if "edgekd" in props else None
+
+
+def _plan_sidecar(path: Path) -> dict[str, Any] | None:
+    for candidate in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
+        if candidate.is_file():
+            try:
+                return read_json(candidate)
+            except (ValueError, UnicodeDecodeError):
+                return None
+    return None
+
+
+def read_artefact(path: Path) -> dict[str, Any] | None:
+    """An artefact record (as in eval.json's `artefact`) from the file's own metadata.
+
+    Returns None for files edgekd did not make (a bare checkpoint, an ONNX without metadata).
+    """
+    kind = artefact_format(path)
+    export: dict[str, Any] | None = None
+    if kind == "torch":
+        card = read_card(path)
+        card_dict = card.to_dict() if card is not None else None
+        precision = "fp32"
+    elif kind == "onnx":
+        metadata = _onnx_metadata(path)
+        if metadata is None:
+            return None
+        card_dict = metadata.get("card")
+        precision = metadata.get("precision", "fp32")
+        export = {k: v for k, v in metadata.items() if k != "card"}
+    else:
+        sidecar = _plan_sidecar(path)
+        if sidecar is None:
+            return None
+        card_dict = sidecar.get("card")
+        precision = sidecar.get("precision", "fp32")
+        export = {k: v for k, v in sidecar.items() if k != "card"}
+    if not card_dict:
+        return None
+    input_size = (card_dict.get("input") or {}).get("input_size")
+    return {
+        "name": path.name,
+        "path": str(path.resolve()),
+        "format": kind,
+        "sha256": sha256_file(path),
+        "size_bytes": path.stat().st_size,
+        "role": card_dict.get("role", "teacher"),
+        "arch": card_dict.get("arch"),
+        "num_classes": card_dict.get("num_classes"),
+        "class_names": card_dict.get("class_names") or [],
+        "input": card_dict.get("input"),
+        "input_size": input_size,
+        "precision": precision,
+        "export": export,
+    }
+
+
+def _walk(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def collect(inputs: list[Path]) -> Sources:
+    """Scan files and folders (recursively) for everything a report can use.
+
+    Raises:
+        ConfigError: an input that does not exist, or inputs holding nothing usable.
+    """
+    sources = Sources()
+    for root in inputs:
+        if not root.exists():
+            raise ConfigError(f"report input not found: {root}.")
+        for path in _walk(root):
+            if path.suffix in ARTEFACT_SUFFIXES:
+                record = read_artefact(path)
+                if record is None:
+                    sources.notes.append(f"skipped {path}: no edgekd metadata (card or sidecar)")
+                else:
+                    sources.artefacts.setdefault(record["sha256"], record)
+            elif path.name == "metrics.jsonl":
+                sources.curves.append(path)
+            elif path.name.endswith(("eval.json", "profile.json")):
+                _add_result(sources, path)
+    if not (sources.artefacts or sources.evals or sources.profiles):
+        raise ConfigError(
+            f"nothing to report in {', '.join(map(str, inputs))}: no edgekd artefacts, eval.json or profile.json "
+            "(run 'edgekd eval' and 'edgekd profile' first)."
+        )
+    return sources
+
+
+def _add_result(sources: Sources, path: Path) -> None:
+    try:
+        payload = read_json(path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}.") from None
+    schema = payload.get("schema") if isinstance(payload, dict) else None
+    if schema == EVAL_SCHEMA:
+        sources.evals.append((path, payload))
+    elif schema == PROFILE_SCHEMA:
+        sources.profiles.append((path, payload))
+    else:
+        sources.notes.append(f"skipped {path}: schema {schema!r} is neither {EVAL_SCHEMA} nor {PROFILE_SCHEMA}")
+
+
+def read_curve(path: Path) -> list[dict[str, Any]]:
+    """The per-epoch records of a metrics.jsonl (lines that are not JSON objects are skipped)."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records

@@ -1,0 +1,132 @@
+"""The report's tables as plain strings, shared by the Markdown and HTML renderers.
+
+Both renderers print these cells verbatim, so report.md and report.html show exactly the same
+figures, formatted once from report.json's numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgekd.report.schema import Report
+
+DASH = "–"
+
+
+@dataclass
+class Table:
+    """A titled table of pre-formatted cells; `note` is a sentence printed under it."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+
+def pct(value: float | None) -> str:
+    """Percent with two decimals (accuracy, agreement)."""
+    return DASH if value is None else f"{value:.2f}"
+
+
+def delta(value: float | None) -> str:
+    """Signed percentage points."""
+    return DASH if value is None else f"{value:+.2f}"
+
+
+def ms(value: float | None) -> str:
+    return DASH if value is None else f"{value:.3f}"
+
+
+def rate(value: float | None) -> str:
+    return DASH if value is None else f"{value:,.0f}"
+
+
+def times(value: float | None) -> str:
+    return DASH if value is None else f"{value:.2f}×"
+
+
+def megabytes(value: int | None) -> str:
+    return DASH if value is None else f"{value / 1e6:.3f}"
+
+
+def millions(value: float | None) -> str:
+    return DASH if value is None else f"{value / 1e6:.3f}"
+
+
+def models_table(report: Report) -> Table:
+    rows = []
+    for m in report.models:
+        acc = m.accuracy
+        rows.append([
+            m.name, m.role, m.format, m.precision, m.target, m.arch or DASH, str(m.input_size or DASH),
+            pct(acc.top1 if acc else None), pct(acc.top5 if acc else None), pct(acc.agreement_with_teacher if acc else None),
+            millions(m.params), millions(m.flops), megabytes(m.size_bytes),
+        ])
+    split = next((m.accuracy.split for m in report.models if m.accuracy), None)
+    note = f"Accuracy on the {split} split ({report.dataset['spec']}, fingerprint {report.dataset['fingerprint']}, {report.dataset['count']} images)." if split and report.dataset else ""
+    return Table("Models", ["model", "role", "format", "precision", "target", "arch", "input px", "top-1 %", "top-5 %", "agreement %", "params (M)", "MFLOPs/img", "size (MB)"], rows, note)
+
+
+def comparison_table(report: Report) -> Table | None:
+    if not report.comparisons:
+        return None
+    batch = report.reference_batch
+    rows = [
+        [c.model, delta(c.top1_delta), pct(c.agreement), times(c.speedup), times(c.size_ratio), times(c.params_ratio), times(c.flops_ratio)]
+        for c in report.comparisons
+    ]
+    note = (
+        f"Against the teacher {report.teacher}. Top-1 Δ in points (model − teacher); ratios are teacher ÷ model "
+        f"(× faster, × smaller); speed-up from mean latency at batch {batch} on the same machine and device."
+    )
+    return Table("Student vs teacher", ["model", "top-1 Δ (pts)", "agreement %", f"speed-up @b{batch}", "size ×", "params ×", "FLOPs ×"], rows, note)
+
+
+def latency_table(report: Report) -> Table | None:
+    rows = []
+    has_power = any(e.power for m in report.models for e in m.latency)
+    for m in report.models:
+        for e in m.latency:
+            row = [m.name, e.backend, e.device, e.machine, str(e.threads or DASH), str(e.batch), ms(e.mean_ms), ms(e.p50_ms), ms(e.p90_ms), ms(e.p99_ms), rate(e.throughput_img_s)]
+            if has_power:
+                row += [rate(e.power.mean_power_mw) if e.power else DASH, ms(e.power.energy_per_image_mj) if e.power else DASH]
+            rows.append(row)
+    if not rows:
+        return None
+    headers = ["model", "backend", "device", "machine", "threads", "batch", "mean ms", "p50 ms", "p90 ms", "p99 ms", "img/s"]
+    if has_power:
+        headers += ["power mW", "mJ/img"]
+    return Table("Latency", headers, rows, f"Latency: {report.latency_definition}. Throughput = batch / mean latency." if report.latency_definition else "")
+
+
+def per_class_table(report: Report) -> Table | None:
+    scored = [m for m in report.models if m.accuracy and m.accuracy.per_class]
+    if not scored or not report.class_names:
+        return None
+    rows = []
+    for index, name in enumerate(report.class_names):
+        rows.append([name] + [pct(m.accuracy.per_class[index] if index < len(m.accuracy.per_class) else None) for m in scored])
+    return Table("Per-class top-1 %", ["class"] + [m.name for m in scored], rows)
+
+
+def machines_table(report: Report) -> Table | None:
+    machines = report.system.get("machines") or {}
+    if not machines:
+        return None
+    rows = []
+    for fingerprint, facts in machines.items():
+        gpu = facts.get("gpu") or DASH
+        if facts.get("gpu_driver"):
+            gpu += f" (driver {facts['gpu_driver']})"
+        rows.append([
+            fingerprint, str(facts.get("cpu_model") or DASH), f"{facts.get('cpu_physical_cores') or DASH}/{facts.get('cpu_logical_cores') or DASH}", gpu,
+            str(facts.get("cuda") or DASH), str(facts.get("tensorrt") or DASH), str(facts.get("onnxruntime") or DASH), str(facts.get("torch") or DASH),
+            str(facts.get("jetson_power_mode") or DASH),
+        ])
+    return Table("Machines", ["machine", "CPU", "cores (phys/logical)", "GPU", "CUDA", "TensorRT", "ONNX Runtime", "torch", "Jetson power mode"], rows)
+
+
+def all_tables(report: Report) -> list[Table]:
+    """Every table of the report, in reading order."""
+    found = [models_table(report), comparison_table(report), latency_table(report), per_class_table(report), machines_table(report)]
+    return [t for t in found if t is not None]

@@ -1,0 +1,53 @@
+"""The trtexec-like timing loop: warm-up, duration, minimum iterations, percentiles, throughput."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from edgekd.errors import ConfigError
+from edgekd.profile.timing import TimingConfig, summarise, time_calls
+
+
+def test_percentiles_and_throughput_of_known_samples():
+    stats = summarise(list(range(1, 101)), batch=8, total_s=5.05)
+    assert stats.iterations == 100 and stats.min_ms == 1 and stats.max_ms == 100
+    assert stats.mean_ms == pytest.approx(50.5) and stats.median_ms == pytest.approx(50.5)
+    assert stats.p90_ms == pytest.approx(np.percentile(range(1, 101), 90)) and stats.p99_ms == pytest.approx(99.01)
+    assert stats.throughput_img_s == pytest.approx(8 * 1000 / 50.5)
+    assert stats.wall_throughput_img_s == pytest.approx(8 * 100 / 5.05)
+
+
+def test_loop_runs_for_the_duration_after_the_warm_up():
+    calls = []
+
+    def call():
+        calls.append(time.perf_counter())
+        time.sleep(0.002)
+
+    started = time.perf_counter()
+    stats = time_calls(call, batch=4, config=TimingConfig(warmup_ms=50, duration_s=0.2, min_iterations=10))
+    elapsed = time.perf_counter() - started
+    assert stats.total_s >= 0.2 and elapsed >= 0.25
+    assert len(calls) > stats.iterations  # warm-up calls are not timed
+    assert stats.min_ms >= 2.0 and stats.mean_ms < 50  # each call sleeps 2 ms
+    assert stats.p90_ms <= stats.p95_ms <= stats.p99_ms <= stats.max_ms
+
+
+def test_throughput_agrees_with_batch_over_mean_latency_within_5_percent():
+    stats = time_calls(lambda: time.sleep(0.003), batch=32, config=TimingConfig(warmup_ms=10, duration_s=0.2))
+    assert stats.throughput_img_s == pytest.approx(32 * 1000 / stats.mean_ms)
+    assert stats.wall_throughput_img_s == pytest.approx(stats.throughput_img_s, rel=0.05)
+
+
+def test_slow_calls_still_get_the_minimum_iterations():
+    stats = time_calls(lambda: time.sleep(0.02), batch=1, config=TimingConfig(warmup_ms=0, duration_s=0.01, min_iterations=10))
+    assert stats.iterations == 10 and stats.total_s >= 0.2
+
+
+@pytest.mark.parametrize("config", [TimingConfig(warmup_ms=-1), TimingConfig(duration_s=0), TimingConfig(min_iterations=3)])
+def test_invalid_timing_is_refused(config):
+    with pytest.raises(ConfigError):
+        time_calls(lambda: None, batch=1, config=config)
