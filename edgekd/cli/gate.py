@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from edgekd.cli.console import out
 from edgekd.errors import CheckFailed
@@ -17,14 +19,23 @@ STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "
 
 
 def print_gate_table(rows: list[CheckRow], passed: bool) -> None:
-    """The checks as a table on stdout: measured, threshold, pass/fail per row."""
-    table = Table(title="edgekd gate", title_justify="left")
-    for column in ("check", "artefact", "backend", "device", "batch", "measured", "threshold", "result", "detail"):
-        table.add_column(column, justify="right" if column in ("batch", "measured", "threshold") else "left", overflow="fold")
-    for row in rows:
-        batch = "-" if row.batch is None else str(row.batch)
-        table.add_row(row.label, row.artefact, row.backend, row.device, batch, format_measured(row), format_threshold(row), STATUS_STYLE[row.status], row.detail)
+    """The checks as a table on stdout (measured, threshold, pass/fail), then why each failed or was skipped."""
+    table = Table(title="edgekd gate", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False)
+    cells = [
+        (STATUS_STYLE[row.status], row.label, row.artefact, f"{row.backend}/{row.device}" + ("" if row.batch is None else f" b{row.batch}"), format_measured(row), format_threshold(row))
+        for row in rows
+    ]
+    for index, column in enumerate(("result", "check", "artefact", "on", "measured", "threshold")):
+        # Only the check's label may wrap: artefact names and figures stay whole on narrow consoles.
+        plain = [Text.from_markup(c[index]).plain for c in cells]
+        width = {"check": 10}.get(column) or max([len(column)] + [len(p) for p in plain])
+        table.add_column(column, justify="right" if column in ("measured", "threshold") else "left", no_wrap=column != "check", min_width=width)
+    for row_cells in cells:
+        table.add_row(*row_cells)
     out.print(table)
+    for row in rows:
+        if row.status != "pass":
+            out.print(f"  {STATUS_STYLE[row.status]} {row.artefact}, {row.label}: {row.detail}", highlight=False)
     counts = {status: sum(row.status == status for row in rows) for status in STATUS_STYLE}
     verdict = "[bold green]GATE PASSED[/]" if passed else "[bold red]GATE FAILED[/]"
     out.print(f"{verdict}: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
@@ -41,7 +52,7 @@ def gate_command(
     min_agreement: Annotated[Optional[float], typer.Option("--min-agreement", help="Min agreement with the teacher's predictions (%).")] = None,
     max_p99_ms: Annotated[Optional[float], typer.Option("--max-p99-ms", help="Max p99 latency at --batch (ms).")] = None,
     max_p99_increase: Annotated[Optional[float], typer.Option("--max-p99-increase-vs-baseline", help="Max p99 latency increase over the baseline (%), same machine only.")] = None,
-    min_speedup: Annotated[Optional[float], typer.Option("--min-speedup", help="Min speed-up over the teacher at --batch (teacher p50 / artefact p50, same device).")] = None,
+    min_speedup: Annotated[Optional[float], typer.Option("--min-speedup", help="Min speed-up over the teacher at --batch (teacher mean / artefact mean latency, same device and machine).")] = None,
     max_size_mb: Annotated[Optional[float], typer.Option("--max-size-mb", help="Max artefact file size (MB, 10^6 bytes).")] = None,
     batch: Annotated[Optional[int], typer.Option("--batch", help="Batch size the latency checks read (default 1).")] = None,
     significance: Annotated[Optional[bool], typer.Option("--significance/--point-estimates", help="Fail an accuracy drop only when a paired test finds it significant (default: point estimates).")] = None,

@@ -32,7 +32,8 @@ class GateThresholds(BaseModel):
         max_p99_ms: max p99 latency at `batch`, ms (every backend/device the artefact was profiled on).
         max_p99_increase_vs_baseline: max p99 latency increase over the baseline's, % (same
             machine fingerprint only).
-        min_speedup: min speed-up over the teacher at `batch` (teacher p50 / artefact p50, same device).
+        min_speedup: min speed-up over the teacher at `batch` (teacher mean / artefact mean latency,
+            same device and machine, the teacher at its fastest backend — as the report computes it).
         max_size_mb: max artefact file size, MB (10^6 bytes).
         batch: the batch size latency checks read.
         significance: fail an accuracy drop only when it is statistically significant (paired test).

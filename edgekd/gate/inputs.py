@@ -1,8 +1,8 @@
-"""Reading what the gate judges: a `report.json` (see `edgekd report`) and the per-sample
-predictions in the `eval.json` files it points to.
+"""Reading what the gate judges: a `report.json` (schema `edgekd.report/1`, validated by
+`edgekd.report.schema`) and the per-sample predictions in the `eval.json` files it points to.
 
-Only the fields the gate needs are read, into small typed objects, and every missing or
-malformed one becomes a one-line `EdgekdError` that names the file and the field.
+The fields the gate needs are copied into small typed objects, so the checks read plainly
+and any report problem is a one-line `EdgekdError` naming the file and the field.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from edgekd.errors import ConfigError
+from edgekd.report import schema
 
 NATURAL_BACKEND = {"torch": "torch", "onnx": "ort", "tensorrt": "trt"}
 DEPLOYABLE_ROLES = ("student", "artefact")
@@ -31,7 +31,7 @@ class Latency:
     batch: int
     p50_ms: float
     p99_ms: float
-    mean_ms: float | None = None
+    mean_ms: float
 
 
 @dataclass(frozen=True)
@@ -86,12 +86,15 @@ class Report:
     path: Path
     models: list[ModelEntry]
     class_names: list[str]
+    teacher_name: str | None = None
 
     def names(self) -> list[str]:
         return [m.name for m in self.models]
 
     def teacher(self) -> ModelEntry | None:
-        """The teacher entry (a PyTorch one when the teacher also appears in other formats)."""
+        """The report's teacher (else a PyTorch one when the teacher appears in other formats too)."""
+        if self.teacher_name is not None and self.find(self.teacher_name) is not None:
+            return self.find(self.teacher_name)
         teachers = [m for m in self.models if m.role == "teacher"]
         teachers.sort(key=lambda m: m.format != "torch")
         return teachers[0] if teachers else None
@@ -116,98 +119,33 @@ class Report:
         return chosen
 
 
-def _machine_id(value: Any) -> str:
-    """A comparable machine fingerprint from a string or a dict of system facts."""
-    if isinstance(value, dict):
-        return str(value.get("fingerprint") or json.dumps(value, sort_keys=True))
-    return str(value) if value is not None else "unknown"
-
-
-def _number(payload: dict, key: str, where: str) -> float | None:
-    value = payload.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}.")
-    return float(value)
-
-
-def _per_class(value: Any, class_names: list[str], where: str) -> list[float | None] | None:
-    if value is None:
-        return None
-    if isinstance(value, dict):  # {class name: accuracy}
-        if class_names:
-            return [value.get(name) for name in class_names]
-        return list(value.values())
-    if isinstance(value, list):
-        return [None if v is None else float(v) for v in value]
-    raise ConfigError(f"{where}: 'per_class' must be a list or a mapping, got {type(value).__name__}.")
-
-
-def _eval_reference(entry: dict) -> Any:
-    """Where a model entry points at its eval.json (the key has had several spellings)."""
-    for holder in (entry, entry.get("accuracy") or {}):
-        for key in ("eval_path", "eval_json", "eval"):
-            value = holder.get(key)
-            if isinstance(value, str):
-                return value
-            if isinstance(value, dict) and isinstance(value.get("path"), str):
-                return value["path"]
-    return None
-
-
-def _model_entry(entry: Any, index: int, report_path: Path, class_names: list[str]) -> ModelEntry:
-    where = f"{report_path}: models[{index}]"
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where} is not an object.")
-    missing = [key for key in ("name", "role") if key not in entry]
-    if missing:
-        raise ConfigError(f"{where} lacks {', '.join(missing)}: is this a report.json from 'edgekd report'?")
-    accuracy = entry.get("accuracy") or {}
-    latency = []
-    for j, item in enumerate(entry.get("latency") or []):
-        lwhere = f"{where}.latency[{j}]"
-        try:
-            latency.append(
-                Latency(
-                    backend=str(item["backend"]),
-                    device=str(item.get("device", "cpu")),
-                    machine=_machine_id(item.get("machine")),
-                    batch=int(item["batch"]),
-                    p50_ms=float(item.get("p50_ms", item.get("median_ms"))),
-                    p99_ms=float(item["p99_ms"]),
-                    mean_ms=_number(item, "mean_ms", lwhere),
-                )
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{lwhere} lacks or has a bad {exc}.") from None
-    eval_ref = _eval_reference(entry)
+def _entry(model: schema.ModelEntry, report_path: Path) -> ModelEntry:
+    accuracy = model.accuracy
     eval_path = None
-    if eval_ref is not None:
-        eval_path = Path(eval_ref)
+    if accuracy is not None and accuracy.eval_path:
+        eval_path = Path(accuracy.eval_path)
         if not eval_path.is_absolute():
             eval_path = report_path.parent / eval_path
-    size = entry.get("size_bytes")
     return ModelEntry(
-        name=str(entry["name"]),
-        role=str(entry["role"]),
-        format=str(entry.get("format", "torch")),
-        precision=str(entry.get("precision", "fp32")),
-        target=str(entry.get("target", "cpu")),
-        path=str(entry.get("path", "")),
-        size_bytes=int(size) if isinstance(size, (int, float)) else None,
-        top1=_number(accuracy, "top1", f"{where}.accuracy"),
-        per_class=_per_class(accuracy.get("per_class"), class_names, f"{where}.accuracy"),
-        agreement=_number(accuracy, "agreement_with_teacher", f"{where}.accuracy"),
-        latency=latency,
+        name=model.name,
+        role=model.role,
+        format=model.format,
+        precision=model.precision,
+        target=model.target,
+        path=model.path,
+        size_bytes=model.size_bytes,
+        top1=accuracy.top1 if accuracy else None,
+        per_class=list(accuracy.per_class) if accuracy and accuracy.per_class else None,
+        agreement=accuracy.agreement_with_teacher if accuracy else None,
+        latency=[Latency(e.backend, e.device, e.machine, e.batch, e.p50_ms, e.p99_ms, e.mean_ms) for e in model.latency],
         eval_path=eval_path,
-        eval_backend=accuracy.get("backend"),
-        eval_device=accuracy.get("device"),
+        eval_backend=accuracy.backend if accuracy else None,
+        eval_device=accuracy.device if accuracy else None,
     )
 
 
 def load_report(path: str | Path) -> Report:
-    """Load `report.json` (or the one inside a directory).
+    """Load `report.json` (or the one inside a directory), validated by the report's own schema.
 
     Raises:
         ConfigError: a missing file, invalid JSON or a file that is not an edgekd report.
@@ -215,20 +153,10 @@ def load_report(path: str | Path) -> Report:
     path = Path(path)
     if path.is_dir():
         path = path / "report.json"
-    if not path.exists():
+    if not path.is_file():
         raise ConfigError(f"report not found: {path} (make one with 'edgekd report RUN_DIR… --out DIR').")
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}.") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("models"), list):
-        raise ConfigError(f"{path} is not an edgekd report: it has no 'models' list.")
-    schema = str(payload.get("schema", ""))
-    if not schema.startswith("edgekd.report/"):
-        raise ConfigError(f"{path} has schema '{schema or 'none'}', not an edgekd report (edgekd.report/N).")
-    class_names = [str(n) for n in payload.get("class_names") or []]
-    models = [_model_entry(entry, i, path, class_names) for i, entry in enumerate(payload["models"])]
-    return Report(path, models, class_names)
+    report = schema.load_report(path)
+    return Report(path, [_entry(m, path) for m in report.models], list(report.class_names), report.teacher)
 
 
 def load_predictions(model: ModelEntry) -> SamplePredictions | None:
@@ -246,14 +174,9 @@ def load_predictions(model: ModelEntry) -> SamplePredictions | None:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}.") from None
-    samples = payload.get("samples") or payload.get("predictions")
-    if isinstance(samples, dict):  # {"predicted": [...], "labels": [...]}
-        predicted, labels = samples.get("predicted", samples.get("pred")), samples.get("labels", samples.get("label"))
-    elif isinstance(samples, list) and samples and isinstance(samples[0], dict):
-        predicted = [s.get("predicted", s.get("pred")) for s in samples]
-        labels = [s.get("label") for s in samples]
-    else:
-        predicted, labels = samples, payload.get("labels")
+    predictions = payload.get("predictions") if isinstance(payload, dict) else None
+    predicted = predictions.get("predicted") if isinstance(predictions, dict) else None
+    labels = predictions.get("labels") if isinstance(predictions, dict) else None
     if not isinstance(predicted, list) or not isinstance(labels, list) or len(predicted) != len(labels) or not predicted:
         raise ConfigError(f"{path} holds no per-sample predictions and labels of equal length (rerun 'edgekd eval').")
     return SamplePredictions(np.asarray(predicted, dtype=np.int64), np.asarray(labels, dtype=np.int64), path)

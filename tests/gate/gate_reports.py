@@ -55,12 +55,12 @@ class ReportWriter:
             if model["role"] == "teacher":
                 teacher_pred = predicted
             per_class = [float(100 * (predicted[self.labels == k] == k).mean()) for k in range(10)]
-            accuracy = {"top1": float(100 * (predicted == self.labels).mean()), "top5": 100.0, "per_class": per_class}
+            accuracy = {"top1": float(100 * (predicted == self.labels).mean()), "top5": 100.0, "per_class": per_class, "split": "test", "count": self.n}
             if teacher_pred is not None and model["role"] != "teacher":
                 accuracy["agreement_with_teacher"] = float(100 * (predicted == teacher_pred).mean())
             if with_samples:
                 eval_path = out / f"eval-{model['name']}.json"
-                eval_path.write_text(json.dumps({"schema": "edgekd.eval/1", "samples": {"predicted": predicted.tolist(), "labels": self.labels.tolist()}}))
+                eval_path.write_text(json.dumps({"schema": "edgekd.eval/1", "predictions": {"predicted": predicted.tolist(), "labels": self.labels.tolist(), "teacher_predicted": None}}))
                 accuracy["eval_path"] = eval_path.name
             entry = {
                 "name": model["name"], "role": model["role"], "format": model.get("format", "onnx"), "precision": model.get("precision", "fp32"),
@@ -68,7 +68,8 @@ class ReportWriter:
                 "size_bytes": model.get("size_bytes", 2_000_000), "accuracy": accuracy, "latency": model.get("latency", []),
             }
             entries.append(entry)
-        report = {"schema": "edgekd.report/1", "created": "2026-11-01T00:00:00+00:00", "system": {"fingerprint": "machine-a"}, "class_names": CLASSES, "models": entries}
+        teacher = next((e["name"] for e in entries if e["role"] == "teacher"), None)
+        report = {"schema": "edgekd.report/1", "created": "2026-11-01T00:00:00+00:00", "title": "test", "system": {"fingerprints": ["machine-a"]}, "class_names": CLASSES, "teacher": teacher, "models": entries}
         (out / "report.json").write_text(json.dumps(report))
         return out / "report.json"
 
