@@ -145,28 +145,47 @@ class DistillSection(TrainSection):
 
 
 class ExportSection(Section):
-    """`export:` — ONNX (always) plus the optional INT8 and TensorRT artefacts of each student.
+    """`export:` — the options of `edgekd export` for each student (ONNX always; FP16, INT8, TensorRT on demand).
+
+    Keys left out keep `ExportConfig`'s defaults, so `edgekd export` and a pipeline agree.
 
     Attributes:
         students: distill run names to export (empty: all of them).
     """
 
     students: list[str] = Field(default_factory=list)
-    opset: Optional[int] = Field(None, ge=7)
-    simplify: bool = True
-    fp16: bool = False
-    bake_preprocess: bool = False
-    int8: list[Literal["cpu", "tensorrt"]] = Field(default_factory=list)
+    opset: Optional[int] = None
+    exporter: Optional[Literal["dynamo", "torchscript"]] = None
+    simplify: Optional[bool] = None
+    bake_preprocess: Optional[bool] = None
+    parity_samples: Optional[int] = Field(None, ge=1)
+    fp16: Optional[bool] = None
+    int8: Optional[bool] = None
     calib: Optional[str] = None
+    int8_target: Optional[list[Literal["cpu", "tensorrt"]]] = None
     calib_method: Optional[Literal["minmax", "entropy", "percentile"]] = None
+    per_channel: Optional[bool] = None
+    exclude_op_types: Optional[list[str]] = None
+    exclude_nodes: Optional[list[str]] = None
     max_drop: Optional[float] = Field(None, ge=0)
-    trt: bool = False
-    trt_fp16: bool = False
-    trt_int8: bool = False
-    trt_batch: list[int] = Field(default_factory=lambda: [1, 8, 32])
+    latency: Optional[bool] = None
+    threads: Optional[int] = Field(None, ge=1)
+    trt: Optional[bool] = None
+    batch: Optional[list[int]] = None
     workspace_gb: Optional[float] = Field(None, gt=0)
+    timing_cache: Optional[str] = None
     dla_core: Optional[int] = Field(None, ge=0)
-    deepstream: bool = False
+    deepstream: Optional[bool] = None
+    device: Optional[str] = None
+
+    def options(self) -> dict[str, Any]:
+        """The keys that were set, as `ExportConfig` keyword arguments (lists as tuples)."""
+        values = self.model_dump(exclude_none=True, exclude={"students"})
+        options = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        for key in ("calib", "timing_cache"):
+            if key in options:
+                options[key] = Path(options[key])
+        return options
 
 
 class EvalSection(Section):

@@ -120,6 +120,10 @@ class PipelineRunner:
 
     def run(self) -> PipelineResult:
         started = time.perf_counter()
+        if not self.dry_run:
+            # Plan every stage first without running anything: a mistake in a later section
+            # (a FitNet layer, a missing calibration spec) must stop the run before training.
+            self._validation_pass()
         last = self.selected[-1]
         for stage in self.order:
             self._run_stage(stage)
@@ -127,6 +131,16 @@ class PipelineRunner:
                 break
         self.result.wall_time_s = time.perf_counter() - started
         return self.result
+
+    def _validation_pass(self) -> None:
+        rehearsal = PipelineRunner.__new__(PipelineRunner)
+        rehearsal.__dict__.update(self.__dict__)
+        rehearsal.dry_run = True
+        rehearsal.on_record = lambda record: None
+        rehearsal.context = PlanContext(self.pipeline, self.pipeline.root)
+        rehearsal.result = PipelineResult(self.pipeline, dry_run=True)
+        rehearsal._rebuilt = set()
+        rehearsal.run()
 
     def _record(self, record: RunRecord) -> None:
         self.result.records.append(record)
@@ -146,7 +160,7 @@ class PipelineRunner:
         consumes = set(getattr(planner, "consumes", ()))
         if self.dry_run and consumes & self.context.unknown:
             upstream = ", ".join(sorted(consumes & self.context.unknown))
-            self._record(RunRecord(stage, f"{stage}/…", WILL_RUN, f"also for what {upstream} writes (known once it has run)"))
+            self._record(RunRecord(stage, f"{stage}/…", WILL_RUN, f"also the files {upstream} adds when it runs"))
             self.context.unknown.add(stage)
         self.context.artefacts[stage] = artefacts
         self.context.outputs[stage] = outputs
