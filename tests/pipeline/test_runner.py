@@ -13,7 +13,7 @@ PIPELINE = {
     "name": "stubbed",
     "teacher": {"arch": "resnet10t", "epochs": 1},
     "distill": {"student": "mobilenetv3_small_050", "methods": ["kd", "fitnet"], "seeds": [0, 1], "epochs": 2},
-    "export": {"int8": ["cpu"]},
+    "export": {"int8": True, "int8_target": ["cpu"]},
     "eval": {},
     "profile": {"batches": [1]},
     "report": {},
@@ -62,7 +62,7 @@ def test_first_run_runs_everything_and_the_second_is_all_cached(pipeline_file):
 def test_an_export_change_reruns_export_onwards_never_training(pipeline_file):
     run(pipeline_file())
     stub_stages.executions.clear()
-    result = run(pipeline_file(export__int8=["cpu", "tensorrt"]))
+    result = run(pipeline_file(export__int8_target=["cpu", "tensorrt"]))
     status = statuses(result)
     assert status["teacher"] == "cached" and all(status[f"distill/{m}-s{s}"] == "cached" for m in ("kd", "fitnet") for s in (0, 1))
     assert all(status[f"export/student-{m}-s{s}"] == "ran" for m in ("kd", "fitnet") for s in (0, 1))
