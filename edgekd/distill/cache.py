@@ -1,0 +1,162 @@
+"""The teacher-logit cache: each teacher's logits for every training sample under every
+replayable augmentation view, so later student runs read them instead of running the teacher.
+
+A view is a pure function of (seed, epoch, sample index) (`edgekd.data.augment`), so logits are
+stored per teacher and per epoch as one (N, num_classes) fp16 table in sample-index order:
+
+    DIR/cache.json                              what the views depend on (the cache key)
+    DIR/<teacher id>/teacher.json               which teacher (path, sha256, arch, input)
+    DIR/<teacher id>/epoch-0003.safetensors     logits of epoch 3's views
+    DIR/<teacher id>/val.safetensors            logits of the unaugmented val/test splits
+
+Per teacher (not per ensemble) so that T, α and the ensemble rule may change between runs.
+The key covers the dataset fingerprint, the augmentation recipe and size, the seed, and room
+for a transfer set's fingerprint and dropped classes; the teacher id covers the teacher's
+weights (sha256) and input. Epochs are coverage, not identity: epoch e's views do not depend
+on the run's length, so a longer run reads the epochs present and fills in the rest. Every
+table carries the key, its shape and the sha256 of its values; a cache made for other views
+or a damaged table is refused with a message, never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from edgekd.artifacts import atomic_path, read_json, write_json
+from edgekd.errors import ConfigError, DataError
+
+CACHE_SCHEMA = "edgekd.teacher-cache/1"
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """What the training views, and so the teachers' logits, depend on.
+
+    Attributes:
+        dataset_fingerprint: `Dataset.fingerprint` (spec, splits, subset, class names).
+        augment: `AugmentRecipe.describe()`.
+        view_size: px at which views are cut (the student's input size).
+        seed: the training seed (it seeds the views).
+        transfer_fingerprint: fingerprint of a transfer set the student learns from, if any.
+        dropped_classes: classes removed from what the student learns from, if any.
+    """
+
+    dataset_fingerprint: str
+    augment: dict[str, Any]
+    view_size: int
+    seed: int
+    transfer_fingerprint: str | None = None
+    dropped_classes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        payload = asdict(self)
+        payload["dropped_classes"] = list(self.dropped_classes)
+        return payload
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _values_sha256(table: torch.Tensor) -> str:
+    return hashlib.sha256(table.contiguous().view(torch.int16).numpy().tobytes()).hexdigest()
+
+
+class TeacherCache:
+    """One cache directory for one `CacheKey`.
+
+    Args:
+        root: the directory (`--teacher-cache`).
+        key: the run's key; a directory made for another key is refused.
+        writable: whether this process writes (rank 0 only under DDP).
+    """
+
+    def __init__(self, root: str | Path, key: CacheKey, *, writable: bool = True):
+        self.root = Path(root)
+        self.key = key
+        self.writable = writable
+        manifest = self.root / "cache.json"
+        if manifest.exists():
+            self._check_manifest(manifest)
+        elif writable:
+            if self.root.exists() and not self.root.is_dir():
+                raise ConfigError(f"--teacher-cache {self.root} is a file, not a directory.")
+            write_json(manifest, {"schema": CACHE_SCHEMA, "key": key.to_dict(), "key_digest": key.digest()})
+
+    def _check_manifest(self, manifest: Path) -> None:
+        try:
+            payload = read_json(manifest)
+            stored = payload["key"]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise DataError(f"teacher cache {self.root} is damaged ({manifest.name} unreadable); delete the directory to rebuild it.") from None
+        if payload.get("schema") != CACHE_SCHEMA:
+            raise DataError(f"teacher cache {self.root} has schema {payload.get('schema')!r}, this edgekd writes {CACHE_SCHEMA}; use a new --teacher-cache directory.")
+        wanted = self.key.to_dict()
+        differing = [f"{name} (cache {stored.get(name)!r}, this run {value!r})" for name, value in wanted.items() if stored.get(name) != value]
+        if differing:
+            raise ConfigError(
+                f"teacher cache {self.root} was made for other training views: {'; '.join(differing)}. "
+                "Use another --teacher-cache directory (or delete this one)."
+            )
+
+    # -- files ---------------------------------------------------------------------------
+    def _table_path(self, teacher_id: str, name: str) -> Path:
+        return self.root / teacher_id / f"{name}.safetensors"
+
+    def register_teacher(self, teacher_id: str, facts: dict[str, Any]) -> None:
+        """Record which teacher a sub-directory belongs to (for people browsing the cache)."""
+        path = self.root / teacher_id / "teacher.json"
+        if self.writable and not path.exists():
+            write_json(path, facts)
+
+    def has(self, teacher_id: str, name: str) -> bool:
+        return self._table_path(teacher_id, name).exists()
+
+    def load(self, teacher_id: str, name: str, rows: int, num_classes: int) -> torch.Tensor | None:
+        """The (rows, num_classes) fp16 table `name` (`epoch-0003`, `val`, …), or None if absent.
+
+        Rows never computed (samples a run skipped) are NaN. A damaged table, or one made for
+        another key, teacher or split size, raises with a message saying what to delete.
+        """
+        path = self._table_path(teacher_id, name)
+        if not path.exists():
+            return None
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                meta = handle.metadata() or {}
+                table = handle.get_tensor("logits")
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            raise DataError(f"teacher cache table {path} is damaged ({str(exc).splitlines()[0]}); delete it to have it rebuilt.") from None
+        expected = {"key_digest": self.key.digest(), "teacher": teacher_id, "name": name}
+        wrong = [k for k, v in expected.items() if meta.get(k) != v]
+        if wrong:
+            raise DataError(f"teacher cache table {path} belongs to another cache ({', '.join(wrong)} differ); delete it.")
+        if tuple(table.shape) != (rows, num_classes) or table.dtype != torch.float16:
+            raise DataError(f"teacher cache table {path} holds {tuple(table.shape)} {table.dtype}, this run needs ({rows}, {num_classes}) float16; delete it.")
+        if _values_sha256(table) != meta.get("values_sha256"):
+            raise DataError(f"teacher cache table {path} is damaged (checksum mismatch); delete it to have it rebuilt.")
+        return table
+
+    def save(self, teacher_id: str, name: str, table: torch.Tensor) -> Path:
+        """Write a (rows, num_classes) table atomically (fp16, NaN rows for samples not seen)."""
+        from safetensors.torch import save_file
+
+        path = self._table_path(teacher_id, name)
+        table = table.detach().to("cpu", torch.float16).contiguous()
+        meta = {"key_digest": self.key.digest(), "teacher": teacher_id, "name": name, "values_sha256": _values_sha256(table)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            save_file({"logits": table}, str(tmp), metadata=meta)
+        return path
+
+
+def epoch_table(epoch: int) -> str:
+    """Table name of an epoch's views."""
+    return f"epoch-{epoch:04d}"

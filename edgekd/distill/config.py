@@ -1,0 +1,117 @@
+"""`DistillConfig`: the distillation stage's options, one field per `edgekd distill` flag."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from edgekd.data import DataConfig
+from edgekd.engine import TrainConfig
+from edgekd.errors import ConfigError
+
+ENSEMBLE_RULES = ("prob", "logit")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """What `edgekd distill` does; field names match the CLI flags (`--hint-layer` → `hint_layer`).
+
+    The data options live in `data` and the training recipe (`--epochs`, `--lr`, `--batch-size`,
+    …) in `train`, exactly as for the teacher stage.
+
+    Attributes:
+        student: timm architecture of the student (`--student`).
+        out_dir: run directory (`--out`): student.safetensors, student.json, metrics.jsonl,
+            checkpoint.pt.
+        teacher: teacher artefacts (`--teacher`, repeatable): run directories, edgekd
+            `.safetensors` files with their card, or bare timm checkpoints (with `teacher_arch`).
+        method: registered method name: `kd`, `fitnet` or `none` (the student alone, same recipe).
+        temperature: KD temperature T (> 0). Loss = (1−α)·CE + α·T²·KL(softmax(t/T) ‖ softmax(s/T)).
+        alpha: weight α of the soft (KD) term, in [0, 1].
+        ensemble: how several teachers' soft targets combine: `prob` (mean of their
+            probabilities at T) or `logit` (softmax of their mean logits at T).
+        hint_layer: FitNet: teacher module path (None: paired automatically).
+        guided_layer: FitNet: student module path (None: the student's middle timm stage).
+        hint_epochs: FitNet: epochs of stage 1 (hint regression), counted within `train.epochs`.
+        beta: FitNet: weight β of the hint loss added to KD in stage 2 (0: KD alone).
+        teacher_arch: timm architecture of a bare teacher checkpoint without `teacher.json`.
+        teacher_img_size: input size (px) of a bare teacher (None: the student's `img_size`).
+        teacher_mean, teacher_std: normalisation of a bare teacher (None: timm's pretrained
+            config of `teacher_arch`).
+        teacher_cache: directory of the teacher-logit cache (None: no cache).
+        img_size: the student's input size (px); augmentation happens at this size.
+        pretrained: student initial weights: a local file, `cache` (hub cache) or None.
+        in_chans: student input channels (None: 3).
+        label_smoothing: label smoothing of the CE term.
+        device: auto | cpu | cuda | cuda:N.
+        resume: continue from `out_dir/checkpoint.pt`.
+    """
+
+    student: str
+    out_dir: Path
+    teacher: tuple[str, ...] = ()
+    method: str = "kd"
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    temperature: float = 4.0
+    alpha: float = 0.9
+    ensemble: str = "prob"
+    hint_layer: str | None = None
+    guided_layer: str | None = None
+    hint_epochs: int = 1
+    beta: float = 0.0
+    teacher_arch: str | None = None
+    teacher_img_size: int | None = None
+    teacher_mean: tuple[float, ...] | None = None
+    teacher_std: tuple[float, ...] | None = None
+    teacher_cache: Path | None = None
+    img_size: int = 32
+    pretrained: str | None = None
+    in_chans: int | None = None
+    label_smoothing: float = 0.0
+    device: str = "auto"
+    resume: bool = False
+
+    def describe(self) -> dict:
+        payload = asdict(self)
+        payload["out_dir"] = str(self.out_dir)
+        payload["teacher_cache"] = str(self.teacher_cache) if self.teacher_cache else None
+        return payload
+
+    def validate(self, known_methods: tuple[str, ...]) -> None:
+        """Refuse impossible combinations with one line that says how to fix them."""
+        if self.method not in known_methods:
+            raise ConfigError(f"unknown --method '{self.method}': use {', '.join(known_methods)}.")
+        if self.temperature <= 0:
+            raise ConfigError(f"--temperature must be > 0, got {self.temperature}.")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ConfigError(f"--alpha must be within [0, 1], got {self.alpha}.")
+        if self.beta < 0:
+            raise ConfigError(f"--beta must be >= 0, got {self.beta}.")
+        if self.ensemble not in ENSEMBLE_RULES:
+            raise ConfigError(f"unknown --ensemble '{self.ensemble}': use {' or '.join(ENSEMBLE_RULES)}.")
+        if self.img_size < 8:
+            raise ConfigError(f"--img-size must be at least 8 px, got {self.img_size}.")
+        if self.teacher_img_size is not None and self.teacher_img_size < 8:
+            raise ConfigError(f"--teacher-img-size must be at least 8 px, got {self.teacher_img_size}.")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"--label-smoothing must be within [0, 1), got {self.label_smoothing}.")
+        if self.method != "fitnet":
+            used = [flag for flag, value in (("--hint-layer", self.hint_layer), ("--guided-layer", self.guided_layer), ("--beta", self.beta or None)) if value]
+            if used:
+                raise ConfigError(f"{', '.join(used)} only apply to --method fitnet (this run uses --method {self.method}).")
+        else:
+            if self.hint_epochs < 0:
+                raise ConfigError(f"--hint-epochs must be >= 0, got {self.hint_epochs}.")
+            if self.hint_epochs >= self.train.epochs:
+                raise ConfigError(
+                    f"--hint-epochs ({self.hint_epochs}) must be smaller than --epochs ({self.train.epochs}): "
+                    "--epochs counts both FitNet stages and stage 2 (KD) needs at least one epoch."
+                )
+            if self.train.compile:
+                raise ConfigError("--compile is not supported with --method fitnet (its hint stage stops the student mid-forward); drop --compile.")
+        for name, values in (("--teacher-mean", self.teacher_mean), ("--teacher-std", self.teacher_std)):
+            if values is not None and len(values) not in (1, 3):
+                raise ConfigError(f"{name} takes 1 or 3 comma-separated values, got {len(values)}.")
+        if self.teacher_std is not None and any(v <= 0 for v in self.teacher_std):
+            raise ConfigError("--teacher-std values must be > 0.")

@@ -1,0 +1,49 @@
+"""Distillation losses and how several teachers' outputs combine into one soft target."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def soft_targets(teacher_logits: Sequence[torch.Tensor], temperature: float, rule: str = "prob") -> torch.Tensor:
+    """Teachers' soft targets at temperature T: (B, num_classes) probabilities, float32.
+
+    Args:
+        teacher_logits: one (B, num_classes) tensor per teacher.
+        temperature: T > 0.
+        rule: `prob`: mean of the teachers' softmax(t/T); `logit`: softmax of their mean
+            logits / T. Both are plain softmax(t/T) for a single teacher.
+    """
+    if len(teacher_logits) == 1 or rule == "logit":
+        mean_logits = torch.stack([t.float() for t in teacher_logits]).mean(0) if len(teacher_logits) > 1 else teacher_logits[0].float()
+        return F.softmax(mean_logits / temperature, dim=1)
+    return torch.stack([F.softmax(t.float() / temperature, dim=1) for t in teacher_logits]).mean(0)
+
+
+def ensemble_logits(teacher_logits: Sequence[torch.Tensor], rule: str = "prob") -> torch.Tensor:
+    """One set of logits standing for the teachers at T=1 (for top-1 and agreement):
+    log of the mean probabilities (`prob`) or the mean logits (`logit`)."""
+    if len(teacher_logits) == 1:
+        return teacher_logits[0].float()
+    if rule == "logit":
+        return torch.stack([t.float() for t in teacher_logits]).mean(0)
+    return soft_targets(teacher_logits, 1.0, "prob").clamp_min(1e-12).log()
+
+
+def kd_loss(student_logits: torch.Tensor, target_probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Hinton's soft term: T²·KL(p_teacher ‖ softmax(s/T)), `batchmean` reduction, float32.
+
+    T² is applied at every T so that the soft term's gradients keep their scale when T
+    changes (Hinton et al. 2015, §2), also when α = 1.
+    """
+    log_student = F.log_softmax(student_logits.float() / temperature, dim=1)
+    return F.kl_div(log_student, target_probs, reduction="batchmean") * (temperature * temperature)
+
+
+def hint_loss(adapted_student: torch.Tensor, teacher_hint: torch.Tensor) -> torch.Tensor:
+    """FitNet's hint loss: mean squared error between the adapted guided features and the
+    teacher's hint features (same shape), float32."""
+    return F.mse_loss(adapted_student.float(), teacher_hint.float())

@@ -1,0 +1,126 @@
+"""`--method fitnet`: Romero et al. 2015, "FitNets: Hints for Thin Deep Nets".
+
+Stage 1 (the first `--hint-epochs` of `--epochs`): the student up to its guided layer, plus an
+adaptation layer, regresses the teacher's hint-layer features (MSE); the rest of the student
+is neither run nor updated. Stage 2: the whole student trains with KD, plus β·hint when
+`--beta` > 0. Layers are module paths, or paired automatically through timm `feature_info`
+(the student's middle stage, the teacher's stage of the same stride). With several teachers,
+hints come from the first. The adaptation layer is not part of the saved student.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from edgekd.data import Batch, ModelInput
+from edgekd.distill.adapters import build_adapter
+from edgekd.distill.losses import hint_loss
+from edgekd.distill.methods.base import register
+from edgekd.distill.methods.kd import KnowledgeDistillation
+from edgekd.engine import Predictions
+from edgekd.models.features import FeatureTaps, auto_pair, layer_shape
+
+
+class StudentSide(nn.Module):
+    """What the student side runs each step: the student, its guided-layer tap and the adapter.
+
+    One module so that DDP wraps (and synchronises) the student and the adapter together.
+    `forward` returns only what the step uses, so that DDP knows which parameters got no
+    gradient (stage 1 leaves the layers after the guided one unused).
+    """
+
+    def __init__(self, student: nn.Module, adapter: nn.Module, guided_taps: FeatureTaps, guided_layer: str):
+        super().__init__()
+        self.student = student
+        self.adapter = adapter
+        self.guided_taps = guided_taps
+        self.guided_layer = guided_layer
+
+    def forward(self, inputs: torch.Tensor, mode: str) -> dict[str, torch.Tensor]:
+        """mode: `hint` (up to the guided layer), `kd` (logits) or `kd+hint` (both)."""
+        if mode == "hint":
+            return {"hint": self.adapter(self.guided_taps.run_until(self.student, inputs, self.guided_layer))}
+        out = {"logits": self.student(inputs)}
+        if mode == "kd+hint":
+            out["hint"] = self.adapter(self.guided_taps[self.guided_layer])
+        return out
+
+
+@register("fitnet")
+class FitNet(KnowledgeDistillation):
+    """Args (besides KD's): hint_layer, guided_layer (None: automatic), hint_epochs (stage 1
+    length, within the run's epochs), beta (weight of the hint loss in stage 2)."""
+
+    def __init__(self, student: nn.Module, student_input: ModelInput, targets, *, hint_layer: str | None = None, guided_layer: str | None = None, hint_epochs: int = 1, beta: float = 0.0, **kd_options):
+        super().__init__(student, student_input, targets, **kd_options)
+        teacher, teacher_spec = targets.bank.models[0], targets.bank.teachers[0].input
+        spec = student_input.spec
+        self.hint_layer, self.guided_layer = auto_pair(teacher, student, student_size=spec.size, student_chans=spec.in_chans, hint_layer=hint_layer, guided_layer=guided_layer)
+        self.hint_shape = layer_shape(teacher, self.hint_layer, teacher_spec.size, teacher_spec.in_chans)
+        self.guided_shape = layer_shape(student, self.guided_layer, spec.size, spec.in_chans)
+        self.hint_epochs = hint_epochs
+        self.beta = beta
+        self.adapter = build_adapter(self.guided_shape, self.hint_shape)
+        self.hint_taps = FeatureTaps(teacher, [self.hint_layer], detach=True)
+        guided_taps = FeatureTaps(student, [self.guided_layer])
+        # Outside the module tree (like `student_call`): it only re-references student and adapter.
+        self.__dict__["side"] = StudentSide(student, self.adapter, guided_taps, self.guided_layer)
+        self.__dict__["side_call"] = self.side
+
+    @classmethod
+    def build(cls, config, student, student_input, targets):
+        return cls(
+            student, student_input, targets,
+            hint_layer=config.hint_layer, guided_layer=config.guided_layer, hint_epochs=config.hint_epochs, beta=config.beta,
+            temperature=config.temperature, alpha=config.alpha, ensemble=config.ensemble, label_smoothing=config.label_smoothing,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "hint_layer": self.hint_layer, "guided_layer": self.guided_layer,
+            "hint_shape": list(self.hint_shape), "guided_shape": list(self.guided_shape),
+            "hint_epochs": self.hint_epochs, "beta": self.beta,
+            "adapter": " → ".join(type(m).__name__ for m in self.adapter),
+        }
+
+    def trainable_modules(self) -> dict[str, nn.Module]:
+        return {"student": self.student, "adapter": self.adapter}
+
+    def prepare_distributed(self, device: torch.device) -> None:
+        """Wrap student and adapter together; unused parameters change between stages."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        device_ids = [device.index] if device.type == "cuda" else None
+        if any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in self.student.parameters()):
+            # Match the student's layout, or DDP's gradient buckets mismatch the adapter's grads.
+            self.adapter.to(memory_format=torch.channels_last)
+        self.__dict__["side_call"] = DistributedDataParallel(self.side, device_ids=device_ids, find_unused_parameters=True)
+
+    @property
+    def in_hint_stage(self) -> bool:
+        return self.epoch < self.hint_epochs
+
+    def epoch_metrics(self, val: Predictions | None) -> dict[str, Any]:
+        return {"stage": "hint" if self.in_hint_stage else "kd", **super().epoch_metrics(val)}
+
+    def forward(self, pixels: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        inputs = self.student_input(pixels)
+        if self.in_hint_stage:
+            adapted = self.side_call(inputs, "hint")["hint"]
+            self.targets.logits(pixels, batch, run=[0])  # the teacher's hint arrives through its tap
+            hint = hint_loss(adapted, self.hint_taps[self.hint_layer])
+            self.side.guided_taps.clear()
+            return {"loss": hint, "hint": hint.detach()}
+        with_hint = self.beta > 0
+        out = self.side_call(inputs, "kd+hint" if with_hint else "kd")
+        terms = self.kd_terms(out["logits"], batch, self.targets.logits(pixels, batch, run=[0] if with_hint else ()))
+        if with_hint:
+            hint = hint_loss(out["hint"], self.hint_taps[self.hint_layer])
+            terms["loss"] = terms["loss"] + self.beta * hint
+            terms["hint"] = hint.detach()
+        self.side.guided_taps.clear()
+        return terms

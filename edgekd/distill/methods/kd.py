@@ -1,0 +1,49 @@
+"""`--method kd`: Hinton et al. 2015, "Distilling the Knowledge in a Neural Network".
+
+    loss = (1 − α)·CE(student, labels) + α·T²·KL(softmax(t/T) ‖ softmax(s/T))
+
+KL with `batchmean` reduction; T² applied at every T (also when α = 1). With several teachers
+the soft target is the mean of their probabilities at T (`--ensemble prob`) or the softmax
+of their mean logits (`--ensemble logit`). After training the student is a plain classifier.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgekd.data import Batch, ModelInput
+from edgekd.distill.losses import kd_loss, soft_targets
+from edgekd.distill.methods.base import DistillMethod, register
+
+
+@register("kd")
+class KnowledgeDistillation(DistillMethod):
+    """Args (besides `DistillMethod`'s): temperature T > 0, alpha α in [0, 1], ensemble rule."""
+
+    def __init__(self, student: nn.Module, student_input: ModelInput, targets, *, temperature: float = 4.0, alpha: float = 0.9, ensemble: str = "prob", label_smoothing: float = 0.0):
+        super().__init__(student, student_input, targets, label_smoothing)
+        self.temperature = temperature
+        self.alpha = alpha
+        self.ensemble = ensemble
+
+    @classmethod
+    def build(cls, config, student, student_input, targets):
+        return cls(student, student_input, targets, temperature=config.temperature, alpha=config.alpha, ensemble=config.ensemble, label_smoothing=config.label_smoothing)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "temperature": self.temperature, "alpha": self.alpha, "ensemble": self.ensemble}
+
+    def kd_terms(self, logits: torch.Tensor, batch: Batch, teacher_logits: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The KD loss and its terms for student `logits` and the teachers' logits."""
+        ce = F.cross_entropy(logits, batch.labels, label_smoothing=self.label_smoothing)
+        kd = kd_loss(logits, soft_targets(teacher_logits, self.temperature, self.ensemble), self.temperature)
+        loss = (1.0 - self.alpha) * ce + self.alpha * kd
+        return {"loss": loss, "output": logits, "ce": ce.detach(), "kd": kd.detach()}
+
+    def forward(self, pixels: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        logits = self.student_logits(pixels)
+        return self.kd_terms(logits, batch, self.targets.logits(pixels, batch))

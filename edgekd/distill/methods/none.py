@@ -1,0 +1,25 @@
+"""`--method none`: the student alone, same recipe and data as the distillation runs.
+
+It is the baseline every report compares against. Given `--teacher`, the teachers are only
+measured (top-1, agreement with the student), never part of the loss.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from edgekd.data import Batch
+from edgekd.distill.methods.base import DistillMethod, register
+
+
+@register("none")
+class StudentAlone(DistillMethod):
+    """Cross-entropy on the labels (optionally label-smoothed)."""
+
+    uses_teacher = False
+
+    def forward(self, pixels: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        logits = self.student_logits(pixels)
+        ce = F.cross_entropy(logits, batch.labels, label_smoothing=self.label_smoothing)
+        return {"loss": ce, "output": logits, "ce": ce.detach()}

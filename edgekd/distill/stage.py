@@ -1,0 +1,182 @@
+"""The distillation stage: `distill(DistillConfig, progress) -> DistillResult`.
+
+Loads the teachers and the data, checks they agree on the classes, builds the method's
+training task, runs the shared `Trainer` (checkpoint every epoch, `--resume`, Ctrl-C, NaN
+stop, DDP under torchrun) and writes `DIR/student.safetensors` (a plain timm state dict) and
+`DIR/student.json` (its model card: data, method, T, α, layers, teachers with sha256 and top-1).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from edgekd.artifacts import provenance
+from edgekd.data import BatchLoader, Dataset, ModelInput
+from edgekd.distill.cache import CacheKey, TeacherCache
+from edgekd.distill.config import DistillConfig
+from edgekd.distill.losses import ensemble_logits
+from edgekd.distill.methods import METHODS
+from edgekd.distill.targets import TeacherTargets
+from edgekd.distill.teachers import Teacher, TeacherBank, check_class_names, load_teacher
+from edgekd.engine import FitResult, Predictions, Progress, SilentProgress, Trainer, init_distributed, predict, resolve_precision
+from edgekd.errors import ConfigError
+from edgekd.models import ModelCard, create_model, resolve_arch, save_model
+from edgekd.teacher import accuracy_summary, input_spec_for
+
+
+@dataclass
+class DistillResult:
+    """What `distill` produced.
+
+    Attributes:
+        weights_path: DIR/student.safetensors (written by rank 0).
+        card: the student's model card (also DIR/student.json).
+        fit: the training result (history, val/test predictions, img/s).
+        teachers: per teacher: path, sha256, arch, val/test top-1 on this data.
+    """
+
+    weights_path: Path
+    card: ModelCard
+    fit: FitResult
+    teachers: list[dict[str, Any]]
+
+
+def _teacher_predictions(bank: TeacherBank, cache: TeacherCache | None, dataset: Dataset, split: str, device, precision, batch_size: int) -> list[Predictions]:
+    """Each teacher's unaugmented predictions on a split (from the cache when it has them)."""
+    data = dataset.split(split)
+    results = []
+    for teacher, model in zip(bank.teachers, bank.models):
+        table = cache.load(teacher.cache_id, split, len(data), dataset.num_classes) if cache is not None else None
+        if table is not None and not torch.isnan(table).any():
+            results.append(Predictions(table.float(), data.labels.clone()))
+            continue
+        loader = BatchLoader(data, batch_size, shuffle=False)
+        predictions = predict(model, ModelInput(teacher.input), loader, device, precision)
+        if cache is not None and cache.writable and len(data):
+            cache.save(teacher.cache_id, split, predictions.logits)
+        results.append(predictions)
+    return results
+
+
+def _ensemble(predictions: list[Predictions], rule: str) -> Predictions | None:
+    if not predictions or len(predictions[0].labels) == 0:
+        return None
+    return Predictions(ensemble_logits([p.logits for p in predictions], rule), predictions[0].labels)
+
+
+def _top1(predictions: Predictions | None) -> float | None:
+    return None if predictions is None or len(predictions.labels) == 0 else predictions.top1()
+
+
+def _load_teachers(config: DistillConfig) -> list[Teacher]:
+    return [
+        load_teacher(source, arch=config.teacher_arch, img_size=config.teacher_img_size, mean=config.teacher_mean, std=config.teacher_std, default_img_size=config.img_size)
+        for source in config.teacher
+    ]
+
+
+def distill(config: DistillConfig, progress: Progress | None = None) -> DistillResult:
+    """Train `config.student` with `config.method` and save it in `config.out_dir`.
+
+    Args:
+        config: the stage's options (see `DistillConfig`).
+        progress: receives per-step progress and per-epoch records (rank 0 only); None is silent.
+
+    Returns:
+        The saved student's paths, card and training result.
+    """
+    config.validate(tuple(METHODS))
+    method = METHODS[config.method]
+    if method.uses_teacher and not config.teacher:
+        raise ConfigError(f"--method {config.method} needs a teacher: --teacher DIR|FILE (e.g. from 'edgekd teacher train'); --method none trains the student alone.")
+    if config.teacher_cache is not None and not config.teacher:
+        raise ConfigError("--teacher-cache stores teachers' logits: give --teacher too.")
+    student_arch = resolve_arch(config.student)
+    teachers = _load_teachers(config)
+    context, device = init_distributed(config.device)
+    log = progress.log if (progress is not None and context.is_main) else SilentProgress().log
+    # Stored at the largest input so that no model sees needlessly upsampled evaluation images.
+    dataset = config.data.load(max([config.img_size, *(t.input.size for t in teachers)]))
+    for teacher in teachers:
+        check_class_names(teacher, dataset.class_names, dataset.spec)
+        if teacher.class_names is None:
+            log(f"teacher {teacher.path.name} has no card: its {teacher.num_classes} outputs are taken to be {dataset.spec}'s classes in order")
+
+    spec = input_spec_for(student_arch, dataset, config.img_size, config.in_chans, config.pretrained)
+    torch.manual_seed(config.train.seed)
+    student = create_model(student_arch, dataset.num_classes, spec.in_chans, pretrained=config.pretrained)
+    bank = TeacherBank(teachers).to(device) if teachers else None
+    cache = None
+    if config.teacher_cache is not None:
+        key = CacheKey(dataset.fingerprint, config.train.augment.describe(), config.img_size, config.train.seed)
+        cache = TeacherCache(config.teacher_cache, key, writable=context.is_main)
+        for teacher in teachers:
+            cache.register_teacher(teacher.cache_id, teacher.describe())
+    targets = TeacherTargets(bank, cache, len(dataset.train), dataset.num_classes) if bank is not None and method.uses_teacher else None
+    task = method.build(config, student, ModelInput(spec), targets)
+
+    precision = resolve_precision(config.train.amp, device)
+    teacher_val, teacher_test = [], []
+    if bank is not None:
+        teacher_val = _teacher_predictions(bank, cache, dataset, "val", device, precision, config.train.eval_batch_size)
+        teacher_test = _teacher_predictions(bank, cache, dataset, "test", device, precision, config.train.eval_batch_size)
+        for teacher, val in zip(teachers, teacher_val):
+            log(f"teacher {teacher.arch} ({teacher.path}, sha256 {teacher.sha256[:12]}): val top-1 {_top1(val) or float('nan'):.2f} %")
+    task.reference_val = _ensemble(teacher_val, config.ensemble)
+    ensemble_test = _ensemble(teacher_test, config.ensemble)
+
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    key = f"distill|{student_arch}|{dataset.fingerprint}|{config.train.describe()}|{spec}|{task.describe()}|{[t.cache_id for t in teachers]}|{config.pretrained}"
+    trainer = Trainer(config.train, device, run_dir=out_dir, progress=progress, context=context, config_key=key)
+    log(f"{config.method}: {student_arch} on {dataset.spec}: {len(dataset.train)} train / {len(dataset.val)} val / {len(dataset.test)} test, {device}, {trainer.precision.describe()}, {context.world_size} process(es)")
+    started = time.perf_counter()
+    fit = trainer.fit(task, dataset, resume=config.resume)
+
+    teacher_facts = [
+        {**teacher.describe(), "val_top1": _top1(val), "top1": _top1(test)}
+        for teacher, val, test in zip(teachers, teacher_val or [None] * len(teachers), teacher_test or [None] * len(teachers))
+    ]
+    metrics: dict[str, Any] = {"val": accuracy_summary(fit.val, dataset.num_classes), "test": accuracy_summary(fit.test, dataset.num_classes)}
+    for split, student_preds, reference in (("val", fit.val, task.reference_val), ("test", fit.test, ensemble_test)):
+        if metrics[split] is not None and reference is not None:
+            metrics[split]["agreement"] = student_preds.agreement(reference)
+    if teachers:
+        metrics["teacher"] = {"val_top1": _top1(task.reference_val), "top1": _top1(ensemble_test), "count": len(teachers), "ensemble": config.ensemble if len(teachers) > 1 else None}
+    training = {
+        **task.describe(),
+        "teachers": teacher_facts,
+        "epochs": config.train.epochs,
+        "kept_epoch": fit.kept_epoch + 1,
+        "best_val_epoch": fit.best_epoch + 1 if fit.best_epoch >= 0 else None,
+        "train_img_per_s": fit.train_img_per_s,
+        "wall_time_s": time.perf_counter() - started,
+        "train_time_s": fit.wall_time_s,
+        "device": str(device),
+        "precision": fit.precision,
+        "world_size": context.world_size,
+        "pretrained": config.pretrained,
+    }
+    if targets is not None and cache is not None:
+        training["teacher_cache"] = {"dir": str(cache.root), "key": cache.key.to_dict(), "cached_steps": targets.cached_steps, "online_steps": targets.online_steps}
+        log(f"teacher cache {cache.root}: {targets.cached_steps} steps read cached logits, {targets.online_steps} ran a teacher")
+    card = ModelCard(
+        arch=student_arch,
+        num_classes=dataset.num_classes,
+        class_names=dataset.class_names,
+        input=spec,
+        role="student",
+        dataset=dataset.describe(),
+        metrics=metrics,
+        training=training,
+        provenance=provenance(config.describe(), seed=config.train.seed),
+    )
+    weights_path = out_dir / "student.safetensors"
+    if context.is_main:
+        save_model(task.student, card, weights_path)
+    return DistillResult(weights_path, card, fit, teacher_facts)

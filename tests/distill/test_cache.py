@@ -1,0 +1,92 @@
+"""The teacher-logit cache: exact round trip, refuses damaged or mismatched tables, serves
+batches by (epoch, sample index) and records the epochs it lacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from edgekd.data import AugmentRecipe, Batch, ViewSampler, apply_views, load_dataset, to_unit_float
+from edgekd.distill.cache import CacheKey, TeacherCache, epoch_table
+from edgekd.distill.targets import TeacherTargets
+from edgekd.distill.teachers import TeacherBank, load_teacher
+from edgekd.errors import ConfigError, DataError
+
+KEY = CacheKey(dataset_fingerprint="abc", augment=AugmentRecipe().describe(), view_size=16, seed=0)
+
+
+def test_tables_round_trip_in_fp16(tmp_path):
+    cache = TeacherCache(tmp_path, KEY)
+    table = torch.randn(50, 10) * 5
+    cache.save("t1", epoch_table(2), table)
+    loaded = cache.load("t1", epoch_table(2), 50, 10)
+    assert loaded.dtype == torch.float16 and torch.equal(loaded, table.half())
+    assert cache.load("t1", epoch_table(3), 50, 10) is None
+    assert json.loads((tmp_path / "cache.json").read_text())["key"]["seed"] == 0
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_cache_made_for_other_views_is_refused_naming_the_difference(tmp_path):
+    TeacherCache(tmp_path, KEY)
+    other = CacheKey(dataset_fingerprint="abc", augment=AugmentRecipe(crop_padding=2).describe(), view_size=16, seed=1)
+    with pytest.raises(ConfigError) as info:
+        TeacherCache(tmp_path, other)
+    message = str(info.value)
+    assert "seed (cache 0, this run 1)" in message and "augment" in message and "dataset_fingerprint" not in message
+
+
+def test_damaged_tables_are_refused(tmp_path):
+    cache = TeacherCache(tmp_path, KEY)
+    path = cache.save("t1", "val", torch.randn(20, 10))
+    data = bytearray(path.read_bytes())
+    data[-7] ^= 0x40  # flip one bit inside the logits
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="damaged .checksum"):
+        cache.load("t1", "val", 20, 10)
+    path.write_bytes(bytes(data[: len(data) // 2]))  # truncated
+    with pytest.raises(DataError, match="damaged"):
+        cache.load("t1", "val", 20, 10)
+    cache.save("t1", "test", torch.randn(20, 10))
+    with pytest.raises(DataError, match="needs .30, 10."):
+        cache.load("t1", "test", 30, 10)
+
+
+def test_a_table_copied_from_another_cache_is_refused(tmp_path):
+    TeacherCache(tmp_path / "a", KEY).save("t1", "val", torch.randn(20, 10))
+    other = TeacherCache(tmp_path / "b", CacheKey("xyz", KEY.augment, 16, 0))
+    (tmp_path / "b" / "t1").mkdir()
+    (tmp_path / "b" / "t1" / "val.safetensors").write_bytes((tmp_path / "a" / "t1" / "val.safetensors").read_bytes())
+    with pytest.raises(DataError, match="another cache"):
+        other.load("t1", "val", 20, 10)
+
+
+def _epoch_batches(dataset, epoch, batch_size=100):
+    sampler = ViewSampler(AugmentRecipe(), len(dataset.train), seed=0)
+    order = torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(epoch))
+    for indices in order.split(batch_size):
+        batch = Batch(dataset.train.images[indices], dataset.train.labels[indices], indices)
+        yield apply_views(to_unit_float(batch.images, (16, 16)), sampler.params(epoch, indices), AugmentRecipe()), batch
+
+
+def test_targets_record_an_epoch_then_serve_it_without_running_the_teacher(digits_teacher, tmp_path):
+    dataset = load_dataset("digits", limit_train=300)
+    bank = TeacherBank([load_teacher(digits_teacher)])
+    cache = TeacherCache(tmp_path, CacheKey(dataset.fingerprint, AugmentRecipe().describe(), 16, 0))
+    recording = TeacherTargets(bank, cache, len(dataset.train), 10)
+    assert recording.start_epoch(1, torch.device("cpu")) == [0]  # nothing cached: the teacher runs
+    online = {}
+    for pixels, batch in _epoch_batches(dataset, 1):
+        for index, row in zip(batch.indices.tolist(), recording.logits(pixels, batch)[0]):
+            online[index] = row
+    assert recording.end_epoch(1) == [0] and recording.online_steps == 3
+
+    reading = TeacherTargets(bank, cache, len(dataset.train), 10)
+    assert reading.start_epoch(1, torch.device("cpu")) == []
+    for pixels, batch in _epoch_batches(dataset, 1, batch_size=64):  # other batches, same views
+        cached = reading.logits(pixels, batch)[0]
+        expected = torch.stack([online[i] for i in batch.indices.tolist()])
+        assert torch.allclose(cached, expected, rtol=2e-3, atol=2e-3)  # fp16 storage
+    assert reading.cached_steps == 5 and reading.online_steps == 0
+    assert reading.start_epoch(2, torch.device("cpu")) == [0]  # epoch 2 was never recorded
