@@ -1,0 +1,201 @@
+"""`edgekd distill`: train a student from teachers (KD, FitNet) or alone (`none`); `--list-layers`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from edgekd.cli import options as opt
+from edgekd.cli.console import RichProgress, out
+from edgekd.distill import METHODS, DistillConfig, distill
+from edgekd.errors import ConfigError, ModelError
+
+KD_FORMULA = "(1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T))"
+
+
+def _floats(text: Optional[str], flag: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"{flag} takes comma-separated numbers, e.g. 0.485,0.456,0.406; got '{text}'.") from None
+
+
+def list_layers_command(model: str, img_size: int, explicit_size: bool) -> None:
+    """Print the feature layers of a timm architecture or a saved model (channels, stride)."""
+    from edgekd.models import create_model, load_model, read_card, resolve_model_path
+    from edgekd.models.features import list_layers, middle_stage
+
+    in_chans = 3
+    if Path(model).exists():
+        card = read_card(resolve_model_path(model, ("student", "teacher")))
+        if card is None:
+            raise ModelError(f"{model} has no model card; give its timm architecture name to --list-layers instead.")
+        network, card = load_model(model)
+        in_chans = card.input.in_chans
+        img_size = img_size if explicit_size else card.input.size
+        name = card.arch
+    else:
+        network, name = create_model(model, 10), model
+    layers = list_layers(network, img_size, in_chans)
+    try:
+        auto = middle_stage(network)["module"]
+    except ModelError:
+        auto = None
+    table = Table(title=f"{name}: layers with (B, C, H, W) outputs at {img_size} px", caption="stride: input px per output px; timm stage: feature_info index (auto: the default --guided-layer)")
+    table.add_column("layer", no_wrap=True)  # the path is what users copy: never cut it
+    table.add_column("type", overflow="ellipsis", max_width=18)
+    for column in ("channels", "stride", "output"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("timm stage")
+    for layer in layers:
+        stage = "" if layer.stage is None else f"#{layer.stage}" + (" auto" if layer.name == auto else "")
+        table.add_row(layer.name, layer.kind, str(layer.channels), f"{layer.stride:g}", f"{layer.height}×{layer.width}", stage)
+    out.print(table)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option `name` was set on the command line (or its environment variable)."""
+    source = ctx.get_parameter_source(name)
+    # Compared by name: Typer ships its own copy of click, whose enum is not click's.
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def _relaunch_under_torchrun(ctx: typer.Context, nproc: int) -> int:
+    """Run this same command in `nproc` DDP processes through torchrun; returns its exit code."""
+    args = []
+    for param in ctx.command.params:
+        if param.name == "nproc" or not _given(ctx, param.name):
+            continue
+        value = ctx.params[param.name]
+        if getattr(param, "is_flag", False) and param.secondary_opts:
+            args.append(param.opts[0] if value else param.secondary_opts[0])
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                args += [param.opts[0], str(item)]
+        elif value is not None:
+            args += [param.opts[0], str(value)]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "edgekd", "distill", *args]
+    return subprocess.call(command, env=os.environ.copy())
+
+
+def distill_command(
+    ctx: typer.Context,
+    teacher: Annotated[Optional[list[str]], typer.Option("--teacher", help="Teacher run directory or weights file; repeat for several teachers (an ensemble).")] = None,
+    student: Annotated[Optional[str], typer.Option("--student", help="Student timm architecture, e.g. mobilenetv3_small_050.")] = None,
+    method: Annotated[str, typer.Option("--method", help=f"{', '.join(METHODS)}: kd = Hinton KD; fitnet = hint stage then KD; none = the student alone, same recipe.")] = "kd",
+    temperature: Annotated[float, typer.Option("--temperature", "-T", help="KD temperature T.")] = 4.0,
+    alpha: Annotated[float, typer.Option("--alpha", help=f"Weight α of the soft term in the KD loss {KD_FORMULA}.")] = 0.9,
+    ensemble: Annotated[str, typer.Option("--ensemble", help="Several teachers: prob (mean of probabilities at T) or logit (mean logits).")] = "prob",
+    hint_layer: Annotated[Optional[str], typer.Option("--hint-layer", help="FitNet: teacher layer (module path; default: timm stage with the guided layer's stride).")] = None,
+    guided_layer: Annotated[Optional[str], typer.Option("--guided-layer", help="FitNet: student layer (module path; default: its middle timm stage).")] = None,
+    hint_epochs: Annotated[int, typer.Option("--hint-epochs", help="FitNet: epochs of stage 1 (hint regression), counted within --epochs.")] = 1,
+    beta: Annotated[float, typer.Option("--beta", help="FitNet: weight β of the hint loss added to KD in stage 2 (0: KD alone).")] = 0.0,
+    teacher_arch: Annotated[Optional[str], typer.Option("--teacher-arch", help="timm architecture of a bare teacher checkpoint without teacher.json.")] = None,
+    teacher_img_size: Annotated[Optional[int], typer.Option("--teacher-img-size", help="Input size (px) of a bare teacher checkpoint (default: --img-size).")] = None,
+    teacher_mean: Annotated[Optional[str], typer.Option("--teacher-mean", help="Bare teacher's normalisation mean, e.g. 0.485,0.456,0.406 (default: timm's pretrained config).")] = None,
+    teacher_std: Annotated[Optional[str], typer.Option("--teacher-std", help="Bare teacher's normalisation std (default: timm's pretrained config).")] = None,
+    teacher_cache: Annotated[Optional[Path], typer.Option("--teacher-cache", help="Directory of the teacher-logit cache: filled by the first run, read by the next ones.")] = None,
+    list_layers: Annotated[Optional[str], typer.Option("--list-layers", help="Print the feature layers (channels, stride) of a timm architecture or saved model, then exit.")] = None,
+    nproc: Annotated[int, typer.Option("--nproc", help="Run N DDP processes on this machine (shortcut for torchrun --nproc-per-node N -m edgekd distill …).")] = 1,
+    out_dir: opt.OutDir = Path("runs/student"),
+    data: opt.DataSpec = "fashion-mnist",
+    img_size: Annotated[int, typer.Option("--img-size", help="Student input size in px (augmentation happens at this size).")] = 32,
+    pretrained: Annotated[Optional[str], typer.Option("--pretrained", help="Student initial weights: local file or 'cache' (hub cache).")] = None,
+    in_chans: Annotated[Optional[int], typer.Option("--in-chans", help="Student input channels (default 3).")] = None,
+    label_smoothing: Annotated[float, typer.Option("--label-smoothing", help="Label smoothing of the CE term.")] = 0.0,
+    epochs: opt.Epochs = 10,
+    batch_size: opt.BatchSize = 128,
+    optimizer: opt.Optimizer = "sgd",
+    lr: opt.LearningRate = 0.1,
+    momentum: opt.Momentum = 0.9,
+    nesterov: opt.Nesterov = True,
+    weight_decay: opt.WeightDecay = 5e-4,
+    warmup_epochs: opt.WarmupEpochs = 0.0,
+    ema_decay: opt.EmaDecay = None,
+    grad_clip: opt.GradClip = None,
+    amp: opt.Amp = "auto",
+    channels_last: opt.ChannelsLast = "auto",
+    compile_model: opt.Compile = False,
+    keep: opt.Keep = "last",
+    seed: opt.Seed = 0,
+    device: opt.Device = "auto",
+    crop_padding: opt.CropPadding = 4,
+    flip: opt.Flip = True,
+    val_size: opt.ValSize = 0.1,
+    limit_train: opt.LimitTrain = None,
+    split_seed: opt.SplitSeed = 0,
+    data_dir: opt.DataDir = None,
+    workers: opt.Workers = 2,
+    resume: opt.Resume = False,
+) -> None:
+    """Distil a student from teachers: writes DIR/student.safetensors (plain timm weights) + DIR/student.json.
+
+    KD loss = (1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T)), KL with batchmean reduction, T² at every T (also α=1).
+
+    FitNet: --hint-epochs of hint regression (MSE through an adaptation layer that is not saved), then KD (+ β·hint).
+
+    Several processes: --nproc N, or torchrun --nproc-per-node N -m edgekd distill …
+    """
+    if list_layers is not None:
+        list_layers_command(list_layers, img_size, _given(ctx, "img_size"))
+        return
+    if student is None:
+        raise ConfigError("--student is required (a timm architecture, e.g. --student mobilenetv3_small_050).")
+    config = DistillConfig(
+        student=student,
+        out_dir=out_dir,
+        teacher=tuple(teacher or ()),
+        method=method,
+        data=opt.data_config(data, data_dir, val_size, limit_train, split_seed, workers),
+        train=opt.train_config(
+            epochs=epochs, batch_size=batch_size, opt=optimizer, lr=lr, momentum=momentum, nesterov=nesterov,
+            weight_decay=weight_decay, warmup_epochs=warmup_epochs, ema_decay=ema_decay, grad_clip=grad_clip,
+            amp=amp, channels_last=channels_last, compile=compile_model, keep=keep, seed=seed,
+            crop_padding=crop_padding, flip=flip,
+        ),
+        temperature=temperature,
+        alpha=alpha,
+        ensemble=ensemble,
+        hint_layer=hint_layer,
+        guided_layer=guided_layer,
+        hint_epochs=hint_epochs,
+        beta=beta,
+        teacher_arch=teacher_arch,
+        teacher_img_size=teacher_img_size,
+        teacher_mean=_floats(teacher_mean, "--teacher-mean"),
+        teacher_std=_floats(teacher_std, "--teacher-std"),
+        teacher_cache=teacher_cache,
+        img_size=img_size,
+        pretrained=pretrained,
+        in_chans=in_chans,
+        label_smoothing=label_smoothing,
+        device=device,
+        resume=resume,
+    )
+    if nproc < 1:
+        raise ConfigError(f"--nproc must be >= 1, got {nproc}.")
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        config.validate(tuple(METHODS))  # fail here, in one line, rather than in every process
+        code = _relaunch_under_torchrun(ctx, nproc)
+        if code:
+            raise typer.Exit(code)
+        return
+    result = distill(config, RichProgress())
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    test, training = result.card.metrics.get("test") or {}, result.card.training
+    teacher_top1 = (result.card.metrics.get("teacher") or {}).get("top1")
+    out.print(
+        f"[bold green]student saved[/] {result.weights_path}  {config.method}  "
+        f"test top-1 {test.get('top1', float('nan')):.2f} %"
+        + (f"  (teacher {teacher_top1:.2f} %, agreement {test.get('agreement', float('nan')):.2f} %)" if teacher_top1 is not None else "")
+        + f"  train {training['train_img_per_s']:.0f} img/s (whole epochs)  wall {training['wall_time_s']:.0f} s"
+    )
