@@ -18,6 +18,7 @@ from typing import Callable
 
 from edgekd.artifacts import read_json, write_json
 from edgekd.engine import Progress, SilentProgress
+from edgekd.engine.state import CHECKPOINT_NAME
 from edgekd.errors import ConfigError
 from edgekd.pipeline.config import STAGES, Pipeline
 from edgekd.pipeline.manifest import Manifest, config_hash, file_hash, read_manifest, relative_to, remove_manifest, staleness, write_manifest
@@ -205,8 +206,12 @@ class PipelineRunner:
         run.out_dir.mkdir(parents=True, exist_ok=True)
         remove_manifest(run.out_dir)
         pending_path = run.out_dir / PENDING_NAME
-        # An interrupted training run of the same config resumes from its checkpoint.
-        resume = pending_path.exists() and read_json(pending_path).get("config_hash") == digest and (run.out_dir / "checkpoint.pt").exists()
+        # An interrupted training run of the same config resumes from its checkpoint; any other
+        # checkpoint there belongs to an older config and must not be picked up.
+        checkpoint = run.out_dir / CHECKPOINT_NAME
+        resume = pending_path.exists() and read_json(pending_path).get("config_hash") == digest and checkpoint.exists()
+        if not resume:
+            checkpoint.unlink(missing_ok=True)
         write_json(pending_path, {"config_hash": digest})
         self.progress.log(f"[bold]{run.label}[/]: running ({reason}){' — resuming its checkpoint' if resume else ''}")
         started = time.perf_counter()

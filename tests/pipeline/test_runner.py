@@ -146,3 +146,38 @@ def test_a_modified_output_is_noticed(pipeline_file, tmp_path):
     result = run(path)
     reasons = {r.label: r.reason for r in result.records}
     assert reasons["distill/kd-s0"] == "output student.bin modified" and statuses(result)["distill/fitnet-s0"] == "cached"
+
+
+def test_an_interrupted_training_resumes_only_with_the_same_config(pipeline_file, tmp_path):
+    path = pipeline_file()
+    seen = []
+    fail_once = {"teacher": True}
+
+    def teacher(ctx):
+        run = stub_stages.teacher(ctx)[0]
+        inner = run.action
+
+        def action(progress, resume):
+            seen.append(resume)
+            checkpoint = run.out_dir / "checkpoint.pt"
+            if fail_once["teacher"]:
+                fail_once["teacher"] = False
+                checkpoint.write_text("epoch 1")
+                raise KeyboardInterrupt
+            return inner(progress, resume)
+
+        run.action = action
+        return [run]
+
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(load_pipeline(path), planners=stub_stages.planners(teacher=teacher))
+    run_pipeline(load_pipeline(path), planners=stub_stages.planners(teacher=teacher))
+    assert seen == [False, True]  # the second run resumed the interrupted one
+    checkpoint = tmp_path / "runs" / "stubbed" / "teacher" / "checkpoint.pt"
+    checkpoint.write_text("from this config")
+    fail_once["teacher"] = True
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(load_pipeline(pipeline_file(teacher__epochs=2)), planners=stub_stages.planners(teacher=teacher))
+    assert seen[-1] is False  # a changed config starts afresh …
+    run_pipeline(load_pipeline(pipeline_file(teacher__epochs=2)), planners=stub_stages.planners(teacher=teacher))
+    assert seen[-1] is True  # … and resumes its own checkpoint after an interruption
