@@ -6,6 +6,8 @@ from pathlib import Path
 
 from edgekd.errors import ConfigError, ModelError
 from edgekd.runtime.base import INPUT_NCHW_FLOAT, INPUT_NHWC_UINT8, Backend
+from edgekd.runtime.timing import Latency, compare_latency
+from edgekd.runtime.trt_env import TensorRTUnavailable, tensorrt_missing
 
 BACKENDS_BY_SUFFIX = {".safetensors": ("torch",), ".onnx": ("ort",), ".engine": ("trt",), ".plan": ("trt",)}
 
@@ -27,7 +29,7 @@ def open_backend(path: str | Path, backend: str | None = None, device: str = "cp
 
     Args:
         backend: torch | ort | trt; None picks the artefact's natural one.
-        device: cpu | cuda | cuda:N.
+        device: cpu | cuda | cuda:N (a TensorRT plan always runs on CUDA: `cpu` means `cuda`).
         threads: intra-op threads for ONNX Runtime (None: its default).
     """
     path = Path(path)
@@ -46,9 +48,19 @@ def open_backend(path: str | Path, backend: str | None = None, device: str = "cp
         from edgekd.runtime.ort_backend import OrtBackend
 
         return OrtBackend(path, device, threads)
-    from edgekd.runtime.trt_backend import TensorRTBackend  # added by the TensorRT work
+    from edgekd.runtime.trt_backend import TensorRTBackend
 
-    return TensorRTBackend(path, device)
+    return TensorRTBackend(path, "cuda" if device == "cpu" else device)
 
 
-__all__ = ["INPUT_NCHW_FLOAT", "INPUT_NHWC_UINT8", "Backend", "artefact_format", "open_backend"]
+__all__ = [
+    "INPUT_NCHW_FLOAT",
+    "INPUT_NHWC_UINT8",
+    "Backend",
+    "Latency",
+    "TensorRTUnavailable",
+    "artefact_format",
+    "compare_latency",
+    "open_backend",
+    "tensorrt_missing",
+]

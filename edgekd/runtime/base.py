@@ -46,6 +46,8 @@ class Backend:
             resized = torch.nn.functional.interpolate(pixels, size=(size, size), mode="bilinear", align_corners=False) if pixels.shape[-1] != size else pixels
             if resized.shape[1] == 1 and self.card.input.in_chans == 3:
                 resized = resized.expand(-1, 3, -1, -1)
+            elif resized.shape[1] == 3 and self.card.input.in_chans == 1:
+                resized = resized.mean(dim=1, keepdim=True)  # as ModelInput does for float inputs
             return resized.mul(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
         return self._model_input(pixels).contiguous()
 

@@ -30,14 +30,47 @@ def session_options(threads: int | None):
     return options
 
 
-def read_onnx_metadata(session) -> dict:
-    raw = session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
+NO_METADATA = "has no edgekd metadata (key 'edgekd'); export it with 'edgekd export CHECKPOINT' (or pass its checkpoint)."
+
+
+def _parse_metadata(raw: str | None, where: str) -> dict:
     if raw is None:
-        raise ModelError("this ONNX model has no edgekd metadata; export it with 'edgekd export' (or pass its checkpoint).")
-    return json.loads(raw)
+        raise ModelError(f"{where} {NO_METADATA}")
+    try:
+        payload = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{where} carries damaged edgekd metadata ({exc}).") from None
+    if not isinstance(payload, dict) or "card" not in payload:
+        raise ModelError(f"{where} carries edgekd metadata without a model card.")
+    return payload
+
+
+def read_onnx_metadata(session) -> dict:
+    """The `edgekd` metadata of an open ONNX Runtime session (card, input format, precision, export facts)."""
+    return _parse_metadata(session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY), "this ONNX model")
+
+
+def read_onnx_file_metadata(path: str | Path) -> dict:
+    """The `edgekd` metadata of an ONNX file, read without creating a session."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"ONNX model not found: {path}.")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf DecodeError and friends for truncated or foreign files
+        raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__}); it may be truncated.") from None
+    raw = next((prop.value for prop in model.metadata_props if prop.key == ONNX_METADATA_KEY), None)
+    return _parse_metadata(raw, path.name)
 
 
 class OrtBackend(Backend):
+    """An edgekd `.onnx` in an ONNX Runtime session (CPU, or CUDA with onnxruntime-gpu).
+
+    `metadata` holds everything the file's `edgekd` entry records (card, precision, export facts).
+    """
+
     name = "ort"
 
     def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None):
