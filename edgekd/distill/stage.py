@@ -24,6 +24,7 @@ from edgekd.distill.methods import METHODS
 from edgekd.distill.targets import TeacherTargets
 from edgekd.distill.teachers import Teacher, TeacherBank, check_class_names, load_teacher
 from edgekd.engine import FitResult, Predictions, Progress, SilentProgress, Trainer, init_distributed, predict, resolve_precision
+from edgekd.engine.state import CHECKPOINT_NAME
 from edgekd.errors import ConfigError
 from edgekd.models import ModelCard, create_model, resolve_arch, save_model
 from edgekd.teacher import accuracy_summary, input_spec_for
@@ -96,6 +97,8 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
         raise ConfigError(f"--method {config.method} needs a teacher: --teacher DIR|FILE (e.g. from 'edgekd teacher train'); --method none trains the student alone.")
     if config.teacher_cache is not None and not config.teacher:
         raise ConfigError("--teacher-cache stores teachers' logits: give --teacher too.")
+    if config.resume and not (Path(config.out_dir) / CHECKPOINT_NAME).exists():
+        raise ConfigError(f"--resume: no checkpoint at {Path(config.out_dir) / CHECKPOINT_NAME}; start without --resume.")
     student_arch = resolve_arch(config.student)
     teachers = _load_teachers(config)
     context, device = init_distributed(config.device)
