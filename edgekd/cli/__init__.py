@@ -16,6 +16,7 @@ from edgekd import __version__
 from edgekd.cli import data, teacher
 from edgekd.cli import evaluate as evaluate_cli, profile as profile_cli, report as report_cli
 from edgekd.cli import gate as gate_cli
+from edgekd.cli import run as run_cli
 from edgekd.cli import export as export_cli
 from edgekd.cli import distill as distill_cli
 from edgekd.cli.console import err
@@ -34,6 +35,7 @@ app.command("eval")(evaluate_cli.eval_command)
 app.command("profile")(profile_cli.profile_command)
 app.command("report")(report_cli.report_command)
 app.command("gate")(gate_cli.gate_command)
+app.command("run")(run_cli.run_command)
 app.command("export")(export_cli.export_command)
 app.command("distill")(distill_cli.distill_command)
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 CLASSES = [f"digit{i}" for i in range(10)]
 
@@ -86,3 +87,9 @@ def standard_models(writer: ReportWriter, student_errors: int = 60, int8_errors:
         {"name": "student-int8", "role": "artefact", "precision": "int8", "wrong": writer.mask(int8_errors), "size_bytes": 1_200_000,
          "latency": [latency(1, 0.2, 0.3, "ort", machine), latency(32, 2.0, 2.4, "ort", machine)]},
     ]
+
+
+@pytest.fixture
+def reports(tmp_path) -> ReportWriter:
+    """A writer of reports under the test's tmp_path."""
+    return ReportWriter(tmp_path)

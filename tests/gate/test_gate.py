@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from gate_reports import latency, standard_models
+from gate_reports import latency, reports, standard_models  # noqa: F401 (reports is a fixture)
 
 from edgekd.errors import ConfigError
 from edgekd.gate import GateThresholds, run_gate
