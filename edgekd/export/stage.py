@@ -243,7 +243,7 @@ class _Export:
 
     def engines(self, onnx_paths: list[Path]) -> list[ArtefactRecord]:
         from edgekd.export.deepstream import write_deepstream
-        from edgekd.export.tensorrt_build import EngineOptions, build_engine
+        from edgekd.export.tensorrt_build import EngineOptions, build_tensorrt_engine
         from edgekd.runtime.ort_backend import read_onnx_file_metadata
 
         config = self.config
@@ -254,7 +254,7 @@ class _Export:
             if metadata.get("precision") == "int8" and (metadata.get("quantization") or {}).get("target") != "tensorrt":
                 raise ConfigError(f"{onnx_path.name} is a CPU INT8 model (asymmetric U8S8); TensorRT needs the --int8-target tensorrt one.")
             engine_path = self.out / f"{onnx_path.stem}.engine"
-            sidecar = build_engine(onnx_path, engine_path, metadata, options, self.progress)
+            sidecar = build_tensorrt_engine(onnx_path, engine_path, metadata, options, self.progress)
             records.append(_record("tensorrt", sidecar["precision"], engine_path, details=sidecar))
             if config.deepstream:
                 for path in write_deepstream(engine_path, sidecar):

@@ -108,7 +108,7 @@ def _timing_cache(config, path: Path | None, progress: Progress):
     return bool(data)
 
 
-def build_engine(onnx_path: Path, engine_path: Path, metadata: dict[str, Any], options: EngineOptions, progress: Progress) -> dict[str, Any]:
+def build_tensorrt_engine(onnx_path: Path, engine_path: Path, metadata: dict[str, Any], options: EngineOptions, progress: Progress) -> dict[str, Any]:
     """Build a plan from an edgekd ONNX and write it with its sidecar.
 
     Args:
