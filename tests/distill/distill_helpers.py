@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
+
 from edgekd.data import DataConfig
+from edgekd.data.dataset import FASHION_MNIST_DIRS
 from edgekd.distill import DistillConfig
 from edgekd.engine import OptimConfig, TrainConfig
 
@@ -30,3 +34,12 @@ def distill_config(teacher: Path | None, out_dir: Path, method: str = "kd", epoc
         device="cpu",
         **fields,
     )
+
+
+def _fashion_mnist_available() -> bool:
+    folders = [Path(os.environ["EDGEKD_DATA_DIR"])] if os.environ.get("EDGEKD_DATA_DIR") else []
+    return any((folder / "train-images-idx3-ubyte.gz").exists() for folder in [*folders, *FASHION_MNIST_DIRS])
+
+
+# The same rule as tests/conftest.py's marker (that module is not importable from here by name).
+needs_fashion_mnist = pytest.mark.skipif(not _fashion_mnist_available(), reason="Fashion-MNIST not installed: apt-get install dataset-fashion-mnist (make test does this)")
