@@ -100,6 +100,7 @@ class PipelineRunner:
     ):
         if from_stage and only_stage:
             raise ConfigError("--from and --only exclude each other: pick one.")
+        self._options = dict(force=force, from_stage=from_stage, only_stage=only_stage, planners=planners)
         _check_stage_option(pipeline, "--from", from_stage)
         _check_stage_option(pipeline, "--only", only_stage)
         self.pipeline = pipeline
@@ -134,14 +135,7 @@ class PipelineRunner:
         return self.result
 
     def _validation_pass(self) -> None:
-        rehearsal = PipelineRunner.__new__(PipelineRunner)
-        rehearsal.__dict__.update(self.__dict__)
-        rehearsal.dry_run = True
-        rehearsal.on_record = lambda record: None
-        rehearsal.context = PlanContext(self.pipeline, self.pipeline.root)
-        rehearsal.result = PipelineResult(self.pipeline, dry_run=True)
-        rehearsal._rebuilt = set()
-        rehearsal.run()
+        PipelineRunner(self.pipeline, dry_run=True, **self._options).run()
 
     def _record(self, record: RunRecord) -> None:
         self.result.records.append(record)

@@ -181,3 +181,25 @@ def test_an_interrupted_training_resumes_only_with_the_same_config(pipeline_file
     assert seen[-1] is False  # a changed config starts afresh …
     run_pipeline(load_pipeline(pipeline_file(teacher__epochs=2)), planners=stub_stages.planners(teacher=teacher))
     assert seen[-1] is True  # … and resumes its own checkpoint after an interruption
+
+
+def test_profiles_are_redone_on_another_machine_and_nothing_else(pipeline_file):
+    path = pipeline_file()
+    machine = {"id": "machine-a"}
+    base = stub_stages.per_artefact("profile")
+
+    def profile(ctx):
+        runs = base(ctx)
+        for run in runs:
+            run.machine = machine["id"]
+        return runs
+
+    profile.consumes = base.consumes
+    run_pipeline(load_pipeline(path), planners=stub_stages.planners(profile=profile))
+    machine["id"] = "machine-b"
+    result = run_pipeline(load_pipeline(path), planners=stub_stages.planners(profile=profile))
+    reasons = {r.label: r.reason for r in result.records if r.status == "ran"}
+    # Only the profiles reran; these stand-ins wrote the same bytes again, so the report, whose
+    # inputs are those files, is still valid (a real profile.json differs and reruns it).
+    assert {label.split("/")[0] for label in reasons} == {"profile"}
+    assert reasons["profile/teacher"] == "another machine"
