@@ -45,7 +45,7 @@ def gate_command(
     report: Annotated[Path, typer.Argument(help="report.json from 'edgekd report' (or its folder).")],
     baseline: Annotated[Optional[Path], typer.Option("--baseline", help="The last release's report.json, for the vs-baseline checks.")] = None,
     artefact: Annotated[Optional[list[str]], typer.Option("--artefact", help="Artefact name or role (student, artefact, teacher) to check; repeatable. Default: every deployable artefact.")] = None,
-    pipeline: Annotated[Optional[Path], typer.Option("--pipeline", help="Read thresholds from this pipeline YAML's gate: section; flags override it.")] = None,
+    pipeline: Annotated[Optional[Path], typer.Option("--pipeline", help="Read thresholds (and baseline) from this pipeline YAML's gate: section; flags override it.")] = None,
     max_drop_vs_teacher: Annotated[Optional[float], typer.Option("--max-drop-vs-teacher", help="Max top-1 drop below the teacher (points).")] = None,
     max_drop_vs_baseline: Annotated[Optional[float], typer.Option("--max-drop-vs-baseline", help="Max top-1 drop below the baseline's same artefact (points).")] = None,
     max_class_drop: Annotated[Optional[float], typer.Option("--max-class-drop", help="Max drop of any one class's accuracy below the teacher's (points).")] = None,
@@ -66,7 +66,10 @@ def gate_command(
     if pipeline is not None:
         from edgekd.pipeline import load_pipeline
 
-        base = load_pipeline(pipeline).gate_thresholds()
+        loaded = load_pipeline(pipeline)
+        base = loaded.gate_thresholds()
+        if baseline is None and loaded.gate.baseline:
+            baseline = Path(loaded.gate.baseline)
     thresholds = base.merged(
         dict(
             max_drop_vs_teacher=max_drop_vs_teacher, max_drop_vs_baseline=max_drop_vs_baseline, max_class_drop=max_class_drop,

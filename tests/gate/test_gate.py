@@ -160,3 +160,19 @@ def test_cli_bad_input_exits_2_in_one_line(reports, run_cli, args, message):
     result = run_cli("gate", report, *args)
     assert result.code == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_cli_reads_thresholds_from_a_pipeline_and_flags_override_them(reports, run_cli, tmp_path):
+    report = reports.write("r", standard_models(reports))
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("name: p\nteacher: {arch: resnet18}\neval: {}\nreport: {}\ngate:\n  max_drop_vs_teacher: 5.5\n  artefacts: [artefact]\n")
+    from_yaml = run_cli("gate", report, "--pipeline", pipeline)
+    assert from_yaml.code == 1 and "student-int8" in from_yaml.stderr
+    rows = json.loads((report.parent / "gate.json").read_text())["rows"]
+    assert {row["artefact"] for row in rows} == {"student-onnx", "student-int8"}  # artefacts: [artefact]
+    overridden = run_cli("gate", report, "--pipeline", pipeline, "--max-drop-vs-teacher", "7")
+    assert overridden.code == 0, overridden.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: p\nteacher: {arch: resnet18}\neval: {}\nreport: {}\ngate:\n  max_drop: 5\n")
+    refused = run_cli("gate", report, "--pipeline", bad)
+    assert refused.code == 2 and f"{bad}:6: unknown key 'gate.max_drop'" in refused.stderr
