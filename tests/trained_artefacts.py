@@ -3,13 +3,15 @@
 A teacher (resnet10t) and a student (timm test_resnet, 13x fewer parameters; the same artefact format with
 role "student") are trained once per test session with `train_teacher`, then exported to
 ONNX (FP32) and to an INT8 QDQ ONNX with ONNX Runtime's static quantization, carrying the
-`edgekd` metadata the ORT backend reads. When the export stage's API is present, use it.
+`edgekd` metadata the ORT backend reads, independent of the export stage's own code (the
+acceptance run in benchmarks/eval_profile_report.sh goes through `edgekd export` itself).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,10 +73,12 @@ def export_onnx(weights: Path, out_path: Path) -> Path:
     """FP32 ONNX (dynamic batch) with the edgekd metadata the ORT backend reads."""
     model, card = load_model(weights, exportable=True)
     example = torch.randn(2, card.input.in_chans, card.input.size, card.input.size)
-    torch.onnx.export(
-        model, (example,), str(out_path), input_names=["input"], output_names=["logits"],
-        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False, opset_version=17,
-    )
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated, but quick and enough for test files
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model, (example,), str(out_path), input_names=["input"], output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False, opset_version=17,
+        )
     _add_metadata(out_path, card.to_dict(), "fp32")
     return out_path
 

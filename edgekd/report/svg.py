@@ -77,6 +77,17 @@ def _svg(title: str, parts: list[str]) -> str:
     )
 
 
+def _free_label_row(placed: list[tuple[float, float, float]], x: float, y: float, width: float) -> float:
+    """A baseline near `y` where a label of `width` px at `x` overlaps no label placed so far."""
+    for shift in (0, 13, -13, 26, -26, 39, -39, 52):
+        candidate = y + shift
+        if not any(abs(candidate - other_y) < 12 and x < other_x + other_w and other_x < x + width for other_x, other_y, other_w in placed):
+            placed.append((x, candidate, width))
+            return candidate
+    placed.append((x, y, width))
+    return y
+
+
 def scatter_with_front(points: list[Point], title: str, x_label: str, y_label: str) -> str:
     """Scatter of `points`; highlighted ones (the Pareto front) are filled and joined by a step line."""
     if not points:
@@ -92,14 +103,17 @@ def scatter_with_front(points: list[Point], title: str, x_label: str, y_label: s
                 path.append(f"L{axes.px(p.x):.1f},{axes.py(front[i - 1].y):.1f}")
             path.append(f"{'M' if i == 0 else 'L'}{axes.px(p.x):.1f},{axes.py(p.y):.1f}")
         parts.append(f'<path d="{" ".join(path)}" fill="none" stroke="#d62728" stroke-width="1.5" stroke-dasharray="5,3"/>')
+    placed: list[tuple[float, float, float]] = []
     for p in points:
         color = PALETTE[p.group % len(PALETTE)]
         fill = color if p.highlight else "#fff"
-        parts.append(f'<circle cx="{axes.px(p.x):.1f}" cy="{axes.py(p.y):.1f}" r="6" fill="{fill}" stroke="{color}" stroke-width="2"><title>{escape(p.label)}: {p.y:.2f} % at {p.x:.3f} ms</title></circle>')
-        parts.append(f'<text x="{axes.px(p.x) + 9:.1f}" y="{axes.py(p.y) - 7:.1f}" font-size="10">{escape(p.label)}</text>')
-    legend_x = WIDTH - RIGHT + 12
-    parts.append(f'<circle cx="{legend_x}" cy="{TOP + 10}" r="5" fill="#555" stroke="#555"/><text x="{legend_x + 10}" y="{TOP + 14}" font-size="11">Pareto front</text>')
-    parts.append(f'<circle cx="{legend_x}" cy="{TOP + 28}" r="5" fill="#fff" stroke="#555" stroke-width="2"/><text x="{legend_x + 10}" y="{TOP + 32}" font-size="11">dominated</text>')
+        x, y = axes.px(p.x), axes.py(p.y)
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{fill}" stroke="{color}" stroke-width="2"><title>{escape(p.label)}: {p.y:.2f} % at {p.x:.3f} ms</title></circle>')
+        label_y = _free_label_row(placed, x + 9, y - 7, len(p.label) * 5.5)
+        parts.append(f'<text x="{x + 9:.1f}" y="{label_y:.1f}" font-size="10" fill="{color}">{escape(p.label)}</text>')
+    legend_x, legend_y = WIDTH - RIGHT + 12, HEIGHT - BOTTOM + 12  # below the plot, right of the axis label
+    parts.append(f'<circle cx="{legend_x}" cy="{legend_y}" r="5" fill="#555" stroke="#555"/><text x="{legend_x + 10}" y="{legend_y + 4}" font-size="11">Pareto front</text>')
+    parts.append(f'<circle cx="{legend_x}" cy="{legend_y + 18}" r="5" fill="#fff" stroke="#555" stroke-width="2"/><text x="{legend_x + 10}" y="{legend_y + 22}" font-size="11">dominated</text>')
     return _svg(title, parts)
 
 
