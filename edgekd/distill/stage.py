@@ -74,6 +74,15 @@ def _top1(predictions: Predictions | None) -> float | None:
     return None if predictions is None or len(predictions.labels) == 0 else predictions.top1()
 
 
+def _student_metrics(fit: FitResult, num_classes: int, teacher_val: Predictions | None, teacher_test: Predictions | None) -> dict[str, Any]:
+    """Student val/test accuracy (percent) and its agreement with the teacher(s) on each split."""
+    metrics: dict[str, Any] = {"val": accuracy_summary(fit.val, num_classes), "test": accuracy_summary(fit.test, num_classes)}
+    for split, student, teacher in (("val", fit.val, teacher_val), ("test", fit.test, teacher_test)):
+        if metrics[split] is not None and teacher is not None:
+            metrics[split]["agreement"] = student.agreement(teacher)
+    return metrics
+
+
 def _load_teachers(config: DistillConfig) -> list[Teacher]:
     return [
         load_teacher(source, arch=config.teacher_arch, img_size=config.teacher_img_size, mean=config.teacher_mean, std=config.teacher_std, default_img_size=config.img_size)
@@ -91,6 +100,7 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
     Returns:
         The saved student's paths, card and training result.
     """
+    started = time.perf_counter()
     config.validate(tuple(METHODS))
     method = METHODS[config.method]
     if method.uses_teacher and not config.teacher:
@@ -138,17 +148,13 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
     key = f"distill|{student_arch}|{dataset.fingerprint}|{config.train.describe()}|{spec}|{task.describe()}|{[t.cache_id for t in teachers]}|{config.pretrained}"
     trainer = Trainer(config.train, device, run_dir=out_dir, progress=progress, context=context, config_key=key)
     log(f"{config.method}: {student_arch} on {dataset.spec}: {len(dataset.train)} train / {len(dataset.val)} val / {len(dataset.test)} test, {device}, {trainer.precision.describe()}, {context.world_size} process(es)")
-    started = time.perf_counter()
     fit = trainer.fit(task, dataset, resume=config.resume)
 
     teacher_facts = [
         {**teacher.describe(), "val_top1": _top1(val), "top1": _top1(test)}
         for teacher, val, test in zip(teachers, teacher_val or [None] * len(teachers), teacher_test or [None] * len(teachers))
     ]
-    metrics: dict[str, Any] = {"val": accuracy_summary(fit.val, dataset.num_classes), "test": accuracy_summary(fit.test, dataset.num_classes)}
-    for split, student_preds, reference in (("val", fit.val, task.reference_val), ("test", fit.test, ensemble_test)):
-        if metrics[split] is not None and reference is not None:
-            metrics[split]["agreement"] = student_preds.agreement(reference)
+    metrics = _student_metrics(fit, dataset.num_classes, task.reference_val, ensemble_test)
     if teachers:
         metrics["teacher"] = {"val_top1": _top1(task.reference_val), "top1": _top1(ensemble_test), "count": len(teachers), "ensemble": config.ensemble if len(teachers) > 1 else None}
     training = {
