@@ -38,12 +38,15 @@ class Artefacts:
 _CACHE: dict[str, Artefacts] = {}
 
 
-def train_tiny(out_dir: Path, arch: str, role: str, epochs: int = 2, lr: float = 0.05) -> Path:
-    """Train `arch` on digits at 16 px; returns `<role>.safetensors` (with its card)."""
+DIGITS = DataConfig(spec="digits")
+
+
+def train_tiny(out_dir: Path, arch: str, role: str, epochs: int = 2, lr: float = 0.05, data: DataConfig = DIGITS) -> Path:
+    """Train `arch` at 16 px (on digits unless `data` says otherwise); returns `<role>.safetensors` (with its card)."""
     config = TeacherConfig(
         arch=arch,
         out_dir=out_dir,
-        data=DataConfig(spec="digits"),
+        data=data,
         train=TrainConfig(epochs=epochs, batch_size=64, optim=OptimConfig(lr=lr)),
         img_size=IMG_SIZE,
         device="cpu",
@@ -83,12 +86,12 @@ def export_onnx(weights: Path, out_path: Path) -> Path:
     return out_path
 
 
-def quantize_int8(weights: Path, fp32_onnx: Path, out_path: Path) -> Path:
-    """INT8 QDQ ONNX (U8S8, per-channel weights) calibrated on 128 digits val images."""
+def quantize_int8(weights: Path, fp32_onnx: Path, out_path: Path, data: DataConfig = DIGITS) -> Path:
+    """INT8 QDQ ONNX (U8S8, per-channel weights) calibrated on 128 val images."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     _, card = load_model(weights)
-    dataset = DataConfig(spec="digits").load(IMG_SIZE)
+    dataset = data.load(IMG_SIZE)
     pixels = to_unit_float(dataset.val.images[:128], (IMG_SIZE, IMG_SIZE))
     calibration = ModelInput(card.input)(pixels).numpy().astype(np.float32)
 
@@ -107,18 +110,18 @@ def quantize_int8(weights: Path, fp32_onnx: Path, out_path: Path) -> Path:
     return out_path
 
 
-def build_artefacts(root: Path) -> Artefacts:
-    """Teacher, student, student ONNX and INT8 ONNX under `root` (built once per session)."""
-    key = "default"
+def build_artefacts(root: Path, data: DataConfig = DIGITS, epochs: int = 2) -> Artefacts:
+    """Teacher, student, student ONNX and INT8 ONNX under `root` (built once per session and dataset)."""
+    key = f"{data}|{epochs}"
     if key in _CACHE and _CACHE[key].teacher.exists():
         return _CACHE[key]
     root.mkdir(parents=True, exist_ok=True)
-    teacher = train_tiny(root / "teacher", "resnet10t", "teacher")
-    student = train_tiny(root / "student", "test_resnet", "student", epochs=3, lr=0.05)
+    teacher = train_tiny(root / "teacher", "resnet10t", "teacher", epochs=epochs, data=data)
+    student = train_tiny(root / "student", "test_resnet", "student", epochs=epochs + 1, lr=0.05, data=data)
     onnx_dir = root / "export"
     onnx_dir.mkdir(exist_ok=True)
     student_onnx = export_onnx(student, onnx_dir / "student.onnx")
-    student_int8 = quantize_int8(student, student_onnx, onnx_dir / "student.int8.onnx")
+    student_int8 = quantize_int8(student, student_onnx, onnx_dir / "student.int8.onnx", data)
     for leftover in onnx_dir.glob("*-inferred.onnx"):
         leftover.unlink()
     for checkpoint in root.rglob("checkpoint.pt"):
