@@ -4,18 +4,19 @@ replayable augmentation view, so later student runs read them instead of running
 A view is a pure function of (seed, epoch, sample index) (`edgekd.data.augment`), so logits are
 stored per teacher and per epoch as one (N, num_classes) fp16 table in sample-index order:
 
-    DIR/cache.json                              what the views depend on (the cache key)
-    DIR/<teacher id>/teacher.json               which teacher (path, sha256, arch, input)
-    DIR/<teacher id>/epoch-0003.safetensors     logits of epoch 3's views
-    DIR/<teacher id>/val.safetensors            logits of the unaugmented val/test splits
+    DIR/views-<key digest>/cache.json                  what the views depend on (the cache key)
+    DIR/views-<key digest>/<teacher id>/teacher.json   which teacher (path, sha256, arch, input)
+    DIR/views-<key digest>/<teacher id>/epoch-0003.safetensors   logits of epoch 3's views
+    DIR/views-<key digest>/<teacher id>/val.safetensors          the unaugmented val/test splits
 
 Per teacher (not per ensemble) so that T, α and the ensemble rule may change between runs.
 The key covers the dataset fingerprint, the augmentation recipe and size, the seed, and room
 for a transfer set's fingerprint and dropped classes; the teacher id covers the teacher's
 weights (sha256) and input. Epochs are coverage, not identity: epoch e's views do not depend
-on the run's length, so a longer run reads the epochs present and fills in the rest. Every
-table carries the key, its shape and the sha256 of its values; a cache made for other views
-or a damaged table is refused with a message, never used.
+on the run's length, so a longer run reads the epochs present and fills in the rest. Runs with
+other views (another seed, say) get their own entry in the same directory. Every table
+carries its key, its shape and the sha256 of its values; an edited, foreign or damaged table
+or entry is refused with a message naming what to delete, never used.
 """
 
 from __future__ import annotations
@@ -68,41 +69,49 @@ def _values_sha256(table: torch.Tensor) -> str:
 
 
 class TeacherCache:
-    """One cache directory for one `CacheKey`.
+    """A cache directory; each set of training views (one `CacheKey`) gets its own entry
+    `DIR/views-<key digest>/`, so seeds, data subsets or recipes never share logits.
 
     Args:
         root: the directory (`--teacher-cache`).
-        key: the run's key; a directory made for another key is refused.
+        key: the run's key.
         writable: whether this process writes (rank 0 only under DDP).
+
+    Attributes:
+        root: this key's entry, `DIR/views-<digest>`.
+        existed: whether the entry was there before this run.
     """
 
     def __init__(self, root: str | Path, key: CacheKey, *, writable: bool = True):
-        self.root = Path(root)
+        self.base = Path(root)
+        if self.base.exists() and not self.base.is_dir():
+            raise ConfigError(f"--teacher-cache {self.base} is a file, not a directory.")
         self.key = key
         self.writable = writable
+        self.root = self.base / f"views-{key.digest()}"
         manifest = self.root / "cache.json"
-        if manifest.exists():
+        self.existed = manifest.exists()
+        if self.existed:
             self._check_manifest(manifest)
         elif writable:
-            if self.root.exists() and not self.root.is_dir():
-                raise ConfigError(f"--teacher-cache {self.root} is a file, not a directory.")
             write_json(manifest, {"schema": CACHE_SCHEMA, "key": key.to_dict(), "key_digest": key.digest()})
+
+    def other_entries(self) -> list[str]:
+        """Names of the entries for other views in the same directory."""
+        return sorted(p.name for p in self.base.glob("views-*") if p.is_dir() and p != self.root)
 
     def _check_manifest(self, manifest: Path) -> None:
         try:
             payload = read_json(manifest)
             stored = payload["key"]
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            raise DataError(f"teacher cache {self.root} is damaged ({manifest.name} unreadable); delete the directory to rebuild it.") from None
+            raise DataError(f"teacher cache {self.root} is damaged ({manifest.name} unreadable); delete that directory to rebuild it.") from None
         if payload.get("schema") != CACHE_SCHEMA:
-            raise DataError(f"teacher cache {self.root} has schema {payload.get('schema')!r}, this edgekd writes {CACHE_SCHEMA}; use a new --teacher-cache directory.")
-        wanted = self.key.to_dict()
-        differing = [f"{name} (cache {stored.get(name)!r}, this run {value!r})" for name, value in wanted.items() if stored.get(name) != value]
+            raise DataError(f"teacher cache {self.root} has schema {payload.get('schema')!r}, this edgekd writes {CACHE_SCHEMA}; delete that directory or use another --teacher-cache.")
+        differing = [f"{name} (cache {stored.get(name)!r}, this run {value!r})" for name, value in self.key.to_dict().items() if stored.get(name) != value]
         if differing:
-            raise ConfigError(
-                f"teacher cache {self.root} was made for other training views: {'; '.join(differing)}. "
-                "Use another --teacher-cache directory (or delete this one)."
-            )
+            # The entry's name is the key's digest: a differing key means an edited or foreign entry.
+            raise DataError(f"teacher cache {self.root} was made for other training views than its name says: {'; '.join(differing)}. Delete that directory.")
 
     # -- files ---------------------------------------------------------------------------
     def _table_path(self, teacher_id: str, name: str) -> Path:

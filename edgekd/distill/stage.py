@@ -130,6 +130,9 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
         cache = TeacherCache(config.teacher_cache, key, writable=context.is_main)
         for teacher in teachers:
             cache.register_teacher(teacher.cache_id, teacher.describe())
+        others = cache.other_entries()
+        log(f"teacher cache {cache.root}: " + ("reading the epochs it holds, recording the rest" if cache.existed else "new entry for these views, recording them")
+            + (f" ({len(others)} other view set(s) in {cache.base})" if others else ""))
     targets = TeacherTargets(bank, cache, len(dataset.train), dataset.num_classes) if bank is not None and method.uses_teacher else None
     task = method.build(config, student, ModelInput(spec), targets)
 

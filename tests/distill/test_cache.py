@@ -24,17 +24,36 @@ def test_tables_round_trip_in_fp16(tmp_path):
     loaded = cache.load("t1", epoch_table(2), 50, 10)
     assert loaded.dtype == torch.float16 and torch.equal(loaded, table.half())
     assert cache.load("t1", epoch_table(3), 50, 10) is None
-    assert json.loads((tmp_path / "cache.json").read_text())["key"]["seed"] == 0
+    assert cache.root == tmp_path / f"views-{KEY.digest()}"
+    assert json.loads((cache.root / "cache.json").read_text())["key"]["seed"] == 0
     assert not list(tmp_path.rglob("*.tmp"))
+    assert TeacherCache(tmp_path, KEY).existed and not cache.existed
 
 
-def test_a_cache_made_for_other_views_is_refused_naming_the_difference(tmp_path):
-    TeacherCache(tmp_path, KEY)
-    other = CacheKey(dataset_fingerprint="abc", augment=AugmentRecipe(crop_padding=2).describe(), view_size=16, seed=1)
-    with pytest.raises(ConfigError) as info:
-        TeacherCache(tmp_path, other)
-    message = str(info.value)
-    assert "seed (cache 0, this run 1)" in message and "augment" in message and "dataset_fingerprint" not in message
+def test_other_views_get_their_own_entry_and_never_these_logits(tmp_path):
+    TeacherCache(tmp_path, KEY).save("t1", epoch_table(0), torch.randn(50, 10))
+    other = TeacherCache(tmp_path, CacheKey("abc", AugmentRecipe(crop_padding=2).describe(), 16, seed=1))
+    assert other.load("t1", epoch_table(0), 50, 10) is None
+    assert other.other_entries() == [f"views-{KEY.digest()}"]
+
+
+def test_an_edited_entry_is_refused_naming_the_difference(tmp_path):
+    cache = TeacherCache(tmp_path, KEY)
+    manifest = json.loads((cache.root / "cache.json").read_text())
+    manifest["key"]["seed"] = 1
+    (cache.root / "cache.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError) as info:
+        TeacherCache(tmp_path, KEY)
+    assert "seed (cache 1, this run 0)" in str(info.value) and "augment" not in str(info.value)
+    (cache.root / "cache.json").write_text("{not json")
+    with pytest.raises(DataError, match="unreadable"):
+        TeacherCache(tmp_path, KEY)
+
+
+def test_a_file_is_not_a_cache_directory(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        TeacherCache(tmp_path / "file", KEY)
 
 
 def test_damaged_tables_are_refused(tmp_path):
@@ -53,11 +72,12 @@ def test_damaged_tables_are_refused(tmp_path):
         cache.load("t1", "test", 30, 10)
 
 
-def test_a_table_copied_from_another_cache_is_refused(tmp_path):
-    TeacherCache(tmp_path / "a", KEY).save("t1", "val", torch.randn(20, 10))
-    other = TeacherCache(tmp_path / "b", CacheKey("xyz", KEY.augment, 16, 0))
-    (tmp_path / "b" / "t1").mkdir()
-    (tmp_path / "b" / "t1" / "val.safetensors").write_bytes((tmp_path / "a" / "t1" / "val.safetensors").read_bytes())
+def test_a_table_copied_from_another_entry_is_refused(tmp_path):
+    source = TeacherCache(tmp_path, KEY)
+    copied_from = source.save("t1", "val", torch.randn(20, 10))
+    other = TeacherCache(tmp_path, CacheKey("xyz", KEY.augment, 16, 0))
+    (other.root / "t1").mkdir()
+    (other.root / "t1" / "val.safetensors").write_bytes(copied_from.read_bytes())
     with pytest.raises(DataError, match="another cache"):
         other.load("t1", "val", 20, 10)
 
