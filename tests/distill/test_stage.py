@@ -113,3 +113,15 @@ def test_bad_input_is_refused_before_training(digits_teacher, tmp_path):
     with pytest.raises(ConfigError, match="--alpha"):
         distill(distill_config(digits_teacher, tmp_path, alpha=1.5))
     assert not (tmp_path / "student.safetensors").exists()
+
+
+def test_several_teachers_are_listed_and_each_cached_separately(digits_teacher, tmp_path):
+    bare = tmp_path / "second.pth"
+    torch.save(read_state_dict(digits_teacher / "teacher.safetensors"), bare)
+    config = distill_config(digits_teacher, tmp_path / "run", epochs=1, ensemble="logit", teacher_cache=tmp_path / "cache", teacher_arch="resnet10t")
+    result = distill(dataclasses.replace(config, teacher=(str(digits_teacher), str(bare))))
+    first, second = result.card.training["teachers"]
+    assert (first["has_card"], second["has_card"]) == (True, False) and first["sha256"] != second["sha256"]
+    assert result.card.metrics["teacher"]["count"] == 2 and result.card.metrics["teacher"]["ensemble"] == "logit"
+    [entry] = (tmp_path / "cache").glob("views-*")
+    assert len([d for d in entry.iterdir() if d.is_dir()]) == 2  # one table set per teacher
