@@ -1,12 +1,19 @@
 """Side-by-side latency of several runners, measured so that they can be compared fairly.
 
-Runners are timed in interleaved rounds (A, B, C, A, B, C, …) rather than one after the other:
-on a shared machine, load from other processes then hits every runner alike, and the ratio of
-medians stays meaningful even when the absolute figures are perturbed.
+Runners are timed in interleaved rounds (a block of A's calls, then B's, then C's, again and
+again) rather than one after the other: on a shared machine, load from other processes then
+hits every runner alike, and the ratio of medians stays meaningful even when the absolute
+figures are perturbed.
+
+Blocks rather than single calls, and one untimed call at the start of each block: ONNX Runtime
+sessions and PyTorch each keep worker threads that spin for a while after a call. Alternating
+single calls would time each runner against the previous one's spinning threads (measured here:
+up to 5× slower); a settling call lets those threads go idle first.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -21,7 +28,7 @@ class Latency:
         batch: images per call.
         median_ms: median wall time of one call (ms).
         p90_ms: 90th percentile of one call (ms).
-        calls: calls timed (warm-up excluded).
+        calls: calls timed (warm-up and settling calls excluded).
     """
 
     batch: int
@@ -42,34 +49,42 @@ def compare_latency(
     batch: int,
     *,
     warmup: int = 3,
-    min_rounds: int = 15,
+    min_rounds: int = 5,
     min_time_s: float = 1.0,
     max_time_s: float = 20.0,
+    block_s: float = 0.05,
 ) -> dict[str, Latency]:
-    """Median latency (ms per call) of each runner, timed in interleaved rounds.
+    """Median latency (ms per call) of each runner, timed in interleaved blocks.
 
     Args:
         runners: name → a zero-argument callable that runs one batch to completion.
         batch: images per call (recorded, and used for img/s).
         warmup: untimed calls per runner first (allocations, kernel selection).
-        min_rounds: rounds at least; each round times one call of every runner.
-        min_time_s: keep going until the slowest runner has been timed this long (s).
-        max_time_s: stop after this much timing in total (s), whatever the rounds.
+        min_rounds: rounds at least; each round times one block of every runner.
+        min_time_s: keep going for at least this long per runner (s, wall time of the rounds).
+        max_time_s: stop after this much time in total (s), whatever the rounds.
+        block_s: target duration of one block (s); a block has at least 2 timed calls.
     """
-    for run in runners.values():
-        for _ in range(warmup):
+    block_calls = {}
+    for name, run in runners.items():
+        begin = time.perf_counter()
+        for _ in range(max(1, warmup)):
             run()
+        per_call = (time.perf_counter() - begin) / max(1, warmup)
+        block_calls[name] = max(2, math.ceil(block_s / per_call)) if per_call > 0 else 2
     samples: dict[str, list[float]] = {name: [] for name in runners}
     started = time.perf_counter()
     rounds = 0
     while True:
         for name, run in runners.items():
-            begin = time.perf_counter()
-            run()
-            samples[name].append((time.perf_counter() - begin) * 1000.0)
+            run()  # settle: the previous runner's worker threads stop spinning meanwhile
+            for _ in range(block_calls[name]):
+                begin = time.perf_counter()
+                run()
+                samples[name].append((time.perf_counter() - begin) * 1000.0)
         rounds += 1
-        slowest_s = max(sum(times) for times in samples.values()) / 1000.0
-        if (rounds >= min_rounds and slowest_s >= min_time_s) or time.perf_counter() - started > max_time_s:
+        elapsed = time.perf_counter() - started
+        if (rounds >= min_rounds and elapsed >= min_time_s * len(runners)) or elapsed > max_time_s:
             break
     return {name: _summarise(times, batch) for name, times in samples.items()}
 
