@@ -9,7 +9,13 @@ import onnx
 import pytest
 import torch
 
-from export_helpers import DIGITS_SPEC
+from edgekd.data.dataset import FASHION_MNIST_DIRS
+
+from export_helpers import CALIBRATION, DIGITS_SPEC
+
+needs_fashion_mnist = pytest.mark.skipif(
+    not any((d / "train-images-idx3-ubyte.gz").exists() for d in FASHION_MNIST_DIRS), reason="Fashion-MNIST not installed: apt-get install dataset-fashion-mnist"
+)
 
 
 def test_help_lists_export(run_cli):
@@ -106,3 +112,17 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, message, student,
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len([line for line in result.stderr.splitlines() if line.strip()]) <= 3  # one message (rich may wrap it)
     assert not out.exists()
+
+
+@pytest.mark.slow
+@needs_fashion_mnist
+def test_fashion_mnist_student_exports_with_the_shipped_calibration_spec(tmp_path, run_cli):
+    """The acceptance path: a Fashion-MNIST student → `--int8 --calib calibration/fmnist-val-512.yaml`."""
+    trained = run_cli("teacher", "train", "resnet10t", "--data", "fashion-mnist", "--limit-train", "3000", "--epochs", "1", "--img-size", "16", "--out", tmp_path / "run")
+    assert trained.code == 0, trained.stderr
+    result = run_cli("export", tmp_path / "run" / "teacher.safetensors", "--out", tmp_path / "export", "--int8", "--calib", CALIBRATION / "fmnist-val-512.yaml", "--parity-samples", "2000")
+    assert result.code == 0, result.stderr
+    assert "parity ✓" in result.stdout and "test top-1" in result.stdout and "FP32" in result.stdout
+    summary = json.loads((tmp_path / "export" / "export.json").read_text())
+    int8 = summary["artefacts"][1]["int8"]
+    assert int8["accuracy"]["test"]["samples"] == 10000 and summary["artefacts"][1]["details"]["quantization"]["calibration"]["images"] == 512
