@@ -29,7 +29,9 @@ demo: setup
 	$(BIN)/edgekd teacher train resnet18 --data fashion-mnist --limit-train 6000 --epochs 2 --img-size 32 --out runs/demo/teacher
 
 test: setup browser
-	OMP_NUM_THREADS=2 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	# PASSIVE: idle OpenMP threads sleep instead of spinning, so the multi-process (DDP) tests
+	# do not starve each other on 2 cores.
+	OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

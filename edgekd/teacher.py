@@ -13,11 +13,11 @@ from pathlib import Path
 import torch
 
 from edgekd.artifacts import provenance
-from edgekd.data import DataConfig, Dataset, InputSpec, ModelInput, fit_channels
+from edgekd.data import DataConfig, ModelInput
 from edgekd.engine import ClassificationTask, Progress, TrainConfig, Trainer, init_distributed
-from edgekd.engine.metrics import Predictions
+from edgekd.engine.metrics import accuracy_summary
 from edgekd.errors import ConfigError
-from edgekd.models import ModelCard, create_model, pretrained_defaults, resolve_arch, save_model
+from edgekd.models import ModelCard, create_model, input_spec_for, resolve_arch, save_model
 
 
 @dataclass(frozen=True)
@@ -53,24 +53,6 @@ class TeacherConfig:
 class TeacherResult:
     weights_path: Path
     card: ModelCard
-
-
-def input_spec_for(arch: str, dataset: Dataset, img_size: int, in_chans: int | None, pretrained: str | None) -> InputSpec:
-    """The model's input: pretrained weights keep their own normalisation, otherwise the data's."""
-    channels = in_chans or 3
-    if pretrained:
-        defaults = pretrained_defaults(arch)
-        mean, std = defaults.get("mean", dataset.mean), defaults.get("std", dataset.std)
-    else:
-        mean, std = dataset.mean, dataset.std
-    return InputSpec(img_size, channels, fit_channels(tuple(mean), channels), fit_channels(tuple(std), channels))
-
-
-def accuracy_summary(predictions: Predictions | None, num_classes: int) -> dict | None:
-    """top-1/top-5 (percent) and per-class accuracy of one split, or None when it is empty."""
-    if predictions is None:
-        return None
-    return {"top1": predictions.top1(), "top5": predictions.top5(), "per_class": predictions.per_class(num_classes), "count": len(predictions.labels)}
 
 
 def train_teacher(config: TeacherConfig, progress: Progress | None = None, *, resume: bool = False) -> TeacherResult:

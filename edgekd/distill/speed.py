@@ -27,7 +27,7 @@ from edgekd.distill.targets import TeacherTargets
 from edgekd.distill.teachers import TeacherBank, load_teacher
 from edgekd.engine import OptimConfig, Progress, SilentProgress, TrainConfig, Trainer, build_optimizer
 from edgekd.models import ModelCard, create_model, save_model
-from edgekd.teacher import input_spec_for
+from edgekd.models import input_spec_for
 
 MODES = ("student", "teacher", "online_kd", "cached_kd")
 

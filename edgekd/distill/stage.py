@@ -27,7 +27,8 @@ from edgekd.engine import FitResult, Predictions, Progress, SilentProgress, Trai
 from edgekd.engine.state import CHECKPOINT_NAME
 from edgekd.errors import ConfigError
 from edgekd.models import ModelCard, create_model, resolve_arch, save_model
-from edgekd.teacher import accuracy_summary, input_spec_for
+from edgekd.engine.metrics import accuracy_summary
+from edgekd.models import input_spec_for
 
 
 @dataclass

@@ -78,3 +78,10 @@ def predict(model: nn.Module, model_input: ModelInput, loader: BatchLoader, devi
     if not logits:
         return Predictions(torch.empty(0, 0), torch.empty(0, dtype=torch.int64))
     return Predictions(torch.cat(logits), torch.cat(labels))
+
+
+def accuracy_summary(predictions: Predictions | None, num_classes: int) -> dict | None:
+    """top-1/top-5 (percent) and per-class accuracy of one split, or None when it is empty."""
+    if predictions is None:
+        return None
+    return {"top1": predictions.top1(), "top5": predictions.top5(), "per_class": predictions.per_class(num_classes), "count": len(predictions.labels)}

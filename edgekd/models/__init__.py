@@ -10,6 +10,7 @@ from edgekd.models.factory import (
     pretrained_defaults,
     resolve_arch,
 )
+from edgekd.models.inputs import input_spec_for
 from edgekd.models.weights import PRETRAINED_FROM_CACHE, load_pretrained_weights, read_state_dict
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "ArchInfo",
     "ModelCard",
     "create_model",
+    "input_spec_for",
     "list_architectures",
     "load_model",
     "load_pretrained_weights",
