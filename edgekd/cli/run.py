@@ -27,7 +27,8 @@ STATUS_STYLE = {
 
 def _print_record(record: RunRecord) -> None:
     timing = f" {record.wall_time_s:.1f} s" if record.status == "ran" else ""
-    why = f" ({record.reason})" if record.reason and record.status in ("ran", "will run", "kept", "failed") else ""
+    informative = record.reason and record.reason != "not run yet"
+    why = f" ({record.reason})" if informative and record.status in ("ran", "will run", "kept", "failed") else ""
     summary = f"  {record.summary}" if record.summary else ""
     err.print(f"  {STATUS_STYLE.get(record.status, record.status)} {record.label}{why}{timing}{summary}", highlight=False)
 

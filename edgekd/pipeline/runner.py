@@ -207,7 +207,8 @@ class PipelineRunner:
         if not resume:
             checkpoint.unlink(missing_ok=True)
         write_json(pending_path, {"config_hash": digest})
-        self.progress.log(f"[bold]{run.label}[/]: running ({reason}){' — resuming its checkpoint' if resume else ''}")
+        why = "" if reason == "not run yet" else f" ({reason})"
+        self.progress.log(f"[bold]{run.label}[/]: running{why}{' — resuming its checkpoint' if resume else ''}")
         started = time.perf_counter()
         try:
             outcome: RunOutcome = run.action(self.progress, resume)
