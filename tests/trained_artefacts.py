@@ -66,6 +66,9 @@ def _add_metadata(path: Path, card_dict: dict, precision: str) -> None:
     import onnx
 
     model = onnx.load(str(path))
+    kept = [p for p in model.metadata_props if p.key != "edgekd"]  # quantize_static copies the FP32 model's entry
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
     entry = model.metadata_props.add()
     entry.key = "edgekd"
     entry.value = json.dumps({"card": card_dict, "precision": precision, "input_format": "nchw_float32"})

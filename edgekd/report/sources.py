@@ -17,6 +17,8 @@ from edgekd.errors import ConfigError, ModelError
 from edgekd.models import read_card
 from edgekd.records import EVAL_SCHEMA, PROFILE_SCHEMA
 from edgekd.runtime import artefact_format
+from edgekd.runtime.ort_backend import read_onnx_file_metadata
+from edgekd.runtime.trt_env import read_sidecar
 
 ARTEFACT_SUFFIXES = (".safetensors", ".onnx", ".engine", ".plan")
 
@@ -36,54 +38,26 @@ class Sources:
         return sorted(set(paths))
 
 
-def _onnx_metadata(path: Path) -> dict[str, Any] | None:
-    import onnx
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError and friends for damaged files
-        raise ModelError(f"{path} is not a readable ONNX model: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.") from None
-    props = {p.key: p.value for p in model.metadata_props}
-    return json.loads(props["edgekd"]) if "edgekd" in props else None
-
-
-def _plan_sidecar(path: Path) -> dict[str, Any] | None:
-    for candidate in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
-        if candidate.is_file():
-            try:
-                return read_json(candidate)
-            except (ValueError, UnicodeDecodeError):
-                return None
-    return None
-
-
 def read_artefact(path: Path) -> dict[str, Any] | None:
     """An artefact record (as in eval.json's `artefact`) from the file's own metadata.
 
-    Returns None for files edgekd did not make (a bare checkpoint, an ONNX without metadata).
+    Returns None for a bare checkpoint (no card).
+
+    Raises:
+        ModelError: an ONNX without edgekd metadata, a plan without its sidecar, a damaged file.
     """
     kind = artefact_format(path)
     export: dict[str, Any] | None = None
     if kind == "torch":
         card = read_card(path)
-        card_dict = card.to_dict() if card is not None else None
-        precision = "fp32"
-    elif kind == "onnx":
-        metadata = _onnx_metadata(path)
-        if metadata is None:
+        if card is None:
             return None
-        card_dict = metadata.get("card")
-        precision = metadata.get("precision", "fp32")
-        export = {k: v for k, v in metadata.items() if k != "card"}
+        card_dict, precision = card.to_dict(), "fp32"
     else:
-        sidecar = _plan_sidecar(path)
-        if sidecar is None:
-            return None
-        card_dict = sidecar.get("card")
-        precision = sidecar.get("precision", "fp32")
-        export = {k: v for k, v in sidecar.items() if k != "card"}
-    if not card_dict:
-        return None
+        # The runtime's own readers: the ONNX `edgekd` metadata entry, the plan's `<plan>.json` sidecar.
+        metadata = read_onnx_file_metadata(path) if kind == "onnx" else read_sidecar(path)
+        card_dict, precision = metadata["card"], metadata.get("precision", "fp32")
+        export = {k: v for k, v in metadata.items() if k != "card"}
     input_size = (card_dict.get("input") or {}).get("input_size")
     return {
         "name": path.name,
@@ -120,9 +94,13 @@ def collect(inputs: list[Path]) -> Sources:
             raise ConfigError(f"report input not found: {root}.")
         for path in _walk(root):
             if path.suffix in ARTEFACT_SUFFIXES:
-                record = read_artefact(path)
+                try:
+                    record = read_artefact(path)
+                except ModelError as exc:  # a foreign or damaged file among the runs: say so, go on
+                    sources.notes.append(f"skipped {path}: {exc}")
+                    continue
                 if record is None:
-                    sources.notes.append(f"skipped {path}: no edgekd metadata (card or sidecar)")
+                    sources.notes.append(f"skipped {path}: no model card beside it")
                 else:
                     sources.artefacts.setdefault(record["sha256"], record)
             elif path.name == "metrics.jsonl":

@@ -160,3 +160,20 @@ def test_cli_report_and_bad_inputs(run_cli, measured, tmp_path):
     (tmp_path / "empty").mkdir()
     empty = run_cli("report", tmp_path / "empty", "--out", tmp_path / "y")
     assert empty.code == 2 and "nothing to report" in empty.stderr and not (tmp_path / "y").exists()
+
+
+def test_foreign_files_among_the_runs_are_skipped_with_a_note(measured, tmp_path):
+    import onnx
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    model = onnx.load(str(measured.student_onnx))
+    del model.metadata_props[:]
+    onnx.save(model, str(foreign / "someone-elses.onnx"))
+    (foreign / "model.engine").write_bytes(b"not a plan")
+    (foreign / "notes-eval.json").write_text('{"schema": "something/1"}')
+    result = build_report(ReportConfig(inputs=(measured.root, foreign), out_dir=tmp_path / "r"))
+    assert len(result.report.models) == 4
+    notes = "\n".join(result.report.notes)
+    assert "someone-elses.onnx" in notes and "model.engine" in notes and "notes-eval.json" in notes
+    assert "someone-elses.onnx" in result.markdown_path.read_text()
