@@ -82,6 +82,15 @@ def test_run_caches_reruns_export_onwards_and_gates(run_cli, tmp_path, monkeypat
     junit = ET.parse(root / "gate" / "junit.xml").getroot()
     assert int(junit.get("failures")) >= 2
 
+    # Another pipeline reusing this teacher by path: the teacher is given, not trained.
+    reuse = {**PIPELINE, "name": "reuse", "teacher": {"path": "runs/tiny/teacher"}}
+    (tmp_path / "reuse.yaml").write_text(yaml.safe_dump(reuse, sort_keys=False))
+    plan = run_cli("run", tmp_path / "reuse.yaml", "--dry-run")
+    assert plan.code == 0, plan.stderr
+    rows = [line.split() for line in plan.stdout.splitlines()]
+    assert ["teacher", "given"] == [r for r in rows if r and r[0] == "teacher"][0][:2]
+    assert any(r[:3] == ["distill", "kd", "will"] for r in rows)
+
 
 def test_bad_yaml_exits_2_in_one_line_and_runs_nothing(run_cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
