@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgekd.engine import Progress
+from edgekd.errors import ConfigError
 from edgekd.gate import run_gate, write_gate_outputs
 from edgekd.pipeline.plan import PlanContext, RunOutcome, StageRun
 
@@ -23,7 +24,10 @@ def plan(ctx: PlanContext) -> list[StageRun]:
     inputs = {"report.json": report_json}
     baseline = Path(section.baseline) if section.baseline else None
     if baseline is not None:
-        inputs["baseline"] = baseline / "report.json" if baseline.is_dir() else baseline
+        baseline = baseline / "report.json" if baseline.is_dir() else baseline
+        if not baseline.is_file():
+            raise ConfigError(f"{ctx.pipeline.where('gate', 'baseline')}: 'gate.baseline': report not found: {baseline} (paths are relative to where you run edgekd).")
+        inputs["baseline"] = baseline
 
     def action(progress: Progress, resume: bool) -> RunOutcome:
         result = run_gate(report_json, thresholds, inputs.get("baseline"))
