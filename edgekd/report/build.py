@@ -154,13 +154,14 @@ def _cost(record: dict[str, Any], cache: dict[tuple, tuple[int | None, float | N
 def _comparison(model: ModelEntry, teacher: ModelEntry, batch: int | None) -> Comparison:
     speedups = []
     for entry in model.latency:
-        matches = [t for t in teacher.latency if (t.machine, t.device, t.batch) == (entry.machine, entry.device, entry.batch)]
+        # Like for like: same machine, device, batch and thread count (threads change CPU latency several-fold).
+        matches = [t for t in teacher.latency if (t.machine, t.device, t.batch, t.threads) == (entry.machine, entry.device, entry.batch, entry.threads)]
         if matches:
             best = min(matches, key=lambda t: t.mean_ms)
-            speedups.append(Speedup(batch=entry.batch, device=entry.device, machine=entry.machine, backend=entry.backend, teacher_backend=best.backend, teacher_mean_ms=best.mean_ms, model_mean_ms=entry.mean_ms, speedup=best.mean_ms / entry.mean_ms))
+            speedups.append(Speedup(batch=entry.batch, device=entry.device, machine=entry.machine, threads=entry.threads, backend=entry.backend, teacher_backend=best.backend, teacher_mean_ms=best.mean_ms, model_mean_ms=entry.mean_ms, speedup=best.mean_ms / entry.mean_ms))
     headline = [s for s in speedups if s.batch == batch]
     natural = NATURAL_BACKEND[model.format]
-    headline.sort(key=lambda s: (s.backend != natural, s.device.startswith("cuda") == (model.target == "cpu")))
+    headline.sort(key=lambda s: (s.backend != natural, s.device.startswith("cuda") == (model.target == "cpu"), -(s.threads or 0)))
 
     def ratio(a: float | None, b: float | None) -> float | None:
         return a / b if a and b else None
@@ -199,7 +200,7 @@ def _pareto(models: list[ModelEntry], batch: int | None) -> Pareto | None:
     if batch is None or not rows:
         return None
     flags = pareto_front([(e.mean_ms, m.accuracy.top1) for m, e in rows])
-    return Pareto(batch=batch, points=[ParetoPoint(model=m.name, backend=e.backend, device=e.device, mean_ms=e.mean_ms, top1=m.accuracy.top1, on_front=f) for (m, e), f in zip(rows, flags)])
+    return Pareto(batch=batch, points=[ParetoPoint(model=m.name, backend=e.backend, device=e.device, threads=e.threads, mean_ms=e.mean_ms, top1=m.accuracy.top1, on_front=f) for (m, e), f in zip(rows, flags)])
 
 
 def _unique_names(records: list[dict[str, Any]]) -> dict[str, str]:

@@ -36,7 +36,11 @@ def pareto_svg(report: Report) -> str:
     if report.pareto is None:
         return ""
     names = sorted({p.model for p in report.pareto.points})
-    points = [Point(p.mean_ms, p.top1, f"{p.model} ({p.backend}/{p.device})", p.on_front, names.index(p.model)) for p in report.pareto.points]
+    several_threads = len({p.threads for p in report.pareto.points}) > 1
+    points = [
+        Point(p.mean_ms, p.top1, f"{p.model} ({p.backend}/{p.device}{f', {p.threads} thr' if several_threads and p.threads else ''})", p.on_front, names.index(p.model))
+        for p in report.pareto.points
+    ]
     return scatter_with_front(points, f"Accuracy vs latency, batch {report.pareto.batch}", f"mean latency at batch {report.pareto.batch} (ms)", "top-1 %")
 
 

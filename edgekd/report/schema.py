@@ -94,11 +94,12 @@ class ModelEntry(_Strict):
 
 
 class Speedup(_Strict):
-    """Teacher mean latency ÷ model mean latency, same machine, device and batch."""
+    """Teacher mean latency ÷ model mean latency, same machine, device, batch and thread count."""
 
     batch: int
     device: str
     machine: str
+    threads: Optional[int] = None
     backend: str
     teacher_backend: str
     teacher_mean_ms: float
@@ -125,6 +126,7 @@ class ParetoPoint(_Strict):
     model: str
     backend: str
     device: str
+    threads: Optional[int] = None
     mean_ms: float
     top1: float
     on_front: bool

@@ -77,7 +77,7 @@ def comparison_table(report: Report) -> Table | None:
     ]
     note = (
         f"Against the teacher {report.teacher}. Top-1 Δ in points (model − teacher); ratios are teacher ÷ model "
-        f"(× faster, × smaller); speed-up from mean latency at batch {batch} on the same machine and device."
+        f"(× faster, × smaller); speed-up from mean latency at batch {batch} on the same machine, device and thread count."
     )
     return Table("Student vs teacher", ["model", "top-1 Δ (pts)", "agreement %", f"speed-up @b{batch}", "size ×", "params ×", "FLOPs ×"], rows, note)
 

@@ -177,3 +177,15 @@ def test_foreign_files_among_the_runs_are_skipped_with_a_note(measured, tmp_path
     notes = "\n".join(result.report.notes)
     assert "someone-elses.onnx" in notes and "model.engine" in notes and "notes-eval.json" in notes
     assert "someone-elses.onnx" in result.markdown_path.read_text()
+
+
+def test_speed_ups_compare_equal_thread_counts_only(measured, tmp_path):
+    extra = tmp_path / "two-threads"
+    profile(ProfileConfig(artefact=measured.teacher, batches=(1,), threads=2, timing=QUICK, out_dir=extra))
+    report = build_report(ReportConfig(inputs=(measured.root, extra), out_dir=tmp_path / "r")).report
+    teacher = report.model("teacher.safetensors")
+    assert sorted(e.threads for e in teacher.latency if e.batch == 1) == [1, 2]
+    one_thread = next(e for e in teacher.latency if e.batch == 1 and e.threads == 1)
+    for comparison in report.comparisons:
+        at_1 = [s for s in comparison.speedups if s.batch == 1]
+        assert [s.threads for s in at_1] == [1] and at_1[0].teacher_mean_ms == one_thread.mean_ms
