@@ -72,8 +72,8 @@ def _target(record: dict[str, Any], latency: list[Latency]) -> str:
         facts = " ".join(str(v) for v in export.values()).lower()
         return "jetson" if any(word in facts for word in ("jetson", "orin", "xavier", "aarch64", "tegra")) else "tensorrt"
     if record["format"] == "onnx":
-        int8 = export.get("int8") if isinstance(export.get("int8"), dict) else {}
-        if "tensorrt" in (str(export.get("int8_target", "")), str(export.get("target", "")), str(int8.get("target", ""))):
+        quantization = export.get("quantization") if isinstance(export.get("quantization"), dict) else {}
+        if quantization.get("target") == "tensorrt":  # the S8S8 QDQ model export makes for TensorRT
             return "tensorrt"
     devices = {entry.device.split(":")[0] for entry in latency}
     return "cuda" if devices == {"cuda"} else "cpu"

@@ -189,3 +189,18 @@ def test_speed_ups_compare_equal_thread_counts_only(measured, tmp_path):
     for comparison in report.comparisons:
         at_1 = [s for s in comparison.speedups if s.batch == 1]
         assert [s.threads for s in at_1] == [1] and at_1[0].teacher_mean_ms == one_thread.mean_ms
+
+
+def test_targets_follow_the_format_and_the_export_metadata():
+    from edgekd.report.build import _target
+    from edgekd.report.schema import Latency
+
+    def on(device: str) -> list[Latency]:
+        return [Latency(backend="torch", device=device, machine="m", batch=1, p50_ms=1, p90_ms=1, p99_ms=1, mean_ms=1, throughput_img_s=1000)]
+
+    assert _target({"format": "torch"}, on("cpu")) == "cpu"
+    assert _target({"format": "torch"}, on("cuda")) == "cuda"
+    assert _target({"format": "onnx", "export": {"quantization": {"target": "cpu"}}}, []) == "cpu"
+    assert _target({"format": "onnx", "export": {"quantization": {"target": "tensorrt"}}}, []) == "tensorrt"
+    assert _target({"format": "tensorrt", "export": {"build": {"gpu": "NVIDIA H100 80GB HBM3"}}}, []) == "tensorrt"
+    assert _target({"format": "tensorrt", "export": {"build": {"gpu": "Orin (nvgpu)"}}}, []) == "jetson"
