@@ -95,7 +95,8 @@ class Dataset:
         }
 
 
-def _find_fashion_mnist(data_dir: str | os.PathLike | None) -> Path:
+def find_fashion_mnist(data_dir: str | os.PathLike | None) -> Path:
+    """The folder holding Fashion-MNIST's IDX files: `data_dir`, $EDGEKD_DATA_DIR, then the Debian path."""
     candidates: list[Path] = []
     for base in (data_dir, os.environ.get("EDGEKD_DATA_DIR")):
         if base:
@@ -183,7 +184,7 @@ def load_dataset(
     arrays: dict[str, tuple[Any, np.ndarray]] = {}
     stream_size = None
     if parsed.kind == "fashion-mnist":
-        folder = _find_fashion_mnist(data_dir)
+        folder = find_fashion_mnist(data_dir)
         arrays["train"], arrays["test"] = _read_idx_pair(folder, "train"), _read_idx_pair(folder, "t10k")
         class_names = list(FASHION_MNIST_CLASSES)
     elif parsed.kind == "digits":

@@ -23,9 +23,9 @@ def data_identity(data: DataConfig) -> tuple[dict[str, Path], dict[str, Any]]:
     """
     spec = parse_spec(data.spec)
     if spec.kind == "fashion-mnist":
-        from edgekd.data.dataset import _find_fashion_mnist  # the loader's own search order
+        from edgekd.data.dataset import find_fashion_mnist  # the loader's own search order
 
-        folder = _find_fashion_mnist(data.data_dir)
+        folder = find_fashion_mnist(data.data_dir)
         files = sorted(p for p in folder.iterdir() if p.name.startswith(("train-", "t10k-")))
         return {f"data:{p.name}": p for p in files}, {}
     if spec.kind == "digits":
