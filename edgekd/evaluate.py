@@ -25,7 +25,7 @@ from edgekd.data import BatchLoader, DataConfig, Dataset, to_unit_float
 from edgekd.engine import Progress, SilentProgress
 from edgekd.engine.metrics import Predictions
 from edgekd.errors import ConfigError, DataError
-from edgekd.models import ModelCard
+from edgekd.models import ModelCard, resolve_model_path
 from edgekd.records import EVAL_SCHEMA, artefact_record, check_backend_name, open_artefact, resolve_artefact
 from edgekd.runtime import Backend
 
@@ -184,7 +184,7 @@ def _teacher_predictions(config: EvalConfig, dataset: Dataset, progress: Progres
     path = Path(config.teacher)
     if path.suffix == ".json" and path.exists():
         return _teacher_from_eval(path, dataset, config.split)
-    path = resolve_artefact(path)
+    path = resolve_model_path(path, ("teacher", "student")) if path.is_dir() else resolve_artefact(path)
     backend = open_artefact(path, None, config.device, config.threads)
     check_classes(backend.card, dataset, f"teacher {path.name}")
     predictions = run_split(backend, dataset, config.split, config.batch_size, progress, f"teacher {path.name}")

@@ -217,6 +217,39 @@ def _unique_names(records: list[dict[str, Any]]) -> dict[str, str]:
     return names
 
 
+def _given_teacher(teacher: Path) -> dict[str, Any]:
+    """The artefact record of `--teacher` (a file, or a run directory's teacher weights)."""
+    path = resolve_model_path(teacher, ("teacher",)) if Path(teacher).is_dir() else Path(teacher)
+    if not path.exists():
+        raise ConfigError(f"--teacher not found: {path}.")
+    record = read_artefact(path)
+    if record is None:
+        raise ConfigError(f"--teacher {path} has no edgekd metadata (model card).")
+    return record
+
+
+def _accuracy(sha: str, chosen: tuple[Path, dict[str, Any]] | None, teacher_sha: str | None, teacher_eval: dict[str, Any] | None, out_dir: Path) -> Accuracy | None:
+    if chosen is None:
+        return None
+    eval_path, payload = chosen
+    metrics = payload["metrics"]
+    return Accuracy(
+        top1=metrics["top1"], top5=metrics.get("top5"), per_class=metrics.get("per_class", []),
+        agreement_with_teacher=100.0 if sha == teacher_sha else _agreement(payload, teacher_eval, teacher_sha),
+        split=payload["data"]["split"], count=metrics["count"], dataset_fingerprint=payload["data"]["fingerprint"],
+        backend=payload["backend"].get("backend"), device=payload["backend"].get("device"), eval_path=_relative(eval_path, out_dir),
+    )
+
+
+def _curves(sources: Sources, records: dict[str, dict[str, Any]], names: dict[str, str], out_dir: Path) -> list[Curve]:
+    """Training logs, named after the artefact saved beside them (else their folder)."""
+    curves = []
+    for path in sources.curves:
+        beside = [names[sha] for sha, r in records.items() if Path(r["path"]).parent == path.parent.resolve()]
+        curves.append(Curve(name=beside[0] if beside else path.parent.name, path=_relative(path, out_dir), epochs=read_curve(path)))
+    return curves
+
+
 def assemble(sources: Sources, config: ReportConfig) -> Report:
     """Build the `Report` from collected sources (no files written)."""
     out_dir = Path(config.out_dir)
@@ -225,12 +258,7 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
         records.setdefault(payload["artefact"]["sha256"], payload["artefact"])
     teacher_sha = None
     if config.teacher is not None:
-        teacher_path = resolve_model_path(config.teacher, ("teacher",)) if Path(config.teacher).is_dir() else Path(config.teacher)
-        if not teacher_path.exists():
-            raise ConfigError(f"--teacher not found: {teacher_path}.")
-        teacher_record = read_artefact(teacher_path)
-        if teacher_record is None:
-            raise ConfigError(f"--teacher {teacher_path} has no edgekd metadata (model card).")
+        teacher_record = _given_teacher(config.teacher)
         teacher_sha = teacher_record["sha256"]
         records.setdefault(teacher_sha, teacher_record)
     names = _unique_names(list(records.values()))
@@ -238,53 +266,34 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
     for path, payload in sources.evals:
         evals_by_sha.setdefault(payload["artefact"]["sha256"], []).append((path, payload))
     chosen_evals = {sha: _pick_eval(found, config.split) for sha, found in evals_by_sha.items()}
-    if teacher_sha is None:
+    if teacher_sha is None:  # the card's role, preferring a PyTorch teacher that was evaluated
         teachers = [sha for sha, r in records.items() if r.get("role") == "teacher"]
         teachers.sort(key=lambda sha: (records[sha]["format"] != "torch", sha not in chosen_evals))
         teacher_sha = teachers[0] if teachers else None
-    teacher_eval = chosen_evals.get(teacher_sha)[1] if chosen_evals.get(teacher_sha) else None
+    teacher_eval = chosen_evals[teacher_sha][1] if teacher_sha in chosen_evals else None
 
     cost_cache: dict[tuple, tuple] = {}
     models = []
     for sha, record in records.items():
         latency = [entry for path, payload in sources.profiles if payload["artefact"]["sha256"] == sha for entry in _latency_entries(path, payload, out_dir)]
-        latency.sort(key=lambda e: (e.machine, e.device, e.backend, e.batch))
-        accuracy = None
-        if chosen_evals.get(sha):
-            eval_path, payload = chosen_evals[sha]
-            metrics = payload["metrics"]
-            accuracy = Accuracy(
-                top1=metrics["top1"], top5=metrics.get("top5"), per_class=metrics.get("per_class", []),
-                agreement_with_teacher=100.0 if sha == teacher_sha else _agreement(payload, teacher_eval, teacher_sha),
-                split=payload["data"]["split"], count=metrics["count"], dataset_fingerprint=payload["data"]["fingerprint"],
-                backend=payload["backend"].get("backend"), device=payload["backend"].get("device"), eval_path=_relative(eval_path, out_dir),
-            )
+        latency.sort(key=lambda e: (e.machine, e.device, e.backend, e.threads or 0, e.batch))
         params, flops = _cost(record, cost_cache)
         input_size = (record.get("input") or {}).get("input_size")
         models.append(ModelEntry(
             name=names[sha], role=_role(record, teacher_sha), format=record["format"], precision=record.get("precision", "fp32"),
             target=_target(record, latency), path=record["path"], sha256=sha, arch=record.get("arch"),
             input_size=input_size[1] if input_size else None, params=params, flops=flops, size_bytes=record.get("size_bytes"),
-            accuracy=accuracy, latency=latency,
+            accuracy=_accuracy(sha, chosen_evals.get(sha), teacher_sha, teacher_eval, out_dir), latency=latency,
         ))
     order = {"teacher": 0, "student": 1, "artefact": 2}
     models.sort(key=lambda m: (order[m.role], m.name))
     batches = sorted({e.batch for m in models for e in m.latency})
     batch = config.batch if config.batch is not None else (1 if 1 in batches else (batches[0] if batches else None))
     teacher = next((m for m in models if m.sha256 == teacher_sha), None)
-    comparisons = [_comparison(m, teacher, batch) for m in models if teacher is not None and m is not teacher]
-    curves = []
-    for path in sources.curves:
-        beside = [names[r["sha256"]] for r in records.values() if Path(r["path"]).parent == path.parent.resolve()]
-        curves.append(Curve(name=beside[0] if beside else path.parent.name, path=_relative(path, out_dir), epochs=read_curve(path)))
     machines = {}
     for _, payload in sources.profiles:
         machines.setdefault(payload["machine"], {k: v for k, v in payload.get("system", {}).items() if k != "fingerprint"})
-    dataset = None
-    if teacher_eval or chosen_evals:
-        any_eval = teacher_eval or next(p for _, p in filter(None, chosen_evals.values()))
-        dataset = {k: any_eval["data"].get(k) for k in ("spec", "split", "fingerprint", "count")}
-    class_names = next((r.get("class_names") for r in records.values() if r.get("class_names")), [])
+    any_eval = teacher_eval or next((p for _, p in filter(None, chosen_evals.values())), None)
     notes = list(sources.notes)
     if teacher is None:
         notes.append("no teacher found: pass --teacher to get the student-vs-teacher table")
@@ -292,9 +301,12 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
     return Report(
         schema=REPORT_SCHEMA, created=run_facts["created"], title=config.title,
         system={"fingerprints": sorted(machines), "machines": machines},
-        class_names=class_names, dataset=dataset, teacher=teacher.name if teacher else None, reference_batch=batch,
+        class_names=next((r.get("class_names") for r in records.values() if r.get("class_names")), []),
+        dataset={k: any_eval["data"].get(k) for k in ("spec", "split", "fingerprint", "count")} if any_eval else None,
+        teacher=teacher.name if teacher else None, reference_batch=batch,
         latency_definition=next((p.get("latency_definition") for _, p in sources.profiles), None),
-        models=models, comparisons=comparisons, pareto=_pareto(models, batch), curves=curves,
+        models=models, comparisons=[_comparison(m, teacher, batch) for m in models if teacher is not None and m is not teacher],
+        pareto=_pareto(models, batch), curves=_curves(sources, records, names, out_dir),
         sources=sources.files(), notes=notes, provenance=run_facts,
     )
 

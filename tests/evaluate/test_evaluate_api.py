@@ -98,3 +98,14 @@ def test_default_output_lands_beside_the_artefact(artefacts, tmp_path):
     assert result.path == private.student_onnx.parent / "eval" / "student-onnx" / "eval.json"
     run_dir_result = evaluate(EvalConfig(artefact=private.student.parent))  # a run directory resolves to its student
     assert run_dir_result.payload["artefact"]["name"] == "student.safetensors"
+
+
+def test_a_teacher_run_directory_means_its_teacher(artefacts, tmp_path):
+    from trained_artefacts import copy_artefacts
+
+    private = copy_artefacts(artefacts, tmp_path / "copy")
+    # A distillation run folder may hold the student too: --teacher DIR must still pick the teacher.
+    (private.teacher.parent / "student.safetensors").write_bytes(private.student.read_bytes())
+    (private.teacher.parent / "student.json").write_bytes(private.student.with_suffix(".json").read_bytes())
+    result = evaluate(EvalConfig(artefact=private.student_onnx, teacher=private.teacher.parent, out_dir=tmp_path / "e"))
+    assert result.payload["teacher"]["name"] == "teacher.safetensors"
