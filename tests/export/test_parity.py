@@ -41,8 +41,7 @@ def test_a_failed_gate_exits_1_and_writes_nothing(student, tmp_path, run_cli, mo
     assert not out.exists() or not list(out.iterdir())
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("arch", ["mobilenetv3_small_050", "efficientnet_b0", "test_vit"])
+@pytest.mark.parametrize("arch", ["mobilenetv3_small_050", pytest.param("efficientnet_b0", marks=pytest.mark.slow), pytest.param("test_vit", marks=pytest.mark.slow)])
 def test_trained_students_of_several_architectures_pass_fp32_and_fp16(arch, tmp_path):
     weights = train_student(tmp_path / arch, arch, img_size=32, epochs=1)
     result = export(ExportConfig(weights, tmp_path / "export", fp16=True))
