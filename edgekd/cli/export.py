@@ -35,7 +35,7 @@ def export_command(
     exporter: Annotated[str, typer.Option("--exporter", help="dynamo (torch.export) or torchscript (legacy tracer).")] = "dynamo",
     simplify: Annotated[bool, typer.Option("--simplify/--no-simplify", help="Simplify the graph with onnxslim.")] = True,
     bake_preprocess: Annotated[bool, typer.Option("--bake-preprocess", help="Take uint8 NHWC camera frames; normalisation and layout change run in the graph.")] = False,
-    parity_samples: Annotated[Optional[int], typer.Option("--parity-samples", help="Val images for the parity gate (default: all of val).")] = None,
+    parity_samples: Annotated[Optional[int], typer.Option("--parity-samples", help="Val images for the parity gate and INT8 val figures (default: all of val).")] = None,
     fp16: Annotated[bool, typer.Option("--fp16", help="Also write an FP16 ONNX (gated at 99.5 % top-1 agreement); the FP16 source for TensorRT.")] = False,
     int8: Annotated[bool, typer.Option("--int8", help="Also write INT8 QDQ ONNX models, calibrated from --calib.")] = False,
     calib: Annotated[Optional[Path], typer.Option("--calib", help="Calibration spec YAML, e.g. calibration/fmnist-val-512.yaml.")] = None,

@@ -30,7 +30,7 @@ class ExportConfig:
         exporter: `dynamo` (torch.export) or `torchscript` (legacy tracer).
         simplify: run onnxslim on the exported graph.
         bake_preprocess: the model takes uint8 NHWC frames; normalisation happens in the graph.
-        parity_samples: val images for the parity gate (None: the whole val split).
+        parity_samples: val images for the parity gate and the INT8 val figures (None: the whole val split).
         fp16: also write an FP16 ONNX (float32 inputs/outputs), gated at 99.5 % agreement.
         int8: also write INT8 QDQ ONNX models, calibrated from `calib`.
         calib: calibration spec YAML (see calibration/README.md).

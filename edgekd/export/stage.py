@@ -140,7 +140,7 @@ class _Export:
         reference_name, reference = self.reference(self.val, as_frames)
         predictions = self.predict(("work", work_path.name), lambda: candidate, self.val, as_frames)
         report = compare(reference, predictions, gate, names=(reference_name, label), split="val")
-        self.progress.log(("[green]✓[/] " if report.passed else "[red]✗[/] ") + report.line())
+        self.progress.log(("✓ " if report.passed else "✗ ") + report.line())
         return candidate, enforce(report)
 
     def publish(self, proto, payload: dict, name: str) -> Path:
@@ -210,7 +210,7 @@ class _Export:
             )
             path = sensitivity.path
             if not sensitivity.met:
-                progress.log(f"[yellow]--max-drop {config.max_drop:g}: even with {len(sensitivity.kept_in_float)} layers in float the val drop is {sensitivity.drop:.2f} pt.[/]")
+                progress.log(f"--max-drop {config.max_drop:g}: even with {len(sensitivity.kept_in_float)} layers in float the val drop is {sensitivity.drop:.2f} pt.")
         kept = recipe.with_excluded(tuple(sensitivity.kept_in_float) if sensitivity else ())
         quant_facts = quantize_counts(path, pre, kept)
         report = self.judge_int8(target, fp32, fp32_path, path, as_frames)
@@ -296,6 +296,8 @@ def export(config: ExportConfig, progress: Progress | None = None) -> ExportResu
     source = open_source(config.checkpoint)
     if source.kind == "onnx" and not (config.trt or config.fp16 or config.int8):
         raise ConfigError(f"{source.path.name} is already an ONNX: add --trt (build an engine here), --fp16 or --int8.")
+    if config.trt and source.kind == "onnx" and source.precision == "int8" and (source.metadata.get("quantization") or {}).get("target") != "tensorrt":
+        raise ConfigError(f"{source.path.name} is a CPU INT8 model (asymmetric U8S8); TensorRT needs the --int8-target tensorrt one.")
     if config.trt:
         from edgekd.runtime.trt_env import require_tensorrt
 
