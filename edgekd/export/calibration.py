@@ -12,7 +12,6 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from onnxruntime.quantization import CalibrationDataReader
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgekd.data import DataConfig
@@ -95,8 +94,11 @@ def calibration_images(spec: CalibrationSpec, card: ModelCard, data_dir: str | N
     return images
 
 
-class CalibrationReader(CalibrationDataReader):
-    """ONNX Runtime `CalibrationDataReader` over prepared images (re-iterable via `rewind`).
+class CalibrationReader:
+    """ONNX Runtime calibration data reader over prepared images (re-iterable via `rewind`).
+
+    Duck-typed (`get_next`), so importing the export stage needs no onnxruntime: a Jetson that
+    only builds engines from a shipped ONNX may not have it.
 
     Args:
         inputs: the model's inputs for every calibration image, as `backend.prepare` makes them.

@@ -154,3 +154,22 @@ def test_engines_build_and_match_onnx_runtime(student, tmp_path):
         agreement = engine.run(engine.prepare(pixels)).argmax(1).eq(onnx_model.run(onnx_model.prepare(pixels)).argmax(1)).float().mean()
         assert agreement >= 0.95
     assert (tmp_path / "tensorrt.timing-cache").stat().st_size > 0 and (tmp_path / "labels.txt").exists()
+
+
+def test_building_from_a_shipped_onnx_needs_no_onnxruntime(full_export, tmp_path):
+    """A Jetson may lack onnxruntime: `export MODEL.onnx --trt` must get to TensorRT without it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['onnxruntime'] = None\n"
+        "from pathlib import Path\n"
+        "from edgekd.errors import EdgekdError\n"
+        "from edgekd.export import ExportConfig, export\n"
+        f"try:\n    export(ExportConfig(Path({str(full_export.get('fp32').path)!r}), Path({str(tmp_path / 'out')!r}), trt=True))\n"
+        "except EdgekdError as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    if tensorrt_missing() is not None:
+        assert run.stdout.startswith("TensorRTUnavailable --trt needs TensorRT and a CUDA GPU")
