@@ -183,6 +183,8 @@ def load_dataset(
     options = {"val_size": val_size, "limit_train": limit_train, "split_seed": split_seed}
     arrays: dict[str, tuple[Any, np.ndarray]] = {}
     stream_size = None
+    if parsed.kind == "unlabeled":
+        raise DataError(f"'{parsed}' has no labels, so it cannot be trained or validated on alone: give it as a transfer set (edgekd distill --transfer-data {parsed}) with a labelled --data.")
     if parsed.kind == "fashion-mnist":
         folder = find_fashion_mnist(data_dir)
         arrays["train"], arrays["test"] = _read_idx_pair(folder, "train"), _read_idx_pair(folder, "t10k")

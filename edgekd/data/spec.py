@@ -1,4 +1,4 @@
-"""Parsing dataset specs: `fashion-mnist`, `digits`, `imagefolder:PATH`, `cifar10:PATH`, …"""
+"""Parsing dataset specs: `fashion-mnist`, `digits`, `imagefolder:PATH`, `cifar10:PATH`, `unlabeled:PATH`, …"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from edgekd.errors import DataError
 
 BUILTIN_KINDS = ("fashion-mnist", "digits")
-PATH_KINDS = ("imagefolder", "cifar10", "cifar100")
+PATH_KINDS = ("imagefolder", "cifar10", "cifar100", "unlabeled")  # unlabeled: transfer sets only (edgekd.data.unlabeled)
 ALL_KINDS = BUILTIN_KINDS + PATH_KINDS
 
 
