@@ -135,6 +135,11 @@ def distill_command(
     data_dir: opt.DataDir = None,
     workers: opt.Workers = 2,
     resume: opt.Resume = False,
+    transfer_data: Annotated[Optional[str], typer.Option("--transfer-data", help="Transfer set the student also learns from: unlabeled:PATH (every image under PATH, soft term only) or a labelled spec with --data's classes.")] = None,
+    transfer_ratio: Annotated[Optional[float], typer.Option("--transfer-ratio", help="Share of transfer images in the training set (and so in each shuffled batch): 1 = the transfer set alone; default: every image once per epoch.")] = None,
+    limit_transfer: Annotated[Optional[int], typer.Option("--limit-transfer", help="Use a seeded random subset of this many transfer images.")] = None,
+    drop_classes: Annotated[Optional[str], typer.Option("--drop-classes", help="Comma-separated class names whose labelled images the student never sees (val and test keep them), e.g. Sandal.")] = None,
+    bias_adjust: Annotated[Optional[str], typer.Option("--bias-adjust", help="Shift the output bias of the dropped classes: auto (chosen to maximise val top-1) or NAME=VALUE[,NAME=VALUE].")] = None,
 ) -> None:
     """Distil a student from teachers: writes DIR/student.safetensors (plain timm weights) + DIR/student.json.
 
@@ -179,6 +184,11 @@ def distill_command(
         label_smoothing=label_smoothing,
         device=device,
         resume=resume,
+        transfer_data=transfer_data,
+        transfer_ratio=transfer_ratio,
+        limit_transfer=limit_transfer,
+        drop_classes=tuple(n.strip() for n in drop_classes.split(",") if n.strip()) if drop_classes else (),
+        bias_adjust=bias_adjust,
     )
     if nproc < 1:
         raise ConfigError(f"--nproc must be >= 1, got {nproc}.")
@@ -199,3 +209,34 @@ def distill_command(
         + (f"  (teacher {teacher_top1:.2f} %, agreement {test.get('agreement', float('nan')):.2f} %)" if teacher_top1 is not None else "")
         + f"  train {training['train_img_per_s']:.0f} img/s (whole epochs)  wall {training['wall_time_s']:.0f} s"
     )
+    _print_extras(result.card.metrics, training)
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _print_extras(metrics: dict, training: dict) -> None:
+    """Ensemble members vs ensemble vs student; per-class accuracy when some class was never seen."""
+    ensemble = metrics.get("ensemble")
+    if ensemble:
+        table = Table(title=f"ensemble ({ensemble['rule']}) vs its members vs the student: test top-1 %")
+        table.add_column("model")
+        table.add_column("val top-1", justify="right")
+        table.add_column("test top-1", justify="right")
+        for member in ensemble["members"]:
+            table.add_row(f"teacher {member['arch']} ({Path(member['path']).parent.name or member['path']})", _pct(member["val_top1"]), _pct(member["top1"]))
+        table.add_row("ensemble", _pct(ensemble["val_top1"]), _pct(ensemble["top1"]))
+        table.add_row("student", _pct(ensemble["student_val_top1"]), _pct(ensemble["student_top1"]))
+        out.print(table)
+    if training.get("never_seen_classes"):
+        adjusted = "bias_adjust" in metrics
+        table = Table(title="student per-class accuracy % (✗ = never seen in training)")
+        for column in ("class", "seen", "train images", "val", "test") + (("test before bias adjust",) if adjusted else ()):
+            table.add_column(column, justify="left" if column == "class" else "right")
+        for row in metrics["per_class"]:
+            table.add_row(row["class"], "" if row["seen"] else "✗", str(row["train_labelled"]), _pct(row["val"]), _pct(row["test"]), *((_pct(row["test_before_bias_adjust"]),) if adjusted else ()))
+        out.print(table)
+        if adjusted:
+            shifts = ", ".join(f"{n} +{v:.3f}" for n, v in metrics["bias_adjust"]["shifts"].items())
+            out.print(f"bias adjust ({metrics['bias_adjust']['rule']}): {shifts}; test top-1 {_pct(metrics['before_bias_adjust']['test'].get('top1'))} → {_pct(metrics['test']['top1'])} %")

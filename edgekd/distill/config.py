@@ -45,6 +45,14 @@ class DistillConfig:
         label_smoothing: label smoothing of the CE term.
         device: auto | cpu | cuda | cuda:N.
         resume: continue from `out_dir/checkpoint.pt`.
+        transfer_data: a transfer set the student also learns from (`--transfer-data`):
+            `unlabeled:PATH` (soft term only) or a labelled spec with `data`'s classes.
+        transfer_ratio: share of transfer samples in the training set: None keeps each image
+            once per epoch; 1 uses the transfer set alone; (0, 1) repeats the smaller side.
+        limit_transfer: a seeded random subset of the transfer set of this many images.
+        drop_classes: class names whose labelled images the student never sees (val/test keep them).
+        bias_adjust: `auto` or `NAME=VALUE[,…]`: shift the output bias of the dropped classes
+            after training (auto: chosen on val, see `edgekd.distill.bias`); None: no shift.
     """
 
     student: str
@@ -71,11 +79,17 @@ class DistillConfig:
     label_smoothing: float = 0.0
     device: str = "auto"
     resume: bool = False
+    transfer_data: str | None = None
+    transfer_ratio: float | None = None
+    limit_transfer: int | None = None
+    drop_classes: tuple[str, ...] = ()
+    bias_adjust: str | None = None
 
     def describe(self) -> dict:
         payload = asdict(self)
         payload["out_dir"] = str(self.out_dir)
         payload["teacher_cache"] = str(self.teacher_cache) if self.teacher_cache else None
+        payload["drop_classes"] = list(self.drop_classes)
         return payload
 
     def validate(self, known_methods: tuple[str, ...]) -> None:
@@ -113,5 +127,15 @@ class DistillConfig:
         for name, values in (("--teacher-mean", self.teacher_mean), ("--teacher-std", self.teacher_std)):
             if values is not None and len(values) not in (1, 3):
                 raise ConfigError(f"{name} takes 1 or 3 comma-separated values, got {len(values)}.")
+        if self.transfer_ratio is not None and self.transfer_data is None:
+            raise ConfigError("--transfer-ratio needs --transfer-data.")
+        if self.transfer_ratio is not None and not 0.0 < self.transfer_ratio <= 1.0:
+            raise ConfigError(f"--transfer-ratio must be within (0, 1] (1: the transfer set alone), got {self.transfer_ratio}.")
+        if self.limit_transfer is not None and self.transfer_data is None:
+            raise ConfigError("--limit-transfer needs --transfer-data.")
+        if self.limit_transfer is not None and self.limit_transfer < 1:
+            raise ConfigError(f"--limit-transfer must be positive, got {self.limit_transfer}.")
+        if self.bias_adjust is not None and not self.drop_classes:
+            raise ConfigError("--bias-adjust shifts the bias of classes the student never saw: give --drop-classes too.")
         if self.teacher_std is not None and any(v <= 0 for v in self.teacher_std):
             raise ConfigError("--teacher-std values must be > 0.")

@@ -33,13 +33,19 @@ def ensemble_logits(teacher_logits: Sequence[torch.Tensor], rule: str = "prob") 
     return soft_targets(teacher_logits, 1.0, "prob").clamp_min(1e-12).log()
 
 
-def kd_loss(student_logits: torch.Tensor, target_probs: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Hinton's soft term: T²·KL(p_teacher ‖ softmax(s/T)), `batchmean` reduction, float32.
+def kd_loss(student_logits: torch.Tensor, target_probs: torch.Tensor, temperature: float, reduction: str = "batchmean") -> torch.Tensor:
+    """Hinton's soft term: T²·KL(p_teacher ‖ softmax(s/T)), float32.
 
     T² is applied at every T so that the soft term's gradients keep their scale when T
     changes (Hinton et al. 2015, §2), also when α = 1.
+
+    Args:
+        reduction: `batchmean` (a scalar: the mean over samples of each sample's KL) or
+            `none` (one value per sample, shape (B,); their mean is the `batchmean` value).
     """
     log_student = F.log_softmax(student_logits.float() / temperature, dim=1)
+    if reduction == "none":
+        return F.kl_div(log_student, target_probs, reduction="none").sum(dim=1) * (temperature * temperature)
     return F.kl_div(log_student, target_probs, reduction="batchmean") * (temperature * temperature)
 
 

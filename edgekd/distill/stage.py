@@ -9,7 +9,7 @@ stop, DDP under torchrun) and writes `DIR/student.safetensors` (a plain timm sta
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +17,14 @@ import torch
 
 from edgekd.artifacts import provenance
 from edgekd.data import BatchLoader, Dataset, ModelInput
+from edgekd.distill.bias import BiasShift, apply_shift, choose_shift, classifier_bias, parse_bias_adjust
 from edgekd.distill.cache import CacheKey, TeacherCache
 from edgekd.distill.config import DistillConfig
 from edgekd.distill.losses import ensemble_logits
 from edgekd.distill.methods import METHODS
 from edgekd.distill.targets import TeacherTargets
-from edgekd.distill.teachers import Teacher, TeacherBank, check_class_names, load_teacher
+from edgekd.distill.teachers import Teacher, TeacherBank, check_class_names, check_teachers_agree, load_teacher
+from edgekd.distill.transfer import TrainingSet, build_training_set
 from edgekd.engine import FitResult, Predictions, Progress, SilentProgress, Trainer, init_distributed, predict, resolve_precision
 from edgekd.engine.state import CHECKPOINT_NAME
 from edgekd.errors import ConfigError
@@ -84,6 +86,33 @@ def _student_metrics(fit: FitResult, num_classes: int, teacher_val: Predictions 
     return metrics
 
 
+def _per_class(dataset: Dataset, training_set: TrainingSet, metrics: dict[str, Any], before: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per-class accuracy (percent) of the student, each class marked seen or never seen."""
+    labels = training_set.split.labels
+    counts = torch.bincount(labels[labels >= 0], minlength=dataset.num_classes).tolist()  # images per epoch
+    rows = []
+    for index, name in enumerate(dataset.class_names):
+        row = {"class": name, "seen": training_set.seen[index], "train_labelled": counts[index]}
+        for split in ("val", "test"):
+            row[split] = (metrics.get(split) or {}).get("per_class", [None] * dataset.num_classes)[index]
+            if before is not None:
+                row[f"{split}_before_bias_adjust"] = (before.get(split) or {}).get("per_class", [None] * dataset.num_classes)[index]
+        rows.append(row)
+    return rows
+
+
+def _ensemble_summary(teacher_facts: list[dict[str, Any]], ensemble_val: Predictions | None, ensemble_test: Predictions | None, rule: str, student: dict[str, Any]) -> dict[str, Any]:
+    """Each teacher's top-1, the ensemble's and the student's (percent), side by side."""
+    return {
+        "rule": rule,
+        "members": [{"arch": t["arch"], "path": t["path"], "val_top1": t["val_top1"], "top1": t["top1"]} for t in teacher_facts],
+        "val_top1": _top1(ensemble_val),
+        "top1": _top1(ensemble_test),
+        "student_val_top1": (student.get("val") or {}).get("top1"),
+        "student_top1": (student.get("test") or {}).get("top1"),
+    }
+
+
 def _load_teachers(config: DistillConfig) -> list[Teacher]:
     return [
         load_teacher(source, arch=config.teacher_arch, img_size=config.teacher_img_size, mean=config.teacher_mean, std=config.teacher_std, default_img_size=config.img_size)
@@ -112,6 +141,7 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
         raise ConfigError(f"--resume: no checkpoint at {Path(config.out_dir) / CHECKPOINT_NAME}; start without --resume.")
     student_arch = resolve_arch(config.student)
     teachers = _load_teachers(config)
+    check_teachers_agree(teachers)
     context, device = init_distributed(config.device)
     log = progress.log if (progress is not None and context.is_main) else SilentProgress().log
     # Stored at the largest input so that no model sees needlessly upsampled evaluation images.
@@ -121,21 +151,44 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
         if teacher.class_names is None:
             log(f"teacher {teacher.path.name} has no card: its {teacher.num_classes} outputs are taken to be {dataset.spec}'s classes in order")
 
+    training_set = build_training_set(
+        dataset, transfer=config.transfer_data, ratio=config.transfer_ratio, limit_transfer=config.limit_transfer,
+        drop_classes=config.drop_classes, seed=config.data.split_seed, workers=config.data.workers, data_dir=config.data.data_dir,
+    )
+    if training_set.labelled < len(training_set.split) and not method.uses_teacher:
+        raise ConfigError(f"--method {config.method} learns from labels only, but the transfer set {config.transfer_data} is unlabeled: use --method kd (or fitnet).")
+    unseen = [i for i, seen in enumerate(training_set.seen) if not seen]
+    bias_rule = parse_bias_adjust(config.bias_adjust, dataset.class_names, unseen) if config.bias_adjust else None
+    if bias_rule == "auto" and len(dataset.val) == 0:
+        raise ConfigError("--bias-adjust auto chooses the shift on the val split, but --val-size 0 left none: set --val-size (e.g. 0.1) or give NAME=VALUE.")
+    if training_set.fingerprint is not None:
+        for part in training_set.parts:
+            log(f"learning from {part['name']} {part['spec']}: {part['used']} images ({part['kind']}" + (f", {part['dropped_images']} dropped" if part.get("dropped_images") else "") + f"), {part['per_epoch']} per epoch")
+    train_data = replace(dataset, train=training_set.split)
+
     spec = input_spec_for(student_arch, dataset, config.img_size, config.in_chans, config.pretrained)
     torch.manual_seed(config.train.seed)
     student = create_model(student_arch, dataset.num_classes, spec.in_chans, pretrained=config.pretrained)
+    if bias_rule is not None:
+        classifier_bias(student)  # fail before training if the head has no bias to shift
     bank = TeacherBank(teachers).to(device) if teachers else None
     cache = None
     if config.teacher_cache is not None:
-        key = CacheKey(dataset.fingerprint, config.train.augment.describe(), config.img_size, config.train.seed)
+        key = CacheKey(
+            dataset.fingerprint, config.train.augment.describe(), config.img_size, config.train.seed,
+            transfer_fingerprint=training_set.fingerprint if config.transfer_data else None, dropped_classes=training_set.dropped,
+        )
         cache = TeacherCache(config.teacher_cache, key, writable=context.is_main)
         for teacher in teachers:
             cache.register_teacher(teacher.cache_id, teacher.describe())
         others = cache.other_entries()
         log(f"teacher cache {cache.root}: " + ("reading the epochs it holds, recording the rest" if cache.existed else "new entry for these views, recording them")
             + (f" ({len(others)} other view set(s) in {cache.base})" if others else ""))
-    targets = TeacherTargets(bank, cache, len(dataset.train), dataset.num_classes) if bank is not None and method.uses_teacher else None
+    targets = TeacherTargets(bank, cache, len(training_set.split), dataset.num_classes) if bank is not None and method.uses_teacher else None
     task = method.build(config, student, ModelInput(spec), targets)
+    task.train_data = {k: v for k, v in training_set.describe().items() if k != "parts"} | {
+        "sets": [{k: p.get(k) for k in ("name", "spec", "kind", "used", "per_epoch", "fingerprint")} for p in training_set.parts]
+    }
 
     precision = resolve_precision(config.train.amp, device)
     teacher_val, teacher_test = [], []
@@ -149,10 +202,23 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
 
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    key = f"distill|{student_arch}|{dataset.fingerprint}|{config.train.describe()}|{spec}|{task.describe()}|{[t.cache_id for t in teachers]}|{config.pretrained}"
+    key = f"distill|{student_arch}|{dataset.fingerprint}|{config.train.describe()}|{spec}|{task.describe()}|{[t.cache_id for t in teachers]}|{config.pretrained}|{training_set.fingerprint}"
     trainer = Trainer(config.train, device, run_dir=out_dir, progress=progress, context=context, config_key=key)
-    log(f"{config.method}: {student_arch} on {dataset.spec}: {len(dataset.train)} train / {len(dataset.val)} val / {len(dataset.test)} test, {device}, {trainer.precision.describe()}, {context.world_size} process(es)")
-    fit = trainer.fit(task, dataset, resume=config.resume)
+    log(f"{config.method}: {student_arch} on {dataset.spec}: {len(training_set.split)} train / {len(dataset.val)} val / {len(dataset.test)} test, {device}, {trainer.precision.describe()}, {context.world_size} process(es)")
+    fit = trainer.fit(task, train_data, resume=config.resume)
+    shift, before = None, None
+    if bias_rule is not None:
+        if bias_rule == "auto":
+            value, val_before, val_after = choose_shift(fit.val, unseen)
+            shift = BiasShift({c: value for c in unseen}, "auto", val_before, val_after)
+        else:
+            shift = BiasShift(bias_rule, "manual", _top1(fit.val))
+            shift.val_top1_after = _top1(shift.apply_to_predictions(fit.val))
+        before = _student_metrics(fit, dataset.num_classes, task.reference_val, ensemble_test)
+        apply_shift(task.student, shift)  # the saved student carries the shift
+        fit.val, fit.test = shift.apply_to_predictions(fit.val), shift.apply_to_predictions(fit.test)
+        log(f"bias adjust ({shift.rule}): " + ", ".join(f"{dataset.class_names[c]} +{v:.3f}" for c, v in shift.shifts.items())
+            + f"; val top-1 {shift.val_top1_before or float('nan'):.2f} → {shift.val_top1_after or float('nan'):.2f} %")
 
     teacher_facts = [
         {**teacher.describe(), "val_top1": _top1(val), "top1": _top1(test)}
@@ -161,6 +227,12 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
     metrics = _student_metrics(fit, dataset.num_classes, task.reference_val, ensemble_test)
     if teachers:
         metrics["teacher"] = {"val_top1": _top1(task.reference_val), "top1": _top1(ensemble_test), "count": len(teachers), "ensemble": config.ensemble if len(teachers) > 1 else None}
+    if len(teachers) > 1:
+        metrics["ensemble"] = _ensemble_summary(teacher_facts, task.reference_val, ensemble_test, config.ensemble, metrics)
+    metrics["per_class"] = _per_class(dataset, training_set, metrics, before)
+    if shift is not None:
+        metrics["bias_adjust"] = shift.describe(dataset.class_names)
+        metrics["before_bias_adjust"] = {split: {k: v for k, v in (before.get(split) or {}).items() if k != "per_class"} for split in ("val", "test")}
     training = {
         **task.describe(),
         "teachers": teacher_facts,
@@ -174,6 +246,8 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
         "precision": fit.precision,
         "world_size": context.world_size,
         "pretrained": config.pretrained,
+        "train_data": training_set.describe(),
+        "never_seen_classes": [dataset.class_names[c] for c in unseen],
     }
     if targets is not None and cache is not None:
         training["teacher_cache"] = {"dir": str(cache.root), "key": cache.key.to_dict(), "cached_steps": targets.cached_steps, "online_steps": targets.online_steps}

@@ -146,6 +146,27 @@ def check_class_names(teacher: Teacher, class_names: list[str], data_spec: str) 
     raise ConfigError(f"teacher {teacher.path} was trained on other classes than {data_spec}: {detail}. Distil on the teacher's data, or retrain the teacher.")
 
 
+def check_teachers_agree(teachers: list[Teacher]) -> None:
+    """Refuse an ensemble whose teachers differ in class names or order (or, for bare
+    checkpoints, in class count); the message names the first teacher and each that differs."""
+    if len(teachers) < 2:
+        return
+    first = teachers[0]
+    for other in teachers[1:]:
+        if first.class_names is not None and other.class_names is not None:
+            if other.class_names == first.class_names:
+                continue
+            only_first = [n for n in first.class_names if n not in other.class_names]
+            only_other = [n for n in other.class_names if n not in first.class_names]
+            if only_first or only_other:
+                detail = "; ".join(([f"only the first has {', '.join(only_first)}"] if only_first else []) + ([f"only {other.path.name} has {', '.join(only_other)}"] if only_other else []))
+            else:
+                detail = "same classes in another order"
+            raise ConfigError(f"teachers {first.path} and {other.path} have different class lists ({detail}): every teacher of an ensemble must share class names and order.")
+        if other.num_classes != first.num_classes:
+            raise ConfigError(f"teachers {first.path} ({first.num_classes} classes) and {other.path} ({other.num_classes} classes) have different class lists: every teacher of an ensemble must share class names and order.")
+
+
 class TeacherBank(nn.Module):
     """The frozen teachers of a run, each with its own input adapter.
 

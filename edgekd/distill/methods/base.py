@@ -61,6 +61,9 @@ class DistillMethod(TrainingTask):
         self.label_smoothing = label_smoothing
         self.epoch = 0
         self.reference_val: Predictions | None = None
+        # What the student learns from (sets, sizes, fingerprints), set by the stage; every
+        # epoch's metrics.jsonl record carries it.
+        self.train_data: dict[str, Any] | None = None
 
     @classmethod
     def build(cls, config: "DistillConfig", student: nn.Module, student_input: ModelInput, targets: "TeacherTargets | None") -> "DistillMethod":
@@ -81,9 +84,12 @@ class DistillMethod(TrainingTask):
             self.targets.end_epoch(epoch)
 
     def epoch_metrics(self, val: Predictions | None) -> dict[str, Any]:
+        # Recorded once per run (its first epoch's record), not on every console line.
+        record: dict[str, Any] = {"train_data": self.train_data} if self.train_data is not None else {}
+        self.train_data = None
         if val is None or self.reference_val is None:
-            return {}
-        return {"val_agreement": val.agreement(self.reference_val)}
+            return record
+        return {"val_agreement": val.agreement(self.reference_val), **record}
 
     def student_logits(self, pixels: torch.Tensor) -> torch.Tensor:
         """The student's logits for an augmented [0, 1] batch (through DDP/compile when set)."""

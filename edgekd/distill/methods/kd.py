@@ -38,11 +38,25 @@ class KnowledgeDistillation(DistillMethod):
         return {**super().describe(), "temperature": self.temperature, "alpha": self.alpha, "ensemble": self.ensemble}
 
     def kd_terms(self, logits: torch.Tensor, batch: Batch, teacher_logits: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The KD loss and its terms for student `logits` and the teachers' logits."""
-        ce = F.cross_entropy(logits, batch.labels, label_smoothing=self.label_smoothing)
-        kd = kd_loss(logits, soft_targets(teacher_logits, self.temperature, self.ensemble), self.temperature)
-        loss = (1.0 - self.alpha) * ce + self.alpha * kd
-        return {"loss": loss, "output": logits, "ce": ce.detach(), "kd": kd.detach()}
+        """The KD loss and its terms for student `logits` and the teachers' logits.
+
+        Per sample: labelled ones (label >= 0) take (1−α)·CE + α·T²·KL; unlabeled ones (label
+        −1, from an `unlabeled:PATH` transfer set) take the soft term alone, T²·KL (weight 1).
+        The loss is the mean over the batch; `ce` is the mean over its labelled samples (0 if none).
+        """
+        targets = soft_targets(teacher_logits, self.temperature, self.ensemble)
+        labelled = batch.labels >= 0
+        if bool(labelled.all()):  # the common case, kept as the plain batch-mean formula
+            ce = F.cross_entropy(logits, batch.labels, label_smoothing=self.label_smoothing)
+            kd = kd_loss(logits, targets, self.temperature)
+            loss = (1.0 - self.alpha) * ce + self.alpha * kd
+            return {"loss": loss, "output": logits, "ce": ce.detach(), "kd": kd.detach()}
+        kd_each = kd_loss(logits, targets, self.temperature, reduction="none")
+        ce_each = F.cross_entropy(logits, batch.labels.clamp_min(0), label_smoothing=self.label_smoothing, reduction="none")
+        loss = torch.where(labelled, (1.0 - self.alpha) * ce_each + self.alpha * kd_each, kd_each).mean()
+        count = labelled.sum()
+        ce = (ce_each * labelled).sum() / count.clamp_min(1)
+        return {"loss": loss, "output": logits, "ce": ce.detach(), "kd": kd_each.mean().detach()}
 
     def forward(self, pixels: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         logits = self.student_logits(pixels)
