@@ -25,8 +25,10 @@ data:
 browser:
 	@scripts/ensure-system-package.sh chromium /usr/bin/chromium
 
+# The main job: pipelines/quickstart.yaml (teacher → KD student → ONNX + INT8 → eval/profile →
+# report → gate). A second `make demo` finds every stage cached.
 demo: setup
-	$(BIN)/edgekd teacher train resnet18 --data fashion-mnist --limit-train 6000 --epochs 2 --img-size 32 --out runs/demo/teacher
+	$(BIN)/edgekd run pipelines/quickstart.yaml
 
 test: setup browser
 	# PASSIVE: idle OpenMP threads sleep instead of spinning, so the multi-process (DDP) tests
