@@ -14,10 +14,10 @@ SHIPPED = sorted(p.name for p in (REPO / "pipelines").glob("*.yaml"))
 
 
 def fashion_mnist_available() -> bool:
-    from edgekd.data.dataset import _find_fashion_mnist
+    from edgekd.data.dataset import find_fashion_mnist
 
     try:
-        _find_fashion_mnist(None)
+        find_fashion_mnist(None)
         return True
     except DataError:
         return False
