@@ -14,11 +14,13 @@ import typer
 
 from edgekd import __version__
 from edgekd.cli import data, teacher
-from edgekd.cli import evaluate as evaluate_cli, profile as profile_cli, report as report_cli
-from edgekd.cli import gate as gate_cli
-from edgekd.cli import run as run_cli
-from edgekd.cli import export as export_cli
 from edgekd.cli import distill as distill_cli
+from edgekd.cli import evaluate as evaluate_cli
+from edgekd.cli import export as export_cli
+from edgekd.cli import gate as gate_cli
+from edgekd.cli import profile as profile_cli
+from edgekd.cli import report as report_cli
+from edgekd.cli import run as run_cli
 from edgekd.cli.console import err
 from edgekd.errors import EdgekdError
 
@@ -31,13 +33,14 @@ app = typer.Typer(
 )
 app.add_typer(teacher.app, name="teacher")
 app.add_typer(data.app, name="data")
+# Listed in the order of the path: distill → export → eval/profile → report → gate, then run.
+app.command("distill")(distill_cli.distill_command)
+app.command("export")(export_cli.export_command)
 app.command("eval")(evaluate_cli.eval_command)
 app.command("profile")(profile_cli.profile_command)
 app.command("report")(report_cli.report_command)
 app.command("gate")(gate_cli.gate_command)
 app.command("run")(run_cli.run_command)
-app.command("export")(export_cli.export_command)
-app.command("distill")(distill_cli.distill_command)
 
 
 def _version(value: bool) -> None:
@@ -66,7 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        err.print("[yellow]interrupted[/]: finished epochs are kept in the run's checkpoint.pt; rerun with --resume to continue.")
+        err.print(
+            "[yellow]interrupted[/]: nothing half-written was kept; training keeps its finished epochs "
+            "(rerun with --resume), a pipeline its finished stages (rerun it)."
+        )
         sys.exit(130)
     except EdgekdError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
