@@ -159,7 +159,7 @@ def check_teachers_agree(teachers: list[Teacher]) -> None:
             only_first = [n for n in first.class_names if n not in other.class_names]
             only_other = [n for n in other.class_names if n not in first.class_names]
             if only_first or only_other:
-                detail = "; ".join(([f"only the first has {', '.join(only_first)}"] if only_first else []) + ([f"only {other.path.name} has {', '.join(only_other)}"] if only_other else []))
+                detail = "; ".join(([f"only the first has {', '.join(only_first)}"] if only_first else []) + ([f"only the second has {', '.join(only_other)}"] if only_other else []))
             else:
                 detail = "same classes in another order"
             raise ConfigError(f"teachers {first.path} and {other.path} have different class lists ({detail}): every teacher of an ensemble must share class names and order.")

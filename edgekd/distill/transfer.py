@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from edgekd.data import Dataset, ImageSplit, load_dataset, parse_spec
+from edgekd.data.dataset import DEFAULT_MEMORY_BUDGET
 from edgekd.data.unlabeled import load_unlabeled, to_channels
 from edgekd.errors import ConfigError, DataError
 
@@ -120,10 +121,10 @@ def _repeat(count: int, target: int, seed: int) -> np.ndarray:
     return np.concatenate([np.tile(np.arange(count), whole), extra]).astype(np.int64)
 
 
-def _load_transfer(spec: str, dataset: Dataset, limit: int | None, seed: int, workers: int, data_dir: str | None) -> tuple[ImageSplit, dict[str, Any]]:
+def _load_transfer(spec: str, dataset: Dataset, limit: int | None, seed: int, workers: int, data_dir: str | None, memory_budget: int) -> tuple[ImageSplit, dict[str, Any]]:
     parsed = parse_spec(spec)
     if parsed.kind == "unlabeled":
-        loaded = load_unlabeled(parsed, image_size=dataset.image_size[0], channels=dataset.channels, limit=limit, seed=seed, workers=workers)
+        loaded = load_unlabeled(parsed, image_size=dataset.image_size[0], channels=dataset.channels, limit=limit, seed=seed, workers=workers, memory_budget=memory_budget)
         return loaded.split, loaded.describe()
     labelled = load_dataset(parsed, data_dir=data_dir, val_size=0, limit_train=limit, split_seed=seed, image_size=dataset.image_size[0], workers=workers)
     if labelled.class_names != dataset.class_names:
@@ -146,6 +147,7 @@ def build_training_set(
     seed: int = 0,
     workers: int = 2,
     data_dir: str | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> TrainingSet:
     """Compose the training split (see the module docstring).
 
@@ -158,6 +160,7 @@ def build_training_set(
         limit_transfer: a seeded subset of the transfer set of this many images.
         drop_classes: class names whose labelled images are removed.
         seed: seed of the subset and of the repetition (`--split-seed`).
+        memory_budget: bytes of uint8 pixels above which an unlabeled set streams.
     """
     if ratio is not None and transfer is None:
         raise ConfigError("--transfer-ratio needs --transfer-data.")
@@ -168,7 +171,7 @@ def build_training_set(
     if ratio != 1.0:
         sources.append(("data", dataset.train, {"spec": dataset.spec, "kind": "labelled", "size": len(dataset.train), "found": len(dataset.train), "fingerprint": dataset.fingerprint, "streaming": not dataset.train.in_memory}))
     if transfer is not None:
-        split, facts = _load_transfer(transfer, dataset, limit_transfer, seed, workers, data_dir)
+        split, facts = _load_transfer(transfer, dataset, limit_transfer, seed, workers, data_dir, memory_budget)
         sources.append(("transfer", split, facts))
 
     picks: list[np.ndarray] = []

@@ -141,5 +141,19 @@ def test_cli_refuses_bad_transfer_input_in_one_line(digits_teacher, tmp_path, ru
     ):
         result = run_cli(*base, *extra)
         assert result.code == 2, (extra, result)
-        assert message in result.err and "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+        assert message in result.stderr and "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "student.safetensors").exists()
+
+
+def test_a_streaming_transfer_set_mixes_with_in_memory_data_through_workers(digits, unlabeled_digits):
+    from edgekd.data import BatchLoader
+
+    spec = f"unlabeled:{unlabeled_digits}"
+    in_memory = build_training_set(digits, transfer=spec, limit_transfer=40, ratio=0.5)
+    streamed = build_training_set(digits, transfer=spec, limit_transfer=40, ratio=0.5, memory_budget=100)
+    assert in_memory.split.in_memory and not streamed.split.in_memory
+    assert streamed.fingerprint == in_memory.fingerprint  # same composition, whatever the storage
+    batches = list(BatchLoader(streamed.split, 256, shuffle=True, seed=3, workers=2).epoch(1))
+    indices = torch.cat([b.indices for b in batches])
+    assert torch.equal(torch.cat([b.images for b in batches]), in_memory.split.images[indices])
+    assert torch.equal(torch.cat([b.labels for b in batches]), in_memory.split.labels[indices])
