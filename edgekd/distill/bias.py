@@ -14,6 +14,11 @@ val, trading the never-seen classes' recall against the false alarms it costs th
 search is exact: predictions only change where s crosses a sample's margin
 m = max(other logits) − max(never-seen logits), so val top-1 is evaluated at every such margin.
 Test is never looked at. `NAME=VALUE[,NAME=VALUE]` sets the shifts by hand instead.
+
+`auto:TOL` (TOL in percentage points) trades overall accuracy for the never-seen classes on
+purpose: among the shifts whose val top-1 is at most TOL points below the best val top-1,
+take the one with the highest val recall of the never-seen classes (smallest such s, middle
+of its interval). `auto` is `auto:0`.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class BiasShift:
     rule: str
     val_top1_before: float | None = None
     val_top1_after: float | None = None
+    tolerance: float = 0.0
 
     def apply_to_logits(self, logits: torch.Tensor) -> torch.Tensor:
         shifted = logits.clone()
@@ -57,6 +63,7 @@ class BiasShift:
     def describe(self, class_names: list[str]) -> dict[str, Any]:
         return {
             "rule": self.rule,
+            "tolerance_pts": self.tolerance if self.rule == "auto" else None,
             "shifts": {class_names[c]: v for c, v in sorted(self.shifts.items())},
             "chosen_on": "val" if self.rule == "auto" else "given",
             "val_top1_before": self.val_top1_before,
@@ -64,10 +71,18 @@ class BiasShift:
         }
 
 
-def parse_bias_adjust(text: str, class_names: list[str], unseen: list[int]) -> dict[int, float] | str:
-    """`auto`, or `NAME=VALUE[,NAME=VALUE…]` → {class index: shift}; names must be never-seen classes."""
-    if text.strip().lower() == "auto":
-        return "auto"
+def parse_bias_adjust(text: str, class_names: list[str], unseen: list[int]) -> dict[int, float] | float:
+    """`auto[:TOL]` → TOL (float, points of val top-1 given up at most; 0 for `auto`), or
+    `NAME=VALUE[,NAME=VALUE…]` → {class index: shift}; names must be never-seen classes."""
+    head, colon, tol = text.strip().lower().partition(":")
+    if head == "auto":
+        try:
+            tolerance = float(tol) if colon else 0.0
+        except ValueError:
+            tolerance = -1.0
+        if not 0.0 <= tolerance < 100.0:
+            raise ConfigError(f"--bias-adjust auto:TOL takes TOL in val top-1 points, >= 0 (e.g. auto:2); got '{text}'.")
+        return tolerance
     shifts: dict[int, float] = {}
     for item in text.split(","):
         name, sep, value = item.rpartition("=")
@@ -86,8 +101,8 @@ def parse_bias_adjust(text: str, class_names: list[str], unseen: list[int]) -> d
     return shifts
 
 
-def choose_shift(val: Predictions, unseen: list[int]) -> tuple[float, float, float]:
-    """The `auto` shift for the never-seen classes `unseen`, from val predictions.
+def choose_shift(val: Predictions, unseen: list[int], tolerance: float = 0.0) -> tuple[float, float, float]:
+    """The `auto[:tolerance]` shift for the never-seen classes `unseen`, from val predictions.
 
     Returns:
         (shift s*, val top-1 at s = 0, val top-1 at s*), top-1 in percent.
@@ -114,6 +129,20 @@ def choose_shift(val: Predictions, unseen: list[int]) -> tuple[float, float, flo
     at_zero = int(correct_at(torch.zeros(1), True)[0])
     after = correct_at(points, False)  # s in (p_k, p_{k+1}]
     best = int(after.max())
+    if tolerance > 0:
+        # Never-seen samples the shift gets right: label == their best never-seen class, s > margin.
+        gained, _ = margin[right_if_above & mask[labels]].sort()
+        recall_after = torch.searchsorted(gained, points, side="right")
+        recall_zero = int(torch.searchsorted(gained, torch.zeros(1), side="left")[0])
+        floor = max(best, at_zero) - tolerance / 100.0 * len(labels)
+        feasible = after >= floor - 1e-9
+        if not bool(feasible.any()) or int(recall_after[feasible].max()) <= recall_zero:
+            return 0.0, 100.0 * at_zero / len(labels), 100.0 * at_zero / len(labels)
+        top = int(recall_after[feasible].max())
+        k = int(torch.nonzero(feasible & (recall_after == top))[0, 0])
+        low = float(points[k])
+        high = float(points[k + 1]) if k + 1 < len(points) else low + 1.0
+        return (low + high) / 2, 100.0 * at_zero / len(labels), 100.0 * int(after[k]) / len(labels)
     if best <= at_zero:
         return 0.0, 100.0 * at_zero / len(labels), 100.0 * at_zero / len(labels)
     k = int(torch.nonzero(after == best)[0, 0])

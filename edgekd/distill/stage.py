@@ -159,7 +159,7 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
         raise ConfigError(f"--method {config.method} learns from labels only, but the transfer set {config.transfer_data} is unlabeled: use --method kd (or fitnet).")
     unseen = [i for i, seen in enumerate(training_set.seen) if not seen]
     bias_rule = parse_bias_adjust(config.bias_adjust, dataset.class_names, unseen) if config.bias_adjust else None
-    if bias_rule == "auto" and len(dataset.val) == 0:
+    if isinstance(bias_rule, float) and len(dataset.val) == 0:
         raise ConfigError("--bias-adjust auto chooses the shift on the val split, but --val-size 0 left none: set --val-size (e.g. 0.1) or give NAME=VALUE.")
     if training_set.fingerprint is not None:
         for part in training_set.parts:
@@ -208,9 +208,9 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
     fit = trainer.fit(task, train_data, resume=config.resume)
     shift, before = None, None
     if bias_rule is not None:
-        if bias_rule == "auto":
-            value, val_before, val_after = choose_shift(fit.val, unseen)
-            shift = BiasShift({c: value for c in unseen}, "auto", val_before, val_after)
+        if isinstance(bias_rule, float):
+            value, val_before, val_after = choose_shift(fit.val, unseen, bias_rule)
+            shift = BiasShift({c: value for c in unseen}, "auto", val_before, val_after, bias_rule)
         else:
             shift = BiasShift(bias_rule, "manual", _top1(fit.val))
             shift.val_top1_after = _top1(shift.apply_to_predictions(fit.val))

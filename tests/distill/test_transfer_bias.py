@@ -38,6 +38,23 @@ def test_auto_shift_is_the_exact_val_optimum_and_sits_inside_its_plateau():
     assert _brute_force(val, [2], torch.tensor([shift - 1e-3, shift + 1e-3])).min().item() == pytest.approx(after)
 
 
+def test_a_tolerance_buys_recall_of_the_never_seen_class_within_that_many_val_points():
+    torch.manual_seed(1)
+    labels = torch.randint(0, 5, (500,))
+    logits = torch.randn(500, 5) * 1.5 + 2 * torch.nn.functional.one_hot(labels, 5)
+    logits[:, 2] -= 4.0
+    val = Predictions(logits, labels)
+    grid = torch.linspace(0, 12, 2401)
+    brute = _brute_force(val, [2], grid)
+    recall = torch.stack([Predictions(BiasShift({2: float(s)}, "auto").apply_to_logits(logits), labels).predicted[labels == 2].eq(2).float().mean() for s in grid])
+    strict, _, strict_top1 = choose_shift(val, [2])
+    loose, _, loose_top1 = choose_shift(val, [2], tolerance=3.0)
+    assert loose > strict and brute.max().item() - 3.0 - 1e-4 <= loose_top1 <= strict_top1
+    allowed = brute >= brute.max() - 3.0 - 1e-4
+    chosen_recall = Predictions(BiasShift({2: loose}, "auto").apply_to_logits(logits), labels).predicted[labels == 2].eq(2).float().mean()
+    assert chosen_recall.item() == pytest.approx(recall[allowed].max().item())
+
+
 def test_no_shift_when_nothing_is_gained():
     labels = torch.tensor([0, 1, 0, 1])
     logits = torch.tensor([[5.0, 0.0, -9.0], [0.0, 5.0, -9.0], [5.0, 0.0, -9.0], [0.0, 5.0, -9.0]])
@@ -46,7 +63,9 @@ def test_no_shift_when_nothing_is_gained():
 
 def test_manual_shifts_are_parsed_for_never_seen_classes_only():
     names = ["T-shirt", "Sandal", "Bag"]
-    assert parse_bias_adjust("auto", names, [1]) == "auto"
+    assert parse_bias_adjust("auto", names, [1]) == 0.0 and parse_bias_adjust("auto:2.5", names, [1]) == 2.5
+    with pytest.raises(ConfigError, match="auto:TOL"):
+        parse_bias_adjust("auto:-1", names, [1])
     assert parse_bias_adjust("Sandal=2.5", names, [1]) == {1: 2.5}
     with pytest.raises(ConfigError, match="not a class the student never saw"):
         parse_bias_adjust("Bag=1", names, [1])
