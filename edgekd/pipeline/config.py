@@ -134,6 +134,12 @@ class DistillSection(TrainSection):
     hint_epochs: int = Field(1, ge=0)
     beta: float = Field(0.0, ge=0)
     teacher_cache: bool = False
+    # Learning beyond labels (docs/distill.md): the keys of the same edgekd distill flags.
+    transfer_data: Optional[str] = None
+    transfer_ratio: Optional[float] = Field(None, gt=0, le=1)
+    limit_transfer: Optional[int] = Field(None, ge=1)
+    drop_classes: list[str] = Field(default_factory=list)
+    bias_adjust: Optional[str] = None
 
     @field_validator("methods", mode="before")
     @classmethod

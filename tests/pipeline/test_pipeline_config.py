@@ -89,3 +89,22 @@ def test_yaml_keys_keep_their_spelling(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="pipeline file not found"):
         load_pipeline(tmp_path / "nope.yaml")
+
+
+def test_distill_keys_for_learning_beyond_labels_reach_the_stage_config(tmp_path):
+    pipeline = load_pipeline(write(tmp_path, """
+        name: missing-class
+        data: {spec: digits}
+        teacher: {arch: resnet10t, img_size: 16, epochs: 1}
+        distill:
+          student: mobilenetv3_small_050
+          drop_classes: ["3"]
+          bias_adjust: auto
+          transfer_ratio: 0.5
+    """))
+    assert pipeline.distill.drop_classes == ["3"] and pipeline.distill.bias_adjust == "auto"
+    assert "transfer_ratio" in error_of(tmp_path, """
+        name: bad
+        data: {spec: digits}
+        distill: {student: mobilenetv3_small_050, transfer_ratio: 2}
+    """)

@@ -35,6 +35,8 @@ def _config(section: DistillSection, entry: MethodRun, seed: int, ctx: PlanConte
         teacher_cache=ctx.stage_dir("distill") / "teacher-cache" if section.teacher_cache else None,
         img_size=section.img_size, pretrained=section.pretrained, in_chans=section.in_chans,
         label_smoothing=pick("label_smoothing"), device=section.device,
+        transfer_data=section.transfer_data, transfer_ratio=section.transfer_ratio, limit_transfer=section.limit_transfer,
+        drop_classes=tuple(section.drop_classes), bias_adjust=section.bias_adjust,
     )
 
 
