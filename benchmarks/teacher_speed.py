@@ -7,6 +7,11 @@ transforms per sample in a DataLoader (run as written, and again with channels_l
 
     python benchmarks/teacher_speed.py                 # 2 × 100 steps, about 1 minute
     python benchmarks/teacher_speed.py --steps 30      # smoke check
+    python benchmarks/teacher_speed.py --plain-epochs 4 --seed 0   # the plain loop's test top-1
+                                                                   # after whole epochs (~7 min)
+
+Compare the last one with `edgekd teacher train resnet18 --data fashion-mnist --val-size 0
+--epochs 4 --img-size 32 --seed 0`.
 """
 
 from __future__ import annotations
@@ -68,6 +73,41 @@ def plain_loop(dataset, steps: int, batch_size: int, channels_last: bool) -> flo
     return seen / (time.perf_counter() - started)
 
 
+@torch.no_grad()
+def test_top1(model, dataset) -> float:
+    """Test top-1 (%) of the plain loop's model, with its own test transform (resize + normalise)."""
+    model.eval()
+    normalize = v2.Normalize([dataset.mean[0]] * 3, [dataset.std[0]] * 3)
+    correct = 0
+    for start in range(0, len(dataset.test), 500):
+        images = dataset.test.images[start : start + 500].expand(-1, 3, -1, -1)
+        pixels = normalize(v2.functional.resize(images, [32, 32], antialias=True).float() / 255)
+        correct += model(pixels).argmax(1).eq(dataset.test.labels[start : start + 500]).sum().item()
+    return 100.0 * correct / len(dataset.test)
+
+
+def plain_loop_epochs(dataset, epochs: int, batch_size: int, seed: int) -> tuple[float, float]:
+    """The plain loop for whole epochs (per-step cosine): (test top-1 %, img/s data included)."""
+    torch.manual_seed(seed)
+    model = timm.create_model("resnet18", num_classes=10).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    data = PlainFashionMNIST(dataset.train.images, dataset.train.labels, dataset.mean[0], dataset.std[0])
+    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True, num_workers=0)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(loader))
+    seen, started = 0, time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        for images, labels in loader:
+            loss = F.cross_entropy(model(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            seen += len(labels)
+    rate = seen / (time.perf_counter() - started)
+    return test_top1(model, dataset), rate
+
+
 def edgekd_engine(dataset, steps: int, batch_size: int) -> float:
     torch.manual_seed(0)
     spec = InputSpec(32, 3, fit_channels(dataset.mean, 3), fit_channels(dataset.std, 3))
@@ -81,8 +121,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=100, help="training steps per contender")
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--plain-epochs", type=int, default=0, help="instead: train the plain loop for whole epochs and print its test top-1")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(2)
+    if args.plain_epochs:
+        top1, rate = plain_loop_epochs(DataConfig("fashion-mnist", val_size=0).load(), args.plain_epochs, args.batch_size, args.seed)
+        print(json.dumps({"plain_loop_epochs": args.plain_epochs, "seed": args.seed, "test_top1": round(top1, 2), "img_s": round(rate, 1)}))
+        return
     samples = args.steps * args.batch_size
     # One epoch of exactly `steps` batches for the engine; the plain loop stops after `steps`.
     dataset = DataConfig("fashion-mnist", val_size=0, limit_train=samples).load()
