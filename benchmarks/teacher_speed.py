@@ -59,10 +59,17 @@ def plain_loop(dataset, steps: int, batch_size: int, channels_last: bool) -> flo
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     data = PlainFashionMNIST(dataset.train.images, dataset.train.labels, dataset.mean[0], dataset.std[0])
     loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True, num_workers=0)
+    started = time.perf_counter()
+    seen = train_steps(model, loader, optimizer, scheduler, max_steps=steps)
+    return seen / (time.perf_counter() - started)
+
+
+def train_steps(model, loader, optimizer, scheduler, max_steps: int | None = None) -> int:
+    """One pass of the plain loop over `loader` (at most `max_steps` steps); returns images seen."""
     model.train()
-    seen, started = 0, time.perf_counter()
+    seen = 0
     for step, (images, labels) in enumerate(loader):
-        if step == steps:
+        if step == max_steps:
             break
         loss = F.cross_entropy(model(images), labels)
         optimizer.zero_grad()
@@ -70,7 +77,7 @@ def plain_loop(dataset, steps: int, batch_size: int, channels_last: bool) -> flo
         optimizer.step()
         scheduler.step()
         seen += len(labels)
-    return seen / (time.perf_counter() - started)
+    return seen
 
 
 @torch.no_grad()
@@ -94,16 +101,8 @@ def plain_loop_epochs(dataset, epochs: int, batch_size: int, seed: int) -> tuple
     data = PlainFashionMNIST(dataset.train.images, dataset.train.labels, dataset.mean[0], dataset.std[0])
     loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True, num_workers=0)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(loader))
-    seen, started = 0, time.perf_counter()
-    for _ in range(epochs):
-        model.train()
-        for images, labels in loader:
-            loss = F.cross_entropy(model(images), labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            seen += len(labels)
+    started = time.perf_counter()
+    seen = sum(train_steps(model, loader, optimizer, scheduler) for _ in range(epochs))
     rate = seen / (time.perf_counter() - started)
     return test_top1(model, dataset), rate
 

@@ -88,6 +88,20 @@ class FitResult:
     val: Predictions | None = None
     test: Predictions | None = None
 
+    def run_facts(self, epochs: int, device: torch.device, world_size: int, stage_wall_time_s: float) -> dict[str, Any]:
+        """The run facts every trained model's card records (epochs, kept epoch, img/s, times, device)."""
+        return {
+            "epochs": epochs,
+            "kept_epoch": self.kept_epoch + 1,
+            "best_val_epoch": self.best_epoch + 1 if self.best_epoch >= 0 else None,
+            "train_img_per_s": self.train_img_per_s,
+            "wall_time_s": stage_wall_time_s,
+            "train_time_s": self.wall_time_s,
+            "device": str(device),
+            "precision": self.precision,
+            "world_size": world_size,
+        }
+
 
 class Trainer:
     """Runs a `TrainingTask` on a `Dataset` with a `TrainConfig`.
