@@ -45,6 +45,7 @@ def export_command(
     exclude_op_types: Annotated[Optional[str], typer.Option("--exclude-op-types", help="Op types kept in float, comma-separated (e.g. Add,Gemm).")] = None,
     exclude_nodes: Annotated[Optional[str], typer.Option("--exclude-nodes", help="Node names kept in float, comma-separated (export.json lists weighted_nodes).")] = None,
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Sensitivity search: keep the costliest layers in float until the val top-1 drop is at most PTS points.")] = None,
+    speed_search: Annotated[bool, typer.Option("--speed-search/--no-speed-search", help="CPU INT8: profile each layer and keep in float those INT8 makes slower (the faster whole model ships).")] = True,
     latency: Annotated[bool, typer.Option("--latency/--no-latency", help="Time CPU INT8 against FP32 at batch 1 and 32.")] = True,
     threads: Annotated[Optional[int], typer.Option("--threads", help="ONNX Runtime intra-op threads for parity and timing (default: its own).")] = None,
     trt: Annotated[bool, typer.Option("--trt", help="Build TensorRT engines (needs tensorrt and a CUDA GPU; see Dockerfile.jetson).")] = False,
@@ -62,7 +63,7 @@ def export_command(
         data=data, data_dir=data_dir, name=name, opset=opset, exporter=exporter, simplify=simplify,
         bake_preprocess=bake_preprocess, parity_samples=parity_samples, fp16=fp16, int8=int8, calib=calib,
         int8_target=_csv(int8_target), calib_method=calib_method, per_channel=per_channel,
-        exclude_op_types=_csv(exclude_op_types), exclude_nodes=_csv(exclude_nodes), max_drop=max_drop,
+        exclude_op_types=_csv(exclude_op_types), exclude_nodes=_csv(exclude_nodes), max_drop=max_drop, speed_search=speed_search,
         latency=latency, threads=threads, trt=trt, batch=_batches(batch), workspace_gb=workspace_gb,
         timing_cache=timing_cache, dla_core=dla_core, deepstream=deepstream, device=device,
     )

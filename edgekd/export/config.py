@@ -42,6 +42,8 @@ class ExportConfig:
         exclude_nodes: node names kept in float (names from the pre-processed graph; see export.json).
         max_drop: sensitivity search: keep the costliest layers in float until the val top-1
             drop is at most this many points.
+        speed_search: CPU target: profile the INT8 model per layer and keep in float the layers
+            INT8 makes slower (see `speed_search.py`); the faster whole model ships.
         latency: time INT8 against FP32 (batch 1 and 32) on this CPU.
         threads: ONNX Runtime intra-op threads for parity and timing (None: its default).
         trt: build TensorRT engines (needs tensorrt and a CUDA GPU).
@@ -72,6 +74,7 @@ class ExportConfig:
     exclude_op_types: tuple[str, ...] = ()
     exclude_nodes: tuple[str, ...] = ()
     max_drop: float | None = None
+    speed_search: bool = True
     latency: bool = True
     threads: int | None = None
     trt: bool = False

@@ -22,15 +22,17 @@ from edgekd.engine.progress import Progress, SilentProgress
 from edgekd.errors import ConfigError
 from edgekd.export import calibration as calib
 from edgekd.export.config import ExportConfig
-from edgekd.export.int8_report import DEFAULT_DROP_BUDGET, Int8Report, accuracy_block, judge, measure_speed
+from edgekd.export.int8_report import DEFAULT_DROP_BUDGET, LATENCY_BATCHES, Int8Report, accuracy_block, judge, measure_speed
 from edgekd.export.onnx_export import OUTPUT_NAME, convert_to_fp16, export_onnx, save_with_metadata
 from edgekd.export.parity import FP16_GATE, FP32_GATE, ParityReport, compare, enforce
 from edgekd.export.quantize import QuantRecipe, preprocess, quantize, weighted_nodes
 from edgekd.export.samples import ImageSet, data_config_for, load_for_card, predict_backend, take
 from edgekd.export.sensitivity import search
+from edgekd.export.speed_search import SpeedSearch, slow_int8_nodes
 from edgekd.export.source import ExportSource, open_source
 from edgekd.runtime.base import INPUT_NHWC_UINT8, Backend
 from edgekd.runtime.ort_backend import OrtBackend
+from edgekd.runtime.timing import compare_latency
 from edgekd.runtime.torch_backend import TorchBackend
 
 EXPORT_SCHEMA = "edgekd.export/1"
@@ -197,8 +199,13 @@ class _Export:
         fp32_val = self.predict(("fp32", fp32_path.name), lambda: fp32, self.val, as_frames)
         sensitivity = None
         progress.log(f"INT8 for {target}: {recipe.describe()['types']}, {'per-channel' if recipe.per_channel else 'per-tensor'}, {config.calib_method} on {len(self.calib_images)} {self.calib_spec.split} images of {self.calib_spec.dataset}")
+        speed, path = None, None
+        if target == "cpu" and config.speed_search:
+            speed, path = self.speed_search(pre, quantize_with, fp32, as_frames)
+            if speed.chosen == "mixed":  # the sensitivity search starts from the faster model
+                recipe = recipe.with_excluded(tuple(speed.slow_nodes))
         if config.max_drop is None:
-            path = quantize_with(())
+            path = path or quantize_with(())
         else:
             probe = take_probe(self.val)
             candidates = [(n, op) for n, op in weighted_nodes(pre) if n not in recipe.exclude_nodes and op not in recipe.exclude_op_types]
@@ -218,11 +225,36 @@ class _Export:
             "quantization": {**kept.describe(), **quant_facts, "calibration": self.calib_spec.model_dump() | {"path": str(config.calib), "images": len(self.calib_images)}},
             "weighted_nodes": [n for n, _ in weighted_nodes(pre)],
             "sensitivity": sensitivity.to_dict() if sensitivity else None,
+            "speed_search": speed.to_dict() if speed else None,
         }
         inherited = {k: fp32.metadata.get(k) for k in ("exporter", "opset", "simplified", "bake_preprocess")}
         payload = self.payload("int8", fp32.input_format, inherited | facts | {"int8": report.to_dict()})
         published = self.publish(onnx.load(str(path)), payload, f"{self.name}.int8-{target}.onnx")
         return _record("onnx", "int8", published, target=target, int8=report, details=facts)
+
+    def speed_search(self, pre: Path, quantize_with, fp32: OrtBackend, as_frames: bool) -> tuple[SpeedSearch, Path]:
+        """Quantize everything, find the layers INT8 makes slower, quantize again without them,
+        and keep whichever whole model is faster at the largest latency batch."""
+        batch = max(LATENCY_BATCHES)
+        frames = self.val.pixels(self.card.input.size, 0, batch, as_frames)
+        frames = frames.repeat(-(-batch // len(frames)), *([1] * (frames.dim() - 1)))[:batch]
+        inputs = fp32.prepare(frames)
+        all_path = quantize_with(())
+        self.progress.log(f"speed search: profiling FP32 and INT8 per layer at batch {batch} …")
+        search = slow_int8_nodes(pre, all_path, inputs.numpy(), self.config.threads)
+        if not search.slow_nodes:
+            self.progress.log("speed search: INT8 is faster than float in every weighted layer")
+            return search, all_path
+        mixed_path = quantize_with(tuple(search.slow_nodes))
+        everything, mixed = self.ort(all_path), self.ort(mixed_path)
+        timed = compare_latency({"all": lambda: everything.run(inputs), "mixed": lambda: mixed.run(inputs)}, batch, min_time_s=1.0)
+        search.all_int8_ms, search.mixed_ms = timed["all"].median_ms, timed["mixed"].median_ms
+        search.chosen = "mixed" if search.mixed_ms < search.all_int8_ms else "all"
+        self.progress.log(
+            f"speed search: {len(search.slow_nodes)} layers run slower in INT8 than in float ({', '.join(search.slow_nodes[:4])}{', …' if len(search.slow_nodes) > 4 else ''}); "
+            f"all INT8 {search.all_int8_ms:.3f} ms vs those in float {search.mixed_ms:.3f} ms at batch {batch} → ships {'the mixed model' if search.chosen == 'mixed' else 'all INT8'}"
+        )
+        return search, mixed_path if search.chosen == "mixed" else all_path
 
     def judge_int8(self, target: str, fp32: OrtBackend, fp32_path: Path, int8_path: Path, as_frames: bool) -> Int8Report:
         int8 = self.ort(int8_path)

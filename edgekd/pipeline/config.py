@@ -174,6 +174,7 @@ class ExportSection(Section):
     exclude_op_types: Optional[list[str]] = None
     exclude_nodes: Optional[list[str]] = None
     max_drop: Optional[float] = Field(None, ge=0)
+    speed_search: Optional[bool] = None
     latency: Optional[bool] = None
     threads: Optional[int] = Field(None, ge=1)
     trt: Optional[bool] = None

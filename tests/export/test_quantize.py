@@ -54,7 +54,8 @@ def test_cpu_int8_is_u8s8_per_channel(full_export):
     model, init, producers = _graph(record.path)
     activations = [n for n in model.graph.node if n.op_type == "QuantizeLinear"]
     assert activations and all(init[n.input[2]].dtype == np.uint8 for n in activations)
-    for conv in (n for n in model.graph.node if n.op_type == "Conv"):
+    in_float = set(record.details["quantization"]["weighted_in_float"])  # the speed search's choice
+    for conv in (n for n in model.graph.node if n.op_type == "Conv" and n.name not in in_float):
         dq = _weight_dq(conv, producers)
         assert init[dq.input[0]].dtype == np.int8 and init[dq.input[1]].shape[0] == init[dq.input[0]].shape[0]
 
@@ -78,7 +79,7 @@ def test_excluded_op_types_and_nodes_stay_in_float(student, full_export, tmp_pat
     weighted = full_export.get("int8", target="cpu").details["weighted_nodes"]
     first_conv = weighted[0]
     # Node names depend on the exporter: the same (dynamo) export as full_export's.
-    config = ExportConfig(student, tmp_path, int8=True, calib=DIGITS_SPEC, exclude_nodes=(first_conv,), exclude_op_types=("Gemm",), latency=False)
+    config = ExportConfig(student, tmp_path, int8=True, calib=DIGITS_SPEC, exclude_nodes=(first_conv,), exclude_op_types=("Gemm",), speed_search=False, latency=False)
     result = export(config)
     record = result.get("int8", target="cpu")
     model, init, producers = _graph(record.path)
@@ -91,7 +92,7 @@ def test_excluded_op_types_and_nodes_stay_in_float(student, full_export, tmp_pat
 
 
 def test_unknown_excluded_node_is_one_clear_line(student, tmp_path):
-    config = ExportConfig(student, tmp_path, exporter="torchscript", int8=True, calib=DIGITS_SPEC, exclude_nodes=("no_such_conv",), latency=False)
+    config = ExportConfig(student, tmp_path, exporter="torchscript", int8=True, calib=DIGITS_SPEC, exclude_nodes=("no_such_conv",), speed_search=False, latency=False)
     with pytest.raises(ModelError, match="no node named 'no_such_conv'"):
         export(config)
     assert not list(tmp_path.glob("*.int8-*.onnx"))
@@ -101,7 +102,7 @@ def test_sensitivity_search_keeps_the_costliest_layers_in_float(student, tmp_pat
     # 8 calibration images and per-tensor scales: a recipe that loses accuracy on purpose.
     spec = tmp_path / "tiny.yaml"
     spec.write_text("dataset: digits\nsplit: val\nsamples: 8\nseed: 1\n")
-    config = ExportConfig(student, tmp_path / "out", exporter="torchscript", int8=True, calib=spec, per_channel=False, max_drop=0.0, latency=False)
+    config = ExportConfig(student, tmp_path / "out", exporter="torchscript", int8=True, calib=spec, per_channel=False, max_drop=0.0, speed_search=False, latency=False)
     record = export(config).get("int8", target="cpu")
     search = record.details["sensitivity"]
     assert search["drop_all_quantized"] > 0, "the recipe was meant to lose accuracy"
