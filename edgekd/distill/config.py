@@ -10,6 +10,7 @@ from edgekd.engine import TrainConfig
 from edgekd.errors import ConfigError
 
 ENSEMBLE_RULES = ("prob", "logit")
+KD_LOSSES = ("kl", "kl-std")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class DistillConfig:
     temperature: float = 4.0
     alpha: float = 0.9
     ensemble: str = "prob"
+    kd_loss: str = "kl"
     hint_layer: str | None = None
     guided_layer: str | None = None
     hint_epochs: int = 1
@@ -102,6 +104,8 @@ class DistillConfig:
             raise ConfigError(f"--alpha must be within [0, 1], got {self.alpha}.")
         if self.beta < 0:
             raise ConfigError(f"--beta must be >= 0, got {self.beta}.")
+        if self.kd_loss not in KD_LOSSES:
+            raise ConfigError(f"unknown --kd-loss '{self.kd_loss}': use {' or '.join(KD_LOSSES)}.")
         if self.ensemble not in ENSEMBLE_RULES:
             raise ConfigError(f"unknown --ensemble '{self.ensemble}': use {' or '.join(ENSEMBLE_RULES)}.")
         if self.img_size < 8:

@@ -33,6 +33,14 @@ def ensemble_logits(teacher_logits: Sequence[torch.Tensor], rule: str = "prob") 
     return soft_targets(teacher_logits, 1.0, "prob").clamp_min(1e-12).log()
 
 
+def standardize_logits(logits: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Per-sample z-score of logits (Sun et al. 2024, "Logit Standardization in Knowledge
+    Distillation"): the student matches the shape of the teacher's logits, not their scale,
+    which a small student cannot reach anyway. float32, same shape."""
+    logits = logits.float()
+    return (logits - logits.mean(dim=1, keepdim=True)) / (logits.std(dim=1, keepdim=True) + eps)
+
+
 def kd_loss(student_logits: torch.Tensor, target_probs: torch.Tensor, temperature: float, reduction: str = "batchmean") -> torch.Tensor:
     """Hinton's soft term: T²·KL(p_teacher ‖ softmax(s/T)), float32.
 

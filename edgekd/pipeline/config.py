@@ -105,6 +105,7 @@ class MethodRun(Section):
     name: Optional[str] = None
     temperature: Optional[float] = Field(None, gt=0)
     alpha: Optional[float] = Field(None, ge=0, le=1)
+    kd_loss: Optional[Literal["kl", "kl-std"]] = None
     hint_layer: Optional[str] = None
     guided_layer: Optional[str] = None
     hint_epochs: Optional[int] = Field(None, ge=0)
@@ -129,6 +130,7 @@ class DistillSection(TrainSection):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     temperature: float = Field(4.0, gt=0)
     alpha: float = Field(0.9, ge=0, le=1)
+    kd_loss: Literal["kl", "kl-std"] = "kl"
     hint_layer: Optional[str] = None
     guided_layer: Optional[str] = None
     hint_epochs: int = Field(1, ge=0)

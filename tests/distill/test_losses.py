@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from edgekd.distill.losses import ensemble_logits, hint_loss, kd_loss, soft_targets
+from edgekd.distill.losses import ensemble_logits, hint_loss, kd_loss, soft_targets, standardize_logits
 
 
 def _by_hand(student, teacher, T):
@@ -51,3 +51,13 @@ def test_soft_targets_ensemble_rules():
 def test_hint_loss_is_mean_squared_error():
     student, teacher = torch.zeros(2, 3, 4, 4), torch.full((2, 3, 4, 4), 2.0)
     assert hint_loss(student, teacher).item() == pytest.approx(4.0)
+
+
+def test_standardized_logits_ignore_each_samples_shift_and_scale():
+    logits = torch.randn(6, 10, generator=torch.Generator().manual_seed(1)) * 4
+    shifted_scaled = logits * torch.tensor([[0.5], [2], [3], [1], [7], [0.1]]) + torch.arange(6.0)[:, None]
+    z = standardize_logits(logits)
+    assert torch.allclose(z.mean(1), torch.zeros(6), atol=1e-5) and torch.allclose(z.std(1), torch.ones(6), atol=1e-4)
+    assert torch.allclose(standardize_logits(shifted_scaled), z, atol=1e-4)
+    # Hence a teacher that is only more confident gives the same kl-std targets, not the same kl ones.
+    assert not torch.allclose(soft_targets([logits], 4.0), soft_targets([logits * 3], 4.0), atol=1e-3)

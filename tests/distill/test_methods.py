@@ -10,7 +10,7 @@ from distill_helpers import distill_config
 from edgekd.data import Batch, InputSpec, ModelInput, load_dataset
 from edgekd.distill import METHODS, DistillMethod, distill, register
 from edgekd.distill.adapters import Resize, build_adapter
-from edgekd.distill.losses import kd_loss, soft_targets
+from edgekd.distill.losses import kd_loss, soft_targets, standardize_logits
 from edgekd.distill.methods.fitnet import FitNet
 from edgekd.distill.methods.kd import KnowledgeDistillation
 from edgekd.distill.targets import TeacherTargets
@@ -54,6 +54,19 @@ def test_kd_step_returns_its_terms_and_combines_them_with_alpha(digits_teacher):
     assert all(p.grad is None for p in task.teachers.parameters())  # the teacher is never trained
     assert set(task.trainable_modules()) == {"student"}
 
+
+
+def test_kd_with_standardized_logits_applies_them_to_the_soft_term_only(digits_teacher):
+    torch.manual_seed(0)
+    task = KnowledgeDistillation(create_model("test_resnet", 10), ModelInput(SPEC), _targets(digits_teacher), temperature=2.0, alpha=0.5, kd_loss="kl-std")
+    batch = _batch()
+    pixels = batch.images.float() / 255
+    out = task(pixels, batch)
+    teacher_logits = task.targets.bank(pixels)[0]
+    expected_kd = kd_loss(standardize_logits(out["output"]), soft_targets([standardize_logits(teacher_logits)], 2.0), 2.0)
+    assert out["kd"].item() == pytest.approx(expected_kd.item(), rel=1e-5)
+    assert out["ce"].item() == pytest.approx(F.cross_entropy(out["output"], batch.labels).item(), rel=1e-5)
+    assert task.describe()["kd_loss"] == "kl-std"
 
 @pytest.mark.parametrize(
     "student_shape, teacher_shape, first_layer",

@@ -75,7 +75,7 @@ class FitNet(KnowledgeDistillation):
         return cls(
             student, student_input, targets,
             hint_layer=config.hint_layer, guided_layer=config.guided_layer, hint_epochs=config.hint_epochs, beta=config.beta,
-            temperature=config.temperature, alpha=config.alpha, ensemble=config.ensemble, label_smoothing=config.label_smoothing,
+            temperature=config.temperature, alpha=config.alpha, ensemble=config.ensemble, label_smoothing=config.label_smoothing, kd_loss=config.kd_loss,
         )
 
     def describe(self) -> dict[str, Any]:

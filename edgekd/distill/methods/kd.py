@@ -16,26 +16,29 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgekd.data import Batch, ModelInput
-from edgekd.distill.losses import kd_loss, soft_targets
+from edgekd.distill.losses import kd_loss, soft_targets, standardize_logits
 from edgekd.distill.methods.base import DistillMethod, register
 
 
 @register("kd")
 class KnowledgeDistillation(DistillMethod):
-    """Args (besides `DistillMethod`'s): temperature T > 0, alpha α in [0, 1], ensemble rule."""
+    """Args (besides `DistillMethod`'s): temperature T > 0, alpha α in [0, 1], ensemble rule,
+    kd_loss `kl` (Hinton) or `kl-std` (the soft term on per-sample standardized logits of
+    student and teachers; the CE term keeps the raw logits)."""
 
-    def __init__(self, student: nn.Module, student_input: ModelInput, targets, *, temperature: float = 4.0, alpha: float = 0.9, ensemble: str = "prob", label_smoothing: float = 0.0):
+    def __init__(self, student: nn.Module, student_input: ModelInput, targets, *, temperature: float = 4.0, alpha: float = 0.9, ensemble: str = "prob", label_smoothing: float = 0.0, kd_loss: str = "kl"):
         super().__init__(student, student_input, targets, label_smoothing)
         self.temperature = temperature
         self.alpha = alpha
         self.ensemble = ensemble
+        self.kd_loss = kd_loss
 
     @classmethod
     def build(cls, config, student, student_input, targets):
-        return cls(student, student_input, targets, temperature=config.temperature, alpha=config.alpha, ensemble=config.ensemble, label_smoothing=config.label_smoothing)
+        return cls(student, student_input, targets, temperature=config.temperature, alpha=config.alpha, ensemble=config.ensemble, label_smoothing=config.label_smoothing, kd_loss=config.kd_loss)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "temperature": self.temperature, "alpha": self.alpha, "ensemble": self.ensemble}
+        return {**super().describe(), "temperature": self.temperature, "alpha": self.alpha, "ensemble": self.ensemble, "kd_loss": self.kd_loss}
 
     def kd_terms(self, logits: torch.Tensor, batch: Batch, teacher_logits: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """The KD loss and its terms for student `logits` and the teachers' logits.
@@ -44,14 +47,18 @@ class KnowledgeDistillation(DistillMethod):
         −1, from an `unlabeled:PATH` transfer set) take the soft term alone, T²·KL (weight 1).
         The loss is the mean over the batch; `ce` is the mean over its labelled samples (0 if none).
         """
+        soft_logits = logits
+        if self.kd_loss == "kl-std":
+            teacher_logits = [standardize_logits(t) for t in teacher_logits]
+            soft_logits = standardize_logits(logits)
         targets = soft_targets(teacher_logits, self.temperature, self.ensemble)
         labelled = batch.labels >= 0
         if bool(labelled.all()):  # the common case, kept as the plain batch-mean formula
             ce = F.cross_entropy(logits, batch.labels, label_smoothing=self.label_smoothing)
-            kd = kd_loss(logits, targets, self.temperature)
+            kd = kd_loss(soft_logits, targets, self.temperature)
             loss = (1.0 - self.alpha) * ce + self.alpha * kd
             return {"loss": loss, "output": logits, "ce": ce.detach(), "kd": kd.detach()}
-        kd_each = kd_loss(logits, targets, self.temperature, reduction="none")
+        kd_each = kd_loss(soft_logits, targets, self.temperature, reduction="none")
         ce_each = F.cross_entropy(logits, batch.labels.clamp_min(0), label_smoothing=self.label_smoothing, reduction="none")
         loss = torch.where(labelled, (1.0 - self.alpha) * ce_each + self.alpha * kd_each, kd_each).mean()
         count = labelled.sum()

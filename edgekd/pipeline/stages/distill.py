@@ -29,7 +29,7 @@ def _config(section: DistillSection, entry: MethodRun, seed: int, ctx: PlanConte
     return DistillConfig(
         student=section.student, out_dir=out_dir, teacher=(str(ctx.teacher().path),), method=entry.method,
         data=ctx.pipeline.data.to_config(), train=train.train_config(seed=seed),
-        temperature=pick("temperature"), alpha=pick("alpha"),
+        temperature=pick("temperature"), alpha=pick("alpha"), kd_loss=pick("kd_loss"),
         hint_layer=pick("hint_layer") if fitnet else None, guided_layer=pick("guided_layer") if fitnet else None,
         hint_epochs=pick("hint_epochs") if fitnet else DistillConfig.hint_epochs, beta=pick("beta") if fitnet else 0.0,
         teacher_cache=ctx.stage_dir("distill") / "teacher-cache" if section.teacher_cache else None,
