@@ -21,7 +21,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -32,17 +31,16 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgekd.artifacts import sha256_file, write_json  # noqa: E402
+from edgekd.artifacts import write_json  # noqa: E402
+from edgekd.bench.deploy import BATCHES, deploy_model  # noqa: E402
+from edgekd.bench.deploy import checks as deploy_checks  # noqa: E402
 from edgekd.data import DataConfig, to_unit_float  # noqa: E402
 from edgekd.engine import OptimConfig, TrainConfig  # noqa: E402
-from edgekd.export import ExportConfig, export  # noqa: E402
-from edgekd.models import load_model  # noqa: E402
-from edgekd.runtime import compare_latency, open_backend  # noqa: E402
+from edgekd.cli.console import RichProgress  # noqa: E402
 from edgekd.teacher import TeacherConfig, train_teacher  # noqa: E402
 
 DEFAULT_STUDENT = "mobilenetv3_small_050"
 MODELS = {DEFAULT_STUDENT: "default student", "resnet18": "resnet18"}
-BATCHES = (1, 32)
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,47 +73,6 @@ def train(arch: str, out_dir: Path, args: argparse.Namespace) -> Path:
     return train_teacher(config).weights_path
 
 
-def export_once(weights: Path, out_dir: Path, calib: Path, args: argparse.Namespace) -> dict:
-    """`edgekd.export.export` of a checkpoint, reused while export.json matches its weights."""
-    summary_path = out_dir / "export.json"
-    if summary_path.exists():
-        summary = json.loads(summary_path.read_text())
-        if summary["source"]["sha256"] == sha256_file(weights) and not args.re_export:
-            print(f"[export] {weights.parent.name}: reusing {summary_path}", flush=True)
-            return summary
-    print(f"[export] {weights.parent.name}: FP32 ONNX (parity gate), INT8 cpu + tensorrt from {calib.name}", flush=True)
-    config = ExportConfig(weights, out_dir, int8=True, calib=calib, int8_target=("cpu", "tensorrt"), latency=False,
-                          threads=args.threads, parity_samples=1000 if args.quick else None)
-    return json.loads(export(config).summary_path.read_text())
-
-
-def time_artefacts(weights: Path, onnx_files: dict[str, Path], pixels: torch.Tensor, threads: int, min_time: float) -> dict[str, dict[int, float]]:
-    """Median ms per call of every runner at each batch size (interleaved rounds)."""
-    model, _ = load_model(weights)
-    runtime_torch = open_backend(weights)  # channels_last, as edgekd runs PyTorch
-    backends = {name: open_backend(path, threads=threads) for name, path in onnx_files.items()}
-    results: dict[str, dict[int, float]] = {}
-    for batch in BATCHES:
-        batch_pixels = pixels[:batch]
-        nchw_input = runtime_torch.prepare(batch_pixels)
-        runners = {
-            "torch eager channels_last": lambda x=nchw_input: runtime_torch.run(x),
-            "torch eager NCHW": lambda x=nchw_input: _eager(model, x),
-        }
-        for name, backend in backends.items():
-            prepared = backend.prepare(batch_pixels)
-            runners[name] = lambda b=backend, x=prepared: b.run(x)
-        timed = compare_latency(runners, batch, min_time_s=min_time, max_time_s=20 * min_time)
-        for name, latency in timed.items():
-            results.setdefault(name, {})[batch] = latency.median_ms
-    return results
-
-
-@torch.no_grad()
-def _eager(model, inputs):
-    return model(inputs)
-
-
 def main() -> int:
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -130,20 +87,10 @@ def main() -> int:
     pixels = to_unit_float(test_images, (args.img_size, args.img_size))
     report = {"threads": args.threads, "quick": args.quick, "img_size": args.img_size, "models": {}}
     started = time.perf_counter()
+    progress = RichProgress()
     for arch in args.models.split(","):
         weights = train(arch, out / arch, args)
-        summary = export_once(weights, out / arch / "export", calib, args)
-        artefacts = {(a["precision"], a["target"]): a for a in summary["artefacts"]}
-        onnx_files = {"ort fp32": Path(artefacts[("fp32", None)]["path"])}
-        drops = {}
-        for target in ("cpu", "tensorrt"):
-            record = artefacts[("int8", target)]
-            onnx_files[f"ort int8 {target}"] = Path(record["path"])
-            drops[f"ort int8 {target}"] = record["int8"]["accuracy"]["test"]
-        print(f"[time] {arch}: batch {' and '.join(map(str, BATCHES))}, {args.threads} threads, ≥ {min_time:g} s each", flush=True)
-        latency = time_artefacts(weights, onnx_files, pixels, args.threads, min_time)
-        report["models"][arch] = {"role": MODELS.get(arch, arch), "latency_ms": latency, "int8_test": drops,
-                                  "fp32_test_top1": next(iter(drops.values()))["fp32_top1"], "parity": artefacts[("fp32", None)]["parity"]}
+        report["models"][arch] = deploy_model(MODELS.get(arch, arch), weights, out / arch / "export", calib, pixels, args.threads, min_time, progress, quick=args.quick)
     report["wall_s"] = time.perf_counter() - started
     print_report(report)
     report["checks"] = checks(report)
@@ -166,27 +113,7 @@ def print_report(report: dict) -> None:
 
 
 def checks(report: dict) -> list[str]:
-    lines = ["\ntargets:"]
-    for arch, entry in report["models"].items():
-        latency = entry["latency_ms"]
-        eager_1 = latency["torch eager channels_last"][1]
-        speedup_1 = eager_1 / latency["ort fp32"][1]
-        nchw_1 = latency["torch eager NCHW"][1] / latency["ort fp32"][1]
-        status = ("PASS" if speedup_1 >= 10 else "MISS") if arch == DEFAULT_STUDENT else "INFO"
-        lines.append(f"  {status} {arch}: ORT FP32 vs eager at batch 1: {speedup_1:.1f}× (channels_last eager), {nchw_1:.1f}× (NCHW eager); target ≥ 10× for the default student")
-        cpu = latency["ort int8 cpu"][32]
-        speedup_32 = latency["ort fp32"][32] / cpu
-        drop = entry["int8_test"]["ort int8 cpu"]["drop"]
-        if arch == "resnet18":
-            ok = speedup_32 >= 1.5 and drop <= 0.5
-            lines.append(f"  {'PASS' if ok else 'MISS'} resnet18: CPU INT8 vs FP32 at batch 32: {speedup_32:.2f}×, drop {drop:+.2f} pt; target ≥ 1.5×, ≤ 0.5 pt")
-        else:
-            ok = speedup_32 >= 1.0 and drop <= 0.5
-            verdict = "INT8 usable" if ok else "fallback: ship FP32 (INT8 not faster or too lossy)"
-            lines.append(f"  {'PASS' if ok else 'INFO'} {arch}: CPU INT8 vs FP32 at batch 32: {speedup_32:.2f}×, at batch 1: {latency['ort fp32'][1] / latency['ort int8 cpu'][1]:.2f}×, drop {drop:+.2f} pt → {verdict}")
-        trt_cpu = latency["ort fp32"][32] / latency["ort int8 tensorrt"][32]
-        lines.append(f"  INFO {arch}: TensorRT-recipe INT8 (S8S8) on this CPU: {trt_cpu:.2f}× FP32 at batch 32 (not its target: for the GPU only)")
-    return lines
+    return ["\ntargets:"] + [f"  {c['status']} {c['line']}" for c in deploy_checks(report["models"])]
 
 
 if __name__ == "__main__":

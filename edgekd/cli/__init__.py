@@ -14,6 +14,7 @@ import typer
 
 from edgekd import __version__
 from edgekd.cli import data, teacher
+from edgekd.cli import bench as bench_cli
 from edgekd.cli import distill as distill_cli
 from edgekd.cli import evaluate as evaluate_cli
 from edgekd.cli import export as export_cli
@@ -41,6 +42,7 @@ app.command("profile")(profile_cli.profile_command)
 app.command("report")(report_cli.report_command)
 app.command("gate")(gate_cli.gate_command)
 app.command("run")(run_cli.run_command)
+app.command("bench")(bench_cli.bench_command)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,125 @@
+"""The FMNIST-32 benchmark protocol: what is fixed, which student runs it compares, the val sweep.
+
+Fixed (every run): Fashion-MNIST at 32 px (3 channels), random crop with 4 px padding +
+horizontal flip, batch 128, SGD lr 0.1 nesterov momentum 0.9, weight decay 5e-4, cosine, 2 CPU
+threads; teacher timm `resnet18` 4 epochs, student `mobilenetv3_small_050` 4 epochs.
+Free for the distillation runs (and reported): T, α, the KD loss variant, the student's lr.
+
+Choices are made on a val split of 10,000 train images (`SWEEP`); the published figures are
+test top-1 of runs on the full train set (`HEADLINE`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgekd.distill import DistillConfig
+
+DATA = "fashion-mnist"
+IMG_SIZE = 32
+BATCH_SIZE = 128
+LR = 0.1
+TEACHER_ARCH = "resnet18"
+STUDENT_ARCH = "mobilenetv3_small_050"
+EPOCHS = 4
+THREADS = 2
+SWEEP_VAL_SIZE = 10_000
+# The student alone's best learning rate on the val sweep (none-lr0.05/0.1/0.2: see README).
+ALONE_LR = 0.1
+
+
+@dataclass(frozen=True)
+class StudentRun:
+    """One student recipe. None fields take `edgekd distill`'s shipped defaults."""
+
+    name: str
+    method: str
+    lr: float = LR
+    temperature: float | None = None
+    alpha: float | None = None
+    kd_loss: str | None = None
+    label: str = ""
+
+    def settings(self) -> dict:
+        """T, α and loss as the run uses them (defaults filled in), for tables."""
+        if self.method == "none":
+            return {"lr": self.lr}
+        return {
+            "lr": self.lr,
+            "temperature": self.temperature if self.temperature is not None else DistillConfig.temperature,
+            "alpha": self.alpha if self.alpha is not None else DistillConfig.alpha,
+            "kd_loss": self.kd_loss or DistillConfig.kd_loss,
+        }
+
+
+def _sweep_name(method: str, lr: float = LR, temperature: float | None = None, alpha: float | None = None, kd_loss: str | None = None) -> StudentRun:
+    if method == "none":
+        return StudentRun(f"none-lr{lr:g}", "none", lr)
+    name = f"kd-T{temperature:g}-a{alpha:g}" + (f"-lr{lr:g}" if lr != LR else "") + (f"-{kd_loss}" if kd_loss and kd_loss != "kl" else "")
+    return StudentRun(name, method, lr, temperature, alpha, kd_loss)
+
+
+HEADLINE = (
+    StudentRun("alone", "none", ALONE_LR, label="student alone (its best lr)"),
+    StudentRun("kd", "kd", label="KD, shipped defaults"),
+    StudentRun("fitnet", "fitnet", label="FitNet (1 hint epoch, then KD), shipped defaults"),
+    StudentRun("kd-textbook", "kd", LR, 4.0, 0.9, "kl", label="KD textbook (T=4, α=0.9, lr 0.1)"),
+)
+
+SWEEP = (
+    _sweep_name("none", 0.05),
+    _sweep_name("none", 0.1),
+    _sweep_name("none", 0.2),
+    _sweep_name("kd", temperature=4, alpha=0.9),  # the textbook recipe
+    _sweep_name("kd", temperature=4, alpha=0.5),
+    _sweep_name("kd", temperature=2, alpha=0.5),
+    _sweep_name("kd", temperature=1, alpha=0.5),
+    _sweep_name("kd", temperature=1, alpha=0.7),
+    _sweep_name("kd", temperature=1, alpha=0.9),
+    _sweep_name("kd", lr=0.2, temperature=1, alpha=0.5),
+    _sweep_name("kd", temperature=1, alpha=0.5, kd_loss="kl-std"),
+    _sweep_name("kd", temperature=2, alpha=0.9, kd_loss="kl-std"),
+    _sweep_name("kd", temperature=4, alpha=0.9, kd_loss="kl-std"),
+)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Options of `edgekd bench`.
+
+    Attributes:
+        out: work and result folder (runs are reused from it when their settings match).
+        seeds: seeds of the headline student runs (≥ 3 for the "beats" rule).
+        quick: smoke mode — a few thousand images, short epochs, short timings.
+        teacher: a trained FMNIST-32 resnet18 (run dir) to use instead of training one.
+        sweep: also run the val sweep (`SWEEP`) that chose the defaults.
+        speed / deploy: run the training-speed and the deployment parts.
+        limit_train / teacher_epochs / student_epochs: override the protocol (quick mode sets
+            them small; the published table uses the protocol's).
+    """
+
+    out: Path
+    seeds: int = 1
+    quick: bool = False
+    teacher: Path | None = None
+    sweep: bool = False
+    speed: bool = True
+    deploy: bool = True
+    threads: int = THREADS
+    limit_train: int | None = None
+    teacher_epochs: int | None = None
+    student_epochs: int | None = None
+    runs: tuple[StudentRun, ...] = field(default=HEADLINE)
+
+    @property
+    def effective_limit_train(self) -> int | None:
+        return self.limit_train if self.limit_train is not None else (4000 if self.quick else None)
+
+    @property
+    def effective_teacher_epochs(self) -> int:
+        return self.teacher_epochs or (1 if self.quick else EPOCHS)
+
+    @property
+    def effective_student_epochs(self) -> int:
+        return self.student_epochs or (2 if self.quick else EPOCHS)

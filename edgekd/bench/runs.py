@@ -1,0 +1,102 @@
+"""The benchmark's training runs: the teacher and the student recipes, each reused from the
+work folder when a finished run there has the same settings (so an interrupted or repeated
+bench only trains what is missing)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from edgekd.artifacts import sha256_file
+from edgekd.bench import protocol as P
+from edgekd.bench.protocol import BenchConfig, StudentRun
+from edgekd.data import DataConfig
+from edgekd.distill import DistillConfig, distill
+from edgekd.engine import OptimConfig, Progress, TrainConfig
+from edgekd.errors import ConfigError
+from edgekd.teacher import TeacherConfig, train_teacher
+
+# Settings that do not change what a run computes: where it wrote, how the teacher was named.
+_IGNORED = {"out_dir", "teacher", "teacher_cache", "resume"}
+
+
+def _train(epochs: int, lr: float, seed: int) -> TrainConfig:
+    return TrainConfig(epochs=epochs, batch_size=P.BATCH_SIZE, optim=OptimConfig(lr=lr), seed=seed)
+
+
+def _read_card(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def teacher_run(config: BenchConfig, progress: Progress) -> dict[str, Any]:
+    """The teacher: `config.teacher` as given, else trained (or reused) in OUT/teacher."""
+    if config.teacher is not None:
+        folder = Path(config.teacher)
+        card = _read_card(folder / "teacher.json")
+        if card is None or not (folder / "teacher.safetensors").is_file():
+            raise ConfigError(f"--teacher {folder}: no teacher.safetensors + teacher.json there; pass a folder written by 'edgekd teacher train'.")
+        progress.log(f"teacher: using {folder} ({card['arch']}, test top-1 {card['metrics']['test']['top1']:.2f} %)")
+    else:
+        folder = config.out / "teacher"
+        teacher_config = TeacherConfig(
+            P.TEACHER_ARCH, folder, DataConfig(P.DATA, val_size=0, limit_train=config.effective_limit_train),
+            _train(config.effective_teacher_epochs, P.LR, 0), img_size=P.IMG_SIZE, device="cpu",
+        )
+        card = _read_card(folder / "teacher.json")
+        if card is None or card.get("provenance", {}).get("config") != json.loads(json.dumps(teacher_config.describe())):
+            progress.log(f"teacher: training {P.TEACHER_ARCH} for {teacher_config.train.epochs} epochs")
+            train_teacher(teacher_config, progress)
+            card = _read_card(folder / "teacher.json")
+        else:
+            progress.log(f"teacher: reusing {folder}")
+    weights = folder / "teacher.safetensors"
+    return {"path": str(folder), "weights": str(weights), "sha256": sha256_file(weights), "arch": card["arch"],
+            "test_top1": card["metrics"]["test"]["top1"], "train_img_per_s": card.get("training", {}).get("train_img_per_s")}
+
+
+def student_config(config: BenchConfig, run: StudentRun, seed: int, teacher: dict, folder: Path, *, val_size: float) -> DistillConfig:
+    """The `edgekd distill` settings of one benchmark run."""
+    chosen = {k: v for k, v in (("temperature", run.temperature), ("alpha", run.alpha), ("kd_loss", run.kd_loss)) if v is not None}
+    return replace(
+        DistillConfig(P.STUDENT_ARCH, folder),
+        teacher=(teacher["path"],), method=run.method,
+        data=DataConfig(P.DATA, val_size=val_size, limit_train=config.effective_limit_train, split_seed=0),
+        train=_train(config.effective_student_epochs, run.lr, seed),
+        teacher_cache=config.out / "teacher-cache", img_size=P.IMG_SIZE, **chosen,
+    )
+
+
+def _same_run(card: dict | None, wanted: DistillConfig, teacher_sha: str) -> bool:
+    if card is None:
+        return False
+    done = card.get("provenance", {}).get("config") or {}
+    want = json.loads(json.dumps(wanted.describe()))
+    defaults = json.loads(json.dumps(DistillConfig(wanted.student, wanted.out_dir).describe()))
+    # A setting added to edgekd after the run was made counts as its default (what the run did).
+    done = {**{k: v for k, v in defaults.items() if k not in done}, **done}
+    same_settings = {k: v for k, v in done.items() if k not in _IGNORED} == {k: v for k, v in want.items() if k not in _IGNORED}
+    teachers = card.get("training", {}).get("teachers") or [{}]
+    return same_settings and teachers[0].get("sha256") == teacher_sha
+
+
+def student_run(config: BenchConfig, run: StudentRun, seed: int, teacher: dict, folder: Path, progress: Progress, *, val_size: float = 0) -> dict[str, Any]:
+    """Train one student (or reuse it) and return its figures."""
+    wanted = student_config(config, run, seed, teacher, folder, val_size=val_size)
+    card = _read_card(folder / "student.json")
+    if _same_run(card, wanted, teacher["sha256"]):
+        progress.log(f"{folder.name}: reusing the finished run")
+    else:
+        progress.log(f"{folder.name}: {run.method} {run.settings()} seed {seed}")
+        distill(wanted, progress)
+        card = _read_card(folder / "student.json")
+    metrics, training = card["metrics"], card["training"]
+    return {
+        "run": run.name, "seed": seed, "path": str(folder), "settings": run.settings(),
+        "val_top1": (metrics.get("val") or {}).get("top1"), "test_top1": metrics["test"]["top1"],
+        "train_img_per_s": training.get("train_img_per_s"), "wall_time_s": training.get("wall_time_s"),
+    }

@@ -1,0 +1,57 @@
+"""`edgekd bench`: the quick run end to end (real training, export and timing), reuse of
+finished runs, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+TINY = ("--quick", "--limit-train", "600", "--teacher-epochs", "1", "--student-epochs", "2")
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_every_figure_and_reuses_finished_runs(run_cli, tmp_path):
+    out = tmp_path / "bench"
+    result = run_cli("bench", *TINY, "--out", out)
+    assert result.code == 0, result.stderr
+    figures = json.loads((out / "bench.json").read_text())
+    assert figures["schema"] == "edgekd.bench/1" and figures["config"]["quick"]
+    assert 0 < figures["teacher"]["test_top1"] <= 100
+    assert set(figures["students"]) == {"alone", "kd", "fitnet", "kd-textbook"}
+    for name, summary in figures["students"].items():
+        (run,) = summary["runs"]
+        assert 0 < run["test_top1"] <= 100 and run["train_img_per_s"] > 0
+        assert summary["stats"]["mean"] == pytest.approx(run["test_top1"]) and not summary["stats"]["rule_applies"]
+    assert figures["students"]["kd-textbook"]["settings"] == {"lr": 0.1, "temperature": 4.0, "alpha": 0.9, "kd_loss": "kl"}
+    speed = figures["speed"]
+    assert all(speed["steps"]["img_per_s"][mode] > 0 for mode in ("student", "teacher", "online_kd", "cached_kd"))
+    models = figures["deploy"]["models"]
+    assert {entry["role"] for entry in models.values()} == {"default student", "resnet18"}
+    for entry in models.values():
+        assert set(entry["latency_ms"]) == {"torch eager channels_last", "torch eager NCHW", "ort fp32", "ort int8 cpu", "ort int8 tensorrt"}
+        assert all(ms > 0 for per_batch in entry["latency_ms"].values() for ms in per_batch.values())
+        assert entry["parity"]["agreement"] >= 99.9
+    assert {t["status"] for t in figures["targets"]} <= {"PASS", "MISS", "INFO"} and len(figures["targets"]) >= 8
+    assert figures["machine"]["threads"] == 2 and figures["wall_time_s"] > 0
+    markdown = (out / "bench.md").read_text()
+    for heading in ("## Accuracy", "## Training speed", "## Deployment", "## Targets"):
+        assert heading in markdown
+    assert "KD textbook (T=4, α=0.9, lr 0.1)" in markdown
+
+    weights = out / "runs" / "kd-s0" / "student.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    again = run_cli("bench", *TINY, "--out", out, "--no-speed", "--no-deploy")
+    assert again.code == 0, again.stderr
+    assert "reusing the finished run" in again.stderr and weights.stat().st_mtime_ns == stamp
+    assert json.loads((out / "bench.json").read_text())["speed"] is None
+
+
+def test_bad_seed_count_is_one_line_exit_2(run_cli, tmp_path):
+    result = run_cli("bench", "--seeds", "0", "--out", tmp_path)
+    assert result.code == 2 and "--seeds must be at least 1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_teacher_folder_without_a_teacher_is_one_line_exit_2(run_cli, tmp_path):
+    result = run_cli("bench", "--teacher", tmp_path / "nothing", "--out", tmp_path / "out")
+    assert result.code == 2 and "no teacher.safetensors + teacher.json" in result.stderr and "Traceback" not in result.stderr
