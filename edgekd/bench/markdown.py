@@ -44,7 +44,10 @@ def sweep_table(sweep: list[dict]) -> list[str]:
         return []
     base = next((r["val_top1"] for r in sweep if r["run"] == "none-lr0.1"), None)
     lines = ["| run | settings | val top-1 | Δ vs none-lr0.1 |", "|---|---|---:|---:|"]
-    for row in sorted(sweep, key=lambda r: -r["val_top1"]):
+    for row in sorted(sweep, key=lambda r: -(r["val_top1"] if r["val_top1"] is not None else -1)):
+        if row["val_top1"] is None:
+            lines.append(f"| {row['run']} | {_settings(row['settings'])} | diverged ({row['diverged'].split(';')[0]}) | |")
+            continue
         delta = "–" if base is None else f"{row['val_top1'] - base:+.2f}"
         lines.append(f"| {row['run']} | {_settings(row['settings'])} | {row['val_top1']:.2f} | {delta} |")
     return lines

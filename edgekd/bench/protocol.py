@@ -68,19 +68,24 @@ HEADLINE = (
 )
 
 SWEEP = (
+    _sweep_name("none", 0.025),
     _sweep_name("none", 0.05),
     _sweep_name("none", 0.1),
     _sweep_name("none", 0.2),
     _sweep_name("kd", temperature=4, alpha=0.9),  # the textbook recipe
+    _sweep_name("kd", temperature=1, alpha=0.9),
     _sweep_name("kd", temperature=4, alpha=0.5),
     _sweep_name("kd", temperature=2, alpha=0.5),
     _sweep_name("kd", temperature=1, alpha=0.5),
-    _sweep_name("kd", temperature=1, alpha=0.7),
-    _sweep_name("kd", temperature=1, alpha=0.9),
-    _sweep_name("kd", lr=0.2, temperature=1, alpha=0.5),
-    _sweep_name("kd", temperature=1, alpha=0.5, kd_loss="kl-std"),
-    _sweep_name("kd", temperature=2, alpha=0.9, kd_loss="kl-std"),
+    _sweep_name("kd", temperature=4, alpha=0.3),
+    _sweep_name("kd", temperature=4, alpha=0.7),
+    _sweep_name("kd", lr=0.05, temperature=4, alpha=0.5),
+    _sweep_name("kd", lr=0.05, temperature=2, alpha=0.5),
+    _sweep_name("kd", lr=0.05, temperature=1, alpha=0.5),
+    _sweep_name("kd", lr=0.2, temperature=4, alpha=0.5),
     _sweep_name("kd", temperature=4, alpha=0.9, kd_loss="kl-std"),
+    _sweep_name("kd", temperature=4, alpha=0.5, kd_loss="kl-std"),
+    _sweep_name("kd", temperature=1, alpha=0.5, kd_loss="kl-std"),
 )
 
 

@@ -20,7 +20,7 @@ from edgekd.bench.runs import student_run, teacher_run
 from edgekd.bench.stats import compare_to_alone
 from edgekd.data import DataConfig, to_unit_float
 from edgekd.engine import Progress, SilentProgress
-from edgekd.errors import ConfigError
+from edgekd.errors import ConfigError, TrainingError
 from edgekd.profile.system import system_facts
 
 REPO_CALIBRATION = Path(__file__).resolve().parents[2] / "calibration" / "fmnist-val-512.yaml"
@@ -39,7 +39,14 @@ def _accuracy(config: BenchConfig, teacher: dict, progress: Progress) -> dict[st
 
 def _sweep(config: BenchConfig, teacher: dict, progress: Progress) -> list[dict]:
     progress.log(f"val sweep: {len(P.SWEEP)} runs, {P.SWEEP_VAL_SIZE} train images held out as val, seed 0")
-    return [student_run(config, run, 0, teacher, config.out / "sweep" / run.name, progress, val_size=P.SWEEP_VAL_SIZE) for run in P.SWEEP]
+    rows = []
+    for run in P.SWEEP:
+        try:
+            rows.append(student_run(config, run, 0, teacher, config.out / "sweep" / run.name, progress, val_size=P.SWEEP_VAL_SIZE))
+        except TrainingError as exc:  # a diverging recipe is a finding of the sweep, not a failure of the bench
+            progress.log(f"{run.name}: {exc}")
+            rows.append({"run": run.name, "seed": 0, "settings": run.settings(), "val_top1": None, "test_top1": None, "diverged": str(exc)})
+    return rows
 
 
 def _speed(config: BenchConfig, teacher: dict, progress: Progress) -> dict[str, Any]:

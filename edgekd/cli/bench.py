@@ -19,7 +19,7 @@ def bench_command(
     quick: Annotated[bool, typer.Option("--quick", help="Smoke mode: 4,000 train images, 1 teacher + 2 student epochs, short timings (a few minutes).")] = False,
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds of each student recipe (≥ 3 for the 'beats the student alone' rule).")] = 1,
     teacher: Annotated[Optional[Path], typer.Option("--teacher", help="A trained FMNIST-32 resnet18 run folder to use instead of training one.")] = None,
-    sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="Also run the val sweep behind the KD defaults (13 runs).")] = False,
+    sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="Also run the val sweep behind the KD defaults (18 runs).")] = False,
     speed: Annotated[bool, typer.Option("--speed/--no-speed", help="Measure training speed (step rates and whole epochs).")] = True,
     deploy: Annotated[bool, typer.Option("--deploy/--no-deploy", help="Export and time eager vs ONNX Runtime FP32 vs INT8.")] = True,
     threads: Annotated[int, typer.Option("--threads", help="CPU threads for training and inference (the protocol uses 2).")] = 2,
