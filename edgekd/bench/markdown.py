@@ -24,8 +24,8 @@ def accuracy_table(result: dict[str, Any]) -> list[str]:
     lines = [
         f"Teacher {teacher['arch']}: test top-1 **{teacher['test_top1']:.2f} %**.",
         "",
-        "| student | settings | test top-1 (mean ± std) | seeds | gain vs alone (± paired std) | gap closed | beats alone? |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "| student | settings | test top-1 (mean ± std) | seeds | gain vs alone (± paired std) | gap closed | beats alone? | train img/s |",
+        "|---|---|---:|---:|---:|---:|---|---:|",
     ]
     for name, summary in result["students"].items():
         stats = summary["stats"]
@@ -35,7 +35,9 @@ def accuracy_table(result: dict[str, Any]) -> list[str]:
             gain = f"{stats['gain_mean']:+.2f} ± {stats['gain_std']:.2f}"
             gap = "–" if stats["gap_closed"] is None else f"{100 * stats['gap_closed']:.0f} %"
             verdict = ("**yes**" if stats["beats_alone"] else "no") if stats["rule_applies"] else "n/a (< 3 seeds)"
-        lines.append(f"| {summary['label']} | {_settings(summary['settings'])} | {stats['mean']:.2f} ± {stats['std']:.2f} | {stats['seeds']} | {gain} | {gap} | {verdict} |")
+        rates = [r["train_img_per_s"] for r in summary["runs"] if r.get("train_img_per_s")]
+        rate = f"{sum(rates) / len(rates):.0f}" if rates else "–"
+        lines.append(f"| {summary['label']} | {_settings(summary['settings'])} | {stats['mean']:.2f} ± {stats['std']:.2f} | {stats['seeds']} | {gain} | {gap} | {verdict} | {rate} |")
     return lines
 
 
