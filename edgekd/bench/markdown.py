@@ -45,13 +45,15 @@ def sweep_table(sweep: list[dict]) -> list[str]:
     if not sweep:
         return []
     base = next((r["val_top1"] for r in sweep if r["run"] == "none-lr0.1"), None)
-    lines = ["| run | settings | val top-1 | Δ vs none-lr0.1 |", "|---|---|---:|---:|"]
+    lines = ["| run | settings | val top-1 seed 0 | seed 1 | mean | Δ mean vs none-lr0.1 |", "|---|---|---:|---:|---:|---:|"]
     for row in sorted(sweep, key=lambda r: -(r["val_top1"] if r["val_top1"] is not None else -1)):
         if row["val_top1"] is None:
-            lines.append(f"| {row['run']} | {_settings(row['settings'])} | diverged ({row['diverged'].split(';')[0]}) | |")
+            lines.append(f"| {row['run']} | {_settings(row['settings'])} | diverged ({row['diverged'].split(';')[0]}) | | | |")
             continue
+        by_seed = {int(k): v for k, v in row["val_by_seed"].items()}
+        second = f"{by_seed[1]:.2f}" if 1 in by_seed else ""
         delta = "–" if base is None else f"{row['val_top1'] - base:+.2f}"
-        lines.append(f"| {row['run']} | {_settings(row['settings'])} | {row['val_top1']:.2f} | {delta} |")
+        lines.append(f"| {row['run']} | {_settings(row['settings'])} | {by_seed[0]:.2f} | {second} | {row['val_top1']:.2f} | {delta} |")
     return lines
 
 

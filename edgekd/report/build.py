@@ -16,7 +16,7 @@ from edgekd.artifacts import atomic_write_text, provenance, write_json
 from edgekd.engine import Progress, SilentProgress
 from edgekd.errors import ConfigError
 from edgekd.models import model_cost, resolve_model_path
-from edgekd.report.schema import REPORT_SCHEMA, Accuracy, Comparison, Curve, Latency, ModelEntry, Pareto, ParetoPoint, Power, Report, Speedup
+from edgekd.report.schema import REPORT_SCHEMA, Accuracy, Comparison, Curve, Distillation, Latency, ModelEntry, Pareto, ParetoPoint, Power, Report, Speedup
 from edgekd.report.sources import Sources, collect, read_artefact, read_curve
 
 NATURAL_BACKEND = {"torch": "torch", "onnx": "ort", "tensorrt": "trt"}
@@ -307,6 +307,7 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
         latency_definition=next((p.get("latency_definition") for _, p in sources.profiles), None),
         models=models, comparisons=[_comparison(m, teacher, batch) for m in models if teacher is not None and m is not teacher],
         pareto=_pareto(models, batch), curves=_curves(sources, records, names, out_dir),
+        distillation=[Distillation(model=names[sha], **record["distillation"]) for sha, record in records.items() if record.get("distillation")],
         sources=sources.files(), notes=notes, provenance=run_facts,
     )
 

@@ -93,6 +93,34 @@ class ModelEntry(_Strict):
     latency: list[Latency] = Field(default_factory=list)
 
 
+class TeacherFacts(_Strict):
+    """One teacher of a distilled student: its test top-1 on the student's data (percent)."""
+
+    arch: Optional[str] = None
+    top1: Optional[float] = None
+
+
+class UnseenClass(_Strict):
+    """A class the student never learnt from (`--drop-classes`): its test top-1 before and
+    after the bias adjustment (percent; equal when there was none)."""
+
+    name: str
+    top1: Optional[float] = None
+    top1_before_bias_adjust: Optional[float] = None
+
+
+class Distillation(_Strict):
+    """What a student was distilled from, as its card (student.json) records it."""
+
+    model: str
+    method: Optional[str] = None
+    teachers: list[TeacherFacts] = Field(default_factory=list)
+    ensemble_rule: Optional[str] = None
+    ensemble_top1: Optional[float] = None
+    student_top1: Optional[float] = None
+    unseen_classes: list[UnseenClass] = Field(default_factory=list)
+
+
 class Speedup(_Strict):
     """Teacher mean latency ÷ model mean latency, same machine, device, batch and thread count."""
 
@@ -163,6 +191,7 @@ class Report(_Strict):
     comparisons: list[Comparison] = Field(default_factory=list)
     pareto: Optional[Pareto] = None
     curves: list[Curve] = Field(default_factory=list)
+    distillation: list[Distillation] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     provenance: dict[str, Any] = Field(default_factory=dict)

@@ -59,6 +59,7 @@ def read_artefact(path: Path) -> dict[str, Any] | None:
         card_dict, precision = metadata["card"], metadata.get("precision", "fp32")
         export = {k: v for k, v in metadata.items() if k != "card"}
     input_size = (card_dict.get("input") or {}).get("input_size")
+    distilled = distillation_facts(card_dict) if kind == "torch" else None
     return {
         "name": path.name,
         "path": str(path.resolve()),
@@ -73,6 +74,25 @@ def read_artefact(path: Path) -> dict[str, Any] | None:
         "input_size": input_size,
         "precision": precision,
         "export": export,
+        "distillation": distilled,
+    }
+
+
+def distillation_facts(card: dict[str, Any]) -> dict[str, Any] | None:
+    """A student card's teachers, ensemble and never-seen classes (None for other cards)."""
+    training, metrics = card.get("training") or {}, card.get("metrics") or {}
+    teachers = training.get("teachers") or []
+    if card.get("role") != "student" or not teachers:
+        return None
+    ensemble = metrics.get("ensemble") or {}
+    unseen = [row for row in metrics.get("per_class") or [] if row.get("seen") is False]
+    return {
+        "method": training.get("method"),
+        "teachers": [{"arch": t.get("arch"), "top1": t.get("top1")} for t in teachers],
+        "ensemble_rule": ensemble.get("rule"),
+        "ensemble_top1": ensemble.get("top1"),
+        "student_top1": (metrics.get("test") or {}).get("top1"),
+        "unseen_classes": [{"name": r["class"], "top1": r.get("test"), "top1_before_bias_adjust": r.get("test_before_bias_adjust", r.get("test"))} for r in unseen],
     }
 
 

@@ -109,6 +109,19 @@ def per_class_table(report: Report) -> Table | None:
     return Table("Per-class top-1 %", ["class"] + [m.name for m in scored], rows)
 
 
+def distillation_table(report: Report) -> Table | None:
+    if not report.distillation:
+        return None
+    rows = []
+    for d in report.distillation:
+        teachers = ", ".join(f"{t.arch or DASH} {pct(t.top1)}" for t in d.teachers)
+        unseen = "; ".join(f"{u.name} {pct(u.top1_before_bias_adjust)} → {pct(u.top1)}" for u in d.unseen_classes) or DASH
+        ensemble = f"{pct(d.ensemble_top1)} ({d.ensemble_rule})" if d.ensemble_rule else DASH
+        rows.append([d.model, d.method or DASH, teachers, ensemble, pct(d.student_top1), unseen])
+    note = "Test top-1 % as each student's card records it (its own data and split). Classes never seen: test top-1 of that class without → with the bias adjustment."
+    return Table("Distillation", ["student", "method", "teachers (test top-1 %)", "ensemble top-1 %", "student top-1 %", "classes never seen"], rows, note)
+
+
 def machines_table(report: Report) -> Table | None:
     machines = report.system.get("machines") or {}
     if not machines:
@@ -128,5 +141,5 @@ def machines_table(report: Report) -> Table | None:
 
 def all_tables(report: Report) -> list[Table]:
     """Every table of the report, in reading order."""
-    found = [models_table(report), comparison_table(report), latency_table(report), per_class_table(report), machines_table(report)]
+    found = [models_table(report), comparison_table(report), latency_table(report), per_class_table(report), distillation_table(report), machines_table(report)]
     return [t for t in found if t is not None]

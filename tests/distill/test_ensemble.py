@@ -18,6 +18,7 @@ from edgekd.distill.teachers import check_teachers_agree
 from edgekd.engine import Predictions, predict
 from edgekd.errors import ConfigError
 from edgekd.models.weights import read_state_dict
+from edgekd.report import ReportConfig, build_report
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,12 @@ def test_card_lists_each_member_the_ensemble_and_the_student(digits_teacher, sec
     assert summary["top1"] == pytest.approx(Predictions(ensemble_logits(logits, "prob"), test.labels).top1(), abs=0.2)
     assert summary["student_top1"] == card["metrics"]["test"]["top1"] and summary["top1"] == card["metrics"]["teacher"]["top1"]
     assert result.card.training["teacher_cache"]["online_steps"] > 0
+    # The report lists each member, the ensemble and the student from the card.
+    report = build_report(ReportConfig(inputs=(tmp_path / "run",), out_dir=tmp_path / "report")).report
+    (entry,) = report.distillation
+    assert [t.top1 for t in entry.teachers] == [m["top1"] for m in summary["members"]]
+    assert entry.ensemble_rule == "prob" and entry.ensemble_top1 == summary["top1"] and entry.student_top1 == summary["student_top1"]
+    assert "## Distillation" in (tmp_path / "report" / "report.md").read_text()
 
     # Another rule and T read the same per-teacher cache: no teacher runs.
     again = distill(_ensemble_config(digits_teacher, second_teacher, tmp_path / "logit", teacher_cache=tmp_path / "cache", ensemble="logit", temperature=2.0))

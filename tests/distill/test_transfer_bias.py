@@ -101,6 +101,12 @@ def test_kd_without_a_class_then_bias_adjust_auto(digits_teacher, tmp_path):
     test = predict(student, ModelInput(result.card.input), BatchLoader(load_dataset("digits").test, 256, shuffle=False), torch.device("cpu"))
     assert test.top1() == pytest.approx(metrics["test"]["top1"], abs=1e-4)
     assert test.per_class(10)[3] == pytest.approx(rows["3"]["test"], abs=1e-4)
+    # The report marks the never-seen class with its figures before and after the shift.
+    from edgekd.report import ReportConfig, build_report
+
+    (entry,) = build_report(ReportConfig(inputs=(tmp_path / "student.safetensors",), out_dir=tmp_path / "report")).report.distillation
+    (unseen,) = entry.unseen_classes
+    assert unseen.name == "3" and unseen.top1 == rows["3"]["test"] and unseen.top1_before_bias_adjust == rows["3"]["test_before_bias_adjust"]
 
 
 def test_bias_adjust_needs_dropped_classes_and_a_val_split(digits_teacher, tmp_path):
