@@ -66,7 +66,7 @@ def student_config(config: BenchConfig, run: StudentRun, seed: int, teacher: dic
         DistillConfig(P.STUDENT_ARCH, folder),
         teacher=(teacher["path"],), method=run.method,
         data=DataConfig(P.DATA, val_size=val_size, limit_train=config.effective_limit_train, split_seed=0),
-        train=_train(config.effective_student_epochs, run.lr, seed),
+        train=_train(config.effective_student_epochs, run.effective_lr, seed),
         teacher_cache=config.out / "teacher-cache", img_size=P.IMG_SIZE, **chosen,
     )
 

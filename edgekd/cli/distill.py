@@ -14,6 +14,7 @@ from rich.table import Table
 from edgekd.cli import options as opt
 from edgekd.cli.console import RichProgress, out
 from edgekd.distill import METHODS, DistillConfig, distill
+from edgekd.distill.config import DEFAULT_LR
 from edgekd.errors import ConfigError, ModelError
 
 KD_FORMULA = "(1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T))"
@@ -91,8 +92,8 @@ def distill_command(
     teacher: Annotated[Optional[list[str]], typer.Option("--teacher", help="Teacher run directory or weights file; repeat for several teachers (an ensemble).")] = None,
     student: Annotated[Optional[str], typer.Option("--student", help="Student timm architecture, e.g. mobilenetv3_small_050.")] = None,
     method: Annotated[str, typer.Option("--method", help=f"{', '.join(METHODS)}: kd = Hinton KD; fitnet = hint stage then KD; none = the student alone, same recipe.")] = "kd",
-    temperature: Annotated[float, typer.Option("--temperature", "-T", help="KD temperature T.")] = 4.0,
-    alpha: Annotated[float, typer.Option("--alpha", help=f"Weight α of the soft term in the KD loss {KD_FORMULA}.")] = 0.9,
+    temperature: Annotated[float, typer.Option("--temperature", "-T", help="KD temperature T.")] = DistillConfig.temperature,
+    alpha: Annotated[float, typer.Option("--alpha", help=f"Weight α of the soft term in the KD loss {KD_FORMULA}.")] = DistillConfig.alpha,
     kd_loss: Annotated[str, typer.Option("--kd-loss", help="Soft term: kl (Hinton) or kl-std (KL of per-sample standardized logits, Sun et al. 2024).")] = DistillConfig.kd_loss,
     ensemble: Annotated[str, typer.Option("--ensemble", help="Several teachers: prob (mean of probabilities at T) or logit (mean logits).")] = "prob",
     hint_layer: Annotated[Optional[str], typer.Option("--hint-layer", help="FitNet: teacher layer (module path; default: timm stage with the guided layer's stride).")] = None,
@@ -115,7 +116,7 @@ def distill_command(
     epochs: opt.Epochs = 10,
     batch_size: opt.BatchSize = 128,
     optimizer: opt.Optimizer = "sgd",
-    lr: opt.LearningRate = 0.1,
+    lr: opt.LearningRate = DEFAULT_LR,
     momentum: opt.Momentum = 0.9,
     nesterov: opt.Nesterov = True,
     weight_decay: opt.WeightDecay = 5e-4,

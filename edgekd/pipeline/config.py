@@ -17,6 +17,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from edgekd.data import AugmentRecipe, DataConfig
+from edgekd.distill.config import DEFAULT_ALPHA, DEFAULT_LR, DEFAULT_TEMPERATURE
 from edgekd.engine import OptimConfig, TrainConfig
 from edgekd.errors import ConfigError
 from edgekd.gate.config import GateThresholds
@@ -128,8 +129,9 @@ class DistillSection(TrainSection):
     student: str
     methods: list[MethodRun] = Field(default_factory=lambda: [MethodRun(method="kd")], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    temperature: float = Field(4.0, gt=0)
-    alpha: float = Field(0.9, ge=0, le=1)
+    lr: float = Field(DEFAULT_LR, gt=0)  # distill's own default (see edgekd.distill.config)
+    temperature: float = Field(DEFAULT_TEMPERATURE, gt=0)
+    alpha: float = Field(DEFAULT_ALPHA, ge=0, le=1)
     kd_loss: Literal["kl", "kl-std"] = "kl"
     hint_layer: Optional[str] = None
     guided_layer: Optional[str] = None

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgekd.data import Batch, ModelInput
+from edgekd.distill.config import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
 from edgekd.distill.losses import kd_loss, soft_targets, standardize_logits
 from edgekd.distill.methods.base import DistillMethod, register
 
@@ -26,7 +27,7 @@ class KnowledgeDistillation(DistillMethod):
     kd_loss `kl` (Hinton) or `kl-std` (the soft term on per-sample standardized logits of
     student and teachers; the CE term keeps the raw logits)."""
 
-    def __init__(self, student: nn.Module, student_input: ModelInput, targets, *, temperature: float = 4.0, alpha: float = 0.9, ensemble: str = "prob", label_smoothing: float = 0.0, kd_loss: str = "kl"):
+    def __init__(self, student: nn.Module, student_input: ModelInput, targets, *, temperature: float = DEFAULT_TEMPERATURE, alpha: float = DEFAULT_ALPHA, ensemble: str = "prob", label_smoothing: float = 0.0, kd_loss: str = "kl"):
         super().__init__(student, student_input, targets, label_smoothing)
         self.temperature = temperature
         self.alpha = alpha
