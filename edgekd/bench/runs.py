@@ -18,8 +18,10 @@ from edgekd.engine import OptimConfig, Progress, TrainConfig
 from edgekd.errors import ConfigError
 from edgekd.teacher import TeacherConfig, train_teacher
 
-# Settings that do not change what a run computes: where it wrote, how the teacher was named.
+# Settings that do not change what a run computes: where it wrote, how the teacher was named,
+# and the loss settings a method does not use (the student alone has no soft term).
 _IGNORED = {"out_dir", "teacher", "teacher_cache", "resume"}
+_UNUSED_BY = {"none": {"temperature", "alpha", "kd_loss", "ensemble", "hint_epochs"}, "kd": {"hint_epochs"}}
 
 
 def _train(epochs: int, lr: float, seed: int) -> TrainConfig:
@@ -79,7 +81,8 @@ def _same_run(card: dict | None, wanted: DistillConfig, teacher_sha: str) -> boo
     defaults = json.loads(json.dumps(DistillConfig(wanted.student, wanted.out_dir).describe()))
     # A setting added to edgekd after the run was made counts as its default (what the run did).
     done = {**{k: v for k, v in defaults.items() if k not in done}, **done}
-    same_settings = {k: v for k, v in done.items() if k not in _IGNORED} == {k: v for k, v in want.items() if k not in _IGNORED}
+    ignored = _IGNORED | _UNUSED_BY.get(wanted.method, set())
+    same_settings = {k: v for k, v in done.items() if k not in ignored} == {k: v for k, v in want.items() if k not in ignored}
     teachers = card.get("training", {}).get("teachers") or [{}]
     return same_settings and teachers[0].get("sha256") == teacher_sha
 
