@@ -28,16 +28,12 @@ REPO_CALIBRATION = Path(__file__).resolve().parents[2] / "calibration" / "fmnist
 
 def _accuracy(config: BenchConfig, teacher: dict, progress: Progress) -> dict[str, Any]:
     """Every headline recipe on the full train set, once per seed, and its statistics."""
-    runs = {}
-    for run in config.runs:
-        seeds = range(min(config.seeds, run.max_seeds or config.seeds))
-        runs[run.name] = [student_run(config, run, seed, teacher, config.out / "runs" / f"{run.name}-s{seed}", progress) for seed in seeds]
+    runs = {run.name: [student_run(config, run, seed, teacher, config.out / "runs" / f"{run.name}-s{seed}", progress) for seed in range(config.seeds)] for run in config.runs}
     alone = [r["test_top1"] for r in runs["alone"]]
     students = {}
     for run in config.runs:
         top1 = [r["test_top1"] for r in runs[run.name]]
-        paired_alone = alone[: len(top1)]  # the same seeds
-        students[run.name] = {"label": run.label or run.name, "method": run.method, "settings": run.settings(), "runs": runs[run.name], "stats": compare_to_alone(top1, paired_alone, teacher["test_top1"])}
+        students[run.name] = {"label": run.label or run.name, "method": run.method, "settings": run.settings(), "runs": runs[run.name], "stats": compare_to_alone(top1, alone, teacher["test_top1"])}
     return students
 
 
