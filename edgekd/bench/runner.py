@@ -33,7 +33,7 @@ def _accuracy(config: BenchConfig, teacher: dict, progress: Progress) -> dict[st
     students = {}
     for run in config.runs:
         top1 = [r["test_top1"] for r in runs[run.name]]
-        students[run.name] = {"label": run.label or run.name, "method": run.method, "settings": run.settings(), "runs": runs[run.name], "stats": compare_to_alone(top1, alone, teacher["test_top1"])}
+        students[run.name] = {"label": run.label or run.name, "method": run.method, "claim": run.claim, "settings": run.settings(), "runs": runs[run.name], "stats": compare_to_alone(top1, alone, teacher["test_top1"])}
     return students
 
 
@@ -87,7 +87,7 @@ def _targets(result: dict[str, Any]) -> list[dict]:
         if summary["method"] == "none":
             continue
         stats = summary["stats"]
-        status = ("PASS" if stats["beats_alone"] else "MISS") if stats["rule_applies"] else "INFO"
+        status = ("PASS" if stats["beats_alone"] else "MISS") if stats["rule_applies"] and summary.get("claim", True) else "INFO"
         found.append({"status": status, "line": f"{summary['label']}: {stats['mean']:.2f} % vs alone, gain {stats['gain_mean']:+.2f} ± {stats['gain_std']:.2f} pt over {stats['seeds']} seed(s) (beats alone: mean gain > paired std over ≥ 3 seeds)"})
     if result.get("speed"):
         for name, target in result["speed"]["targets"].items():

@@ -29,3 +29,16 @@ def test_fewer_than_three_seeds_never_claim_a_win():
 def test_gap_closed_is_undefined_without_a_gap():
     assert compare_to_alone([80.0], [81.0], teacher_top1=79.0)["gap_closed"] is None
     assert compare_to_alone([80.0], [81.0], teacher_top1=None)["gap_closed"] is None
+
+
+def test_only_claimed_recipes_are_held_to_the_rule():
+    from edgekd.bench.runner import _targets
+
+    losing = compare_to_alone([79.0, 80.0, 81.0], [80.0, 81.0, 82.0], teacher_top1=90.0)
+    students = {
+        "alone": {"label": "alone", "method": "none", "claim": True, "stats": compare_to_alone([80.0, 81.0, 82.0], [80.0, 81.0, 82.0], 90.0)},
+        "kd": {"label": "kd", "method": "kd", "claim": True, "stats": losing},
+        "kd-textbook": {"label": "textbook", "method": "kd", "claim": False, "stats": losing},
+    }
+    statuses = [t["status"] for t in _targets({"students": students, "speed": None, "deploy": None})]
+    assert statuses == ["MISS", "INFO"]
