@@ -59,7 +59,7 @@ class StudentRun:
         }
 
 
-def _sweep_name(method: str, lr: float = LR, temperature: float | None = None, alpha: float | None = None, kd_loss: str | None = None) -> StudentRun:
+def _sweep_run(method: str, lr: float = LR, temperature: float | None = None, alpha: float | None = None, kd_loss: str | None = None) -> StudentRun:
     if method == "none":
         return StudentRun(f"none-lr{lr:g}", "none", lr)
     name = f"kd-T{temperature:g}-a{alpha:g}" + (f"-lr{lr:g}" if lr != LR else "") + (f"-{kd_loss}" if kd_loss and kd_loss != "kl" else "")
@@ -74,24 +74,24 @@ HEADLINE = (
 )
 
 SWEEP = (
-    _sweep_name("none", 0.025),
-    _sweep_name("none", 0.05),
-    _sweep_name("none", 0.1),
-    _sweep_name("none", 0.2),
-    _sweep_name("kd", temperature=4, alpha=0.9),  # the textbook recipe
-    _sweep_name("kd", temperature=1, alpha=0.9),
-    _sweep_name("kd", temperature=4, alpha=0.5),
-    _sweep_name("kd", temperature=2, alpha=0.5),
-    _sweep_name("kd", temperature=1, alpha=0.5),
-    _sweep_name("kd", temperature=4, alpha=0.3),
-    _sweep_name("kd", temperature=4, alpha=0.7),
-    _sweep_name("kd", lr=0.05, temperature=4, alpha=0.5),
-    _sweep_name("kd", lr=0.05, temperature=2, alpha=0.5),
-    _sweep_name("kd", lr=0.05, temperature=1, alpha=0.5),
-    _sweep_name("kd", lr=0.2, temperature=4, alpha=0.5),
-    _sweep_name("kd", temperature=4, alpha=0.9, kd_loss="kl-std"),
-    _sweep_name("kd", temperature=4, alpha=0.5, kd_loss="kl-std"),
-    _sweep_name("kd", temperature=1, alpha=0.5, kd_loss="kl-std"),
+    _sweep_run("none", 0.025),
+    _sweep_run("none", 0.05),
+    _sweep_run("none", 0.1),
+    _sweep_run("none", 0.2),
+    _sweep_run("kd", temperature=4, alpha=0.9),  # the textbook recipe
+    _sweep_run("kd", temperature=1, alpha=0.9),
+    _sweep_run("kd", temperature=4, alpha=0.5),
+    _sweep_run("kd", temperature=2, alpha=0.5),
+    _sweep_run("kd", temperature=1, alpha=0.5),
+    _sweep_run("kd", temperature=4, alpha=0.3),
+    _sweep_run("kd", temperature=4, alpha=0.7),
+    _sweep_run("kd", lr=0.05, temperature=4, alpha=0.5),
+    _sweep_run("kd", lr=0.05, temperature=2, alpha=0.5),
+    _sweep_run("kd", lr=0.05, temperature=1, alpha=0.5),
+    _sweep_run("kd", lr=0.2, temperature=4, alpha=0.5),
+    _sweep_run("kd", temperature=4, alpha=0.9, kd_loss="kl-std"),
+    _sweep_run("kd", temperature=4, alpha=0.5, kd_loss="kl-std"),
+    _sweep_run("kd", temperature=1, alpha=0.5, kd_loss="kl-std"),
 )
 
 # The closest candidates of the seed-0 sweep, run again with seed 1 before choosing (one seed's
