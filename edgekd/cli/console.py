@@ -7,8 +7,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: long lines (paths above all) are never broken by inserted newlines, so a printed
+# path can be copied and a log grepped whatever the terminal's width; tables still fit it.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _format(value: Any) -> str:

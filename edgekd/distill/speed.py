@@ -130,10 +130,16 @@ def step_rates(config: SpeedConfig, dataset: Dataset, teacher, workdir: Path, de
         steps[mode] = _train_step(task, build_optimizer(student.parameters(), OptimConfig()))
     steps["teacher"] = lambda pixels, batch: bank(pixels)
 
+    def settle() -> None:
+        if device.type == "cuda":  # CUDA launches are asynchronous: time finished work only
+            torch.cuda.synchronize(device)
+
     def run(mode: str, count: int) -> float:
+        settle()
         started = time.perf_counter()
         for number in range(count):
             steps[mode](*batches[number % len(batches)])
+        settle()
         return count * config.batch_size / (time.perf_counter() - started)
 
     for mode in MODES:

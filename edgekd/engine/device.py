@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class DistributedContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    joined: bool = False  # a process group was joined (torchrun), even one of a single rank
 
     @property
     def is_main(self) -> bool:
@@ -82,17 +84,20 @@ class DistributedContext:
 
     @property
     def enabled(self) -> bool:
-        return self.world_size > 1
+        """DDP is on: under torchrun, also with one process, so `--nproc-per-node 1` runs
+        the very code path (NCCL/gloo all-reduce, DDP wrapper) that N processes run."""
+        return self.joined
 
 
 def init_distributed(device_request: str = "auto") -> tuple[DistributedContext, torch.device]:
     """Join the process group that torchrun describes in the environment (NCCL on GPU, gloo on CPU).
 
-    Without torchrun's variables this is a one-process run and nothing is initialised.
+    Without torchrun's variables (RANK, WORLD_SIZE, MASTER_ADDR) this is a plain one-process
+    run and nothing is initialised.
     """
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
+    if not all(name in os.environ for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR")):
         return DistributedContext(), resolve_device(device_request)
+    world_size = int(os.environ["WORLD_SIZE"])
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     device = resolve_device(device_request)
     if device.type == "cuda":
@@ -100,7 +105,20 @@ def init_distributed(device_request: str = "auto") -> tuple[DistributedContext, 
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return DistributedContext(rank, world_size, local_rank), device
+        # NCCL warns (and may hang at exit) when a group outlives its process untidily.
+        atexit.register(_leave_process_group)
+    return DistributedContext(rank, world_size, local_rank, joined=True), device
+
+
+def _leave_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def process_group_backend() -> str | None:
+    """The backend of the joined process group (nccl, gloo), None without one: recorded in
+    run facts so a card says how its run was distributed."""
+    return dist.get_backend() if dist.is_available() and dist.is_initialized() else None
 
 
 def all_reduce_sum(tensor: torch.Tensor, context: DistributedContext) -> torch.Tensor:

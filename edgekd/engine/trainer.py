@@ -20,7 +20,7 @@ import torch
 
 from edgekd.artifacts import atomic_write_text
 from edgekd.data import AugmentRecipe, BatchLoader, Dataset, ViewSampler, apply_views, to_unit_float
-from edgekd.engine.device import DistributedContext, Precision, all_reduce_sum, resolve_precision, use_channels_last
+from edgekd.engine.device import DistributedContext, Precision, all_reduce_sum, process_group_backend, resolve_precision, use_channels_last
 from edgekd.engine.metrics import Predictions, predict
 from edgekd.engine.optim import OptimConfig, build_optimizer, build_scheduler
 from edgekd.engine.progress import Progress, SilentProgress
@@ -100,6 +100,7 @@ class FitResult:
             "device": str(device),
             "precision": self.precision,
             "world_size": world_size,
+            "process_group": process_group_backend(),
         }
 
 

@@ -4,6 +4,8 @@ only rank 0 writes, and the teacher-logit tables gathered from both ranks are co
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -19,12 +21,24 @@ def test_two_processes_reach_the_single_process_accuracy(run_cli, digits_teacher
     assert ddp.code == 0, ddp.stderr
     ddp_card = json.loads((tmp_path / "ddp" / "student.json").read_text())
     assert ddp_card["training"]["world_size"] == 2
+    assert ddp_card["training"]["process_group"] == "gloo"
     assert len((tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()) == 6  # one writer
     assert not [p for p in (tmp_path / "ddp").iterdir() if p.name.endswith(".tmp")]
 
     single = run_cli("distill", "--teacher", digits_teacher, *COMMON, "--batch-size", "64", "--teacher-cache", cache, "--out", tmp_path / "single")
     assert single.code == 0, single.stderr
     single_card = json.loads((tmp_path / "single" / "student.json").read_text())
+    assert single_card["training"]["process_group"] is None
     # Every sample of every epoch was recorded by one rank or the other: nothing runs online.
     assert single_card["training"]["teacher_cache"]["online_steps"] == 0
     assert abs(ddp_card["metrics"]["test"]["top1"] - single_card["metrics"]["test"]["top1"]) <= 2.0
+
+
+def test_torchrun_with_one_process_joins_a_process_group(digits_teacher, tmp_path):
+    """`torchrun --nproc-per-node 1` takes the DDP path (the one a GPU box's NCCL check uses)."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=1", "-m", "edgekd", "distill",
+               "--teacher", str(digits_teacher), *COMMON, "--epochs", "1", "--out", str(tmp_path / "one")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    card = json.loads((tmp_path / "one" / "student.json").read_text())
+    assert (card["training"]["world_size"], card["training"]["process_group"]) == (1, "gloo")

@@ -105,7 +105,7 @@ def test_sensitivity_search_keeps_the_costliest_layers_in_float(student, tmp_pat
     config = ExportConfig(student, tmp_path / "out", exporter="torchscript", int8=True, calib=spec, per_channel=False, max_drop=0.0, speed_search=False, latency=False)
     record = export(config).get("int8", target="cpu")
     search = record.details["sensitivity"]
-    assert search["drop_all_quantized"] > 0, "the recipe was meant to lose accuracy"
+    assert search["drop_all_quantized"] > 0, "the recipe was meant to lose accuracy (it does with constraints.txt's versions; ORT 1.30 + torch 2.11 kept it lossless)"
     assert len(search["ranking"]) == len(record.details["weighted_nodes"])
     scores = [entry["kl_reduction"] for entry in search["ranking"]]
     assert scores == sorted(scores, reverse=True)
