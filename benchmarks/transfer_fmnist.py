@@ -73,11 +73,14 @@ def main() -> None:
     parser.add_argument("--write-pngs", action="store_true", help="write --unlabeled first if it does not exist")
     parser.add_argument("--out", type=Path, default=Path("runs/transfer"))
     parser.add_argument("--only", choices=("sandal", "unlabeled", "ensemble"), action="append", help="run only these experiments")
-    parser.add_argument("--limit", type=int, default=10000, help="training images per run (--limit-train / --limit-transfer)")
+    parser.add_argument("--limit", type=int, default=10000, help="training images per run (--limit-train / --limit-transfer); 0: all")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--cache", type=Path, help="teacher-logit cache (default OUT/teacher-cache); the batch size is not part of its key")
     parser.add_argument("--temperature", "-T", type=float, default=6.0)
+    parser.add_argument("--alpha", type=float, default=0.9, help="weight of the soft term (1: soft targets alone, no labels)")
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--tag", default="", help="suffix of the KD runs' folder names, so several T/α settings share --out (and the student-alone run)")
     parser.add_argument("--quick", action="store_true", help="2,000 images, 1 epoch: a smoke run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -87,15 +90,18 @@ def main() -> None:
     cache = args.cache or args.out / "teacher-cache"
     common = [
         "--student", "mobilenetv3_small_050", "--img-size", "32", "--data", "fashion-mnist", "--val-size", "0.1",
-        "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--lr", "0.1", "--seed", "0",
+        "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--seed", "0",
     ]
-    kd = ["--teacher", args.teacher, "--teacher-cache", str(cache), "--method", "kd", "-T", str(args.temperature), "--alpha", "0.9", "--limit-train", str(args.limit)]
-    figures: dict = {"settings": {"limit": args.limit, "epochs": args.epochs, "batch_size": args.batch_size, "temperature": args.temperature, "student": "mobilenetv3_small_050", "img_size": 32, "val": "10 % of FMNIST train, held out before dropping", "teacher": args.teacher}}
+    limit_train = ["--limit-train", str(args.limit)] if args.limit else []
+    limit_transfer = ["--limit-transfer", str(args.limit)] if args.limit else []
+    kd = ["--teacher", args.teacher, "--teacher-cache", str(cache), "--method", "kd", "-T", str(args.temperature), "--alpha", str(args.alpha), *limit_train]
+    figures: dict = {"settings": {"limit": args.limit or "all", "epochs": args.epochs, "batch_size": args.batch_size, "temperature": args.temperature, "alpha": args.alpha, "lr": args.lr,
+                                  "student": "mobilenetv3_small_050", "img_size": 32, "val": "10 % of FMNIST train, held out before dropping", "teacher": args.teacher}}
 
     if "sandal" in experiments:
         drop = ["--drop-classes", "Sandal"]
-        kd_card = run("kd-no-sandal", [*common, *kd, *drop, "--bias-adjust", "auto"], args.out)
-        alone = run("alone-no-sandal", [*common, "--method", "none", "--limit-train", str(args.limit), *drop], args.out)
+        kd_card = run(f"kd-no-sandal{args.tag}", [*common, *kd, *drop, "--bias-adjust", "auto"], args.out)
+        alone = run("alone-no-sandal", [*common, "--method", "none", *limit_train, *drop], args.out)
         adjust = kd_card["metrics"]["bias_adjust"]
         figures["sandal"] = {
             "kd_without_bias_adjust": class_acc(kd_card, "Sandal", "test_before_bias_adjust"),
@@ -109,8 +115,8 @@ def main() -> None:
     if "unlabeled" in experiments:
         if args.write_pngs and not Path(args.unlabeled).exists():
             write_pngs(Path(args.unlabeled))
-        labelled = run("kd-labelled", [*common, *kd], args.out)
-        unlabeled = run("kd-unlabeled", [*common, *kd, "--transfer-data", f"unlabeled:{args.unlabeled}", "--transfer-ratio", "1", "--limit-transfer", str(args.limit)], args.out)
+        labelled = run(f"kd-labelled{args.tag}", [*common, *kd], args.out)
+        unlabeled = run(f"kd-unlabeled{args.tag}", [*common, *kd, "--transfer-data", f"unlabeled:{args.unlabeled}", "--transfer-ratio", "1", *limit_transfer], args.out)
         figures["unlabeled"] = {
             "labelled_kd_test_top1": labelled["metrics"]["test"]["top1"],
             "unlabeled_kd_test_top1": unlabeled["metrics"]["test"]["top1"],
@@ -118,7 +124,7 @@ def main() -> None:
             "chance": 10.0,
         }
     if "ensemble" in experiments and args.second_teacher:
-        ensemble = run("kd-ensemble", [*common, *kd, "--teacher", args.second_teacher, "--ensemble", "prob"], args.out)
+        ensemble = run(f"kd-ensemble{args.tag}", [*common, *kd, "--teacher", args.second_teacher, "--ensemble", "prob"], args.out)
         summary = ensemble["metrics"]["ensemble"]
         figures["ensemble"] = {
             "members": [(m["arch"], m["top1"]) for m in summary["members"]],
@@ -127,7 +133,7 @@ def main() -> None:
         }
 
     print("\n== Fashion-MNIST transfer figures (test split; "
-          f"mobilenetv3_small_050 at 32 px, {args.limit} training images, {args.epochs} epochs, batch {args.batch_size}, T={args.temperature:g}) ==")
+          f"mobilenetv3_small_050 at 32 px, {args.limit or 'all'} training images, {args.epochs} epochs, batch {args.batch_size}, T={args.temperature:g}, α={args.alpha:g}, lr {args.lr:g}) ==")
     if "sandal" in figures:
         s = figures["sandal"]
         print(f"Sandal never seen: test sandals right — KD {s['kd_without_bias_adjust']:.1f} %, KD + bias adjust (+{s['shift']:.2f}, chosen on val) "
