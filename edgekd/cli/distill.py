@@ -227,10 +227,13 @@ def _print_extras(metrics: dict, training: dict) -> None:
         table.add_column("model")
         table.add_column("val top-1", justify="right")
         table.add_column("test top-1", justify="right")
+        table.add_column("test: only ensemble right / only member right (McNemar p)", justify="right")
         for member in ensemble["members"]:
-            table.add_row(f"teacher {member['arch']} ({Path(member['path']).parent.name or member['path']})", _pct(member["val_top1"]), _pct(member["top1"]))
-        table.add_row("ensemble", _pct(ensemble["val_top1"]), _pct(ensemble["top1"]))
-        table.add_row("student", _pct(ensemble["student_val_top1"]), _pct(ensemble["student_top1"]))
+            paired = member.get("test_vs_ensemble")
+            versus = f"{paired['only_ensemble_right']} / {paired['only_member_right']} (p {paired['mcnemar_p']:.2g})" if paired else ""
+            table.add_row(f"teacher {member['arch']} ({Path(member['path']).parent.name or member['path']})", _pct(member["val_top1"]), _pct(member["top1"]), versus)
+        table.add_row("ensemble", _pct(ensemble["val_top1"]), _pct(ensemble["top1"]), "")
+        table.add_row("student", _pct(ensemble["student_val_top1"]), _pct(ensemble["student_top1"]), "")
         out.print(table)
     if training.get("never_seen_classes"):
         adjusted = "bias_adjust" in metrics

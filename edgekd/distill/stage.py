@@ -101,11 +101,24 @@ def _per_class(dataset: Dataset, training_set: TrainingSet, metrics: dict[str, A
     return rows
 
 
-def _ensemble_summary(teacher_facts: list[dict[str, Any]], ensemble_val: Predictions | None, ensemble_test: Predictions | None, rule: str, student: dict[str, Any]) -> dict[str, Any]:
-    """Each teacher's top-1, the ensemble's and the student's (percent), side by side."""
+def _ensemble_summary(
+    teacher_facts: list[dict[str, Any]],
+    member_test: list[Predictions] | None,
+    ensemble_val: Predictions | None,
+    ensemble_test: Predictions | None,
+    rule: str,
+    student: dict[str, Any],
+) -> dict[str, Any]:
+    """Each teacher's top-1, the ensemble's and the student's (percent), side by side; per member,
+    the test images only the ensemble gets right vs only the member, with McNemar's p."""
+    members = [{"arch": t["arch"], "path": t["path"], "val_top1": t["val_top1"], "top1": t["top1"]} for t in teacher_facts]
+    if ensemble_test is not None and member_test:
+        for member, test in zip(members, member_test):
+            paired = ensemble_test.versus(test)
+            member["test_vs_ensemble"] = {"only_ensemble_right": paired["only_this_right"], "only_member_right": paired["only_other_right"], "mcnemar_p": paired["mcnemar_p"]}
     return {
         "rule": rule,
-        "members": [{"arch": t["arch"], "path": t["path"], "val_top1": t["val_top1"], "top1": t["top1"]} for t in teacher_facts],
+        "members": members,
         "val_top1": _top1(ensemble_val),
         "top1": _top1(ensemble_test),
         "student_val_top1": (student.get("val") or {}).get("top1"),
@@ -228,7 +241,7 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
     if teachers:
         metrics["teacher"] = {"val_top1": _top1(task.reference_val), "top1": _top1(ensemble_test), "count": len(teachers), "ensemble": config.ensemble if len(teachers) > 1 else None}
     if len(teachers) > 1:
-        metrics["ensemble"] = _ensemble_summary(teacher_facts, task.reference_val, ensemble_test, config.ensemble, metrics)
+        metrics["ensemble"] = _ensemble_summary(teacher_facts, teacher_test, task.reference_val, ensemble_test, config.ensemble, metrics)
     metrics["per_class"] = _per_class(dataset, training_set, metrics, before)
     if shift is not None:
         metrics["bias_adjust"] = shift.describe(dataset.class_names)

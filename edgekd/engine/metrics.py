@@ -58,6 +58,18 @@ class Predictions:
         """Share (percent) of samples where both predict the same class."""
         return 100.0 * self.predicted.eq(other.predicted).float().mean().item()
 
+    def versus(self, other: "Predictions") -> dict[str, float | int]:
+        """Paired comparison with another model on the same samples: how many only this one gets
+        right, how many only the other, and the exact McNemar p-value of that split (two-sided
+        binomial test on the discordant samples) — whether a top-1 difference is beyond noise."""
+        from scipy.stats import binomtest
+
+        mine, theirs = self.predicted.eq(self.labels), other.predicted.eq(other.labels)
+        only_mine, only_theirs = int((mine & ~theirs).sum()), int((theirs & ~mine).sum())
+        discordant = only_mine + only_theirs
+        p_value = binomtest(only_mine, discordant, 0.5).pvalue if discordant else 1.0
+        return {"only_this_right": only_mine, "only_other_right": only_theirs, "mcnemar_p": float(p_value)}
+
 
 @torch.no_grad()
 def predict(model: nn.Module, model_input: ModelInput, loader: BatchLoader, device: torch.device, precision=None) -> Predictions:

@@ -57,6 +57,15 @@ def test_card_lists_each_member_the_ensemble_and_the_student(digits_teacher, sec
         assert member["top1"] == pytest.approx(own.top1(), abs=0.2)
         logits.append(own.logits)
     assert summary["members"][0]["top1"] != summary["members"][1]["top1"]  # two different members
+    # Per member, the paired count behind "beats": images only the ensemble / only the member gets right.
+    ensemble_test = Predictions(ensemble_logits(logits, "prob"), test.labels)
+    for member, own_logits in zip(summary["members"], logits):
+        paired = member["test_vs_ensemble"]
+        ens_right, own_right = ensemble_test.predicted.eq(test.labels), own_logits.argmax(1).eq(test.labels)
+        # ±1: the card's members come from the logit cache (stored at lower precision), ties may break apart.
+        assert abs(paired["only_ensemble_right"] - int((ens_right & ~own_right).sum())) <= 1
+        assert abs(paired["only_member_right"] - int((own_right & ~ens_right).sum())) <= 1
+        assert 0.0 < paired["mcnemar_p"] <= 1.0
     assert summary["top1"] == pytest.approx(Predictions(ensemble_logits(logits, "prob"), test.labels).top1(), abs=0.2)
     assert summary["student_top1"] == card["metrics"]["test"]["top1"] and summary["top1"] == card["metrics"]["teacher"]["top1"]
     assert result.card.training["teacher_cache"]["online_steps"] > 0
