@@ -33,7 +33,7 @@ demo: setup
 test: setup browser
 	# PASSIVE: idle OpenMP threads sleep instead of spinning, so the multi-process (DDP) tests
 	# do not starve each other on 2 cores.
-	OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest $(PYTEST_ARGS)
+	OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

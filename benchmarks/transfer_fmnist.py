@@ -101,7 +101,8 @@ def main() -> None:
     if "sandal" in experiments:
         drop = ["--drop-classes", "Sandal"]
         kd_card = run(f"kd-no-sandal{args.tag}", [*common, *kd, *drop, "--bias-adjust", "auto"], args.out)
-        alone = run("alone-no-sandal", [*common, "--method", "none", *limit_train, *drop], args.out)
+        # Named by what it depends on (no teacher, so not by --tag), so every T/α setting of one budget shares it.
+        alone = run(f"alone-no-sandal-e{args.epochs}-lr{args.lr:g}-n{args.limit or 'all'}", [*common, "--method", "none", *limit_train, *drop], args.out)
         adjust = kd_card["metrics"]["bias_adjust"]
         figures["sandal"] = {
             "kd_without_bias_adjust": class_acc(kd_card, "Sandal", "test_before_bias_adjust"),

@@ -94,10 +94,15 @@ class ModelEntry(_Strict):
 
 
 class TeacherFacts(_Strict):
-    """One teacher of a distilled student: its test top-1 on the student's data (percent)."""
+    """One teacher of a distilled student: its test top-1 on the student's data (percent); for an
+    ensemble member, the test images only the ensemble / only this teacher gets right and the
+    exact McNemar p of that split."""
 
     arch: Optional[str] = None
     top1: Optional[float] = None
+    only_ensemble_right: Optional[int] = None
+    only_member_right: Optional[int] = None
+    mcnemar_p: Optional[float] = None
 
 
 class UnseenClass(_Strict):

@@ -78,6 +78,13 @@ def read_artefact(path: Path) -> dict[str, Any] | None:
     }
 
 
+def _versus_ensemble(ensemble: dict[str, Any], index: int) -> dict[str, Any]:
+    """The ensemble-vs-member paired counts of member `index`, when the card has them."""
+    members = ensemble.get("members") or []
+    paired = members[index].get("test_vs_ensemble") if index < len(members) else None
+    return dict(paired) if paired else {}
+
+
 def distillation_facts(card: dict[str, Any]) -> dict[str, Any] | None:
     """A student card's teachers, ensemble and never-seen classes (None for other cards)."""
     training, metrics = card.get("training") or {}, card.get("metrics") or {}
@@ -88,7 +95,7 @@ def distillation_facts(card: dict[str, Any]) -> dict[str, Any] | None:
     unseen = [row for row in metrics.get("per_class") or [] if row.get("seen") is False]
     return {
         "method": training.get("method"),
-        "teachers": [{"arch": t.get("arch"), "top1": t.get("top1")} for t in teachers],
+        "teachers": [{"arch": t.get("arch"), "top1": t.get("top1"), **_versus_ensemble(ensemble, i)} for i, t in enumerate(teachers)],
         "ensemble_rule": ensemble.get("rule"),
         "ensemble_top1": ensemble.get("top1"),
         "student_top1": (metrics.get("test") or {}).get("top1"),

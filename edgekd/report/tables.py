@@ -109,16 +109,24 @@ def per_class_table(report: Report) -> Table | None:
     return Table("Per-class top-1 %", ["class"] + [m.name for m in scored], rows)
 
 
+def _versus(teacher) -> str:
+    if teacher.mcnemar_p is None:
+        return ""
+    return f" (ensemble +{teacher.only_ensemble_right}/−{teacher.only_member_right}, p {teacher.mcnemar_p:.2g})"
+
+
 def distillation_table(report: Report) -> Table | None:
     if not report.distillation:
         return None
     rows = []
     for d in report.distillation:
-        teachers = ", ".join(f"{t.arch or DASH} {pct(t.top1)}" for t in d.teachers)
+        teachers = ", ".join(f"{t.arch or DASH} {pct(t.top1)}{_versus(t)}" for t in d.teachers)
         unseen = "; ".join(f"{u.name} {pct(u.top1_before_bias_adjust)} → {pct(u.top1)}" for u in d.unseen_classes) or DASH
         ensemble = f"{pct(d.ensemble_top1)} ({d.ensemble_rule})" if d.ensemble_rule else DASH
         rows.append([d.model, d.method or DASH, teachers, ensemble, pct(d.student_top1), unseen])
-    note = "Test top-1 % as each student's card records it (its own data and split). Classes never seen: test top-1 of that class without → with the bias adjustment."
+    note = ("Test top-1 % as each student's card records it (its own data and split). Ensemble members: test images only the ensemble "
+            "gets right / only the member, and McNemar's exact p (small p: the difference is beyond chance). "
+            "Classes never seen: test top-1 of that class without → with the bias adjustment.")
     return Table("Distillation", ["student", "method", "teachers (test top-1 %)", "ensemble top-1 %", "student top-1 %", "classes never seen"], rows, note)
 
 

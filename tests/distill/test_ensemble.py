@@ -74,7 +74,9 @@ def test_card_lists_each_member_the_ensemble_and_the_student(digits_teacher, sec
     (entry,) = report.distillation
     assert [t.top1 for t in entry.teachers] == [m["top1"] for m in summary["members"]]
     assert entry.ensemble_rule == "prob" and entry.ensemble_top1 == summary["top1"] and entry.student_top1 == summary["student_top1"]
-    assert "## Distillation" in (tmp_path / "report" / "report.md").read_text()
+    assert [t.mcnemar_p for t in entry.teachers] == [m["test_vs_ensemble"]["mcnemar_p"] for m in summary["members"]]
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "## Distillation" in markdown and f"ensemble +{entry.teachers[0].only_ensemble_right}/−{entry.teachers[0].only_member_right}" in markdown
 
     # Another rule and T read the same per-teacher cache: no teacher runs.
     again = distill(_ensemble_config(digits_teacher, second_teacher, tmp_path / "logit", teacher_cache=tmp_path / "cache", ensemble="logit", temperature=2.0))
