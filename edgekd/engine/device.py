@@ -92,10 +92,11 @@ class DistributedContext:
 def init_distributed(device_request: str = "auto") -> tuple[DistributedContext, torch.device]:
     """Join the process group that torchrun describes in the environment (NCCL on GPU, gloo on CPU).
 
-    Without torchrun's variables (RANK, WORLD_SIZE, MASTER_ADDR) this is a plain one-process
-    run and nothing is initialised.
+    Without torchrun's variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) this is a plain
+    one-process run and nothing is initialised. Under torchrun a single process joins too, so
+    `--nproc-per-node 1` checks the NCCL/DDP path on a one-GPU machine.
     """
-    if not all(name in os.environ for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR")):
+    if not all(name in os.environ for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")):
         return DistributedContext(), resolve_device(device_request)
     world_size = int(os.environ["WORLD_SIZE"])
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
