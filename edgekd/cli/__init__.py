@@ -22,6 +22,7 @@ from edgekd.cli import gate as gate_cli
 from edgekd.cli import profile as profile_cli
 from edgekd.cli import report as report_cli
 from edgekd.cli import run as run_cli
+from edgekd.cli import verify as verify_cli
 from edgekd.cli.console import err
 from edgekd.errors import EdgekdError
 
@@ -37,6 +38,7 @@ app.add_typer(data.app, name="data")
 # Listed in the order of the path: distill → export → eval/profile → report → gate, then run.
 app.command("distill")(distill_cli.distill_command)
 app.command("export")(export_cli.export_command)
+app.command("verify")(verify_cli.verify_command)
 app.command("eval")(evaluate_cli.eval_command)
 app.command("profile")(profile_cli.profile_command)
 app.command("report")(report_cli.report_command)

@@ -55,6 +55,8 @@ def export_command(
     dla_core: Annotated[Optional[int], typer.Option("--dla-core", help="Build for this DLA core of a Jetson Orin, with GPU fallback (TensorRT 10 only).")] = None,
     deepstream: Annotated[bool, typer.Option("--deepstream", help="Also write labels.txt and an nvinfer classifier config next to each engine.")] = False,
     device: opt.Device = "cpu",
+    bundle: Annotated[Optional[Path], typer.Option("--bundle", help="Also write a self-checking device bundle here: FP32/FP16/INT8 ONNX, reference.npz, DeepStream config, build.sh (see docs/export.md).")] = None,
+    reference_samples: Annotated[int, typer.Option("--reference-samples", help="Val images in the bundle's reference.npz (inputs + PyTorch logits).")] = 256,
 ) -> None:
     """Export a checkpoint to ONNX (parity-gated), FP16, INT8 and TensorRT; writes DIR/export.json."""
     config = ExportConfig(
@@ -66,6 +68,7 @@ def export_command(
         exclude_op_types=_csv(exclude_op_types), exclude_nodes=_csv(exclude_nodes), max_drop=max_drop, speed_search=speed_search,
         latency=latency, threads=threads, trt=trt, batch=_batches(batch), workspace_gb=workspace_gb,
         timing_cache=timing_cache, dla_core=dla_core, deepstream=deepstream, device=device,
+        bundle=bundle, reference_samples=reference_samples,
     )
     result = export(config, RichProgress())
     print_result(result)
@@ -94,6 +97,8 @@ def print_result(result: ExportResult) -> None:
     table.add_column("check")
     table.add_column("figures")
     for record in result.artefacts:
+        if record.kind == "bundle":
+            continue
         precision = record.precision + (f"/{record.target}" if record.target else "")
         check = "parity ✓" if record.parity is not None else ("→ " + record.int8.recommend if record.int8 else "")
         table.add_row(record.path.name, precision, f"{record.size_bytes / 1e6:.1f}", check, _figures(record))
@@ -102,4 +107,7 @@ def print_result(result: ExportResult) -> None:
         if record.int8 is not None:
             colour = "green" if record.int8.recommend == "int8" else "yellow"
             out.print(f"[{colour}]{record.path.name}:[/] {record.int8.verdict}", highlight=False)
+    bundled = [r for r in result.artefacts if r.kind == "bundle"]
+    if bundled:
+        out.print(f"device bundle: {bundled[0].path.parent} ({len(bundled)} files); check it here with 'edgekd verify {bundled[0].path.parent}', on the device with its build.sh")
     out.print(f"[bold green]export done[/] {result.summary_path}")

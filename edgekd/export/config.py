@@ -53,6 +53,10 @@ class ExportConfig:
         dla_core: build for this DLA core with GPU fallback (Jetson Orin, TensorRT 10 only).
         deepstream: write labels.txt and an nvinfer classifier config next to each engine.
         device: where the PyTorch reference and ONNX Runtime run for parity (cpu | cuda[:N]).
+        bundle: also write a self-checking device bundle into this directory (see `bundle.py`):
+            FP32, FP16 and (with --int8) TensorRT-recipe INT8 ONNX, `reference.npz`, labels,
+            DeepStream configs, the card and `build.sh`. Its conversions go to the bundle only.
+        reference_samples: val images in the bundle's reference (their inputs and PyTorch logits).
     """
 
     checkpoint: Path
@@ -84,6 +88,8 @@ class ExportConfig:
     dla_core: int | None = None
     deepstream: bool = False
     device: str = "cpu"
+    bundle: Path | None = None
+    reference_samples: int = 256
 
     @property
     def from_onnx(self) -> bool:
@@ -109,6 +115,10 @@ class ExportConfig:
             raise ConfigError("--bake-preprocess applies when exporting a checkpoint; this ONNX is already exported (its input format is fixed).")
         self._validate_int8()
         self._validate_trt()
+        if self.reference_samples < 1:
+            raise ConfigError(f"--reference-samples must be at least 1, got {self.reference_samples}.")
+        if self.bundle is not None and Path(self.bundle).resolve() == Path(self.out).resolve():
+            raise ConfigError("--bundle must be a directory of its own, not the --out directory.")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {self.threads}.")
         return self

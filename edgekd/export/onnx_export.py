@@ -187,7 +187,7 @@ def convert_to_fp16(proto):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # it warns about values clamped to the fp16 range
         half = convert_float_to_float16(source, keep_io_types=True)
-    _sort_nodes(half.graph)  # the converter appends its input casts after their consumers
+    sort_nodes(half.graph)  # the converter appends its input casts after their consumers
     try:
         onnx.checker.check_model(half, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
@@ -195,7 +195,7 @@ def convert_to_fp16(proto):
     return half
 
 
-def _sort_nodes(graph) -> None:
+def sort_nodes(graph) -> None:
     """Order a graph's nodes topologically (stable: keeps the given order where it is valid)."""
     ready = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
     pending, ordered = list(graph.node), []

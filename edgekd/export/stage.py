@@ -8,6 +8,7 @@ interrupted run leaves no file behind; `export.json` lists what was written and 
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,7 @@ class _Export:
         self.provenance = provenance(config.describe())
         self._predictions: dict[tuple, Predictions] = {}
         self.val = self.test = None
-        needs_data = source.kind == "checkpoint" or config.fp16 or config.int8
+        needs_data = source.kind == "checkpoint" or config.fp16 or config.int8 or config.bundle is not None
         if needs_data:
             dataset = load_for_card(data_config_for(self.card, config.data, config.data_dir, progress), self.card)
             self.val = take(dataset.val, dataset.spec, config.parity_samples)
@@ -144,6 +145,15 @@ class _Export:
         report = compare(reference, predictions, gate, names=(reference_name, label), split="val")
         self.progress.log(("✓ " if report.passed else "✗ ") + report.line())
         return candidate, enforce(report)
+
+    @contextlib.contextmanager
+    def publishing_to(self, directory: Path):
+        """Publish into `directory` meanwhile: the device bundle's own conversions go there only."""
+        kept, self.out = self.out, Path(directory)
+        try:
+            yield
+        finally:
+            self.out = kept
 
     def publish(self, proto, payload: dict, name: str) -> Path:
         target = self.out / name
@@ -232,6 +242,24 @@ class _Export:
         published = self.publish(onnx.load(str(path)), payload, f"{self.name}.int8-{target}.onnx")
         return _record("onnx", "int8", published, target=target, int8=report, details=facts)
 
+    def int8_fp16_onnx(self, fp32_path: Path, int8: ArtefactRecord) -> ArtefactRecord:
+        """The TensorRT-recipe INT8 model with FP16 in its other layers, judged like the INT8 one."""
+        from edgekd.export.mixed_precision import int8_with_fp16, precision_counts
+
+        proto = onnx.load(str(int8.path))
+        half, counts = int8_with_fp16(proto)
+        work_path = self.work / f"{self.name}.int8-fp16.onnx"
+        onnx.save(half, str(work_path))
+        fp32 = self.ort(fp32_path)
+        report = self.judge_int8("tensorrt", fp32, fp32_path, work_path, fp32.input_format == INPUT_NHWC_UINT8)
+        versus = {split: block["int8_top1"] - int8.int8.accuracy[split]["int8_top1"] for split, block in report.accuracy.items() if split in int8.int8.accuracy}
+        facts = {"mixed_precision": {"int8_fp32_rest": precision_counts(proto).to_dict(), "int8_fp16_rest": counts.to_dict(), "top1_vs_int8_fp32_rest": versus, "converter": "onnxruntime.transformers.float16 at opset 19, weight DequantizeLinear kept FP32"}}
+        self.progress.log(f"INT8 + FP16 rest: {counts.fp16_ops} FP16 ops, {counts.quantize_linear} Q / {counts.dequantize_linear} DQ; top-1 vs INT8 FP32-rest " + ", ".join(f"{k} {v:+.2f} pt" for k, v in versus.items()))
+        metadata = self.ort(int8.path).metadata
+        payload = {**{k: v for k, v in metadata.items() if k not in ("schema", "int8")}, **facts, "int8": report.to_dict()}
+        published = self.publish(half, payload, f"{self.name}.int8-fp16.onnx")
+        return _record("onnx", "int8", published, target="tensorrt", int8=report, details={**int8.details, **facts})
+
     def speed_search(self, pre: Path, quantize_with, fp32: OrtBackend, as_frames: bool) -> tuple[SpeedSearch, Path]:
         """Quantize everything, find the layers INT8 makes slower, quantize again without them,
         and keep whichever whole model is faster at the largest latency batch."""
@@ -273,23 +301,36 @@ class _Export:
             report.latency_device = f"{self.config.device}, onnxruntime, {threads} threads"
         return judge(report)
 
-    def engines(self, onnx_paths: list[Path]) -> list[ArtefactRecord]:
-        from edgekd.export.deepstream import write_deepstream
+    def engines(self, onnx_paths: list[Path], fp32_path: Path) -> list[ArtefactRecord]:
+        """Build a plan per ONNX in the work folder, verify it against the reference, then publish it."""
+        import shutil
+
+        from edgekd.export.deepstream import NvinferModel, write_deepstream
+        from edgekd.export.engine_verify import engine_reference, verify_engine
         from edgekd.export.tensorrt_build import EngineOptions, build_tensorrt_engine
         from edgekd.runtime.ort_backend import read_onnx_file_metadata
+        from edgekd.runtime.trt_env import sidecar_path
 
         config = self.config
         options = EngineOptions(tuple(config.batch), config.workspace_gb, Path(config.timing_cache) if config.timing_cache else self.out / "tensorrt.timing-cache", config.dla_core, "cuda" if config.device == "cpu" else config.device)
+        reference = engine_reference(self, fp32_path, onnx_paths)
+        if reference is None:
+            self.progress.log("no reference.npz beside the ONNX and no dataset here: the engines are not verified (ship an export --bundle instead).")
         records = []
         for onnx_path in onnx_paths:
             metadata = read_onnx_file_metadata(onnx_path)
             if metadata.get("precision") == "int8" and (metadata.get("quantization") or {}).get("target") != "tensorrt":
                 raise ConfigError(f"{onnx_path.name} is a CPU INT8 model (asymmetric U8S8); TensorRT needs the --int8-target tensorrt one.")
-            engine_path = self.out / f"{onnx_path.stem}.engine"
-            sidecar = build_tensorrt_engine(onnx_path, engine_path, metadata, options, self.progress)
+            work_engine = self.work / f"{onnx_path.stem}.engine"
+            sidecar = build_tensorrt_engine(onnx_path, work_engine, metadata, options, self.progress)
+            sidecar["verify"] = verify_engine(work_engine, reference, options.device, self.progress).to_dict() if reference is not None else None
+            engine_path = self.out / work_engine.name
+            with atomic_path(engine_path) as tmp:
+                shutil.copyfile(work_engine, tmp)
+            write_json(sidecar_path(engine_path), sidecar)
             records.append(_record("tensorrt", sidecar["precision"], engine_path, details=sidecar))
             if config.deepstream:
-                for path in write_deepstream(engine_path, sidecar):
+                for path in write_deepstream(engine_path.parent, NvinferModel.from_sidecar(sidecar)):
                     records.append(_record("deepstream", sidecar["precision"], path))
         return records
 
@@ -330,6 +371,12 @@ def export(config: ExportConfig, progress: Progress | None = None) -> ExportResu
         raise ConfigError(f"{source.path.name} is already an ONNX: add --trt (build an engine here), --fp16 or --int8.")
     if config.trt and source.kind == "onnx" and source.precision == "int8" and (source.metadata.get("quantization") or {}).get("target") != "tensorrt":
         raise ConfigError(f"{source.path.name} is a CPU INT8 model (asymmetric U8S8); TensorRT needs the --int8-target tensorrt one.")
+    if config.deepstream and source.input_format == INPUT_NHWC_UINT8:
+        raise ConfigError(f"--deepstream: {source.path.name} takes uint8 NHWC frames (preprocessing baked in), but nvinfer feeds normalised NCHW float; use an ONNX exported without --bake-preprocess.")
+    if config.dla_core is not None and source.precision == "fp32" and not (config.fp16 or config.int8):
+        from edgekd.export.dla import dla_refusal
+
+        raise ConfigError(dla_refusal("", None, "fp32", config.dla_core))
     if config.trt:
         from edgekd.runtime.trt_env import require_tensorrt
 
@@ -343,10 +390,15 @@ def export(config: ExportConfig, progress: Progress | None = None) -> ExportResu
         fp16_record = run.fp16_onnx(fp32_path) if config.fp16 else None
         artefacts += [fp16_record] if fp16_record else []
         int8_records = [run.int8_onnx(fp32_path, target) for target in config.int8_targets]
+        int8_records += [run.int8_fp16_onnx(fp32_path, r) for r in int8_records if r.target == "tensorrt"]
         artefacts += int8_records
+        if config.bundle is not None:
+            from edgekd.export.bundle import write_bundle
+
+            artefacts += write_bundle(run, fp32_path, artefacts)
         if config.trt:
             sources = [r.path for r in int8_records if r.target == "tensorrt"] + ([fp16_record.path] if fp16_record else [])
-            artefacts += run.engines(sources or [fp32_path])
+            artefacts += run.engines(sources or [fp32_path], fp32_path)
     summary = {
         "schema": EXPORT_SCHEMA,
         "source": source.describe(),

@@ -7,7 +7,9 @@
   mode on 11).
 - Every ONNX parser error is listed; an optimisation profile comes from `--batch`; the
   workspace is limited with `set_memory_pool_limit`; the timing cache is loaded and saved.
-- `--dla-core` (Jetson Orin's DLA, with GPU fallback) on TensorRT 10 only.
+- `--dla-core` (Jetson Orin's DLA, with GPU fallback) where NVIDIA's matrix allows it (see
+  `dla.py`), from an FP16 or INT8 ONNX only; the parser's `ADJUST_FOR_DLA` flag is set where it
+  exists, and the layers that will fall back to the GPU (`can_run_on_DLA`) are counted.
 - The plan is written raw (no header, so `trtexec --loadEngine` reads it) and atomically, with a
   JSON sidecar of the build facts that the runtime checks before loading.
 """
@@ -22,6 +24,7 @@ from typing import Any
 from edgekd.artifacts import atomic_write_bytes, sha256_file, write_json
 from edgekd.engine.progress import Progress
 from edgekd.errors import ConfigError, ModelError
+from edgekd.export.dla import board_name, dla_refusal
 from edgekd.runtime.trt_env import SIDECAR_SCHEMA, device_index, machine_facts, require_tensorrt, sidecar_path, tensorrt_major
 
 GIB = 1 << 30
@@ -35,7 +38,7 @@ class EngineOptions:
         batch: optimisation profile batch sizes: (fixed,), (min, max) or (min, opt, max).
         workspace_gb: builder workspace limit (GiB).
         timing_cache: timing cache file (read if present, written after the build).
-        dla_core: DLA core for Jetson Orin (TensorRT 10 only), None for the GPU.
+        dla_core: DLA core of a Jetson Orin (see `dla.py` for where it is allowed), None for the GPU.
         device: cuda | cuda:N.
     """
 
@@ -83,13 +86,15 @@ def trtexec_command(onnx_path: Path, engine_path: Path, input_name: str, shapes:
     return " ".join(parts)
 
 
-def _parse(trt, builder, logger, onnx_path: Path):
+def _parse(trt, builder, logger, onnx_path: Path, for_dla: bool = False):
     flags = 0
     strongly_typed = hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED")
     if strongly_typed:
         flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
+    if for_dla and hasattr(trt.OnnxParserFlag, "ADJUST_FOR_DLA"):  # TensorRT 10.x releases after 10.3 and 11.x
+        parser.set_flag(trt.OnnxParserFlag.ADJUST_FOR_DLA)
     if not parser.parse_from_file(str(onnx_path)):
         errors = [str(parser.get_error(i)).strip() for i in range(parser.num_errors)]
         raise ModelError(f"TensorRT {trt.__version__} cannot parse {onnx_path.name} ({len(errors)} error(s)): " + " | ".join(errors))
@@ -121,15 +126,19 @@ def build_tensorrt_engine(onnx_path: Path, engine_path: Path, metadata: dict[str
     """
     trt = require_tensorrt("--trt")
     major = tensorrt_major(trt)
-    if options.dla_core is not None and major >= 11:
-        raise ConfigError(f"--dla-core: TensorRT {trt.__version__} has no DLA support; DLA engines are built on the Jetson with TensorRT 10 (JetPack 6).")
+    if options.dla_core is not None:
+        refusal = dla_refusal(str(trt.__version__), board_name(), metadata.get("precision", "fp32"), options.dla_core)
+        if refusal:
+            raise ConfigError(refusal)
     index = device_index(options.device)
     import torch
 
     torch.cuda.set_device(index)
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network, _parser, strongly_typed = _parse(trt, builder, logger, onnx_path)
+    if options.dla_core is not None and builder.num_DLA_cores <= options.dla_core:
+        raise ConfigError(f"--dla-core {options.dla_core}: TensorRT sees {builder.num_DLA_cores} DLA core(s) on this device.")
+    network, _parser, strongly_typed = _parse(trt, builder, logger, onnx_path, for_dla=options.dla_core is not None)
     tensor = network.get_input(0)
     shapes = profile_shapes(list(tensor.shape), options.batch)
     config = builder.create_builder_config()
@@ -138,10 +147,15 @@ def build_tensorrt_engine(onnx_path: Path, engine_path: Path, metadata: dict[str
     profile.set_shape(tensor.name, shapes["min"], shapes["opt"], shapes["max"])
     config.add_optimization_profile(profile)
     cache_loaded = _timing_cache(config, options.timing_cache, progress)
+    dla = None
     if options.dla_core is not None:
         config.default_device_type = trt.DeviceType.DLA
         config.DLA_core = options.dla_core
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
+        layers = [network.get_layer(i) for i in range(network.num_layers)]
+        fallback = [layer.name for layer in layers if not config.can_run_on_DLA(layer)]
+        dla = {"core": options.dla_core, "layers": len(layers), "gpu_fallback_layers": len(fallback), "gpu_fallback": fallback[:50]}
+        progress.log(f"DLA core {options.dla_core}: {len(layers) - len(fallback)} of {len(layers)} layers can run on the DLA; {len(fallback)} fall back to the GPU")
     progress.log(f"building TensorRT {trt.__version__} engine from {onnx_path.name} (batch {shapes['min'][0]}/{shapes['opt'][0]}/{shapes['max'][0]}, workspace {options.workspace_gb:g} GiB)…")
     plan = builder.build_serialized_network(network, config)
     if plan is None:
@@ -150,6 +164,7 @@ def build_tensorrt_engine(onnx_path: Path, engine_path: Path, metadata: dict[str
     if options.timing_cache is not None:
         atomic_write_bytes(options.timing_cache, bytes(config.get_timing_cache().serialize()))
     sidecar = sidecar_payload(onnx_path, engine_path, metadata, shapes, tensor.name, options, machine_facts(trt, index), major, strongly_typed, cache_loaded)
+    sidecar["dla"] = dla
     write_json(sidecar_path(engine_path), sidecar)
     return sidecar
 

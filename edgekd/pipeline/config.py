@@ -188,12 +188,14 @@ class ExportSection(Section):
     dla_core: Optional[int] = Field(None, ge=0)
     deepstream: Optional[bool] = None
     device: Optional[str] = None
+    bundle: Optional[str] = None
+    reference_samples: Optional[int] = Field(None, ge=1)
 
     def options(self) -> dict[str, Any]:
         """The keys that were set, as `ExportConfig` keyword arguments (lists as tuples)."""
         values = self.model_dump(exclude_none=True, exclude={"students"})
         options = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        for key in ("calib", "timing_cache"):
+        for key in ("calib", "timing_cache", "bundle"):
             if key in options:
                 options[key] = Path(options[key])
         return options

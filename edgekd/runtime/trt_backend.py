@@ -58,6 +58,8 @@ class TensorRTBackend(Backend):
         self._logger = trt.Logger(trt.Logger.WARNING)
         with torch.cuda.device(self._torch_device):
             self._runtime = trt.Runtime(self._logger)
+            if sidecar.get("dla_core") is not None:  # a DLA engine runs on the core it was built for
+                self._runtime.DLA_core = int(sidecar["dla_core"])
             self.engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
             if self.engine is None:
                 raise ModelError(f"TensorRT could not deserialise {path.name} (see the TensorRT log above). {BUILD_ON_TARGET}")

@@ -15,7 +15,7 @@ import torch
 
 from edgekd.export import ExportConfig, export
 from edgekd.export import tensorrt_build
-from edgekd.export.deepstream import write_deepstream
+from edgekd.export.deepstream import NvinferModel, write_deepstream
 from edgekd.export.tensorrt_build import EngineOptions, profile_shapes, sidecar_payload, trtexec_command
 from edgekd.runtime import open_backend, tensorrt_missing
 from edgekd.runtime import trt_backend
@@ -120,12 +120,14 @@ def test_sidecar_records_build_facts_and_is_checked_before_loading(full_export, 
 def test_deepstream_files_for_a_classifier(full_export, tmp_path):
     engine = tmp_path / "student.int8-tensorrt.engine"
     sidecar = _sidecar(full_export.get("int8", target="tensorrt").path, engine)
-    labels, config = write_deepstream(engine, sidecar)
+    labels, config = write_deepstream(tmp_path, NvinferModel.from_sidecar(sidecar))
     assert labels.read_text() == "0;1;2;3;4;5;6;7;8;9\n"
     text = config.read_text()
     assert config.name == "config_infer_student_int8-tensorrt.txt"
     properties = dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
     assert properties["model-engine-file"] == engine.name and properties["labelfile-path"] == "labels.txt"
+    assert properties["onnx-file"] == "student.int8-tensorrt.onnx"  # nvinfer rebuilds from it when the plan is missing or foreign
+    assert float(properties["classifier-threshold"]) < -1e5  # logits: always the arg-max
     assert properties["network-mode"] == "1" and properties["network-type"] == "1" and properties["infer-dims"] == "3;16;16"
     assert properties["batch-size"] == "32" and properties["output-blob-names"] == "logits"
     mean, std = sidecar["mean"], sidecar["std"]
