@@ -28,6 +28,9 @@ from edgekd.export.dla import board_name, dla_refusal
 from edgekd.runtime.trt_env import SIDECAR_SCHEMA, device_index, machine_facts, require_tensorrt, sidecar_path, tensorrt_major
 
 GIB = 1 << 30
+# What NVIDIA's "Working with DLA" documents for a DLA build: default device, core, GPU fallback,
+# the parser's DLA rewrite flag, the builder's core count and its per-layer capability check.
+TRT_DLA_APIS = ("default_device_type", "DeviceType.DLA", "DLA_core", "GPU_FALLBACK", "ADJUST_FOR_DLA", "num_DLA_cores", "can_run_on_DLA")
 
 
 @dataclass(frozen=True)
