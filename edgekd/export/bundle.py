@@ -33,6 +33,7 @@ from edgekd.runtime.base import INPUT_NCHW_FLOAT
 from edgekd.verify import REFERENCE_NAME, Reference, Threshold, check
 
 if TYPE_CHECKING:
+    from edgekd.export.preprocess_drop import PreprocessScore
     from edgekd.export.stage import ArtefactRecord, _Export
 
 BUNDLE_SCHEMA = "edgekd.bundle/1"
@@ -93,13 +94,14 @@ run verify . --backend trt
 """
 
 
-def write_bundle(run: "_Export", fp32_path: Path, records: list["ArtefactRecord"]) -> list["ArtefactRecord"]:
+def write_bundle(run: "_Export", fp32_path: Path, records: list["ArtefactRecord"], preprocess: "PreprocessScore | None" = None) -> list["ArtefactRecord"]:
     """Write the device bundle into `run.config.bundle`; returns one record per file written.
 
     Args:
         run: the export in progress (its val images, reference model and conversions).
         fp32_path: the gated FP32 ONNX.
         records: the artefacts the export wrote to `--out` (reused when the bundle needs them).
+        preprocess: what nvinfer's single scale factor costs on val (recorded in bundle.json).
     """
     from edgekd.export.stage import _record
 
@@ -148,6 +150,7 @@ def write_bundle(run: "_Export", fp32_path: Path, records: list["ArtefactRecord"
         "thresholds": {k: vars(v) for k, v in reference.thresholds.items()},
         "files": {p.name: {"sha256": sha256_file(p), "size_bytes": p.stat().st_size} for p in written},
         "figures": figures,
+        "deepstream_preprocess": preprocess.to_dict() if preprocess else None,
         "device_steps": "./build.sh (see docs/export.md: the device bundle)",
         "provenance": run.provenance,
     }

@@ -392,10 +392,17 @@ def export(config: ExportConfig, progress: Progress | None = None) -> ExportResu
         int8_records = [run.int8_onnx(fp32_path, target) for target in config.int8_targets]
         int8_records += [run.int8_fp16_onnx(fp32_path, r) for r in int8_records if r.target == "tensorrt"]
         artefacts += int8_records
+        preprocess = None
+        if (config.deepstream or config.bundle is not None) and run.val is not None:
+            from edgekd.export.preprocess_drop import score_nvinfer_preprocessing
+
+            preprocess = score_nvinfer_preprocessing(run.ort(fp32_path), run.val)
+            if preprocess is not None:
+                progress.log(preprocess.line())
         if config.bundle is not None:
             from edgekd.export.bundle import write_bundle
 
-            artefacts += write_bundle(run, fp32_path, artefacts)
+            artefacts += write_bundle(run, fp32_path, artefacts, preprocess)
         if config.trt:
             sources = [r.path for r in int8_records if r.target == "tensorrt"] + ([fp16_record.path] if fp16_record else [])
             artefacts += run.engines(sources or [fp32_path], fp32_path)
@@ -404,6 +411,7 @@ def export(config: ExportConfig, progress: Progress | None = None) -> ExportResu
         "source": source.describe(),
         "output_name": OUTPUT_NAME,
         "artefacts": [a.to_dict() for a in artefacts],
+        "deepstream_preprocess": preprocess.to_dict() if preprocess else None,
         "provenance": run.provenance,
     }
     summary_path = out / "export.json"

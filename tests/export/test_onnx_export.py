@@ -65,7 +65,7 @@ def test_fp16_onnx_passes_its_gate_under_onnx_runtime(full_export):
 def test_export_json_lists_every_artefact(full_export):
     summary = json.loads(full_export.summary_path.read_text())
     names = [a["name"] for a in summary["artefacts"]]
-    assert names == ["student.onnx", "student.fp16.onnx", "student.int8-cpu.onnx", "student.int8-tensorrt.onnx"]
+    assert names == ["student.onnx", "student.fp16.onnx", "student.int8-cpu.onnx", "student.int8-tensorrt.onnx", "student.int8-fp16.onnx"]
     assert summary["source"]["kind"] == "checkpoint" and summary["provenance"]["config"]["int8"] is True
     assert not [p for p in full_export.out_dir.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".")]
 
