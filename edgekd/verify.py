@@ -32,6 +32,7 @@ REFERENCE_NAME = "reference.npz"
 BACKENDS = ("ort", "trt", "torch")
 BACKEND_SUFFIXES = {"ort": (".onnx",), "trt": (".engine", ".plan"), "torch": (".safetensors",)}
 RUN_BATCH = 32  # images per call: within every engine profile edgekd builds by default
+PROBS_OUTPUT = "probs"  # an artefact whose output is softmax probabilities (DeepStream), not logits
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,10 @@ def check(backend: Backend, name: str, reference: Reference) -> VerifyRow:
     if backend.card.num_classes != reference.logits.shape[1]:
         raise ConfigError(f"{name} has {backend.card.num_classes} classes but the reference has {reference.logits.shape[1]}; it is another model's reference.")
     threshold = reference.threshold_for(name, backend.precision)
-    expected = Predictions(torch.from_numpy(reference.logits), torch.from_numpy(reference.labels))
+    expected_logits = torch.from_numpy(reference.logits)
+    if getattr(backend, "output_name", None) == PROBS_OUTPUT:  # compared as probabilities, thresholds measured so
+        expected_logits = expected_logits.softmax(dim=1)
+    expected = Predictions(expected_logits, torch.from_numpy(reference.labels))
     got = Predictions(torch.from_numpy(run_backend(backend, reference.inputs)), expected.labels)
     delta = (got.logits - expected.logits).abs()
     agreement, max_abs = expected.agreement(got), float(delta.max())

@@ -57,6 +57,8 @@ def export_command(
     device: opt.Device = "cpu",
     bundle: Annotated[Optional[Path], typer.Option("--bundle", help="Also write a self-checking device bundle here: FP32/FP16/INT8 ONNX, reference.npz, DeepStream config, build.sh (see docs/export.md).")] = None,
     reference_samples: Annotated[int, typer.Option("--reference-samples", help="Val images in the bundle's reference.npz (inputs + PyTorch logits).")] = 256,
+    deepstream_softmax: Annotated[bool, typer.Option("--deepstream-softmax", help="The bundle's GPU ONNX end in a softmax, so nvinfer's confidences are probabilities.")] = False,
+    classifier_threshold: Annotated[Optional[float], typer.Option("--classifier-threshold", help="nvinfer classifier-threshold (default: 0.5 with --deepstream-softmax, else below any logit).")] = None,
 ) -> None:
     """Export a checkpoint to ONNX (parity-gated), FP16, INT8 and TensorRT; writes DIR/export.json."""
     config = ExportConfig(
@@ -68,7 +70,7 @@ def export_command(
         exclude_op_types=_csv(exclude_op_types), exclude_nodes=_csv(exclude_nodes), max_drop=max_drop, speed_search=speed_search,
         latency=latency, threads=threads, trt=trt, batch=_batches(batch), workspace_gb=workspace_gb,
         timing_cache=timing_cache, dla_core=dla_core, deepstream=deepstream, device=device,
-        bundle=bundle, reference_samples=reference_samples,
+        bundle=bundle, reference_samples=reference_samples, deepstream_softmax=deepstream_softmax, classifier_threshold=classifier_threshold,
     )
     result = export(config, RichProgress())
     print_result(result)

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 
 from edgekd.artifacts import atomic_path, atomic_write_text, sha256_file, write_json
 from edgekd.export.calibration import prepared_inputs
-from edgekd.export.deepstream import NvinferModel, labels_text, write_deepstream
+from edgekd.export.deepstream import PROBS_NAME, NvinferModel, labels_text, with_softmax, write_deepstream
+from edgekd.export.onnx_export import OUTPUT_NAME
 from edgekd.export.parity import FP16_GATE, FP32_GATE
 from edgekd.export.samples import ImageSet
 from edgekd.runtime.base import INPUT_NCHW_FLOAT
@@ -67,9 +68,9 @@ def derived_threshold(precision: str, agreement: float, max_abs_diff: float) -> 
     return Threshold(round(max(0.0, min_agreement), 3), round(factor * max_abs_diff + absolute, 4))
 
 
-def build_script(onnx_names: list[str], max_batch: int, batch: str) -> str:
+def build_script(onnx_names: list[str], max_batch: int, batch: str, extra: str = "") -> str:
     """`build.sh`: the container commands of docs/export.md, run from the bundle directory."""
-    builds = "\n".join(f'run export {name} --trt --batch "$BATCH" --deepstream --out .' for name in onnx_names)
+    builds = "\n".join(f'run export {name} --trt --batch "$BATCH" --deepstream{extra} --out .' for name in onnx_names)
     return f"""#!/usr/bin/env bash
 # Build TensorRT engines from this bundle's ONNX on the Jetson (or a CUDA server) and check each one
 # against the PyTorch reference (reference.npz). Written by edgekd export --bundle; see docs/export.md.
@@ -138,6 +139,10 @@ def write_bundle(run: "_Export", fp32_path: Path, records: list["ArtefactRecord"
     else:
         progress.log("bundle: no INT8 model (add --int8 --calib SPEC.yaml to ship one).")
 
+    if config.deepstream_softmax:  # the FP32 file (first) stays on logits: it is the parity reference
+        for path in onnx_files[1:]:
+            append_softmax(path)
+        progress.log(f"bundle: {', '.join(p.name for p in onnx_files[1:])} end in a softmax (output '{PROBS_NAME}') for DeepStream")
     reference = make_reference(run, fp32_path, onnx_files)
     reference.save(bundle / REFERENCE_NAME)
     written = [*onnx_files, bundle / REFERENCE_NAME]
@@ -156,6 +161,15 @@ def write_bundle(run: "_Export", fp32_path: Path, records: list["ArtefactRecord"
     }
     write_json(bundle / "bundle.json", manifest)
     return [_record("bundle", _precision_of(p, reference), p) for p in written] + [_record("bundle", "", bundle / "bundle.json")]
+
+
+def append_softmax(path: Path) -> None:
+    """Rewrite an ONNX in place (atomically) with `probs = Softmax(logits)` as its output."""
+    import onnx
+
+    proto = with_softmax(onnx.load(str(path)))
+    with atomic_path(path) as tmp:
+        onnx.save(proto, str(tmp))
 
 
 def _precision_of(path: Path, reference: Reference) -> str:
@@ -207,8 +221,9 @@ def device_files(run: "_Export", bundle: Path, onnx_files: list[Path], reference
     gpu_onnx = [p for p in onnx_files if reference.info["precisions"].get(p.name) != "fp32"] or onnx_files[:1]
     if reference.input_format == INPUT_NCHW_FLOAT:
         for path in gpu_onnx:
-            model = NvinferModel.from_onnx_metadata(path.name, read_onnx_file_metadata(path), max(config.batch))
-            written += [p for p in write_deepstream(bundle, model) if p not in written]
+            output = PROBS_NAME if config.deepstream_softmax else OUTPUT_NAME
+            model = NvinferModel.from_onnx_metadata(path.name, read_onnx_file_metadata(path), max(config.batch), output)
+            written += [p for p in write_deepstream(bundle, model, config.classifier_threshold) if p not in written]
     else:  # nvinfer feeds normalised NCHW float; a baked-preprocessing model cannot take it
         atomic_write_text(bundle / "labels.txt", labels_text(run.card.class_names))
         written.append(bundle / "labels.txt")
@@ -216,7 +231,8 @@ def device_files(run: "_Export", bundle: Path, onnx_files: list[Path], reference
     write_json(bundle / "card.json", run.card.to_dict())
     written.append(bundle / "card.json")
     script = bundle / "build.sh"
-    atomic_write_text(script, build_script([p.name for p in gpu_onnx], max(config.batch), ",".join(map(str, config.batch))))
+    extra = f" --classifier-threshold {config.classifier_threshold:g}" if config.classifier_threshold is not None else ""
+    atomic_write_text(script, build_script([p.name for p in gpu_onnx], max(config.batch), ",".join(map(str, config.batch)), extra))
     script.chmod(0o755)
     written.append(script)
     return written

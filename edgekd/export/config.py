@@ -57,6 +57,10 @@ class ExportConfig:
             FP32, FP16 and (with --int8) TensorRT-recipe INT8 ONNX, `reference.npz`, labels,
             DeepStream configs, the card and `build.sh`. Its conversions go to the bundle only.
         reference_samples: val images in the bundle's reference (their inputs and PyTorch logits).
+        deepstream_softmax: the bundle's GPU ONNX end in a softmax (output `probs`), so nvinfer's
+            confidences are probabilities and `classifier-threshold` is one (see `deepstream.py`).
+        classifier_threshold: nvinfer's `classifier-threshold` (None: 0.5 on probabilities, below
+            any logit otherwise).
     """
 
     checkpoint: Path
@@ -90,6 +94,8 @@ class ExportConfig:
     device: str = "cpu"
     bundle: Path | None = None
     reference_samples: int = 256
+    deepstream_softmax: bool = False
+    classifier_threshold: float | None = None
 
     @property
     def from_onnx(self) -> bool:
@@ -119,6 +125,10 @@ class ExportConfig:
             raise ConfigError(f"--reference-samples must be at least 1, got {self.reference_samples}.")
         if self.bundle is not None and Path(self.bundle).resolve() == Path(self.out).resolve():
             raise ConfigError("--bundle must be a directory of its own, not the --out directory.")
+        if self.deepstream_softmax and self.bundle is None:
+            raise ConfigError("--deepstream-softmax applies to a device bundle's ONNX; add --bundle DIR.")
+        if self.classifier_threshold is not None and self.deepstream_softmax and not 0 <= self.classifier_threshold < 1:
+            raise ConfigError(f"--classifier-threshold is a probability with --deepstream-softmax (0 ≤ p < 1), got {self.classifier_threshold}.")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {self.threads}.")
         return self

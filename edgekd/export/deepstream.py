@@ -20,9 +20,10 @@ from typing import Any
 
 from edgekd.artifacts import atomic_write_text
 from edgekd.export.onnx_export import OUTPUT_NAME
+from edgekd.verify import PROBS_OUTPUT
 
 NETWORK_MODE = {"fp32": 0, "int8": 1, "fp16": 2}  # nvinfer's network-mode values
-PROBS_NAME = "probs"  # the output of the softmax appended for DeepStream
+PROBS_NAME = PROBS_OUTPUT  # the output of the softmax appended for DeepStream (verify compares probabilities then)
 DEFAULT_PROBABILITY_THRESHOLD = 0.5  # a crop is labelled only when its top class has ≥ 50 %
 LOGIT_THRESHOLD = -1e6  # below any logit: nvinfer always takes the arg-max
 

@@ -330,7 +330,7 @@ class _Export:
             write_json(sidecar_path(engine_path), sidecar)
             records.append(_record("tensorrt", sidecar["precision"], engine_path, details=sidecar))
             if config.deepstream:
-                for path in write_deepstream(engine_path.parent, NvinferModel.from_sidecar(sidecar)):
+                for path in write_deepstream(engine_path.parent, NvinferModel.from_sidecar(sidecar), config.classifier_threshold):
                     records.append(_record("deepstream", sidecar["precision"], path))
         return records
 

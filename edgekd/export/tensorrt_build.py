@@ -168,6 +168,7 @@ def build_tensorrt_engine(onnx_path: Path, engine_path: Path, metadata: dict[str
         atomic_write_bytes(options.timing_cache, bytes(config.get_timing_cache().serialize()))
     sidecar = sidecar_payload(onnx_path, engine_path, metadata, shapes, tensor.name, options, machine_facts(trt, index), major, strongly_typed, cache_loaded)
     sidecar["dla"] = dla
+    sidecar["output_name"] = network.get_output(0).name  # `logits`, or `probs` for a DeepStream softmax ONNX
     write_json(sidecar_path(engine_path), sidecar)
     return sidecar
 

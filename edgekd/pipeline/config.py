@@ -190,6 +190,8 @@ class ExportSection(Section):
     device: Optional[str] = None
     bundle: Optional[str] = None
     reference_samples: Optional[int] = Field(None, ge=1)
+    deepstream_softmax: Optional[bool] = None
+    classifier_threshold: Optional[float] = None
 
     def options(self) -> dict[str, Any]:
         """The keys that were set, as `ExportConfig` keyword arguments (lists as tuples)."""

@@ -139,3 +139,31 @@ def test_device_thresholds_follow_onnx_runtime_with_a_margin():
     assert fp16.min_agreement == 99.5 and fp16.max_abs_diff == pytest.approx(0.07)
     int8 = derived_threshold("int8", 97.0, 0.4)
     assert int8.min_agreement == 95.0 and int8.max_abs_diff == pytest.approx(1.3)
+
+
+def test_softmax_bundle_gives_nvinfer_probabilities(student, tmp_path, run_cli):
+    config = ExportConfig(student, tmp_path / "export", bundle=tmp_path / "bundle", deepstream_softmax=True, classifier_threshold=0.6, reference_samples=64)
+    export(config)
+    bundle_dir = tmp_path / "bundle"
+    fp16, fp32 = onnx.load(str(bundle_dir / "student.fp16.onnx")), onnx.load(str(bundle_dir / "student.onnx"))
+    assert [o.name for o in fp16.graph.output] == [PROBS_NAME] and [o.name for o in fp32.graph.output] == ["logits"]
+    from edgekd.runtime import open_backend
+    import torch
+
+    backend = open_backend(bundle_dir / "student.fp16.onnx")
+    probs = backend.run(backend.prepare(torch.rand(5, 3, 16, 16)))
+    assert torch.allclose(probs.sum(dim=1), torch.ones(5), atol=1e-2) and (probs >= 0).all()
+    text = (bundle_dir / "config_infer_student_fp16.txt").read_text()
+    properties = dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+    assert properties["output-blob-names"] == PROBS_NAME and float(properties["classifier-threshold"]) == 0.6
+    assert "--classifier-threshold 0.6" in (bundle_dir / "build.sh").read_text()
+    # verify compares probabilities with the softmax of the PyTorch logits
+    result = run_cli("verify", bundle_dir)
+    assert result.code == 0, result.stderr
+
+
+def test_deepstream_refuses_a_baked_preprocessing_onnx(student, tmp_path):
+    baked = export(ExportConfig(student, tmp_path / "baked", bake_preprocess=True, exporter="torchscript", opset=17)).get("fp32").path
+    with pytest.raises(Exception, match="nvinfer feeds normalised NCHW float") as error:
+        export(ExportConfig(baked, tmp_path / "out", trt=True, deepstream=True))
+    assert getattr(error.value, "exit_code", None) == 2 and not (tmp_path / "out").exists()
