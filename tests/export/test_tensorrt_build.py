@@ -156,6 +156,24 @@ def test_engines_build_and_match_onnx_runtime(student, tmp_path):
         agreement = engine.run(engine.prepare(pixels)).argmax(1).eq(onnx_model.run(onnx_model.prepare(pixels)).argmax(1)).float().mean()
         assert agreement >= 0.95
     assert (tmp_path / "tensorrt.timing-cache").stat().st_size > 0 and (tmp_path / "labels.txt").exists()
+    # Every engine was verified against the PyTorch reference before it was written.
+    engines = [r for r in result.artefacts if r.kind == "tensorrt"]
+    assert {r.path.name for r in engines} == {"student.fp16.engine", "student.int8-tensorrt.engine", "student.int8-fp16.engine"}
+    assert all(r.details["verify"]["passed"] for r in engines)
+
+
+@pytest.mark.tensorrt
+@needs_tensorrt
+def test_a_bundle_builds_and_verifies_its_engines_like_build_sh(student, tmp_path, run_cli):
+    """What build.sh does on the device, minus docker: engines from the bundle's ONNX, then verify --backend trt."""
+    bundle = tmp_path / "bundle"
+    export(ExportConfig(student, tmp_path / "export", int8=True, calib=DIGITS_SPEC, int8_target=("tensorrt",), latency=False, bundle=bundle, reference_samples=64))
+    for name in ("student.fp16.onnx", "student.int8-fp16.onnx"):
+        result = run_cli("export", bundle / name, "--trt", "--batch", "1,8,32", "--deepstream", "--out", bundle)
+        assert result.code == 0, result.stderr
+        assert json.loads((bundle / name.replace(".onnx", ".engine.json")).read_text())["verify"]["passed"]
+    result = run_cli("verify", bundle, "--backend", "trt")
+    assert result.code == 0 and "verify passed: 2 artefact(s)" in result.stdout, result.stderr
 
 
 def test_building_from_a_shipped_onnx_needs_no_onnxruntime(full_export, tmp_path):
