@@ -20,7 +20,9 @@ and fusions than ONNX Runtime, so its logits differ a little), never tighter tha
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -104,12 +106,39 @@ def write_bundle(run: "_Export", fp32_path: Path, records: list["ArtefactRecord"
         records: the artefacts the export wrote to `--out` (reused when the bundle needs them).
         preprocess: what nvinfer's single scale factor costs on val (recorded in bundle.json).
     """
+    final = Path(run.config.bundle)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # Built in a staging folder beside it and swapped in whole: an interrupted export leaves the
+    # previous bundle as it was, and no file of an older bundle (an engine, an INT8 model this
+    # export did not make) survives next to a reference it was not checked against.
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        names = _write_into(staging, run, fp32_path, records, preprocess)
+        _replace_directory(staging, final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
     from edgekd.export.stage import _record
 
+    precisions = Reference.load(final / REFERENCE_NAME).info.get("precisions", {})
+    return [_record("bundle", precisions.get(name, ""), final / name) for name in names]
+
+
+def _replace_directory(new: Path, target: Path) -> None:
+    """Move `new` to `target`, replacing what was there (two renames on one filesystem)."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    os.replace(new, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_into(bundle: Path, run: "_Export", fp32_path: Path, records: list["ArtefactRecord"], preprocess: "PreprocessScore | None") -> list[str]:
+    """Write every bundle file into `bundle` (the staging folder); returns their names."""
     config, progress = run.config, run.progress
-    bundle = Path(config.bundle)
-    bundle.mkdir(parents=True, exist_ok=True)
-    progress.log(f"device bundle → {bundle}")
+    progress.log(f"device bundle → {config.bundle}")
     onnx_files: list[Path] = []
     with atomic_path(bundle / fp32_path.name) as tmp:
         shutil.copyfile(fp32_path, tmp)
@@ -160,7 +189,7 @@ def write_bundle(run: "_Export", fp32_path: Path, records: list["ArtefactRecord"
         "provenance": run.provenance,
     }
     write_json(bundle / "bundle.json", manifest)
-    return [_record("bundle", _precision_of(p, reference), p) for p in written] + [_record("bundle", "", bundle / "bundle.json")]
+    return [p.name for p in written] + ["bundle.json"]
 
 
 def append_softmax(path: Path) -> None:
@@ -170,10 +199,6 @@ def append_softmax(path: Path) -> None:
     proto = with_softmax(onnx.load(str(path)))
     with atomic_path(path) as tmp:
         onnx.save(proto, str(tmp))
-
-
-def _precision_of(path: Path, reference: Reference) -> str:
-    return reference.info.get("precisions", {}).get(path.name, "")
 
 
 def make_reference(run: "_Export", fp32_path: Path, onnx_files: list[Path]) -> Reference:

@@ -142,9 +142,12 @@ def test_device_thresholds_follow_onnx_runtime_with_a_margin():
 
 
 def test_softmax_bundle_gives_nvinfer_probabilities(student, tmp_path, run_cli):
-    config = ExportConfig(student, tmp_path / "export", bundle=tmp_path / "bundle", deepstream_softmax=True, classifier_threshold=0.6, reference_samples=64)
-    export(config)
     bundle_dir = tmp_path / "bundle"
+    bundle_dir.mkdir()
+    (bundle_dir / "student.int8-fp16.onnx").write_bytes(b"from an older bundle")  # must not survive the new one
+    config = ExportConfig(student, tmp_path / "export", bundle=bundle_dir, deepstream_softmax=True, classifier_threshold=0.6, reference_samples=64)
+    export(config)
+    assert not (bundle_dir / "student.int8-fp16.onnx").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     fp16, fp32 = onnx.load(str(bundle_dir / "student.fp16.onnx")), onnx.load(str(bundle_dir / "student.onnx"))
     assert [o.name for o in fp16.graph.output] == [PROBS_NAME] and [o.name for o in fp32.graph.output] == ["logits"]
     from edgekd.runtime import open_backend
