@@ -111,5 +111,5 @@ def print_result(result: ExportResult) -> None:
             out.print(f"[{colour}]{record.path.name}:[/] {record.int8.verdict}", highlight=False)
     bundled = [r for r in result.artefacts if r.kind == "bundle"]
     if bundled:
-        out.print(f"device bundle: {bundled[0].path.parent} ({len(bundled)} files); check it here with 'edgekd verify {bundled[0].path.parent}', on the device with its build.sh")
+        out.print(f"device bundle: {bundled[0].path.parent} ({len(bundled)} files); check it here with 'edgekd verify {bundled[0].path.parent}', on the device with its build.sh", soft_wrap=True)
     out.print(f"[bold green]export done[/] {result.summary_path}")

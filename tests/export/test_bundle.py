@@ -145,8 +145,9 @@ def test_softmax_bundle_gives_nvinfer_probabilities(student, tmp_path, run_cli):
     bundle_dir = tmp_path / "bundle"
     bundle_dir.mkdir()
     (bundle_dir / "student.int8-fp16.onnx").write_bytes(b"from an older bundle")  # must not survive the new one
-    config = ExportConfig(student, tmp_path / "export", bundle=bundle_dir, deepstream_softmax=True, classifier_threshold=0.6, reference_samples=64)
-    export(config)
+    result = run_cli("export", student, "--out", tmp_path / "export", "--bundle", bundle_dir, "--deepstream-softmax", "--classifier-threshold", "0.6", "--reference-samples", "64")
+    assert result.code == 0, result.stderr
+    assert f"device bundle: {bundle_dir}" in result.stdout and "edgekd verify" in result.stdout
     assert not (bundle_dir / "student.int8-fp16.onnx").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     fp16, fp32 = onnx.load(str(bundle_dir / "student.fp16.onnx")), onnx.load(str(bundle_dir / "student.onnx"))
     assert [o.name for o in fp16.graph.output] == [PROBS_NAME] and [o.name for o in fp32.graph.output] == ["logits"]
