@@ -121,6 +121,9 @@ def load_model(path: str | os.PathLike, *, exportable: bool = False, device: str
 
     Args:
         path: a `.safetensors` file with its `.json` card, or a run directory.
+        exportable: export-friendly layers, and train-time branches fused for inference where
+            the architecture has them (RepViT, FastViT, MobileOne, …: timm's
+            `reparameterize_model`; a no-op for the others), so an export ships the fast graph.
     """
     weights_path = resolve_model_path(path)
     card = read_card(weights_path)
@@ -132,4 +135,8 @@ def load_model(path: str | os.PathLike, *, exportable: bool = False, device: str
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise ModelError(f"{weights_path} does not match '{card.arch}' with {card.num_classes} classes: {str(exc).splitlines()[0]}") from None
+    if exportable:
+        from timm.utils.model import reparameterize_model
+
+        model = reparameterize_model(model.eval(), inplace=True)
     return model.to(device).eval(), card
