@@ -49,6 +49,7 @@ def students_command(
     ctx: typer.Context,
     teacher: Annotated[Optional[Path], typer.Option("--teacher", help="Teacher run directory (edgekd teacher train).")] = None,
     budget_ms: Annotated[Optional[float], typer.Option("--budget-ms", help="Latency budget per batch (ms) on the target.")] = None,
+    budget_vs_teacher: Annotated[Optional[float], typer.Option("--budget-vs-teacher", help="Instead of --budget-ms: this fraction of the teacher's latency, measured in the same run (e.g. 0.1).")] = None,
     target: Annotated[str, typer.Option("--target", help="ort-cpu (timed here), or the name of the device whose profile.json files --latency-from reads.")] = "ort-cpu",
     batch: Annotated[int, typer.Option("--batch", help="Batch size of the budget.")] = 1,
     percentile: Annotated[str, typer.Option("--percentile", help="Statistic the budget bounds: p99, p95, p90, median or mean.")] = "p99",
@@ -77,13 +78,13 @@ def students_command(
     """
     if ctx.invoked_subcommand is not None:
         return
-    if teacher is None or budget_ms is None:
-        raise ConfigError("edgekd students needs --teacher DIR and --budget-ms MS (e.g. --budget-ms 0.5), or a subcommand: export-candidates.")
+    if teacher is None or (budget_ms is None and budget_vs_teacher is None):
+        raise ConfigError("edgekd students needs --teacher DIR and --budget-ms MS (or --budget-vs-teacher 0.1), or a subcommand: export-candidates.")
     from edgekd.profile import TimingConfig
-    from edgekd.students import StudentsConfig, run
+    from edgekd.students import NoCandidateWithinBudget, StudentsConfig, run
 
     config = StudentsConfig(
-        teacher=teacher, out_dir=out_dir, budget_ms=budget_ms, target=target,
+        teacher=teacher, out_dir=out_dir, budget_ms=budget_ms, budget_vs_teacher=budget_vs_teacher, target=target,
         data=opt.data_config(data, data_dir, val_size, limit_train, split_seed, 2), candidates=_patterns(candidates),
         epochs=epochs, batch=batch, percentile=percentile, img_size=img_size, latency_from=latency_from, int8=int8,
         first_rung_epochs=first_rung_epochs, baseline=baseline, seed=seed, threads=threads,
@@ -91,14 +92,10 @@ def students_command(
     )
     try:
         result = run(config, RichProgress())
-    except ConfigError:
-        summary = out_dir / "students.json"
-        if summary.exists() and budget_ms is not None:
-            from edgekd.artifacts import read_json
+    except NoCandidateWithinBudget:
+        from edgekd.students.schema import load_students
 
-            payload = read_json(summary)
-            if payload.get("chosen") is None:
-                _print_table(payload)
+        _print_table(load_students(out_dir).model_dump(mode="json", by_alias=True))  # what was measured, before the one-line error
         raise
     _print_table(result.payload)
     passes = result.payload["teacher_forward"]

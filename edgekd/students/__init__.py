@@ -13,6 +13,6 @@ profile); nothing below it imports it.
 from edgekd.students.bundle import export_candidates
 from edgekd.students.candidates import DEFAULT_CANDIDATES, Candidate, resolve_candidates
 from edgekd.students.config import LOCAL_TARGETS, PERCENTILES, StudentsConfig
-from edgekd.students.stage import StudentsResult, run
+from edgekd.students.stage import NoCandidateWithinBudget, StudentsResult, run
 
-__all__ = ["DEFAULT_CANDIDATES", "LOCAL_TARGETS", "PERCENTILES", "Candidate", "StudentsConfig", "StudentsResult", "export_candidates", "resolve_candidates", "run"]
+__all__ = ["DEFAULT_CANDIDATES", "LOCAL_TARGETS", "PERCENTILES", "Candidate", "NoCandidateWithinBudget", "StudentsConfig", "StudentsResult", "export_candidates", "resolve_candidates", "run"]

@@ -24,6 +24,8 @@ class StudentsConfig:
         out_dir: the search folder: candidates/, runs/ (one distill run per candidate and rung),
             teacher-cache/, students.json, students.md, pareto.svg.
         budget_ms: latency budget per batch (ms) at `batch` on `target`, read at `percentile`.
+        budget_vs_teacher: instead of `budget_ms`: this fraction of the teacher's own latency,
+            measured in the same run under the same definition (e.g. 0.1: ten times faster).
         target: `ort-cpu` (measured here) or a device's name when `latency_from` is given.
         data: the data every candidate is distilled on (and whose val split ranks them).
         candidates: glob patterns over timm names (None: the curated `DEFAULT_CANDIDATES`).
@@ -45,7 +47,7 @@ class StudentsConfig:
 
     teacher: Path
     out_dir: Path
-    budget_ms: float
+    budget_ms: float | None = None
     target: str = "ort-cpu"
     data: DataConfig = field(default_factory=DataConfig)
     candidates: tuple[str, ...] | None = None
@@ -57,6 +59,7 @@ class StudentsConfig:
     int8: bool = False
     first_rung_epochs: int = 1
     baseline: str | None = None
+    budget_vs_teacher: float | None = None
     seed: int = 0
     threads: int = 2
     timing: TimingConfig = field(default_factory=TimingConfig)
@@ -70,8 +73,12 @@ class StudentsConfig:
 
     def validate(self) -> "StudentsConfig":
         """Refuse impossible settings in one line that says how to fix them."""
-        if self.budget_ms <= 0:
+        if (self.budget_ms is None) == (self.budget_vs_teacher is None):
+            raise ConfigError("give the budget once: --budget-ms MS, or --budget-vs-teacher FRACTION (of the teacher's latency measured in this run).")
+        if self.budget_ms is not None and self.budget_ms <= 0:
             raise ConfigError(f"--budget-ms must be > 0, got {self.budget_ms:g}.")
+        if self.budget_vs_teacher is not None and not 0 < self.budget_vs_teacher <= 1:
+            raise ConfigError(f"--budget-vs-teacher is a fraction of the teacher's latency in (0, 1], got {self.budget_vs_teacher:g}.")
         if self.percentile not in PERCENTILES:
             raise ConfigError(f"unknown --percentile '{self.percentile}': use {', '.join(PERCENTILES)}.")
         if self.batch < 1:
@@ -89,6 +96,8 @@ class StudentsConfig:
             )
         if self.latency_from is not None and not Path(self.latency_from).is_dir():
             raise ConfigError(f"--latency-from {self.latency_from}: no such folder (it holds the profile.json files measured on the target).")
+        if self.latency_from is not None and self.budget_vs_teacher is not None:
+            raise ConfigError("--budget-vs-teacher times the teacher here; with --latency-from give the budget in ms of the target (--budget-ms).")
         if self.latency_from is not None and self.int8:
             raise ConfigError("--int8 times the CPU INT8 recipe here; with --latency-from the latencies come from the target's own profile.json files.")
         if self.data.val_size == 0:

@@ -15,9 +15,8 @@ from edgekd.artifacts import read_json, sha256_file
 from edgekd.engine import Progress
 from edgekd.errors import DataError
 from edgekd.profile import ProfileConfig, TimingConfig, profile
+from edgekd.records import PROFILE_SCHEMA
 from edgekd.students.candidates import Candidate
-
-PROFILE_SCHEMA = "edgekd.profile/1"
 
 
 def _batch_entry(payload: dict[str, Any], batch: int) -> dict[str, Any] | None:

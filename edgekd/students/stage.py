@@ -10,7 +10,7 @@ measures is a file reused on the next run, so an interrupted search continues wh
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,16 @@ from edgekd.errors import ConfigError
 from edgekd.models import read_card, resolve_model_path
 from edgekd.profile.system import system_facts
 from edgekd.students import halving, latency
-from edgekd.students.candidates import Candidate, prepare, resolve_candidates
+from edgekd.students.candidates import Candidate, export_candidate, prepare, resolve_candidates
 from edgekd.students.config import LOCAL_TARGETS, StudentsConfig
 from edgekd.students.markdown import pareto_svg, render
+from edgekd.students.schema import STUDENTS_SCHEMA, StudentsFile
 from edgekd.students.runs import distil, teacher_passes
 
-STUDENTS_SCHEMA = "edgekd.students/1"
+
+
+class NoCandidateWithinBudget(ConfigError):
+    """Every timed candidate is over the budget (exit 2); students.json lists what was measured."""
 
 
 @dataclass
@@ -72,20 +76,39 @@ def int8_calibration(config: StudentsConfig, dataset: Dataset) -> Path | None:
 def _time_candidates(config: StudentsConfig, candidates: list[Candidate], progress: Progress) -> None:
     """Fill each exported candidate's latency per precision at the budget's batch."""
     profiles = latency.read_profiles(config.latency_from, config.batch) if config.latency_from is not None else None
-    for candidate in candidates:
-        if candidate.dropped:
-            continue
+    exported = [c for c in candidates if not c.dropped]
+    progress.start(f"timing on {config.target}, batch {config.batch}", len(exported))
+    for candidate in exported:
         if profiles is not None:  # every precision the target timed (FP16 or INT8 engines, say)
             candidate.latency = {precision: stats for (arch, precision), stats in profiles.items() if arch == candidate.arch}
         for precision, onnx in candidate.onnx.items() if profiles is None else ():
             backend, device = LOCAL_TARGETS[config.target]
             folder = onnx.parent / f"profile-{precision}-b{config.batch}"
-            candidate.latency[precision] = latency.measure(onnx, folder, backend=backend, device=device, batch=config.batch, threads=config.threads, timing=config.timing, progress=progress)
+            candidate.latency[precision] = latency.measure(onnx, folder, backend=backend, device=device, batch=config.batch, threads=config.threads, timing=config.timing, progress=SilentProgress())
         latency.choose_precision(candidate, config.statistic)
         if candidate.latency_ms is None:
             candidate.dropped = f"no profile.json at batch {config.batch} for it under {config.latency_from}"
         else:
-            progress.log(f"{candidate.arch}: {candidate.latency_ms:.3f} ms {config.percentile} at batch {config.batch} ({candidate.precision}), {candidate.params / 1e6:.2f} M params, {candidate.mflops or float('nan'):.2f} MFLOPs")
+            cost = f", {candidate.params / 1e6:.2f} M params, {candidate.mflops or float('nan'):.2f} MFLOPs" if candidate.params else ""
+            progress.log(f"{candidate.arch}: {candidate.latency_ms:.3f} ms {config.percentile} at batch {config.batch} ({candidate.precision}){cost}")
+        progress.advance(1, candidate=candidate.arch)
+    progress.finish({"timed": sum(c.latency_ms is not None for c in exported), "of": len(candidates)})
+
+
+def _teacher_budget(config: StudentsConfig, calib: Path | None, progress: Progress) -> tuple[StudentsConfig, dict[str, Any] | None]:
+    """With `budget_vs_teacher`: export and time the teacher like a candidate; the budget is
+    that fraction of its latency (the config returned carries it as `budget_ms`)."""
+    if config.budget_vs_teacher is None:
+        return config, None
+    weights = resolve_model_path(config.teacher, ("teacher", "student"))
+    teacher = Candidate(read_card(weights).arch)
+    folder = Path(config.out_dir) / "teacher-export"
+    progress.log(f"teacher {teacher.arch}: ONNX export and timing, for the budget ({config.budget_vs_teacher:g} × its latency)")
+    teacher.onnx = export_candidate(weights, folder, int8_calib=calib, exporter=config.exporter, threads=config.threads, progress=SilentProgress())
+    _time_candidates(config, [teacher], progress)
+    budget = config.budget_vs_teacher * teacher.latency_ms
+    progress.log(f"budget: {config.budget_vs_teacher:g} × {teacher.latency_ms:.3f} ms = {budget:.4f} ms")
+    return replace(config, budget_ms=budget), {"arch": teacher.arch, "onnx": str(teacher.onnx["fp32"]), "latency": teacher.latency, "latency_ms": teacher.latency_ms, "precision": teacher.precision}
 
 
 def _pct(value: float | None) -> str:
@@ -120,7 +143,7 @@ def _payload(config: StudentsConfig, candidates: list[Candidate], img_size: int,
         "schema": STUDENTS_SCHEMA,
         "config": config.describe(),
         "img_size": img_size,
-        "budget": {"ms": config.budget_ms, "batch": config.batch, "percentile": config.percentile, "target": config.target},
+        "budget": {"ms": config.budget_ms, "batch": config.batch, "percentile": config.percentile, "target": config.target, "vs_teacher": config.budget_vs_teacher},
         "data": dataset.describe(),
         "candidates": [c.to_dict() for c in candidates],
         "flops_vs_latency": latency.flops_vs_latency(candidates),
@@ -132,6 +155,7 @@ def _payload(config: StudentsConfig, candidates: list[Candidate], img_size: int,
 
 def _write(config: StudentsConfig, payload: dict[str, Any]) -> Path:
     out = Path(config.out_dir)
+    StudentsFile.from_payload(payload, "students.json")  # a bug here must not ship a file its readers refuse
     write_json(out / "students.json", payload)
     atomic_write_text(out / "students.md", render(payload))
     atomic_write_text(out / "pareto.svg", pareto_svg(payload))
@@ -146,8 +170,9 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
         progress: receives log lines and the distill runs' progress; None is silent.
 
     Raises:
-        ConfigError: bad options, or no candidate within the budget (students.json is still
-            written; the message names the fastest measured candidate and its latency).
+        ConfigError: bad options.
+        NoCandidateWithinBudget: students.json is still written; the message names the fastest
+            measured candidate and its latency.
     """
     started = time.perf_counter()
     config = config.validate()
@@ -161,12 +186,15 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
         names = searched_names + ([config.baseline] if config.baseline and config.baseline not in searched_names else [])
         Path(config.out_dir).mkdir(parents=True, exist_ok=True)
         calib = int8_calibration(config, dataset)
+        config, teacher_latency = _teacher_budget(config, calib, progress)
         candidates = []
-        for index, arch in enumerate(names):
-            progress.log(f"[{index + 1}/{len(names)}] {arch}: cost and ONNX export (parity gate)")
+        progress.start("candidates: cost + ONNX export (parity gate)", len(names))
+        for arch in names:
             candidates.append(prepare(arch, dataset, img_size, Path(config.out_dir) / "candidates", seed=config.seed, int8_calib=calib, exporter=config.exporter, threads=config.threads, progress=SilentProgress()))
             if candidates[-1].dropped:
                 progress.log(f"{arch}: dropped, {candidates[-1].dropped}")
+            progress.advance(1, candidate=arch)
+        progress.finish({"candidates": len(names), "exported": sum(not c.dropped for c in candidates)})
         _time_candidates(config, candidates, progress)
         for candidate in candidates:
             if candidate.dropped:
@@ -176,11 +204,11 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
         feasible = [c for c in candidates if c.arch in searched_names and not c.dropped and c.latency_ms <= config.budget_ms]
         if not feasible:
             timed = [c for c in candidates if c.latency_ms is not None]
-            _write(config, _payload(config, candidates, img_size, dataset, {"chosen": None, "wall_time_s": time.perf_counter() - started}))
+            _write(config, _payload(config, candidates, img_size, dataset, {"chosen": None, "teacher_latency": teacher_latency, "wall_time_s": time.perf_counter() - started}))
             if not timed:
                 raise ConfigError("no candidate exported and was timed; see students.json for why each was dropped.")
             fastest = min(timed, key=lambda c: c.latency_ms)
-            raise ConfigError(
+            raise NoCandidateWithinBudget(
                 f"no candidate within {config.budget_ms:g} ms ({config.percentile}, batch {config.batch}, {config.target}): the fastest measured is "
                 f"{fastest.arch} at {fastest.latency_ms:.3f} ms ({fastest.precision}); raise --budget-ms or add faster --candidates (table in {Path(config.out_dir) / 'students.md'})."
             )
@@ -199,6 +227,7 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
                        "val_top1": final_run["val_top1"], "test_top1": final_run["test_top1"]},
             "baseline": None if baseline is None else {"arch": baseline.arch, "latency_ms": baseline.latency_ms, "val_top1": baseline.val_top1, "test_top1": baseline.rungs[-1]["test_top1"] if baseline.rungs else None},
             "teacher_forward": passes,
+            "teacher_latency": teacher_latency,
             "wall_time_s": wall,
             "distill_wall_time_s": sum(r["wall_time_s"] or 0 for r in {r["run"]: r for r in runs}.values()),
             "finalist_run_wall_time_s": final_run["wall_time_s"],

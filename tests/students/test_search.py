@@ -4,19 +4,23 @@ timed by ONNX Runtime through the profiler, real distill runs from one teacher-l
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import DIGITS, IMG_SIZE
+from conftest import DIGITS
 
 from edgekd.artifacts import read_json
 from edgekd.errors import ConfigError
 from edgekd.export import ExportConfig, export
-from edgekd.profile import ProfileConfig, TimingConfig, profile
-from edgekd.students import StudentsConfig, export_candidates, run
+from edgekd.profile import TimingConfig
+from edgekd.students import NoCandidateWithinBudget, StudentsConfig, export_candidates, run
+from edgekd.students.schema import load_students
 
 pytestmark = pytest.mark.slow  # ~30 s on 2 cores with the teacher fixture: the whole search, for real
 
@@ -64,6 +68,7 @@ def test_search_times_every_candidate_halves_and_fully_distils_the_best(search):
     result, recorder, wall = search
     payload = read_json(result.summary_path)
     assert payload["schema"] == "edgekd.students/1"
+    assert load_students(result.summary_path.parent).chosen.arch == result.chosen  # the schema's readers take it
     by_arch = {c["arch"]: c for c in payload["candidates"]}
     assert list(by_arch) == list(CANDIDATES)
     for candidate in by_arch.values():
@@ -157,14 +162,16 @@ def test_latency_from_reads_the_targets_profile_files(digits_teacher, tmp_path):
     bundle = tmp_path / "bundle"
     summary = export_candidates(digits_teacher, bundle, DIGITS, candidates=("test_efficientnet",), exporter="torchscript")
     assert read_json(summary)["candidates"][0]["files"]["fp32"]["file"] == "test_efficientnet.onnx"
-    assert "edgekd profile" in (bundle / "profile.sh").read_text()
-    # What profile.sh runs on the device, done here.
-    measured = profile(ProfileConfig(bundle / "test_efficientnet.onnx", out_dir=bundle / "profiles" / "test_efficientnet.onnx", batches=(1, 4), timing=QUICK_TIMING))
+    # The device's side, as a real process: profile.sh runs `edgekd profile` on every file.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "BATCH": "4"}
+    subprocess.run(["sh", str(bundle / "profile.sh"), "--duration", "0.2", "--warmup-ms", "20"], env=env, check=True, capture_output=True, timeout=120)
+    written = bundle / "profiles" / "test_efficientnet.onnx" / "profile.json"
+    measured = next(b for b in read_json(written)["batches"] if b["batch"] == 4)
     config = search_config(digits_teacher, tmp_path / "search", candidates=("test_efficientnet",), target="some-board",
                            latency_from=bundle / "profiles", batch=4, budget_ms=1e-6)
-    with pytest.raises(ConfigError, match=f"the fastest measured is test_efficientnet at {measured.batch(4)['median_ms']:.3f} ms"):
+    with pytest.raises(ConfigError, match=f"the fastest measured is test_efficientnet at {measured['median_ms']:.3f} ms"):
         run(config)
-    assert read_json(tmp_path / "search" / "students.json")["candidates"][0]["latency"]["fp32"]["profile"] == str(measured.path)
+    assert read_json(tmp_path / "search" / "students.json")["candidates"][0]["latency"]["fp32"]["profile"] == str(written)
 
 
 def test_bad_settings_fail_before_anything_runs(digits_teacher, tmp_path):
@@ -175,3 +182,26 @@ def test_bad_settings_fail_before_anything_runs(digits_teacher, tmp_path):
     with pytest.raises(ConfigError, match="val split"):
         run(search_config(digits_teacher, tmp_path, data=replace(DIGITS, val_size=0)))
     assert not any(tmp_path.iterdir())
+
+
+def test_an_edited_students_json_is_refused_naming_the_field(search, tmp_path):
+    result, _, _ = search
+    payload = read_json(result.summary_path)
+    payload["candidates"][0]["latency_ms"] = "fast"
+    (tmp_path / "students.json").write_text(json.dumps(payload))
+    with pytest.raises(ConfigError, match=r"field candidates\.0\.latency_ms"):
+        load_students(tmp_path)
+
+
+def test_a_budget_relative_to_the_teacher_times_the_teacher_in_the_same_run(search, digits_teacher, tmp_path):
+    result, _, _ = search
+    shutil.copytree(result.summary_path.parent / "candidates", tmp_path / "candidates")
+    config = search_config(digits_teacher, tmp_path, budget_ms=None, budget_vs_teacher=1e-4)
+    with pytest.raises(NoCandidateWithinBudget):
+        run(config)
+    payload = load_students(tmp_path)
+    teacher = payload.teacher_latency
+    assert teacher["arch"] == "resnet10t" and Path(teacher["latency"]["fp32"]["profile"]).is_file()
+    assert payload.budget.vs_teacher == 1e-4 and payload.budget.ms == pytest.approx(1e-4 * teacher["latency_ms"])
+    with pytest.raises(ConfigError, match="give the budget once"):
+        run(search_config(digits_teacher, tmp_path, budget_vs_teacher=0.1))
