@@ -11,6 +11,8 @@ from rich.table import Table
 from edgekd.cli import options as opt
 from edgekd.cli.console import RichProgress, err, out
 from edgekd.errors import ConfigError
+from edgekd.profile import TimingConfig
+from edgekd.students.config import StudentsConfig
 
 Candidates = Annotated[Optional[str], typer.Option("--candidates", help="Comma-separated globs over timm names, e.g. 'mobilenetv3_*,lcnet_*' (default: the curated edge list).")]
 ImgSize = Annotated[Optional[int], typer.Option("--img-size", help="Input size of every candidate (px; default: the teacher's).")]
@@ -50,20 +52,20 @@ def students_command(
     teacher: Annotated[Optional[Path], typer.Option("--teacher", help="Teacher run directory (edgekd teacher train).")] = None,
     budget_ms: Annotated[Optional[float], typer.Option("--budget-ms", help="Latency budget per batch (ms) on the target.")] = None,
     budget_vs_teacher: Annotated[Optional[float], typer.Option("--budget-vs-teacher", help="Instead of --budget-ms: this fraction of the teacher's latency, measured in the same run (e.g. 0.1).")] = None,
-    target: Annotated[str, typer.Option("--target", help="ort-cpu (timed here), or the name of the device whose profile.json files --latency-from reads.")] = "ort-cpu",
-    batch: Annotated[int, typer.Option("--batch", help="Batch size of the budget.")] = 1,
-    percentile: Annotated[str, typer.Option("--percentile", help="Statistic the budget bounds: p99, p95, p90, median or mean.")] = "p99",
+    target: Annotated[str, typer.Option("--target", help="ort-cpu (timed here), or the name of the device whose profile.json files --latency-from reads.")] = StudentsConfig.target,
+    batch: Annotated[int, typer.Option("--batch", help="Batch size of the budget.")] = StudentsConfig.batch,
+    percentile: Annotated[str, typer.Option("--percentile", help="Statistic the budget bounds: p99, p95, p90, median or mean.")] = StudentsConfig.percentile,
     candidates: Candidates = None,
-    epochs: Annotated[int, typer.Option("--epochs", help="Full schedule of the finalist; the halving rungs train fractions of it.")] = 10,
-    first_rung_epochs: Annotated[int, typer.Option("--first-rung-epochs", help="Shortest run of the halving (epochs).")] = 1,
+    epochs: Annotated[int, typer.Option("--epochs", help="Full schedule of the finalist; the halving rungs train fractions of it.")] = StudentsConfig.epochs,
+    first_rung_epochs: Annotated[int, typer.Option("--first-rung-epochs", help="Shortest run of the halving (epochs).")] = StudentsConfig.first_rung_epochs,
     latency_from: Annotated[Optional[Path], typer.Option("--latency-from", help="Folder of profile.json files measured on the target (see export-candidates).")] = None,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="Also fully distil this architecture with the same recipe, side by side (e.g. mobilenetv3_small_050).")] = None,
     img_size: ImgSize = None,
     int8: Int8 = False,
-    exporter: Exporter = "dynamo",
-    threads: Threads = 2,
-    duration: Annotated[float, typer.Option("--duration", help="Timed run per candidate and precision (s), as edgekd profile.")] = 3.0,
-    seed: opt.Seed = 0,
+    exporter: Exporter = StudentsConfig.exporter,
+    threads: Threads = StudentsConfig.threads,
+    duration: Annotated[float, typer.Option("--duration", help="Timed run per candidate and precision (s), as edgekd profile.")] = TimingConfig.duration_s,
+    seed: opt.Seed = StudentsConfig.seed,
     device: opt.Device = "auto",
     out_dir: opt.OutDir = Path("runs/students"),
     data: opt.DataSpec = "fashion-mnist",
@@ -80,8 +82,7 @@ def students_command(
         return
     if teacher is None or (budget_ms is None and budget_vs_teacher is None):
         raise ConfigError("edgekd students needs --teacher DIR and --budget-ms MS (or --budget-vs-teacher 0.1), or a subcommand: export-candidates.")
-    from edgekd.profile import TimingConfig
-    from edgekd.students import NoCandidateWithinBudget, StudentsConfig, run
+    from edgekd.students import NoCandidateWithinBudget, run
 
     config = StudentsConfig(
         teacher=teacher, out_dir=out_dir, budget_ms=budget_ms, budget_vs_teacher=budget_vs_teacher, target=target,
@@ -110,10 +111,10 @@ def export_candidates_command(
     candidates: Candidates = None,
     img_size: ImgSize = None,
     int8: Int8 = False,
-    batch: Annotated[int, typer.Option("--batch", help="Batch size profile.sh times by default.")] = 1,
-    exporter: Exporter = "dynamo",
-    threads: Threads = 2,
-    seed: opt.Seed = 0,
+    batch: Annotated[int, typer.Option("--batch", help="Batch size profile.sh times by default.")] = StudentsConfig.batch,
+    exporter: Exporter = StudentsConfig.exporter,
+    threads: Threads = StudentsConfig.threads,
+    seed: opt.Seed = StudentsConfig.seed,
     data: opt.DataSpec = "fashion-mnist",
     val_size: opt.ValSize = 0.1,
     limit_train: opt.LimitTrain = None,

@@ -51,6 +51,9 @@ def render(payload: dict[str, Any]) -> str:
         f"(the shipped `edgekd distill` recipe). Machine: {payload['machine']['cpu']}, {payload['machine']['threads']} threads.",
         "",
     ]
+    teacher = payload.get("teacher_latency")
+    if teacher:
+        lines += [f"The budget is {budget['vs_teacher']:g} × the teacher's own latency ({teacher['arch']}, {teacher['latency_ms']:.3f} ms {teacher['precision']}), timed in this run.", ""]
     chosen = payload.get("chosen")
     if chosen:
         lines += [f"**Chosen: `{chosen['arch']}`**, {chosen['latency_ms']:.3f} ms ({chosen['precision']}), val top-1 {_num(chosen['val_top1'])} %, "
