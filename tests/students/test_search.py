@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -205,3 +206,27 @@ def test_a_budget_relative_to_the_teacher_times_the_teacher_in_the_same_run(sear
     assert payload.budget.vs_teacher == 1e-4 and payload.budget.ms == pytest.approx(1e-4 * teacher["latency_ms"])
     with pytest.raises(ConfigError, match="give the budget once"):
         run(search_config(digits_teacher, tmp_path, budget_vs_teacher=0.1))
+
+
+def test_ctrl_c_mid_search_exits_130_and_the_rerun_finishes_it(search, digits_teacher, tmp_path):
+    result, _, _ = search
+    shutil.copytree(result.summary_path.parent / "candidates", tmp_path / "candidates")  # exports and timings reused
+    command = [sys.executable, "-m", "edgekd", "students", "--teacher", str(digits_teacher), "--data", "digits", "--budget-ms", "50",
+               "--percentile", "median", "--candidates", ",".join(CANDIDATES), "--epochs", str(EPOCHS), "--duration", "0.2",
+               "--exporter", "torchscript", "--device", "cpu", "--out", str(tmp_path)]
+    # SIGINT at its default, so the child turns it into KeyboardInterrupt as in a terminal.
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "runs").glob("*/student.json")) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)  # the first run is finished, the second is starting
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "students.json").exists()
+    assert not list(tmp_path.rglob(".*.tmp"))  # nothing half-written
+    recorder = Recorder()
+    finished = run(search_config(digits_teacher, tmp_path), recorder)
+    assert any("reusing the finished run" in line for line in recorder.lines)
+    assert finished.payload["teacher_forward"]["views_computed"] == EPOCHS + 2
+    assert (finished.run_dir / "student.safetensors").is_file()
