@@ -31,7 +31,7 @@ def pareto_svg(payload: dict[str, Any]) -> str:
     budget = payload["budget"]
     points = [Point(r["latency_ms"], r["val_top1"], f"{r['arch']} ({r['epochs']} ep)", highlight=r["pareto"]) for r in distilled_points(payload)]
     statistic = f"{budget['percentile']} latency at batch {budget['batch']}, {budget['target']} (ms)"
-    return scatter_with_front(points, "val top-1 vs latency of the distilled candidates", statistic, "val top-1 (%)", x_line=(budget["ms"], f"budget {budget['ms']:g} ms"))
+    return scatter_with_front(points, "val top-1 vs latency of the distilled candidates", statistic, "val top-1 (%)", x_line=(budget["ms"], f"budget {budget['ms']:.4g} ms"))
 
 
 def _latency_cell(candidate: dict[str, Any], statistic: str) -> str:
@@ -46,7 +46,7 @@ def render(payload: dict[str, Any]) -> str:
     lines = [
         "# edgekd students",
         "",
-        f"Budget: **{budget['ms']:g} ms** {budget['percentile']} at batch {budget['batch']} on `{budget['target']}`; "
+        f"Budget: **{budget['ms']:.4g} ms** {budget['percentile']} at batch {budget['batch']} on `{budget['target']}`; "
         f"teacher `{config['teacher']}`, data `{config['data']['spec']}` at {payload['img_size']} px, full schedule {config['epochs']} epochs "
         f"(the shipped `edgekd distill` recipe). Machine: {payload['machine']['cpu']}, {payload['machine']['threads']} threads.",
         "",

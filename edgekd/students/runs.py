@@ -67,6 +67,7 @@ def distil(config: StudentsConfig, arch: str, epochs: int, img_size: int, progre
         "val_top1": (metrics.get("val") or {}).get("top1"), "test_top1": (metrics.get("test") or {}).get("top1"),
         "wall_time_s": training.get("wall_time_s"), "train_img_per_s": training.get("train_img_per_s"),
         "teacher_online_batches": cache.get("online_steps"), "teacher_cached_batches": cache.get("cached_steps"),
+        "teacher_cache_entry": cache.get("dir"),
     }
 
 
@@ -80,7 +81,9 @@ def teacher_passes(config: StudentsConfig, runs: list[dict[str, Any]], eval_spli
     Each training view is one epoch's augmented training set; the teacher ran once per view when
     `views_computed == distinct_views` and `training_batches == max epochs × batches per epoch`.
     """
-    tables = sorted(p for p in cache_dir(config).glob("views-*/*/*.safetensors"))
+    # Only the entries these runs read: another seed's views in the same folder are not this search's.
+    entries = sorted({Path(r["teacher_cache_entry"]) for r in runs if r.get("teacher_cache_entry")})
+    tables = sorted(p for entry in entries for p in entry.glob("*/*.safetensors"))
     epoch_tables = [p for p in tables if p.stem.startswith("epoch-")]
     distinct = {r["run"]: r for r in runs}.values()
     online = sum(r["teacher_online_batches"] or 0 for r in distinct)

@@ -38,6 +38,7 @@ class Rung(_Strict):
     train_img_per_s: Optional[float]
     teacher_online_batches: Optional[int]
     teacher_cached_batches: Optional[int]
+    teacher_cache_entry: Optional[str] = None
 
 
 class CandidateEntry(_Strict):

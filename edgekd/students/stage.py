@@ -133,7 +133,7 @@ def _halve(config: StudentsConfig, feasible: list[Candidate], img_size: int, pro
         progress.log(f"rung {rung} ({epochs} epochs), val top-1: {standings} → {', '.join(c.arch for c in alive)} go on")
     finalist = alive[0]
     finalist.rungs.append({"rung": len(schedule), **distil(config, finalist.arch, config.epochs, img_size, progress)})
-    finalist.decision = f"chosen: the best on val within {config.budget_ms:g} ms, fully distilled ({config.epochs} epochs)"
+    finalist.decision = f"chosen: the best on val within {config.budget_ms:.4g} ms, fully distilled ({config.epochs} epochs)"
     return finalist
 
 
@@ -200,7 +200,7 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
             if candidate.dropped:
                 candidate.decision = f"dropped: {candidate.dropped}"
             elif candidate.latency_ms > config.budget_ms:
-                candidate.decision = f"over budget: {candidate.latency_ms:.3f} ms > {config.budget_ms:g} ms"
+                candidate.decision = f"over budget: {candidate.latency_ms:.3f} ms > {config.budget_ms:.4g} ms"
         feasible = [c for c in candidates if c.arch in searched_names and not c.dropped and c.latency_ms <= config.budget_ms]
         if not feasible:
             timed = [c for c in candidates if c.latency_ms is not None]
@@ -209,7 +209,7 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
                 raise ConfigError("no candidate exported and was timed; see students.json for why each was dropped.")
             fastest = min(timed, key=lambda c: c.latency_ms)
             raise NoCandidateWithinBudget(
-                f"no candidate within {config.budget_ms:g} ms ({config.percentile}, batch {config.batch}, {config.target}): the fastest measured is "
+                f"no candidate within {config.budget_ms:.4g} ms ({config.percentile}, batch {config.batch}, {config.target}): the fastest measured is "
                 f"{fastest.arch} at {fastest.latency_ms:.3f} ms ({fastest.precision}); raise --budget-ms or add faster --candidates (table in {Path(config.out_dir) / 'students.md'})."
             )
         finalist = _halve(config, feasible, img_size, progress)
