@@ -37,22 +37,40 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
+# What a person reads for pydantic's error types (its own wording names internal classes).
+EXPECTED = {
+    "int_parsing": "expected an integer", "int_type": "expected an integer", "int_from_float": "expected an integer",
+    "float_parsing": "expected a number", "float_type": "expected a number",
+    "string_type": "expected a string", "bool_parsing": "expected true or false", "bool_type": "expected true or false",
+    "model_type": "expected a JSON object", "dict_type": "expected a JSON object", "model_attributes_type": "expected a JSON object",
+    "list_type": "expected a list", "tuple_type": "expected a list",
+}
+
+
 def _got(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _where(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
 def field_error(source: str, exc: ValidationError) -> str:
     """The first problem of a validation error as one line naming the file and the field."""
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
+    where = _where(first["loc"])
     if first["type"] == "missing":
         return f"{source}: field '{where}' is missing."
-    message = first["msg"].removeprefix("Value error, ")
-    message = message[0].lower() + message[1:] if message else message
-    message = message.replace("input should be a valid number", "expected a number").replace("input should be", "expected")
+    if first["type"] == "extra_forbidden":
+        return f"{source}: unknown field '{where}' (a typo, or a file from a newer edgekd?)."
+    message = EXPECTED.get(first["type"]) or first["msg"].removeprefix("Value error, ")
+    message = message.replace("Input should be", "expected")
     if not where:
-        return f"{source}: {message}."
+        return f"{source}: {message}" + ("." if first["type"] == "value_error" else f", got {_got(first.get('input'))}.")
     return f"{source}: field '{where}': {message}, got {_got(first.get('input'))}."
 
 
@@ -118,7 +136,7 @@ class CardFile(_Strict):
     @model_validator(mode="after")
     def _one_name_per_class(self) -> "CardFile":
         if len(self.class_names) != self.num_classes:
-            raise ValueError(f"num_classes is {self.num_classes} but class_names holds {len(self.class_names)} names")
+            raise ValueError(f"num_classes is {self.num_classes} but class_names lists {len(self.class_names)} name" + ("" if len(self.class_names) == 1 else "s"))
         return self
 
 

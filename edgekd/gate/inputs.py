@@ -8,6 +8,7 @@ and any report problem is a one-line `EdgekdError` naming the file and the field
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,8 +126,8 @@ def _entry(model: schema.ModelEntry, report_path: Path) -> ModelEntry:
     eval_path = None
     if accuracy is not None and accuracy.eval_path:
         eval_path = Path(accuracy.eval_path)
-        if not eval_path.is_absolute():
-            eval_path = report_path.parent / eval_path
+        if not eval_path.is_absolute():  # normalised so that messages name it plainly
+            eval_path = Path(os.path.normpath(report_path.parent / eval_path))
     return ModelEntry(
         name=model.name,
         role=model.role,
