@@ -20,7 +20,7 @@ in points is `100 · (b − c) / n`.
   bound for a difference of paired proportions (Tango 1998, the one the paired 2×2 literature
   recommends; at a drop of 0 its statistic is McNemar's z), found by root search.
 
-The gate's `--significance` judges a drop in one of two modes (`SIGNIFICANCE_MODES`):
+The gate's `--significance` judges a drop in one of two modes (`GateThresholds.significance_mode`):
 `inferiority` fails it only when the lower bound exceeds the threshold (the data prove the drop
 is larger than allowed; the doubt goes to the artefact); `non-inferiority` passes it only when
 `score_upper_pts` is within the threshold (the data prove the drop is small enough; the doubt
@@ -34,7 +34,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SIGNIFICANCE_MODES = ("inferiority", "non-inferiority")
 # Above this many discordant pairs McNemar's χ² approximation replaces the exact binomial sum.
 EXACT_LIMIT = 5000
 
@@ -114,7 +113,7 @@ def _clopper_pearson(successes: int, trials: int, alpha: float) -> tuple[float, 
     return lower, upper
 
 
-def _tango_statistic(delta: float, b: int, c: int, n: int) -> float:
+def tango_statistic(delta: float, b: int, c: int, n: int) -> float:
     """Tango's score statistic for "the drop share is `delta`" (b, c discordant counts of n pairs)."""
     numerator = b - c - n * delta
     if numerator == 0:
@@ -133,10 +132,10 @@ def score_upper_bound(b: int, c: int, n: int, alpha: float) -> float:
 
     z = float(norm.ppf(1 - alpha))
     estimate, top = (b - c) / n, 1.0 - 1e-12
-    if estimate >= top or _tango_statistic(top, b, c, n) + z >= 0:
+    if estimate >= top or tango_statistic(top, b, c, n) + z >= 0:
         return 1.0
     # The statistic falls as delta rises: the bound is where it reaches −z.
-    return float(brentq(lambda delta: _tango_statistic(delta, b, c, n) + z, estimate, top, xtol=1e-10))
+    return float(brentq(lambda delta: tango_statistic(delta, b, c, n) + z, estimate, top, xtol=1e-10))
 
 
 def paired_drop(reference_correct: np.ndarray, candidate_correct: np.ndarray, *, alpha: float = 0.05) -> PairedDrop:

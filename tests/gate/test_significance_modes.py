@@ -12,7 +12,7 @@ from gate_reports import ReportWriter, reports, standard_models  # noqa: F401 (r
 
 from edgekd.errors import ConfigError
 from edgekd.gate import GateThresholds, run_gate
-from edgekd.gate.stats import _tango_statistic, paired_drop
+from edgekd.gate.stats import tango_statistic, paired_drop
 
 
 def small_report(tmp_path, teacher_errors: int, student_errors: int, n: int = 40):
@@ -71,7 +71,7 @@ def test_non_inferiority_is_judged_class_by_class(reports):
 
 def test_score_bound_is_mcnemars_z_at_zero_and_honest_without_disagreement():
     for b, c in [(3, 0), (9, 1), (20, 10)]:
-        assert _tango_statistic(0.0, b, c, 200) == pytest.approx((b - c) / math.sqrt(b + c))
+        assert tango_statistic(0.0, b, c, 200) == pytest.approx((b - c) / math.sqrt(b + c))
     identical = paired_drop(np.ones(20, bool), np.ones(20, bool))
     # The exact bounds given 0 discordant pairs collapse to 0; the score bound does not, because
     # 20 images could easily miss a 10-point drop.
