@@ -47,11 +47,11 @@ def printable(path: Path | str) -> str:
 
 
 def check_name(path: Path) -> None:
-    """Refuse a file or folder name that is not valid UTF-8 (Linux allows any bytes)."""
+    """Refuse a path that is not valid UTF-8 (Linux allows any bytes in a name)."""
     try:
-        path.name.encode("utf-8")
+        str(path).encode("utf-8")
     except UnicodeEncodeError:
-        raise DataError(f"the name of {printable(path)} is not valid UTF-8, so it cannot be recorded in edgekd's JSON artefacts; rename it (e.g. convmv -f latin1 -t utf8 -r --notest).") from None
+        raise DataError(f"the path {printable(path)} is not valid UTF-8, so it cannot be recorded in edgekd's JSON artefacts; rename it (e.g. convmv -f latin1 -t utf8 -r --notest).") from None
 
 
 def _class_folders(root: Path) -> list[str]:
@@ -108,10 +108,6 @@ def _identity(folder: Path) -> tuple[int, int]:
     return stat.st_dev, stat.st_ino
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return walk_images(folder)
-
-
 def scan_split(root: Path, class_names: list[str] | None = None) -> tuple[FileList, list[str]]:
     """List `root/<class>/**/image` files. `class_names` fixes the order (for val/test)."""
     found = _class_folders(root)
@@ -126,7 +122,7 @@ def scan_split(root: Path, class_names: list[str] | None = None) -> tuple[FileLi
         )
     paths, labels = [], []
     for index, name in enumerate(found):
-        files = _images_in(root / name)
+        files = walk_images(root / name)
         paths += files
         labels += [index] * len(files)
     if not paths:

@@ -122,6 +122,13 @@ def non_utf8_file(folder: Path) -> Path:
     return Path(os.fsdecode(raw))
 
 
+def non_utf8_subfolder(folder: Path) -> Path:
+    raw = os.fsencode(folder) + b"/batch\xe9"
+    os.mkdir(raw)
+    solid("L", 9).save(open(raw + b"/a.png", "wb"), format="PNG")
+    return Path(os.fsdecode(raw))
+
+
 def non_utf8_class(root: Path) -> Path:
     raw = os.fsencode(root) + b"/\xff\xfeclass"
     os.mkdir(raw)
@@ -150,6 +157,7 @@ BAD_INPUTS = {
     "20,000 px square PNG": (lambda folder: streamed_png(folder / "huge.png", 20_000, 20_000), ["huge.png", "too large to decode", "400000000 pixels"]),
     "10,000 px square PNG (Pillow only warns)": (lambda folder: streamed_png(folder / "big.png", 10_000, 10_000), ["big.png", "10000 × 10000 px", f"{MAX_IMAGE_PIXELS:,} px limit"]),
     "file name not UTF-8": (non_utf8_file, ["caf\\xe9.png", "not valid UTF-8"]),
+    "subfolder not UTF-8": (non_utf8_subfolder, ["batch\\xe9/a.png", "not valid UTF-8"]),
     "class folder not UTF-8": (lambda folder: non_utf8_class(folder.parent), ["\\xff\\xfeclass", "not valid UTF-8"]),
     "symlink to a folder above": (folder_loop, ["more/back", "symlink loop"]),
     "symlink to itself": (self_link, ["self.png", "symlink loop"]),
