@@ -42,7 +42,8 @@ EXPECTED = {
     "int_parsing": "expected an integer", "int_type": "expected an integer", "int_from_float": "expected an integer",
     "float_parsing": "expected a number", "float_type": "expected a number",
     "string_type": "expected a string", "bool_parsing": "expected true or false", "bool_type": "expected true or false",
-    "model_type": "expected a JSON object", "dict_type": "expected a JSON object", "model_attributes_type": "expected a JSON object",
+    "model_type": "expected a JSON object", "dict_type": "expected a JSON object",
+    "model_attributes_type": "expected a JSON object",
     "list_type": "expected a list", "tuple_type": "expected a list",
 }
 
@@ -70,7 +71,8 @@ def field_error(source: str, exc: ValidationError) -> str:
     message = EXPECTED.get(first["type"]) or first["msg"].removeprefix("Value error, ")
     message = message.replace("Input should be", "expected")
     if not where:
-        return f"{source}: {message}" + ("." if first["type"] == "value_error" else f", got {_got(first.get('input'))}.")
+        got = "" if first["type"] == "value_error" else f", got {_got(first.get('input'))}"
+        return f"{source}: {message}{got}."
     return f"{source}: field '{where}': {message}, got {_got(first.get('input'))}."
 
 
@@ -136,7 +138,9 @@ class CardFile(_Strict):
     @model_validator(mode="after")
     def _one_name_per_class(self) -> "CardFile":
         if len(self.class_names) != self.num_classes:
-            raise ValueError(f"num_classes is {self.num_classes} but class_names lists {len(self.class_names)} name" + ("" if len(self.class_names) == 1 else "s"))
+            names = len(self.class_names)
+            plural = "" if names == 1 else "s"
+            raise ValueError(f"num_classes is {self.num_classes} but class_names lists {names} name{plural}")
         return self
 
 
@@ -229,7 +233,10 @@ class EvalFile(_Strict):
 
     @model_validator(mode="after")
     def _predictions_cover_the_split(self) -> "EvalFile":
-        counts = {"predictions.labels": len(self.predictions.labels), "predictions.predicted": len(self.predictions.predicted)}
+        counts = {
+            "predictions.labels": len(self.predictions.labels),
+            "predictions.predicted": len(self.predictions.predicted),
+        }
         if self.predictions.teacher_predicted is not None:
             counts["predictions.teacher_predicted"] = len(self.predictions.teacher_predicted)
         wrong = {name: n for name, n in counts.items() if n != self.data.count}

@@ -51,7 +51,10 @@ def check_name(path: Path) -> None:
     try:
         str(path).encode("utf-8")
     except UnicodeEncodeError:
-        raise DataError(f"the path {printable(path)} is not valid UTF-8, so it cannot be recorded in edgekd's JSON artefacts; rename it (e.g. convmv -f latin1 -t utf8 -r --notest).") from None
+        raise DataError(
+            f"the path {printable(path)} is not valid UTF-8, so it cannot be recorded in edgekd's JSON artefacts; "
+            "rename it (e.g. convmv -f latin1 -t utf8 -r --notest)."
+        ) from None
 
 
 def _class_folders(root: Path) -> list[str]:
@@ -75,7 +78,9 @@ def walk_images(root: Path, skip_hidden: bool = False) -> list[Path]:
         try:
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
         except OSError as exc:
-            raise DataError(f"cannot read the folder {printable(folder)} ({exc.strerror}); make it readable or remove it.") from None
+            raise DataError(
+                f"cannot read the folder {printable(folder)} ({exc.strerror}); make it readable or remove it."
+            ) from None
         for entry in entries:
             path = Path(entry.path)
             if skip_hidden and entry.name.startswith("."):
@@ -88,14 +93,19 @@ def walk_images(root: Path, skip_hidden: bool = False) -> list[Path]:
                     os.stat(path)  # raises the reason: ELOOP, ENOENT
             except OSError as exc:
                 if exc.errno == errno.ELOOP:
-                    raise DataError(f"symlink loop at {printable(path)} (it resolves to itself); remove the link.") from None
+                    message = f"symlink loop at {printable(path)} (it resolves to itself); remove the link."
+                    raise DataError(message) from None
                 if is_image:
-                    raise DataError(f"cannot read {printable(path)} ({exc.strerror}: a broken symlink?); fix or remove it.") from None
+                    message = f"cannot read {printable(path)} ({exc.strerror}: a broken symlink?); fix or remove it."
+                    raise DataError(message) from None
                 continue
             if is_dir:
                 identity = _identity(path)
                 if identity in inside:
-                    raise DataError(f"symlink loop at {printable(path)}: it leads back to {printable(os.path.realpath(path))}, a folder it is inside of; remove the link.")
+                    raise DataError(
+                        f"symlink loop at {printable(path)}: it leads back to {printable(os.path.realpath(path))}, "
+                        "a folder it is inside of; remove the link."
+                    )
                 pending.append((path, inside | {identity}))
             elif is_file and is_image:
                 check_name(path)
@@ -188,7 +198,8 @@ def decode_image(path: Path, size: int) -> torch.Tensor:
         with image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise DataError(
-                    f"image {printable(path)} is {image.width} × {image.height} px, above the {MAX_IMAGE_PIXELS:,} px limit "
+                    f"image {printable(path)} is {image.width} × {image.height} px, "
+                    f"above the {MAX_IMAGE_PIXELS:,} px limit "
                     "(decoding it could exhaust memory); downscale it or remove it."
                 )
             image = to_rgb(image)

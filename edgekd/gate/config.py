@@ -73,7 +73,10 @@ class GateThresholds(BaseModel):
     @model_validator(mode="after")
     def _mode_needs_significance(self) -> "GateThresholds":
         if self.significance_mode is not None and not self.significance:
-            raise ValueError(f"significance_mode {self.significance_mode!r} judges drops by their confidence bounds, and significance is off (--point-estimates); drop one of the two")
+            raise ValueError(
+                f"significance_mode {self.significance_mode!r} judges drops by their confidence bounds, "
+                "and significance is off (--point-estimates); drop one of the two"
+            )
         return self
 
     def judgement(self) -> str:

@@ -78,7 +78,8 @@ class PairedDrop:
     def describe(self) -> str:
         level = round(100 * (1 - self.alpha))
         return (
-            f"{level}% bounds [{self.lower_pts:+.2f}, {self.upper_pts:+.2f}] pts, score upper {self.score_upper_pts:+.2f} pts, "
+            f"{level}% bounds [{self.lower_pts:+.2f}, {self.upper_pts:+.2f}] pts, "
+            f"score upper {self.score_upper_pts:+.2f} pts, "
             f"McNemar p={self.p_value:.3g} (b={self.b}, c={self.c}, n={self.n})"
         )
 
