@@ -159,6 +159,7 @@ BAD_INPUTS = {
     "file name not UTF-8": (non_utf8_file, ["caf\\xe9.png", "not valid UTF-8"]),
     "subfolder not UTF-8": (non_utf8_subfolder, ["batch\\xe9/a.png", "not valid UTF-8"]),
     "class folder not UTF-8": (lambda folder: non_utf8_class(folder.parent), ["\\xff\\xfeclass", "not valid UTF-8"]),
+    "32-bit float TIFF": (lambda folder: solid("F", 0.5).save(folder / "depth.tif"), ["depth.tif", "32-bit float pixels have no fixed range"]),
     "symlink to a folder above": (folder_loop, ["more/back", "symlink loop"]),
     "symlink to itself": (self_link, ["self.png", "symlink loop"]),
     "broken symlink": (broken_link, ["gone.png", "broken symlink"]),
