@@ -116,7 +116,7 @@ def materialise(arch: str, dataset: Dataset, img_size: int, folder: Path, seed: 
     from timm.utils.model import reparameterize_model
 
     spec = input_spec_for(arch, dataset, img_size, None, None)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # the same weights on every rerun, so export.json's sha256 check reuses the export
     model = create_model(arch, dataset.num_classes, spec.in_chans).eval()
     fusable = has_reparameterization(model)
     shipped = reparameterize_model(copy.deepcopy(model)) if fusable else model
@@ -144,6 +144,8 @@ def export_candidate(weights: Path, folder: Path, *, int8_calib: Path | None, ex
         done = {a["precision"]: Path(a["path"]) for a in summary["artefacts"] if a["kind"] == "onnx"}
         if summary["source"]["sha256"] == sha256_file(weights) and ("int8" in done or int8_calib is None):
             return done
+    # 256 val images suffice to show the graph computes what PyTorch does; the student that ships
+    # is exported again after distillation, with the full parity gate.
     config = ExportConfig(weights, folder, exporter=exporter, threads=threads, parity_samples=256, int8=int8_calib is not None,
                           calib=int8_calib, int8_target=("cpu",) if int8_calib else (), latency=False)
     result = export(config, progress)
