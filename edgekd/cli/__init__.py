@@ -22,6 +22,7 @@ from edgekd.cli import gate as gate_cli
 from edgekd.cli import profile as profile_cli
 from edgekd.cli import report as report_cli
 from edgekd.cli import run as run_cli
+from edgekd.cli import students as students_cli
 from edgekd.cli import verify as verify_cli
 from edgekd.cli.console import err
 from edgekd.errors import EdgekdError
@@ -45,6 +46,7 @@ app.command("report")(report_cli.report_command)
 app.command("gate")(gate_cli.gate_command)
 app.command("run")(run_cli.run_command)
 app.command("bench")(bench_cli.bench_command)
+app.add_typer(students_cli.app, name="students")
 
 
 def _version(value: bool) -> None:

@@ -105,7 +105,9 @@ def _quantize_kwargs(recipe: QuantRecipe, node_ops: dict[str, str]) -> dict:
     if unknown:
         close = ", ".join(list(node_ops)[:6])
         raise ModelError(f"--exclude-nodes: no node named '{unknown[0]}' in the pre-processed graph (names look like: {close}, …; export.json lists them).")
-    extra = {"WeightSymmetric": True}
+    # A removable activation (Relu/Clip before a Q) stays in the graph when some weighted node is
+    # kept in float, so that `feed_float_inputs` finds that node's true float input.
+    extra = {"WeightSymmetric": True, "QDQKeepRemovableActivations": bool(_excluded(node_ops, recipe))}
     if recipe.target == "tensorrt":
         extra.update(ActivationSymmetric=True, QuantizeBias=False)
     activation = QuantType.QInt8 if recipe.target == "tensorrt" else QuantType.QUInt8
@@ -147,7 +149,57 @@ def quantize(pre_path: Path, out_path: Path, recipe: QuantRecipe, reader_factory
             quantize_static(str(pre_path), str(out_path), reader_factory(), **kwargs)
     except Exception as exc:  # ORT raises ValueError/RuntimeError/onnx errors with long texts
         raise ModelError(f"quantize_static failed ({recipe.target}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    feed_float_inputs(out_path, set(_excluded(node_ops, recipe)))
     return count_qdq(out_path, node_ops, recipe)
+
+
+def _excluded(node_ops: dict[str, str], recipe: QuantRecipe) -> list[str]:
+    return [n for n, op in node_ops.items() if n in recipe.exclude_nodes or op in recipe.exclude_op_types]
+
+
+def feed_float_inputs(path: Path, in_float: set[str]) -> int:
+    """Give the weighted nodes kept in float their activations in float, not through a Q/DQ pair.
+
+    `quantize_static` leaves an excluded Conv/Gemm reading the DequantizeLinear of a quantized
+    neighbour. ONNX Runtime's `WeightBiasQuantization` graph optimisation (on by default) then
+    quantizes that node's float weight itself, per tensor, when the session is created: the layer
+    "kept in float" would run with INT8 weights, worse than the per-channel ones it replaced (an
+    outlier weight zeroes all the others). Reading the tensor before its QuantizeLinear keeps the
+    layer in float for every runtime. Returns the number of inputs rewired.
+    """
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    rewired = 0
+    for node in graph.node:
+        if node.name not in in_float:
+            continue
+        for slot, name in enumerate(node.input):
+            dq = producer.get(name)
+            q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if q is not None and q.op_type == "QuantizeLinear":
+                node.input[slot] = q.input[0]
+                rewired += 1
+    if rewired:
+        _drop_unused_qdq(graph)
+        onnx.save(model, str(path))
+    return rewired
+
+
+def _drop_unused_qdq(graph) -> None:
+    """Remove Q/DQ nodes whose outputs nothing reads any more (a DQ first, then its Q), then their constants."""
+    outputs = {o.name for o in graph.output}
+    while True:
+        consumed = {name for node in graph.node for name in node.input} | outputs
+        dead = [n for n in graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear") and not any(o in consumed for o in n.output)]
+        if not dead:
+            for tensor in [t for t in graph.initializer if t.name not in consumed]:
+                graph.initializer.remove(tensor)  # the removed pairs' scales and zero points
+            return
+        for node in dead:
+            graph.node.remove(node)
 
 
 def count_qdq(path: Path, node_ops: dict[str, str], recipe: QuantRecipe) -> dict:
@@ -156,7 +208,7 @@ def count_qdq(path: Path, node_ops: dict[str, str], recipe: QuantRecipe) -> dict
 
     graph = onnx.load(str(path), load_external_data=False).graph
     ops = [n.op_type for n in graph.node]
-    excluded = [n for n, op in node_ops.items() if n in recipe.exclude_nodes or op in recipe.exclude_op_types]
+    excluded = _excluded(node_ops, recipe)
     return {
         "quantize_linear": ops.count("QuantizeLinear"),
         "dequantize_linear": ops.count("DequantizeLinear"),

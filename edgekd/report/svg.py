@@ -88,13 +88,21 @@ def _free_label_row(placed: list[tuple[float, float, float]], x: float, y: float
     return y
 
 
-def scatter_with_front(points: list[Point], title: str, x_label: str, y_label: str) -> str:
-    """Scatter of `points`; highlighted ones (the Pareto front) are filled and joined by a step line."""
+def scatter_with_front(points: list[Point], title: str, x_label: str, y_label: str, x_line: tuple[float, str] | None = None) -> str:
+    """Scatter of `points`; highlighted ones (the Pareto front) are filled and joined by a step line.
+
+    Args:
+        x_line: (x, label) of a vertical reference line, e.g. a latency budget.
+    """
     if not points:
         return ""
-    xs = [p.x for p in points]
+    xs = [p.x for p in points] + ([x_line[0]] if x_line else [])
     axes = _Axes(xs, [p.y for p in points], log_x=min(xs) > 0 and max(xs) / min(xs) > 20)
     parts = axes.frame(x_label, y_label)
+    if x_line:
+        x = axes.px(x_line[0])
+        parts.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" stroke="#555" stroke-width="1.5" stroke-dasharray="2,3"/>')
+        parts.append(f'<text x="{x + 4:.1f}" y="{TOP + 12}" font-size="10" fill="#555">{escape(x_line[1])}</text>')
     front = sorted((p for p in points if p.highlight), key=lambda p: p.x)
     if len(front) > 1:
         path = []

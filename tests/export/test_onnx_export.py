@@ -36,7 +36,7 @@ def test_fp32_onnx_has_the_interface_and_metadata(full_export, student):
     card = meta["card"]
     assert card["role"] == "student" and card["class_names"] == [str(i) for i in range(10)]
     assert card["input"]["input_size"] == [3, 16, 16] and len(card["input"]["mean"]) == 3
-    assert meta["parity"]["passed"] and meta["parity"]["agreement"] >= 99.9 and meta["parity"]["max_abs_diff"] <= 1e-3
+    assert meta["parity"]["passed"] and meta["parity"]["gated_agreement"] >= 99.9 and meta["parity"]["max_abs_diff"] <= 1e-3
     assert meta["provenance"]["versions"]["onnx"] == onnx.__version__
 
 
@@ -53,7 +53,7 @@ def test_fp32_onnx_runs_any_batch_and_matches_pytorch(full_export, student):
 def test_fp16_onnx_passes_its_gate_under_onnx_runtime(full_export):
     record = full_export.get("fp16")
     assert record.path.name == "student.fp16.onnx" and record.parity.passed
-    assert record.parity.agreement >= 99.5 and record.parity.gate.max_abs_diff is None
+    assert record.parity.gated_agreement >= 99.5 and record.parity.gate.max_abs_diff is None
     model = onnx.load(str(record.path))
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # float32 I/O kept
     weights = [t for t in model.graph.initializer if len(t.dims) == 4]

@@ -1,0 +1,90 @@
+"""Latency of each candidate on the target, under `edgekd profile`'s latency definition.
+
+Measured here with `edgekd.profile.profile` (the `ort-cpu` target), or read back from the
+profile.json files that `edgekd profile` wrote on the device (`--latency-from DIR`). Never
+estimated from FLOPs: `flops_vs_latency` says how far the FLOPs ranking is from the measured one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from edgekd.artifacts import read_json, sha256_file
+from edgekd.engine import Progress
+from edgekd.errors import DataError
+from edgekd.profile import ProfileConfig, TimingConfig, profile
+from edgekd.records import PROFILE_SCHEMA
+from edgekd.students.candidates import Candidate
+
+
+def _batch_entry(payload: dict[str, Any], batch: int) -> dict[str, Any] | None:
+    return next((entry for entry in payload.get("batches", []) if entry.get("batch") == batch), None)
+
+
+def measure(onnx: Path, folder: Path, *, backend: str, device: str, batch: int, threads: int, timing: TimingConfig, progress: Progress) -> dict[str, Any]:
+    """Profile one ONNX at one batch size (reusing a profile.json of the same file and settings).
+
+    Returns:
+        That batch's `LatencyStats` fields (ms, img/s) plus `profile` (the profile.json path).
+    """
+    path = folder / "profile.json"
+    if path.exists():
+        payload = read_json(path)
+        entry = _batch_entry(payload, batch)
+        same = payload.get("artefact", {}).get("sha256") == sha256_file(onnx) and payload.get("timing") == asdict(timing) and (payload.get("backend") or {}).get("threads") == threads
+        if entry is not None and same:
+            return {**entry, "profile": str(path)}
+    result = profile(ProfileConfig(onnx, out_dir=folder, backend=backend, device=device, batches=(batch,), threads=threads, timing=timing), progress)
+    return {**result.batch(batch), "profile": str(result.path)}
+
+
+def read_profiles(folder: Path, batch: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """(arch, precision) → that batch's figures, from every profile.json under `folder`.
+
+    Raises:
+        DataError: a profile.json that is not `edgekd profile`'s, or none at all.
+    """
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    files = sorted(Path(folder).rglob("profile.json"))
+    if not files:
+        raise DataError(f"--latency-from {folder}: no profile.json under it; run 'edgekd profile BUNDLE/<arch>.onnx --batch {batch}' on the target for each candidate first.")
+    for path in files:
+        try:
+            payload = read_json(path)
+            artefact = payload["artefact"]
+            key = (artefact["arch"], artefact["precision"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{path} is not a profile.json written by 'edgekd profile' (missing {exc}); remove it from {folder}.") from None
+        if payload.get("schema") != PROFILE_SCHEMA:
+            raise DataError(f"{path} has schema {payload.get('schema')!r}, expected {PROFILE_SCHEMA}.")
+        entry = _batch_entry(payload, batch)
+        if entry is not None:
+            found[key] = {**entry, "profile": str(path), "device": (payload.get("backend") or {}).get("device"), "machine": payload.get("machine")}
+    return found
+
+
+def choose_precision(candidate: Candidate, statistic: str) -> None:
+    """Set the candidate's latency to its faster precision at the budget's statistic."""
+    timed = {precision: stats[statistic] for precision, stats in candidate.latency.items()}
+    if timed:
+        candidate.precision = min(timed, key=timed.get)
+        candidate.latency_ms = timed[candidate.precision]
+
+
+def flops_vs_latency(candidates: list[Candidate], top: int = 5) -> dict[str, Any]:
+    """Spearman ρ between MFLOPs and measured latency, and the `top` fastest by each ranking.
+
+    Only candidates with both figures count; ρ is None for fewer than 3 of them.
+    """
+    from scipy.stats import spearmanr
+
+    both = [c for c in candidates if c.mflops is not None and c.latency_ms is not None]
+    by_flops = [c.arch for c in sorted(both, key=lambda c: (c.mflops, c.arch))]
+    by_latency = [c.arch for c in sorted(both, key=lambda c: (c.latency_ms, c.arch))]
+    rho = p_value = None
+    if len(both) >= 3:
+        result = spearmanr([c.mflops for c in both], [c.latency_ms for c in both])
+        rho, p_value = float(result.statistic), float(result.pvalue)
+    return {"candidates": len(both), "spearman_rho": rho, "p_value": p_value, f"top{top}_by_flops": by_flops[:top], f"top{top}_by_latency": by_latency[:top]}

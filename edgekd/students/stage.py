@@ -1,0 +1,240 @@
+"""`edgekd students`: the most accurate student within a latency budget on the target.
+
+`run(config, progress) -> StudentsResult`: cost and export every candidate, time it on the
+target (or read the target's profile.json files), drop those over budget, distil the rest by
+successive halving from one shared teacher-logit cache, give the finalist the full schedule,
+and write OUT/students.json, OUT/students.md and OUT/pareto.svg. Everything it trains or
+measures is a file reused on the next run, so an interrupted search continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from edgekd.artifacts import atomic_write_text, provenance, write_json
+from edgekd.data import Dataset
+from edgekd.engine import Progress, SilentProgress
+from edgekd.errors import ConfigError
+from edgekd.models import read_card, resolve_model_path
+from edgekd.profile.system import system_facts
+from edgekd.students import halving, latency
+from edgekd.students.candidates import Candidate, export_candidate, prepare, resolve_candidates
+from edgekd.students.config import LOCAL_TARGETS, StudentsConfig
+from edgekd.students.markdown import pareto_svg, render
+from edgekd.students.schema import STUDENTS_SCHEMA, StudentsFile
+from edgekd.students.runs import distil, teacher_passes
+
+
+
+class NoCandidateWithinBudget(ConfigError):
+    """Every timed candidate is over the budget (exit 2); students.json lists what was measured."""
+
+
+@dataclass
+class StudentsResult:
+    """What the search found.
+
+    Attributes:
+        chosen: the finalist's architecture.
+        run_dir: its full-schedule distill run (student.safetensors + student.json).
+        candidates: every candidate with its figures and the search's decision.
+        summary_path: OUT/students.json.
+        payload: what students.json holds.
+    """
+
+    chosen: str
+    run_dir: Path
+    candidates: list[Candidate]
+    summary_path: Path
+    payload: dict[str, Any]
+
+
+def search_img_size(config: StudentsConfig) -> int:
+    """The input size (px) of every candidate: `--img-size`, else the teacher's."""
+    if config.img_size is not None:
+        return config.img_size
+    card = read_card(resolve_model_path(config.teacher, ("teacher", "student")))
+    if card is None:
+        raise ConfigError(f"{config.teacher} has no model card to take the input size from; pass --img-size.")
+    return card.input.size
+
+
+def int8_calibration(config: StudentsConfig, dataset: Dataset) -> Path | None:
+    """A calibration spec (128 val images of the search's data) for the CPU INT8 recipe."""
+    if not config.int8:
+        return None
+    path = Path(config.out_dir) / "calibration.yaml"
+    atomic_write_text(path, f"dataset: {dataset.spec}\nsplit: val\nsamples: 128\nseed: 0\n")
+    return path
+
+
+def _time_candidates(config: StudentsConfig, candidates: list[Candidate], progress: Progress) -> None:
+    """Fill each exported candidate's latency per precision at the budget's batch."""
+    profiles = latency.read_profiles(config.latency_from, config.batch) if config.latency_from is not None else None
+    exported = [c for c in candidates if not c.dropped]
+    progress.start(f"timing on {config.target}, batch {config.batch}", len(exported))
+    for candidate in exported:
+        if profiles is not None:  # every precision the target timed (FP16 or INT8 engines, say)
+            candidate.latency = {precision: stats for (arch, precision), stats in profiles.items() if arch == candidate.arch}
+        for precision, onnx in candidate.onnx.items() if profiles is None else ():
+            backend, device = LOCAL_TARGETS[config.target]
+            folder = onnx.parent / f"profile-{precision}-b{config.batch}"
+            candidate.latency[precision] = latency.measure(onnx, folder, backend=backend, device=device, batch=config.batch, threads=config.threads, timing=config.timing, progress=SilentProgress())
+        latency.choose_precision(candidate, config.statistic)
+        if candidate.latency_ms is None:
+            candidate.dropped = f"no profile.json at batch {config.batch} for it under {config.latency_from}"
+        else:
+            cost = f", {candidate.params / 1e6:.2f} M params, {candidate.mflops or float('nan'):.2f} MFLOPs" if candidate.params else ""
+            progress.log(f"{candidate.arch}: {candidate.latency_ms:.3f} ms {config.percentile} at batch {config.batch} ({candidate.precision}){cost}")
+        progress.advance(1, candidate=candidate.arch)
+    progress.finish({"timed": sum(c.latency_ms is not None for c in exported), "of": len(candidates)})
+
+
+def _teacher_budget(config: StudentsConfig, calib: Path | None, progress: Progress) -> tuple[StudentsConfig, dict[str, Any] | None]:
+    """With `budget_vs_teacher`: export and time the teacher like a candidate; the budget is
+    that fraction of its latency (the config returned carries it as `budget_ms`)."""
+    if config.budget_vs_teacher is None:
+        return config, None
+    weights = resolve_model_path(config.teacher, ("teacher", "student"))
+    teacher = Candidate(read_card(weights).arch)
+    folder = Path(config.out_dir) / "teacher-export"
+    progress.log(f"teacher {teacher.arch}: ONNX export and timing, for the budget ({config.budget_vs_teacher:g} × its latency)")
+    teacher.onnx = export_candidate(weights, folder, int8_calib=calib, exporter=config.exporter, threads=config.threads, progress=SilentProgress())
+    _time_candidates(config, [teacher], progress)
+    budget = config.budget_vs_teacher * teacher.latency_ms
+    progress.log(f"budget: {config.budget_vs_teacher:g} × {teacher.latency_ms:.3f} ms = {budget:.4f} ms")
+    return replace(config, budget_ms=budget), {"arch": teacher.arch, "onnx": str(teacher.onnx["fp32"]), "latency": teacher.latency, "latency_ms": teacher.latency_ms, "precision": teacher.precision}
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f} %"
+
+
+def _halve(config: StudentsConfig, feasible: list[Candidate], img_size: int, progress: Progress) -> Candidate:
+    """Successive halving over the feasible candidates; returns the finalist (fully distilled)."""
+    alive = list(feasible)
+    schedule = halving.rung_epochs(len(alive), config.epochs, config.first_rung_epochs)
+    progress.log(f"successive halving: {len(alive)} candidates, rungs of {schedule or '–'} epochs, finalist {config.epochs} epochs")
+    for rung, epochs in enumerate(schedule):
+        for candidate in alive:
+            candidate.rungs.append({"rung": rung, **distil(config, candidate.arch, epochs, img_size, progress)})
+        scores = [halving.Score(c.arch, c.val_top1, c.latency_ms) for c in alive]
+        keep = set(halving.better_half(scores))
+        for candidate in alive:
+            if candidate.arch not in keep:
+                candidate.decision = f"stopped after rung {rung} ({epochs} epochs): val top-1 {_pct(candidate.val_top1)} is in the worse half"
+        alive = [c for c in alive if c.arch in keep]
+        standings = ", ".join(f"{s.arch} {_pct(s.val_top1)}" for s in halving.ranked(scores))
+        progress.log(f"rung {rung} ({epochs} epochs), val top-1: {standings} → {', '.join(c.arch for c in alive)} go on")
+    finalist = alive[0]
+    finalist.rungs.append({"rung": len(schedule), **distil(config, finalist.arch, config.epochs, img_size, progress)})
+    finalist.decision = f"chosen: the best on val within {config.budget_ms:.4g} ms, fully distilled ({config.epochs} epochs)"
+    return finalist
+
+
+def _payload(config: StudentsConfig, candidates: list[Candidate], img_size: int, dataset: Dataset, extra: dict[str, Any]) -> dict[str, Any]:
+    facts = system_facts()
+    return {
+        "schema": STUDENTS_SCHEMA,
+        "config": config.describe(),
+        "img_size": img_size,
+        "budget": {"ms": config.budget_ms, "batch": config.batch, "percentile": config.percentile, "target": config.target, "vs_teacher": config.budget_vs_teacher},
+        "data": dataset.describe(),
+        "candidates": [c.to_dict() for c in candidates],
+        "flops_vs_latency": latency.flops_vs_latency(candidates),
+        "machine": {"cpu": facts["cpu_model"], "threads": config.threads, "fingerprint": facts["fingerprint"], "onnxruntime": facts["onnxruntime"], "torch": facts["torch"]},
+        **extra,
+        "provenance": provenance(config.describe(), seed=config.seed),
+    }
+
+
+def _write(config: StudentsConfig, payload: dict[str, Any]) -> Path:
+    out = Path(config.out_dir)
+    StudentsFile.from_payload(payload, "students.json")  # a bug here must not ship a file its readers refuse
+    write_json(out / "students.json", payload)
+    atomic_write_text(out / "students.md", render(payload))
+    atomic_write_text(out / "pareto.svg", pareto_svg(payload))
+    return out / "students.json"
+
+
+def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsResult:
+    """Search the candidates and distil the best one within the budget.
+
+    Args:
+        config: the search's options (see `StudentsConfig`).
+        progress: receives log lines and the distill runs' progress; None is silent.
+
+    Raises:
+        ConfigError: bad options.
+        NoCandidateWithinBudget: students.json is still written; the message names the fastest
+            measured candidate and its latency.
+    """
+    started = time.perf_counter()
+    config = config.validate()
+    progress = progress or SilentProgress()
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        img_size = search_img_size(config)
+        dataset = config.data.load(img_size)
+        searched_names = resolve_candidates(config.candidates)
+        names = searched_names + ([config.baseline] if config.baseline and config.baseline not in searched_names else [])
+        Path(config.out_dir).mkdir(parents=True, exist_ok=True)
+        calib = int8_calibration(config, dataset)
+        config, teacher_latency = _teacher_budget(config, calib, progress)
+        candidates = []
+        progress.start("candidates: cost + ONNX export (parity gate)", len(names))
+        for arch in names:
+            candidates.append(prepare(arch, dataset, img_size, Path(config.out_dir) / "candidates", seed=config.seed, int8_calib=calib, exporter=config.exporter, threads=config.threads, progress=SilentProgress()))
+            if candidates[-1].dropped:
+                progress.log(f"{arch}: dropped, {candidates[-1].dropped}")
+            progress.advance(1, candidate=arch)
+        progress.finish({"candidates": len(names), "exported": sum(not c.dropped for c in candidates)})
+        _time_candidates(config, candidates, progress)
+        for candidate in candidates:
+            if candidate.dropped:
+                candidate.decision = f"dropped: {candidate.dropped}"
+            elif candidate.latency_ms > config.budget_ms:
+                candidate.decision = f"over budget: {candidate.latency_ms:.3f} ms > {config.budget_ms:.4g} ms"
+        feasible = [c for c in candidates if c.arch in searched_names and not c.dropped and c.latency_ms <= config.budget_ms]
+        if not feasible:
+            timed = [c for c in candidates if c.latency_ms is not None]
+            _write(config, _payload(config, candidates, img_size, dataset, {"chosen": None, "teacher_latency": teacher_latency, "wall_time_s": time.perf_counter() - started}))
+            if not timed:
+                raise ConfigError("no candidate exported and was timed; see students.json for why each was dropped.")
+            fastest = min(timed, key=lambda c: c.latency_ms)
+            raise NoCandidateWithinBudget(
+                f"no candidate within {config.budget_ms:.4g} ms ({config.percentile}, batch {config.batch}, {config.target}): the fastest measured is "
+                f"{fastest.arch} at {fastest.latency_ms:.3f} ms ({fastest.precision}); raise --budget-ms or add faster --candidates (table in {Path(config.out_dir) / 'students.md'})."
+            )
+        finalist = _halve(config, feasible, img_size, progress)
+        baseline = next((c for c in candidates if c.arch == config.baseline), None)
+        if baseline is not None and baseline is not finalist and not baseline.dropped:
+            baseline.rungs.append({"rung": "baseline", **distil(config, baseline.arch, config.epochs, img_size, progress)})
+            baseline.decision = (baseline.decision + "; " if baseline.decision else "") + f"baseline: fully distilled with the same recipe ({config.epochs} epochs) for comparison"
+        runs = [r for c in candidates for r in c.rungs]
+        passes = teacher_passes(config, runs, sum(1 for split in (dataset.val, dataset.test) if len(split)))
+        progress.log(f"teacher forward passes: {passes['views_computed']} views ({passes['training_views_computed']} training epochs + {passes['eval_views_computed']} eval splits) for {len(feasible)} candidates in {passes['runs']} runs; {passes['training_batches']} training batches")
+        wall = time.perf_counter() - started
+        final_run = finalist.rungs[-1]
+        extra = {
+            "chosen": {"arch": finalist.arch, "run_dir": final_run["run"], "latency_ms": finalist.latency_ms, "precision": finalist.precision,
+                       "val_top1": final_run["val_top1"], "test_top1": final_run["test_top1"]},
+            "baseline": None if baseline is None else {"arch": baseline.arch, "latency_ms": baseline.latency_ms, "val_top1": baseline.val_top1, "test_top1": baseline.rungs[-1]["test_top1"] if baseline.rungs else None},
+            "teacher_forward": passes,
+            "teacher_latency": teacher_latency,
+            "wall_time_s": wall,
+            "distill_wall_time_s": sum(r["wall_time_s"] or 0 for r in {r["run"]: r for r in runs}.values()),
+            "finalist_run_wall_time_s": final_run["wall_time_s"],
+            "search_vs_finalist_run": wall / final_run["wall_time_s"] if final_run["wall_time_s"] else None,
+        }
+        payload = _payload(config, candidates, img_size, dataset, extra)
+        path = _write(config, payload)
+        return StudentsResult(finalist.arch, Path(final_run["run"]), candidates, path, payload)
+    finally:
+        torch.set_num_threads(previous_threads)

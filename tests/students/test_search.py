@@ -1,0 +1,232 @@
+"""The student search end to end on digits: three real tiny timm candidates, real ONNX exports
+timed by ONNX Runtime through the profiler, real distill runs from one teacher-logit cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import DIGITS
+
+from edgekd.artifacts import read_json
+from edgekd.errors import ConfigError
+from edgekd.export import ExportConfig, export
+from edgekd.profile import TimingConfig
+from edgekd.students import NoCandidateWithinBudget, StudentsConfig, export_candidates, run
+from edgekd.students.schema import load_students
+
+pytestmark = pytest.mark.slow  # ~30 s on 2 cores with the teacher fixture: the whole search, for real
+
+CANDIDATES = ("test_resnet", "test_efficientnet", "lcnet_035")
+EPOCHS = 3
+QUICK_TIMING = TimingConfig(warmup_ms=20, duration_s=0.2)
+
+
+class Recorder:
+    """A progress sink that keeps the log lines (the stage's only way of talking)."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def start(self, description, total):
+        pass
+
+    def advance(self, steps=1, **fields):
+        pass
+
+    def finish(self, summary):
+        pass
+
+    def log(self, message):
+        self.lines.append(message)
+
+
+def search_config(teacher: Path, out: Path, **overrides) -> StudentsConfig:
+    # A generous median budget: every candidate fits on any machine, however loaded.
+    base = StudentsConfig(teacher=teacher, out_dir=out, budget_ms=50.0, data=DIGITS, candidates=CANDIDATES, epochs=EPOCHS,
+                          percentile="median", timing=QUICK_TIMING, exporter="torchscript", device="cpu")
+    return replace(base, **overrides)
+
+
+@pytest.fixture(scope="module")
+def search(digits_teacher, tmp_path_factory):
+    out = tmp_path_factory.mktemp("search")
+    recorder = Recorder()
+    started = time.perf_counter()
+    result = run(search_config(digits_teacher, out), recorder)
+    return result, recorder, time.perf_counter() - started
+
+
+def test_search_times_every_candidate_halves_and_fully_distils_the_best(search):
+    result, recorder, wall = search
+    payload = read_json(result.summary_path)
+    assert payload["schema"] == "edgekd.students/1"
+    assert load_students(result.summary_path.parent).chosen.arch == result.chosen  # the schema's readers take it
+    by_arch = {c["arch"]: c for c in payload["candidates"]}
+    assert list(by_arch) == list(CANDIDATES)
+    for candidate in by_arch.values():
+        assert candidate["params"] > 0 and candidate["mflops"] > 0
+        fp32 = candidate["latency"]["fp32"]
+        assert fp32["batch"] == 1 and 0 < fp32["min_ms"] <= fp32["median_ms"] <= fp32["max_ms"]
+        assert candidate["latency_ms"] == fp32["median_ms"] and candidate["precision"] == "fp32"
+        assert Path(fp32["profile"]).is_file()  # the profiler's own profile.json
+        assert candidate["rungs"] and candidate["rungs"][0]["epochs"] == 1  # every feasible candidate got the short run
+        assert candidate["decision"]
+    # 3 candidates: rung 0 (1 epoch) for 3, rung 1 (2 epochs) for the better 2, the finalist for all 3 epochs.
+    assert sorted(len(c["rungs"]) for c in by_arch.values()) == [1, 2, 3]
+    stopped = next(c for c in by_arch.values() if len(c["rungs"]) == 1)
+    assert all(stopped["rungs"][0]["val_top1"] <= c["rungs"][0]["val_top1"] for c in by_arch.values())
+    chosen = by_arch[result.chosen]
+    assert [r["epochs"] for r in chosen["rungs"]] == [1, 2, 3]
+    assert chosen["decision"].startswith("chosen")
+    second_rung = [c for c in by_arch.values() if len(c["rungs"]) >= 2]
+    assert result.chosen == max(second_rung, key=lambda c: (c["rungs"][1]["val_top1"], -c["latency_ms"]))["arch"]
+    assert payload["chosen"]["run_dir"] == str(result.run_dir) and payload["chosen"]["test_top1"] == chosen["rungs"][-1]["test_top1"]
+    # The FLOPs-vs-latency check over all three, and the files a person reads.
+    check = payload["flops_vs_latency"]
+    assert check["candidates"] == 3 and -1.0 <= check["spearman_rho"] <= 1.0
+    assert sorted(check["top5_by_flops"]) == sorted(check["top5_by_latency"]) == sorted(CANDIDATES)
+    markdown = (result.summary_path.parent / "students.md").read_text()
+    assert f"**Chosen: `{result.chosen}`**" in markdown and "Spearman ρ" in markdown
+    svg = (result.summary_path.parent / "pareto.svg").read_text()
+    assert svg.startswith("<svg") and "budget 50 ms" in svg and result.chosen in svg
+    assert any(line.startswith("successive halving: 3 candidates") for line in recorder.lines)
+    print(f"search wall time {wall:.1f} s")
+
+
+def test_the_teacher_runs_once_per_view_not_once_per_candidate(search):
+    result, recorder, _ = search
+    passes = result.payload["teacher_forward"]
+    # Views: one per training epoch of the longest schedule, plus the val and test splits.
+    assert passes["distinct_views"] == EPOCHS + 2
+    assert passes["views_computed"] == passes["distinct_views"]
+    runs = passes["runs"]
+    assert runs == 3 + 2 + 1  # six distill runs read those five views
+    assert passes["training_batches"] == EPOCHS * passes["batches_per_epoch"]
+    assert any(line.startswith(f"teacher forward passes: {EPOCHS + 2} views") for line in recorder.lines)
+
+
+def test_the_chosen_run_is_a_normal_distill_output_that_export_takes(search, tmp_path):
+    result, _, _ = search
+    card = json.loads((result.run_dir / "student.json").read_text())
+    assert card["arch"] == result.chosen and card["role"] == "student"
+    assert card["training"]["method"] == "kd" and card["provenance"]["config"]["train"]["epochs"] == EPOCHS
+    exported = export(ExportConfig(result.run_dir, tmp_path / "export", exporter="torchscript", threads=2))
+    assert exported.get("fp32").parity.passed
+
+
+def test_a_rerun_reuses_every_finished_rung_and_resumes_an_interrupted_one(search, digits_teacher):
+    result, _, _ = search
+    out = result.summary_path.parent
+    tables = sorted(p.name for p in (out / "teacher-cache").rglob("*.safetensors"))
+    # The finalist was stopped after its last checkpoint but before its card: resumed, not retrained.
+    (result.run_dir / "student.json").unlink()
+    (result.run_dir / "student.safetensors").unlink()
+    trained = [p for p in (out / "runs").glob("*/metrics.jsonl") if p.parent != result.run_dir]
+    stamps = {p: p.stat().st_mtime_ns for p in trained}
+    recorder = Recorder()
+    again = run(search_config(digits_teacher, out), recorder)
+    assert again.chosen == result.chosen
+    assert all(p.stat().st_mtime_ns == stamps[p] for p in trained)
+    assert any("resuming its checkpoint" in line for line in recorder.lines)
+    assert sum("reusing the finished run" in line for line in recorder.lines) == 5
+    assert sorted(p.name for p in (out / "teacher-cache").rglob("*.safetensors")) == tables
+    assert again.payload["teacher_forward"]["views_computed"] == EPOCHS + 2
+    assert (again.run_dir / "student.safetensors").is_file()
+
+
+def test_no_candidate_within_budget_exits_2_naming_the_fastest(search, digits_teacher, tmp_path, run_cli):
+    result, _, _ = search
+    shutil.copytree(result.summary_path.parent / "candidates", tmp_path / "candidates")  # reuse the exports and timings
+    timed = {c.arch: c.latency_ms for c in result.candidates}
+    fastest = min(timed, key=timed.get)
+    code = run_cli("students", "--teacher", digits_teacher, "--data", "digits", "--budget-ms", "0.000001", "--percentile", "median",
+                   "--candidates", ",".join(CANDIDATES), "--duration", "0.2", "--exporter", "torchscript", "--out", tmp_path, "--device", "cpu")
+    assert code.code == 2
+    error = [line for line in code.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "no candidate within 1e-06 ms" in error[0] and f"the fastest measured is {fastest} at" in error[0]
+    assert "Traceback" not in code.stderr
+    payload = read_json(tmp_path / "students.json")
+    assert payload["chosen"] is None and all(c["decision"].startswith("over budget") for c in payload["candidates"])
+    assert not (tmp_path / "runs").exists()
+
+
+def test_latency_from_reads_the_targets_profile_files(digits_teacher, tmp_path):
+    bundle = tmp_path / "bundle"
+    summary = export_candidates(digits_teacher, bundle, DIGITS, candidates=("test_efficientnet",), exporter="torchscript")
+    assert read_json(summary)["candidates"][0]["files"]["fp32"]["file"] == "test_efficientnet.onnx"
+    # The device's side, as a real process: profile.sh runs `edgekd profile` on every file.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "BATCH": "4"}
+    subprocess.run(["sh", str(bundle / "profile.sh"), "--duration", "0.2", "--warmup-ms", "20"], env=env, check=True, capture_output=True, timeout=120)
+    written = bundle / "profiles" / "test_efficientnet.onnx" / "profile.json"
+    measured = next(b for b in read_json(written)["batches"] if b["batch"] == 4)
+    config = search_config(digits_teacher, tmp_path / "search", candidates=("test_efficientnet",), target="some-board",
+                           latency_from=bundle / "profiles", batch=4, budget_ms=1e-6)
+    with pytest.raises(ConfigError, match=f"the fastest measured is test_efficientnet at {measured['median_ms']:.3f} ms"):
+        run(config)
+    assert read_json(tmp_path / "search" / "students.json")["candidates"][0]["latency"]["fp32"]["profile"] == str(written)
+
+
+def test_bad_settings_fail_before_anything_runs(digits_teacher, tmp_path):
+    with pytest.raises(ConfigError, match="--target jetson-orin is not this machine"):
+        run(search_config(digits_teacher, tmp_path, target="jetson-orin"))
+    with pytest.raises(ConfigError, match="--percentile"):
+        run(search_config(digits_teacher, tmp_path, percentile="p42"))
+    with pytest.raises(ConfigError, match="val split"):
+        run(search_config(digits_teacher, tmp_path, data=replace(DIGITS, val_size=0)))
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_edited_students_json_is_refused_naming_the_field(search, tmp_path):
+    result, _, _ = search
+    payload = read_json(result.summary_path)
+    payload["candidates"][0]["latency_ms"] = "fast"
+    (tmp_path / "students.json").write_text(json.dumps(payload))
+    with pytest.raises(ConfigError, match=r"field candidates\.0\.latency_ms"):
+        load_students(tmp_path)
+
+
+def test_a_budget_relative_to_the_teacher_times_the_teacher_in_the_same_run(search, digits_teacher, tmp_path):
+    result, _, _ = search
+    shutil.copytree(result.summary_path.parent / "candidates", tmp_path / "candidates")
+    config = search_config(digits_teacher, tmp_path, budget_ms=None, budget_vs_teacher=1e-4)
+    with pytest.raises(NoCandidateWithinBudget):
+        run(config)
+    payload = load_students(tmp_path)
+    teacher = payload.teacher_latency
+    assert teacher["arch"] == "resnet10t" and Path(teacher["latency"]["fp32"]["profile"]).is_file()
+    assert payload.budget.vs_teacher == 1e-4 and payload.budget.ms == pytest.approx(1e-4 * teacher["latency_ms"])
+    with pytest.raises(ConfigError, match="give the budget once"):
+        run(search_config(digits_teacher, tmp_path, budget_vs_teacher=0.1))
+
+
+def test_ctrl_c_mid_search_exits_130_and_the_rerun_finishes_it(search, digits_teacher, tmp_path):
+    result, _, _ = search
+    shutil.copytree(result.summary_path.parent / "candidates", tmp_path / "candidates")  # exports and timings reused
+    command = [sys.executable, "-m", "edgekd", "students", "--teacher", str(digits_teacher), "--data", "digits", "--budget-ms", "50",
+               "--percentile", "median", "--candidates", ",".join(CANDIDATES), "--epochs", str(EPOCHS), "--duration", "0.2",
+               "--exporter", "torchscript", "--device", "cpu", "--out", str(tmp_path)]
+    # SIGINT at its default, so the child turns it into KeyboardInterrupt as in a terminal.
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "runs").glob("*/student.json")) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)  # the first run is finished, the second is starting
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "students.json").exists()
+    assert not list(tmp_path.rglob(".*.tmp"))  # nothing half-written
+    recorder = Recorder()
+    finished = run(search_config(digits_teacher, tmp_path), recorder)
+    assert any("reusing the finished run" in line for line in recorder.lines)
+    assert finished.payload["teacher_forward"]["views_computed"] == EPOCHS + 2
+    assert (finished.run_dir / "student.safetensors").is_file()
