@@ -52,7 +52,7 @@ def export_command(
     batch: Annotated[str, typer.Option("--batch", help="TensorRT optimisation profile: min,opt,max batch sizes.")] = "1,8,32",
     workspace_gb: Annotated[float, typer.Option("--workspace-gb", help="TensorRT builder workspace limit (GiB).")] = 2.0,
     timing_cache: Annotated[Optional[Path], typer.Option("--timing-cache", help="TensorRT timing cache file, loaded and saved (default: DIR/tensorrt.timing-cache).")] = None,
-    dla_core: Annotated[Optional[int], typer.Option("--dla-core", help="Build for this DLA core of a Jetson Orin, with GPU fallback (TensorRT 10 only).")] = None,
+    dla_core: Annotated[Optional[int], typer.Option("--dla-core", help="Build for this DLA core of a Jetson Orin, with GPU fallback (FP16/INT8 ONNX; TensorRT 10.0–10.7, or 11.4.1+ on AGX Orin: see docs/export.md).")] = None,
     deepstream: Annotated[bool, typer.Option("--deepstream", help="Also write labels.txt and an nvinfer classifier config next to each engine.")] = False,
     device: opt.Device = "cpu",
     bundle: Annotated[Optional[Path], typer.Option("--bundle", help="Also write a self-checking device bundle here: FP32/FP16/INT8 ONNX, reference.npz, DeepStream config, build.sh (see docs/export.md).")] = None,

@@ -50,7 +50,7 @@ class ExportConfig:
         batch: TensorRT optimisation profile, `min,opt,max` (one value: fixed; two: min,max).
         workspace_gb: TensorRT workspace limit (GiB).
         timing_cache: TensorRT timing cache file, loaded if present and saved (None: DIR/tensorrt.timing-cache).
-        dla_core: build for this DLA core with GPU fallback (Jetson Orin, TensorRT 10 only).
+        dla_core: build for this DLA core with GPU fallback (Jetson Orin; where NVIDIA supports it, see `dla.py`).
         deepstream: write labels.txt and an nvinfer classifier config next to each engine.
         device: where the PyTorch reference and ONNX Runtime run for parity (cpu | cuda[:N]).
         bundle: also write a self-checking device bundle into this directory (see `bundle.py`):
