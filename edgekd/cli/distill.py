@@ -79,6 +79,8 @@ def _relaunch_under_torchrun(ctx: typer.Context, nproc: int) -> int:
         value = ctx.params[param.name]
         if getattr(param, "is_flag", False) and param.secondary_opts:
             args.append(param.opts[0] if value else param.secondary_opts[0])
+        elif getattr(param, "is_flag", False):  # --json, --quiet, --resume: no value to pass
+            args += [param.opts[0]] if value else []
         elif isinstance(value, (list, tuple)):
             for item in value:
                 args += [param.opts[0], str(item)]

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+
+import pytest
 
 TINY = ("--data", "digits", "--img-size", "16", "--batch-size", "64", "--epochs", "2")
 
@@ -39,3 +44,21 @@ def test_quiet_prints_the_result_only(run_cli, tmp_path):
     assert result.stderr == "" and result.stdout.startswith("teacher saved") and len(result.stdout.splitlines()) == 1
     both = run_cli("teacher", "train", "resnet10t", *TINY, "--epochs", "1", "--out", tmp_path / "t2", "--quiet", "--json")
     assert [e["event"] for e in _json_lines(both.stdout)] == ["result"]
+
+
+@pytest.mark.slow
+def test_json_and_tracking_pass_through_torchrun_with_rank_0_speaking_alone(run_cli, tmp_path):
+    # --nproc relaunches the command under torchrun: flags without a value (--json) must
+    # reach the ranks as flags, and only rank 0 may print JSON lines or open a tracked run.
+    mlflow = pytest.importorskip("mlflow")
+    teacher = run_cli("teacher", "train", "resnet10t", *TINY, "--epochs", "1", "--out", tmp_path / "t", "--quiet")
+    assert teacher.code == 0, teacher.stderr
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    command = [sys.executable, "-m", "edgekd", "distill", "--nproc", "2", "--teacher", str(tmp_path / "t"), "--student", "mobilenetv3_small_050", *TINY,
+               "--batch-size", "32", "--device", "cpu", "--out", str(tmp_path / "s"), "--json", "--track", f"mlflow:{uri}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert [e["event"] for e in _json_lines(done.stdout)] == ["epoch", "epoch", "result"]
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("edgekd").experiment_id])
+    assert run.info.status == "FINISHED" and [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1, 2]
