@@ -148,7 +148,7 @@ class PipelineRunner:
     def _record(self, record: RunRecord) -> None:
         self.result.records.append(record)
         if record.status != WILL_RUN:
-            self.tracking.record(record.stage, record.label, record.status, record.summary, record.wall_time_s, record.passed)
+            self.tracking.record(record.stage, record.label, record.status, record.summary, record.wall_time_s, record.passed, record.out_dir)
         self.on_record(record)
 
     def _run_stage(self, stage: str) -> None:

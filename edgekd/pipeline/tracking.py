@@ -53,12 +53,15 @@ class PipelineTracking:
                 child.log_artifact(path)
                 logged.add(path)
 
-    def record(self, stage: str, label: str, status: str, summary: str, wall_time_s: float, passed: bool | None) -> None:
-        """A run's outcome (ran, failed, cached, kept, given): tag its child and end it."""
+    def record(self, stage: str, label: str, status: str, summary: str, wall_time_s: float, passed: bool | None, out_dir: Path | None = None) -> None:
+        """A run's outcome (ran, failed, cached, kept, given): tag its child and end it (a cached
+        run's `edgekd.out_dir` says where the files of the run that made them are)."""
         if not self.parent:
             return
         child = self._children.pop(label, None) or self.parent.child(label)
         tags = {"edgekd.stage": stage, "edgekd.status": status, "edgekd.summary": summary}
+        if out_dir is not None:
+            tags["edgekd.out_dir"] = str(out_dir)
         if passed is not None:
             tags["edgekd.passed"] = str(passed).lower()
         child.set_tags(tags)

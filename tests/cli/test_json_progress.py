@@ -18,6 +18,7 @@ def _json_lines(stdout: str) -> list[dict]:
     return [json.loads(line) for line in lines]  # every line, or the test fails here
 
 
+@pytest.mark.slow  # a teacher and a student, 2 epochs each
 def test_teacher_and_distill_json_is_one_object_per_epoch_then_the_result(run_cli, tmp_path):
     teacher = run_cli("teacher", "train", "resnet10t", *TINY, "--out", tmp_path / "t", "--json")
     assert teacher.code == 0, teacher.stderr

@@ -22,6 +22,7 @@ def test_track_targets_parse_with_their_defaults():
     assert flatten({"train": {"optim": {"lr": 0.1}}, "teacher": ("a", "b")}) == {"train.optim.lr": "0.1", "teacher": '["a", "b"]'}
 
 
+@pytest.mark.slow  # a teacher and a student, 2 epochs each
 def test_mlflow_store_holds_teacher_and_student_runs(run_cli, tmp_path):
     mlflow = pytest.importorskip("mlflow")
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"

@@ -51,6 +51,7 @@ def test_pipeline_is_a_parent_run_with_one_child_per_stage_run(run_cli, tmp_path
     assert set(first_children) == stage_runs and set(cached_children) == stage_runs
     assert {r.data.tags["edgekd.status"] for r in first_children.values()} == {"ran"}
     assert {r.data.tags["edgekd.status"] for r in cached_children.values()} == {"cached"}
+    assert cached_children["teacher"].data.tags["edgekd.out_dir"] == "runs/tracked/teacher"
 
     teacher, student = first_children["teacher"], first_children["distill/kd"]
     assert teacher.data.params["teacher.arch"] == "resnet10t" and teacher.data.params["teacher.train.epochs"] == "2"
