@@ -5,10 +5,11 @@ recorded preprocessing, on the split's images in file order, so two eval.json fi
 same dataset fingerprint and split line up sample by sample: the gate runs paired statistics
 (McNemar, bootstrap) on their `predictions`. `edgekd eval` is a thin layer over `evaluate`.
 
-eval.json (schema `edgekd.eval/1`, documented in docs/evaluate-profile-report.md):
-`artefact` (see `edgekd.records.artefact_record`), `backend`, `data` (spec, split,
-fingerprint, count), `metrics` (top1, top5, per_class, confusion), `teacher` (agreement),
-`predictions` (labels, predicted, teacher_predicted), `timing`, `provenance`.
+eval.json (schema `edgekd.eval/1`, typed by `edgekd.schemas.EvalFile`, documented in
+docs/evaluate-profile-report.md): `artefact` (see `edgekd.records.artefact_record`), `backend`,
+`data` (spec, split, fingerprint, count), `metrics` (top1, top5, per_class, confusion),
+`teacher` (agreement), `predictions` (labels, predicted, teacher_predicted), `timing`,
+`provenance`. It is built as that model, so a file that could not be read back is never written.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from typing import Any
 
 import torch
 
-from edgekd.artifacts import provenance, read_json, write_json
+from edgekd.artifacts import provenance, write_json
 from edgekd.data import BatchLoader, DataConfig, Dataset, to_unit_float
 from edgekd.engine import Progress, SilentProgress
 from edgekd.engine.metrics import Predictions
 from edgekd.errors import ConfigError, DataError
 from edgekd.models import ModelCard, resolve_model_path
-from edgekd.records import EVAL_SCHEMA, artefact_record, check_backend_name, open_artefact, resolve_artefact
+from edgekd.records import artefact_record, check_backend_name, open_artefact, resolve_artefact
 from edgekd.runtime import Backend
+from edgekd.schemas import EvalData, EvalFile, EvalMetrics, EvalPredictions, load_eval
 
 SPLITS = ("train", "val", "test")
 
@@ -163,21 +165,15 @@ def confusion_matrix(predictions: Predictions, num_classes: int) -> list[list[in
 
 
 def _teacher_from_eval(path: Path, dataset: Dataset, split: str) -> tuple[torch.Tensor, dict[str, Any]]:
-    try:
-        payload = read_json(path)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--teacher {path} is not valid JSON: {exc}.") from None
-    if not isinstance(payload, dict) or payload.get("schema") != EVAL_SCHEMA:
-        raise ConfigError(f"--teacher {path} is not an eval.json ({EVAL_SCHEMA}); pass the teacher artefact or its eval.json.")
-    data = payload.get("data", {})
-    if data.get("fingerprint") != dataset.fingerprint or data.get("split") != split:
+    teacher = load_eval(path, ConfigError)
+    if teacher.data.fingerprint != dataset.fingerprint or teacher.data.split != split:
         raise ConfigError(
-            f"--teacher {path} scored {data.get('split')} of dataset {data.get('fingerprint')}, not {split} of {dataset.fingerprint}; "
+            f"--teacher {path} scored {teacher.data.split} of dataset {teacher.data.fingerprint}, not {split} of {dataset.fingerprint}; "
             "evaluate the teacher on the same data (or pass the teacher artefact)."
         )
-    predicted = torch.tensor(payload["predictions"]["predicted"], dtype=torch.int64)
-    artefact = payload.get("artefact", {})
-    return predicted, {"source": "eval.json", "eval_path": str(path.resolve()), "name": artefact.get("name"), "path": artefact.get("path"), "sha256": artefact.get("sha256"), "top1": payload["metrics"]["top1"]}
+    predicted = torch.tensor(teacher.predictions.predicted, dtype=torch.int64)
+    artefact = teacher.artefact
+    return predicted, {"source": "eval.json", "eval_path": str(path.resolve()), "name": artefact.name, "path": artefact.path, "sha256": artefact.sha256, "top1": teacher.metrics.top1}
 
 
 def _teacher_predictions(config: EvalConfig, dataset: Dataset, progress: Progress) -> tuple[torch.Tensor, dict[str, Any]]:
@@ -224,37 +220,37 @@ def evaluate(config: EvalConfig, progress: Progress | None = None) -> EvalResult
         teacher_block["agreement"] = 100.0 * predictions.predicted.eq(teacher_predicted).float().mean().item()
 
     run_facts = provenance(config.describe())
-    payload = {
-        "schema": EVAL_SCHEMA,
-        "created": run_facts["created"],
-        "artefact": artefact_record(artefact, backend),
-        "backend": {**backend.describe(), "threads": config.threads},
-        "data": {
-            "spec": dataset.spec,
-            "split": config.split,
-            "fingerprint": dataset.fingerprint,
-            "trained_on_fingerprint": recorded_fingerprint,
-            "count": count,
-            "class_names": dataset.class_names,
-            "options": dataset.options,
-        },
-        "metrics": {
-            "top1": predictions.top1(),
-            "top5": predictions.top5(),
-            "per_class": predictions.per_class(dataset.num_classes),
-            "confusion": confusion_matrix(predictions, dataset.num_classes),
-            "count": count,
-            "correct": int(predictions.predicted.eq(predictions.labels).sum()),
-        },
-        "teacher": teacher_block,
-        "predictions": {
-            "labels": predictions.labels.tolist(),
-            "predicted": predictions.predicted.tolist(),
-            "teacher_predicted": None if teacher_predicted is None else teacher_predicted.tolist(),
-        },
-        "timing": {"wall_s": wall_s, "img_per_s": count / wall_s if wall_s > 0 else None, "note": "whole pass incl. data preparation; not a latency figure (see edgekd profile)"},
-        "provenance": run_facts,
-    }
+    written = EvalFile(
+        created=run_facts["created"],
+        artefact=artefact_record(artefact, backend),
+        backend={**backend.describe(), "threads": config.threads},
+        data=EvalData(
+            spec=dataset.spec,
+            split=config.split,
+            fingerprint=dataset.fingerprint,
+            trained_on_fingerprint=recorded_fingerprint,
+            count=count,
+            class_names=dataset.class_names,
+            options=dataset.options,
+        ),
+        metrics=EvalMetrics(
+            top1=predictions.top1(),
+            top5=predictions.top5(),
+            per_class=predictions.per_class(dataset.num_classes),
+            confusion=confusion_matrix(predictions, dataset.num_classes),
+            count=count,
+            correct=int(predictions.predicted.eq(predictions.labels).sum()),
+        ),
+        teacher=teacher_block,
+        predictions=EvalPredictions(
+            labels=predictions.labels.tolist(),
+            predicted=predictions.predicted.tolist(),
+            teacher_predicted=None if teacher_predicted is None else teacher_predicted.tolist(),
+        ),
+        timing={"wall_s": wall_s, "img_per_s": count / wall_s if wall_s > 0 else None, "note": "whole pass incl. data preparation; not a latency figure (see edgekd profile)"},
+        provenance=run_facts,
+    )
+    payload = written.to_json_dict()
     out_dir = Path(config.out_dir) if config.out_dir is not None else default_out_dir(artefact)
     path = out_dir / "eval.json"
     write_json(path, payload)

@@ -13,8 +13,9 @@ from edgekd.artifacts import sha256_file
 from edgekd.errors import ModelError
 from edgekd.models import resolve_model_path
 from edgekd.runtime import Backend, artefact_format
+from edgekd.schemas import EVAL_SCHEMA
 
-EVAL_SCHEMA = "edgekd.eval/1"
+__all__ = ["EVAL_SCHEMA", "PROFILE_SCHEMA", "BACKEND_NAMES", "artefact_record", "check_backend_name", "open_artefact", "resolve_artefact"]
 PROFILE_SCHEMA = "edgekd.profile/1"
 BACKEND_NAMES = ("torch", "ort", "trt")
 

@@ -55,7 +55,8 @@ def gate_command(
     min_speedup: Annotated[Optional[float], typer.Option("--min-speedup", help="Min speed-up over the teacher at --batch (teacher mean / artefact mean latency, same device and machine).")] = None,
     max_size_mb: Annotated[Optional[float], typer.Option("--max-size-mb", help="Max artefact file size (MB, 10^6 bytes).")] = None,
     batch: Annotated[Optional[int], typer.Option("--batch", help="Batch size the latency checks read (default 1).")] = None,
-    significance: Annotated[Optional[bool], typer.Option("--significance/--point-estimates", help="Fail an accuracy drop only when a paired test finds it significant (default: point estimates).")] = None,
+    significance: Annotated[Optional[bool], typer.Option("--significance/--point-estimates", help="Judge accuracy drops by their paired confidence bounds (default: point estimates).")] = None,
+    significance_mode: Annotated[Optional[str], typer.Option("--significance-mode", help="inferiority: fail a drop only when its lower bound is above the threshold; non-inferiority: pass it only when its upper bound is within. Implies --significance (default inferiority).")] = None,
     alpha: Annotated[Optional[float], typer.Option("--alpha", help="One-sided error level of the paired test (default 0.05).")] = None,
     allow_foreign_baseline: Annotated[Optional[bool], typer.Option("--allow-foreign-baseline", help="Skip (and say so) latency-vs-baseline checks from another machine instead of refusing.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where gate.md and gate.json go (default: beside the report).")] = None,
@@ -74,7 +75,8 @@ def gate_command(
         dict(
             max_drop_vs_teacher=max_drop_vs_teacher, max_drop_vs_baseline=max_drop_vs_baseline, max_class_drop=max_class_drop,
             min_agreement=min_agreement, max_p99_ms=max_p99_ms, max_p99_increase_vs_baseline=max_p99_increase, min_speedup=min_speedup,
-            max_size_mb=max_size_mb, batch=batch, significance=significance, alpha=alpha, artefacts=artefact or None,
+            max_size_mb=max_size_mb, batch=batch, significance=True if significance is None and significance_mode else significance,
+            significance_mode=significance_mode, alpha=alpha, artefacts=artefact or None,
             allow_foreign_baseline=allow_foreign_baseline,
         )
     )

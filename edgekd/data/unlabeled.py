@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from edgekd.data.dataset import DEFAULT_MEMORY_BUDGET, ImageSplit
-from edgekd.data.imagefolder import IMAGE_SUFFIXES, FileList, StreamingImages, decode_all, decode_image
+from edgekd.data.imagefolder import IMAGE_SUFFIXES, FileList, StreamingImages, decode_all, decode_image, walk_images
 from edgekd.data.spec import DatasetSpec, parse_spec
 from edgekd.errors import DataError
 
@@ -74,24 +74,18 @@ class UnlabeledSet:
 
 
 def scan_images(root: Path) -> list[Path]:
-    """Every image file under `root` (any depth, hidden folders skipped), sorted by path.
+    """Every image file under `root` (any depth, symlinks followed, hidden files and folders
+    skipped), sorted by path.
 
     Raises:
-        DataError: the folder cannot be read or holds no image.
+        DataError: the folder cannot be read, holds no image, a symlink loop or a non-UTF-8 name.
     """
     if not os.access(root, os.R_OK | os.X_OK):
         raise DataError(f"cannot read the transfer folder {root} (permission denied); make it readable or pick another folder.")
-    paths: list[Path] = []
-    for folder, subfolders, names in os.walk(root, onerror=_walk_error):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
-        paths += [Path(folder) / n for n in names if Path(n).suffix.lower() in IMAGE_SUFFIXES and not n.startswith(".")]
+    paths = walk_images(root, skip_hidden=True)
     if not paths:
         raise DataError(f"no images under {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))} at any depth); point unlabeled:PATH at a folder of images.")
     return sorted(paths)
-
-
-def _walk_error(exc: OSError) -> None:
-    raise DataError(f"cannot read {exc.filename} in the transfer folder ({exc.strerror}); make it readable or remove it.")
 
 
 def load_unlabeled(

@@ -102,8 +102,21 @@ def _paired(ctx: GateContext, reference: ModelEntry, candidate: ModelEntry, mask
     return paired_drop(ref.correct[mask], cand.correct[mask], alpha=ctx.thresholds.alpha)
 
 
+def _judge(ctx: GateContext, paired: PairedDrop, threshold: float) -> tuple[str, str]:
+    """Pass or fail a paired drop under the gate's significance mode, and the words why."""
+    if ctx.thresholds.judgement() == "non-inferiority":
+        if paired.provably_within(threshold):
+            return PASS, ""
+        if paired.drop_pts <= threshold:
+            return FAIL, f"within the threshold, but not provably (upper bound {paired.score_upper_pts:+.2f} pts)"
+        return FAIL, f"above the threshold; upper bound {paired.score_upper_pts:+.2f} pts"
+    if paired.drop_pts > threshold and paired.significantly_above(threshold):
+        return FAIL, ""
+    return PASS, ("above the threshold but not significantly" if paired.drop_pts > threshold else "")
+
+
 def _drop_row(ctx: GateContext, check: str, label: str, reference: ModelEntry, model: ModelEntry) -> CheckRow:
-    """Top-1 drop of `model` below `reference`, judged on the point estimate or its significance."""
+    """Top-1 drop of `model` below `reference`, judged on the point estimate or its confidence bounds."""
     if model.top1 is None or reference.top1 is None:
         missing = model.name if model.top1 is None else reference.name
         return _row(ctx, check, label, model, None, "pts", "max", SKIP, f"no top-1 for '{missing}' (not evaluated)")
@@ -119,10 +132,8 @@ def _drop_row(ctx: GateContext, check: str, label: str, reference: ModelEntry, m
     if paired is None:
         lacking = model if ctx.predictions(model) is None else reference
         raise ConfigError(f"--significance needs per-sample predictions, and '{lacking.name}' has no eval.json in its report entry: rerun 'edgekd eval' and 'edgekd report', or drop --significance.")
-    status = FAIL if drop > threshold and paired.significantly_above(threshold) else PASS
-    if drop > threshold and status == PASS:
-        detail += "; above the threshold but not significantly"
-    return _row(ctx, check, label, model, drop, "pts", "max", status, detail)
+    status, why = _judge(ctx, paired, threshold)
+    return _row(ctx, check, label, model, drop, "pts", "max", status, detail + (f"; {why}" if why else ""))
 
 
 def check_drop_vs_teacher(ctx: GateContext) -> list[CheckRow]:
@@ -143,7 +154,7 @@ def check_drop_vs_baseline(ctx: GateContext) -> list[CheckRow]:
 
 
 def check_class_drop(ctx: GateContext) -> list[CheckRow]:
-    """Worst single-class drop below the teacher (with --significance: the worst significant one)."""
+    """Worst single-class drop below the teacher (with --significance: judged class by class)."""
     teacher = ctx.teacher("--max-class-drop")
     rows = []
     names = ctx.report.class_names
@@ -165,17 +176,19 @@ def check_class_drop(ctx: GateContext) -> list[CheckRow]:
 
 
 def _class_significance(ctx: GateContext, teacher: ModelEntry, model: ModelEntry, worst: float, detail: str, names: list[str]) -> tuple[str, str]:
+    """Class by class, the paired judgement of `_judge`: the row fails when any class fails."""
     threshold = ctx.thresholds.max_class_drop
     ref = ctx.predictions(teacher)
     if ref is None or ctx.predictions(model) is None:
         raise ConfigError(f"--significance needs per-sample predictions of '{model.name}' and the teacher (eval.json in the report).")
-    significant = []
+    failing = []
     for cls in np.unique(ref.labels):
-        paired = _paired(ctx, teacher, model, ref.labels == cls)
-        if paired.drop_pts > threshold and paired.significantly_above(threshold):
-            significant.append(names[cls] if cls < len(names) else str(cls))
-    if significant:
-        return FAIL, detail + f"; significant in {', '.join(significant)}"
+        status, _ = _judge(ctx, _paired(ctx, teacher, model, ref.labels == cls), threshold)
+        if status == FAIL:
+            failing.append(names[cls] if cls < len(names) else str(cls))
+    if failing:
+        verdict = "not provably within the threshold" if ctx.thresholds.judgement() == "non-inferiority" else "significant"
+        return FAIL, detail + f"; {verdict} in {', '.join(failing)}"
     return PASS, detail + ("; above the threshold but not significantly" if worst > threshold else "")
 
 

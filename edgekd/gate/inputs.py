@@ -1,5 +1,6 @@
 """Reading what the gate judges: a `report.json` (schema `edgekd.report/1`, validated by
-`edgekd.report.schema`) and the per-sample predictions in the `eval.json` files it points to.
+`edgekd.report.schema`) and the per-sample predictions in the `eval.json` files it points to
+(validated by `edgekd.schemas.EvalFile`).
 
 The fields the gate needs are copied into small typed objects, so the checks read plainly
 and any report problem is a one-line `EdgekdError` naming the file and the field.
@@ -7,7 +8,7 @@ and any report problem is a one-line `EdgekdError` naming the file and the field
 
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from edgekd.errors import ConfigError
 from edgekd.report import schema
+from edgekd.schemas import load_eval
 
 NATURAL_BACKEND = {"torch": "torch", "onnx": "ort", "tensorrt": "trt"}
 DEPLOYABLE_ROLES = ("student", "artefact")
@@ -124,8 +126,8 @@ def _entry(model: schema.ModelEntry, report_path: Path) -> ModelEntry:
     eval_path = None
     if accuracy is not None and accuracy.eval_path:
         eval_path = Path(accuracy.eval_path)
-        if not eval_path.is_absolute():
-            eval_path = report_path.parent / eval_path
+        if not eval_path.is_absolute():  # normalised so that messages name it plainly
+            eval_path = Path(os.path.normpath(report_path.parent / eval_path))
     return ModelEntry(
         name=model.name,
         role=model.role,
@@ -163,20 +165,15 @@ def load_predictions(model: ModelEntry) -> SamplePredictions | None:
     """The per-sample predictions behind a model's accuracy, or None when the report has none.
 
     Raises:
-        ConfigError: an eval.json that is referenced but missing or unreadable.
+        ConfigError: an eval.json that is referenced but missing, unreadable or of the wrong
+            shape (`edgekd.schemas.EvalFile`, the bad field named).
     """
     if model.eval_path is None:
         return None
     path = model.eval_path
     if not path.exists():
         raise ConfigError(f"eval file of '{model.name}' not found: {path} (moved since the report was made?).")
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}.") from None
-    predictions = payload.get("predictions") if isinstance(payload, dict) else None
-    predicted = predictions.get("predicted") if isinstance(predictions, dict) else None
-    labels = predictions.get("labels") if isinstance(predictions, dict) else None
-    if not isinstance(predicted, list) or not isinstance(labels, list) or len(predicted) != len(labels) or not predicted:
-        raise ConfigError(f"{path} holds no per-sample predictions and labels of equal length (rerun 'edgekd eval').")
-    return SamplePredictions(np.asarray(predicted, dtype=np.int64), np.asarray(labels, dtype=np.int64), path)
+    predictions = load_eval(path, ConfigError).predictions
+    if not predictions.predicted:
+        raise ConfigError(f"{path} holds no per-sample predictions (rerun 'edgekd eval').")
+    return SamplePredictions(np.asarray(predictions.predicted, dtype=np.int64), np.asarray(predictions.labels, dtype=np.int64), path)

@@ -43,7 +43,12 @@ def gate_markdown(result: "GateResult") -> str:
     ]
     if result.baseline is not None:
         lines.append(f"- Baseline: `{result.baseline.path}`")
-    mode = f"significant drops only (paired test, α = {result.thresholds.alpha})" if result.thresholds.significance else "point estimates"
+    alpha = result.thresholds.alpha
+    mode = {
+        "point": "point estimates",
+        "inferiority": f"inferiority: a drop fails only when its lower bound is above the threshold (paired test, α = {alpha})",
+        "non-inferiority": f"non-inferiority: a drop passes only when its upper bound is within the threshold (paired test, α = {alpha})",
+    }[result.thresholds.judgement()]
     lines += [f"- Accuracy drops judged on: {mode}", f"- Latency batch: {result.thresholds.batch}", ""]
     lines += ["| check | artefact | backend | device | batch | measured | threshold | result | detail |", "|---|---|---|---|---|---:|---:|---|---|"]
     for row in result.rows:

@@ -13,8 +13,18 @@ in points is `100 · (b − c) / n`.
   With few discordant pairs a bootstrap interval is far too narrow (3 errors out of 3 look
   "certain"); this one is exact, and for a threshold of 0 it is McNemar's one-sided test.
 
-The gate's `--significance` rule fails a drop only when the one-sided lower confidence bound
-of the drop exceeds the threshold, i.e. the data show the drop is larger than allowed.
+- Those bounds are conditional on `m`: the upper one can never exceed `100 · m / n`, so on a
+  small test set with few discordant pairs it claims more certainty than the data hold (20
+  images with no disagreement would "prove" a drop of at most 0). A bound meant to *clear* a
+  release must also carry the uncertainty of `m` itself: `score_upper_pts` is Tango's score
+  bound for a difference of paired proportions (Tango 1998, the one the paired 2×2 literature
+  recommends; at a drop of 0 its statistic is McNemar's z), found by root search.
+
+The gate's `--significance` judges a drop in one of two modes (`GateThresholds.significance_mode`):
+`inferiority` fails it only when the lower bound exceeds the threshold (the data prove the drop
+is larger than allowed; the doubt goes to the artefact); `non-inferiority` passes it only when
+`score_upper_pts` is within the threshold (the data prove the drop is small enough; the doubt
+goes to the reference), which is what a release gate on a small test set needs.
 """
 
 from __future__ import annotations
@@ -38,7 +48,9 @@ class PairedDrop:
         c: reference wrong, candidate correct.
         drop_pts: point estimate of the top-1 drop, percentage points (negative: a gain).
         lower_pts: one-sided lower confidence bound of the drop at level 1 − alpha (points).
-        upper_pts: one-sided upper confidence bound (points).
+        upper_pts: one-sided upper confidence bound (points), exact given the discordant count.
+        score_upper_pts: Tango's one-sided score upper bound at the same level (points): also
+            accounts for how many discordant pairs there happened to be; non-inferiority reads it.
         p_value: McNemar's two-sided p-value for "the drop is zero".
         test: "mcnemar-exact" or "mcnemar-chi2".
         alpha: the level the bounds were drawn at.
@@ -50,6 +62,7 @@ class PairedDrop:
     drop_pts: float
     lower_pts: float
     upper_pts: float
+    score_upper_pts: float
     p_value: float
     test: str
     alpha: float
@@ -58,9 +71,17 @@ class PairedDrop:
         """True when the drop exceeds `threshold_pts` even at its lower confidence bound."""
         return self.lower_pts > threshold_pts
 
+    def provably_within(self, threshold_pts: float) -> bool:
+        """True when even the score upper confidence bound of the drop is within `threshold_pts`."""
+        return self.score_upper_pts <= threshold_pts
+
     def describe(self) -> str:
         level = round(100 * (1 - self.alpha))
-        return f"{level}% bounds [{self.lower_pts:+.2f}, {self.upper_pts:+.2f}] pts, McNemar p={self.p_value:.3g} (b={self.b}, c={self.c}, n={self.n})"
+        return (
+            f"{level}% bounds [{self.lower_pts:+.2f}, {self.upper_pts:+.2f}] pts, "
+            f"score upper {self.score_upper_pts:+.2f} pts, "
+            f"McNemar p={self.p_value:.3g} (b={self.b}, c={self.c}, n={self.n})"
+        )
 
 
 def mcnemar_p_value(b: int, c: int) -> tuple[float, str]:
@@ -93,6 +114,31 @@ def _clopper_pearson(successes: int, trials: int, alpha: float) -> tuple[float, 
     return lower, upper
 
 
+def tango_statistic(delta: float, b: int, c: int, n: int) -> float:
+    """Tango's score statistic for "the drop share is `delta`" (b, c discordant counts of n pairs)."""
+    numerator = b - c - n * delta
+    if numerator == 0:
+        return 0.0
+    # p_c's maximum-likelihood estimate under the constraint p_b − p_c = delta (a quadratic's root).
+    quad_a, quad_b, quad_c = 2 * n, -b - c + (2 * n - b + c) * delta, -c * delta * (1 - delta)
+    restricted_pc = (math.sqrt(max(quad_b * quad_b - 4 * quad_a * quad_c, 0.0)) - quad_b) / (2 * quad_a)
+    variance = n * (2 * restricted_pc + delta * (1 - delta))
+    return numerator / math.sqrt(variance) if variance > 0 else math.copysign(math.inf, numerator)
+
+
+def score_upper_bound(b: int, c: int, n: int, alpha: float) -> float:
+    """Tango's one-sided upper bound (level 1 − alpha) of the drop share `p_b − p_c`, in [−1, 1]."""
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - alpha))
+    estimate, top = (b - c) / n, 1.0 - 1e-12
+    if estimate >= top or tango_statistic(top, b, c, n) + z >= 0:
+        return 1.0
+    # The statistic falls as delta rises: the bound is where it reaches −z.
+    return float(brentq(lambda delta: tango_statistic(delta, b, c, n) + z, estimate, top, xtol=1e-10))
+
+
 def paired_drop(reference_correct: np.ndarray, candidate_correct: np.ndarray, *, alpha: float = 0.05) -> PairedDrop:
     """Drop of the candidate's accuracy against the reference on the same samples.
 
@@ -118,4 +164,5 @@ def paired_drop(reference_correct: np.ndarray, candidate_correct: np.ndarray, *,
         lower = 100.0 * discordant * (2 * low_share - 1) / n
         upper = 100.0 * discordant * (2 * high_share - 1) / n
     p_value, test = mcnemar_p_value(b, c)
-    return PairedDrop(n, b, c, 100.0 * (b - c) / n, lower, upper, p_value, test, alpha)
+    score_upper = 100.0 * score_upper_bound(b, c, n, alpha)
+    return PairedDrop(n, b, c, 100.0 * (b - c) / n, lower, upper, score_upper, p_value, test, alpha)

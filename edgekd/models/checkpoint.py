@@ -21,8 +21,7 @@ from edgekd.data.preprocess import InputSpec
 from edgekd.errors import ModelError
 from edgekd.models.factory import create_model
 from edgekd.models.weights import read_state_dict
-
-CARD_SCHEMA = "edgekd.model/1"
+from edgekd.schemas import CARD_SCHEMA, CardFile, validated
 
 
 @dataclass
@@ -50,27 +49,35 @@ class ModelCard:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The card as JSON data, validated against `edgekd.schemas.CardFile` (a card that could
+        not be read back is a bug, caught here rather than by the next stage)."""
         payload = asdict(self)
         payload["input"] = self.input.to_dict()
-        return {"schema": CARD_SCHEMA, **payload}
+        payload = {"schema": CARD_SCHEMA, **payload}
+        validated(CardFile, payload, f"model card of {self.arch}", ModelError)
+        return payload
 
     @classmethod
-    def from_dict(cls, payload: dict[str, Any]) -> "ModelCard":
-        try:
-            return cls(
-                arch=payload["arch"],
-                num_classes=int(payload["num_classes"]),
-                class_names=list(payload["class_names"]),
-                input=InputSpec.from_dict(payload["input"]),
-                role=payload.get("role", "teacher"),
-                dataset=payload.get("dataset", {}),
-                metrics=payload.get("metrics", {}),
-                training=payload.get("training", {}),
-                provenance=payload.get("provenance", {}),
-                extra=payload.get("extra", {}),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"model card is incomplete or malformed: missing or bad {exc}.") from None
+    def from_dict(cls, payload: Any, source: str | os.PathLike = "model card") -> "ModelCard":
+        """A card from JSON data, validated (`edgekd.schemas.CardFile`).
+
+        Raises:
+            ModelError: naming `source` and the field that is missing or of the wrong type.
+        """
+        card = validated(CardFile, payload, source, ModelError)
+        channels, height, _ = card.input.input_size
+        return cls(
+            arch=card.arch,
+            num_classes=card.num_classes,
+            class_names=list(card.class_names),
+            input=InputSpec(int(height), int(channels), tuple(card.input.mean), tuple(card.input.std)),
+            role=card.role,
+            dataset=payload.get("dataset", {}),
+            metrics=payload.get("metrics", {}),
+            training=payload.get("training", {}),
+            provenance=payload.get("provenance", {}),
+            extra=payload.get("extra", {}),
+        )
 
 
 def save_model(model: nn.Module, card: ModelCard, weights_path: str | os.PathLike) -> Path:
@@ -113,7 +120,7 @@ def read_card(weights_path: str | os.PathLike) -> ModelCard | None:
         payload = json.loads(card_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{card_path} is not valid JSON: {exc}.") from None
-    return ModelCard.from_dict(payload)
+    return ModelCard.from_dict(payload, card_path)
 
 
 def load_model(path: str | os.PathLike, *, exportable: bool = False, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard]:

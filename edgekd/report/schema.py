@@ -15,9 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.errors import ConfigError
+from edgekd.schemas import validated
 
 REPORT_SCHEMA = "edgekd.report/1"
 Role = Literal["teacher", "student", "artefact"]
@@ -211,7 +212,12 @@ class Report(_Strict):
 
 
 def load_report(path: str | Path) -> Report:
-    """Read and validate a report.json (or the one inside a directory)."""
+    """Read and validate a report.json (or the one inside a directory).
+
+    Raises:
+        ConfigError: a missing file, invalid JSON, another schema, or a field of the wrong shape
+            (named: `report.json: field 'models.0.accuracy.top1': expected a number, got 'abc'`).
+    """
     import json
 
     path = Path(path)
@@ -226,8 +232,4 @@ def load_report(path: str | Path) -> Report:
     schema = payload.get("schema") if isinstance(payload, dict) else None
     if schema != REPORT_SCHEMA:
         raise ConfigError(f"{path} has schema {schema!r}; this edgekd reads {REPORT_SCHEMA}.")
-    try:
-        return Report.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}.") from None
+    return validated(Report, payload, path, ConfigError)

@@ -19,6 +19,7 @@ from edgekd.records import EVAL_SCHEMA, PROFILE_SCHEMA
 from edgekd.runtime import artefact_format
 from edgekd.runtime.ort_backend import read_onnx_file_metadata
 from edgekd.runtime.trt_env import read_sidecar
+from edgekd.schemas import EvalFile, validated
 
 ARTEFACT_SUFFIXES = (".safetensors", ".onnx", ".engine", ".plan")
 
@@ -148,8 +149,8 @@ def _add_result(sources: Sources, path: Path) -> None:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}.") from None
     schema = payload.get("schema") if isinstance(payload, dict) else None
-    if schema == EVAL_SCHEMA:
-        sources.evals.append((path, payload))
+    if schema == EVAL_SCHEMA:  # validated: build.py reads its fields
+        sources.evals.append((path, validated(EvalFile, payload, path, ConfigError).to_json_dict()))
     elif schema == PROFILE_SCHEMA:
         sources.profiles.append((path, payload))
     else:

@@ -33,6 +33,21 @@ def latency(batch: int, p50: float, p99: float, backend: str = "ort", machine: s
     return {"backend": backend, "device": device, "machine": machine, "batch": batch, "p50_ms": p50, "p90_ms": p99 * 0.9, "p99_ms": p99, "mean_ms": mean, "throughput_img_s": 1000 * batch / mean}
 
 
+def eval_payload(name: str, predicted: np.ndarray, labels: np.ndarray) -> dict:
+    """A complete eval.json (`edgekd.eval/1`) of these per-sample predictions."""
+    n, correct = len(labels), int((predicted == labels).sum())
+    return {
+        "schema": "edgekd.eval/1", "created": "2026-11-01T00:00:00+00:00",
+        "artefact": {"name": f"{name}.onnx", "path": f"/runs/{name}.onnx", "format": "onnx", "sha256": "0" * 64, "size_bytes": 1000,
+                     "role": "student", "arch": "resnet10t", "num_classes": 10, "class_names": CLASSES,
+                     "input": {"input_size": [1, 8, 8], "mean": [0.5], "std": [0.25]}, "precision": "fp32"},
+        "backend": {"backend": "ort", "device": "cpu", "threads": None},
+        "data": {"spec": "digits", "split": "test", "fingerprint": "f" * 16, "count": n, "class_names": CLASSES},
+        "metrics": {"top1": 100.0 * correct / n, "count": n, "correct": correct},
+        "predictions": {"predicted": predicted.tolist(), "labels": labels.tolist(), "teacher_predicted": None},
+    }
+
+
 class ReportWriter:
     """Writes a report whose models are given as (name, role, wrong-sample mask, extra fields)."""
 
@@ -61,7 +76,7 @@ class ReportWriter:
                 accuracy["agreement_with_teacher"] = float(100 * (predicted == teacher_pred).mean())
             if with_samples:
                 eval_path = out / f"eval-{model['name']}.json"
-                eval_path.write_text(json.dumps({"schema": "edgekd.eval/1", "predictions": {"predicted": predicted.tolist(), "labels": self.labels.tolist(), "teacher_predicted": None}}))
+                eval_path.write_text(json.dumps(eval_payload(model["name"], predicted, self.labels)))
                 accuracy["eval_path"] = eval_path.name
             entry = {
                 "name": model["name"], "role": model["role"], "format": model.get("format", "onnx"), "precision": model.get("precision", "fp32"),
