@@ -73,3 +73,26 @@ def test_every_help_shows_every_option_name_whole_at_80_columns(run_cli, monkeyp
                     assert name in result.stdout, (path, name)
         checked += 1
     assert checked >= 10  # the root, `teacher`, `data` and their commands
+
+
+def _render(is_terminal: bool) -> str:
+    import io
+
+    from rich.console import Console
+
+    from edgekd.cli.console import RichProgress
+
+    sink = io.StringIO()
+    progress = RichProgress(Console(file=sink, force_terminal=is_terminal, width=80, soft_wrap=True))
+    for epoch in (1, 2):
+        progress.start(f"epoch {epoch}/2", 20)
+        progress.advance(10, loss=0.5, img_s=100.0)
+        progress.finish({"epoch": epoch, "train_loss": 0.5, "val_top1": float("nan"), "stage": "kd", "train_data": {"size": 60000, "sets": [{"name": "train"}]}})
+    return sink.getvalue()
+
+
+def test_an_epoch_line_holds_numbers_and_words_only_in_a_terminal_or_not():
+    plain = _render(is_terminal=False)
+    assert plain.splitlines() == ["epoch=1  train_loss=0.5  stage=kd", "epoch=2  train_loss=0.5  stage=kd"]
+    live = _render(is_terminal=True)  # the bar draws with escape codes, then leaves the same lines
+    assert "epoch=2  train_loss=0.5  stage=kd" in live and "{" not in live and "nan" not in live
