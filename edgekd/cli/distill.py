@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from edgekd.cli import options as opt
-from edgekd.cli.console import make_progress, out, print_result
+from edgekd.cli.console import make_progress, model_result, out, print_result
 from edgekd.distill import METHODS, DistillConfig, distill
 from edgekd.distill.config import DEFAULT_LR
 from edgekd.engine.tracking import log_model, tracking
@@ -212,7 +212,7 @@ def distill_command(
         log_model(run, result.card, result.weights_path)
     if int(os.environ.get("RANK", "0")) != 0:
         return
-    print_result(_result_line(config.method, result), _result_payload(result), as_json=as_json)
+    print_result(_result_line(config.method, result), model_result(result.weights_path, result.card), as_json=as_json)
     if not as_json:
         _print_extras(result.card.metrics, result.card.training)
 
@@ -227,12 +227,6 @@ def _result_line(method: str, result) -> str:
         if teacher_top1 is not None and test.get("agreement") is not None:
             line += f"  (teacher {teacher_top1:.2f} %, agreement {test['agreement']:.2f} %)"
     return line + f"  train {training['train_img_per_s']:.0f} img/s (whole epochs)  wall {training['wall_time_s']:.0f} s"
-
-
-def _result_payload(result) -> dict:
-    metrics = result.card.metrics
-    splits = {name: {k: v for k, v in (metrics.get(name) or {}).items() if k != "per_class"} for name in ("val", "test", "teacher") if metrics.get(name)}
-    return {"weights": str(result.weights_path), "card": str(result.weights_path.with_suffix(".json")), "metrics": splits, "training": result.card.training}
 
 
 def _pct(value) -> str:

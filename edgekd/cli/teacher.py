@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from edgekd.cli import options as opt
-from edgekd.cli.console import make_progress, out, print_result
+from edgekd.cli.console import make_progress, model_result, out, print_result
 from edgekd.engine.tracking import log_model, tracking
 from edgekd.models import list_architectures
 from edgekd.teacher import TeacherConfig, train_teacher
@@ -97,7 +97,7 @@ def train_command(
     with tracking(opt.track_targets(track), f"teacher {model}", config.describe(), make_progress(as_json=as_json, quiet=quiet)) as (run, progress):
         result = train_teacher(config, progress, resume=resume)
         log_model(run, result.card, result.weights_path)
-    print_result(_result_line(result), _result_payload(result), as_json=as_json)
+    print_result(_result_line(result), model_result(result.weights_path, result.card), as_json=as_json)
 
 
 def _accuracy(split: dict | None, name: str) -> str:
@@ -111,8 +111,3 @@ def _result_line(result) -> str:
         f"[bold green]teacher saved[/] {result.weights_path}{_accuracy(result.card.metrics.get('test'), 'test')}  "
         f"train {training['train_img_per_s']:.0f} img/s (whole epochs, data included)  wall {training['wall_time_s']:.0f} s"
     )
-
-
-def _result_payload(result) -> dict:
-    splits = {name: {k: v for k, v in split.items() if k != "per_class"} for name, split in result.card.metrics.items() if split}
-    return {"weights": str(result.weights_path), "card": str(result.weights_path.with_suffix(".json")), "metrics": splits, "training": result.card.training}
