@@ -11,6 +11,7 @@ import sys
 
 import click
 import typer
+from rich.markup import escape
 
 from edgekd import __version__
 from edgekd.cli import data, teacher
@@ -32,6 +33,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain click help: rich's option tables cut long option names ("--max-drop-vs-teac…") in an
+    # 80-column terminal, and click's list wraps the help text instead.
+    rich_markup_mode=None,
 )
 app.add_typer(teacher.app, name="teacher")
 app.add_typer(data.app, name="data")
@@ -79,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(130)
     except EdgekdError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # escape: a message's own brackets (`pip install 'edgekd[mlflow]'`) are text, not markup.
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     sys.exit(result if isinstance(result, int) else 0)

@@ -12,9 +12,10 @@ import typer
 from rich.table import Table
 
 from edgekd.cli import options as opt
-from edgekd.cli.console import RichProgress, out
+from edgekd.cli.console import make_progress, model_result, out, print_result
 from edgekd.distill import METHODS, DistillConfig, distill
 from edgekd.distill.config import DEFAULT_LR
+from edgekd.engine.tracking import log_model, tracking
 from edgekd.errors import ConfigError, ModelError
 
 KD_FORMULA = "(1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T))"
@@ -78,6 +79,8 @@ def _relaunch_under_torchrun(ctx: typer.Context, nproc: int) -> int:
         value = ctx.params[param.name]
         if getattr(param, "is_flag", False) and param.secondary_opts:
             args.append(param.opts[0] if value else param.secondary_opts[0])
+        elif getattr(param, "is_flag", False):  # --json, --quiet, --resume: no value to pass
+            args += [param.opts[0]] if value else []
         elif isinstance(value, (list, tuple)):
             for item in value:
                 args += [param.opts[0], str(item)]
@@ -142,6 +145,9 @@ def distill_command(
     limit_transfer: Annotated[Optional[int], typer.Option("--limit-transfer", help="Use a seeded random subset of this many transfer images.")] = None,
     drop_classes: Annotated[Optional[str], typer.Option("--drop-classes", help="Comma-separated class names whose labelled images the student never sees (val and test keep them), e.g. Sandal.")] = None,
     bias_adjust: Annotated[Optional[str], typer.Option("--bias-adjust", help="Shift the output bias of the dropped classes: auto (maximise val top-1), auto:TOL (best val recall of the dropped classes within TOL points of the best val top-1) or NAME=VALUE[,NAME=VALUE].")] = None,
+    track: opt.Track = None,
+    as_json: opt.Json = False,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Distil a student from teachers: writes DIR/student.safetensors (plain timm weights) + DIR/student.json.
 
@@ -201,18 +207,26 @@ def distill_command(
         if code:
             raise typer.Exit(code)
         return
-    result = distill(config, RichProgress())
+    with tracking(opt.track_targets(track), f"{config.method} {student}", config.describe(), make_progress(as_json=as_json, quiet=quiet)) as (run, progress):
+        result = distill(config, progress)
+        log_model(run, result.card, result.weights_path)
     if int(os.environ.get("RANK", "0")) != 0:
         return
-    test, training = result.card.metrics.get("test") or {}, result.card.training
-    teacher_top1 = (result.card.metrics.get("teacher") or {}).get("top1")
-    out.print(
-        f"[bold green]student saved[/] {result.weights_path}  {config.method}  "
-        f"test top-1 {test.get('top1', float('nan')):.2f} %"
-        + (f"  (teacher {teacher_top1:.2f} %, agreement {test.get('agreement', float('nan')):.2f} %)" if teacher_top1 is not None else "")
-        + f"  train {training['train_img_per_s']:.0f} img/s (whole epochs)  wall {training['wall_time_s']:.0f} s"
-    )
-    _print_extras(result.card.metrics, training)
+    print_result(_result_line(config.method, result), model_result(result.weights_path, result.card), as_json=as_json)
+    if not as_json:
+        _print_extras(result.card.metrics, result.card.training)
+
+
+def _result_line(method: str, result) -> str:
+    """The student's figures in one line; a split or teacher the run did not have is left out."""
+    metrics, training = result.card.metrics, result.card.training
+    test, teacher_top1 = metrics.get("test"), (metrics.get("teacher") or {}).get("top1")
+    line = f"[bold green]student saved[/] {result.weights_path}  {method}"
+    if test:
+        line += f"  test top-1 {test['top1']:.2f} %"
+        if teacher_top1 is not None and test.get("agreement") is not None:
+            line += f"  (teacher {teacher_top1:.2f} %, agreement {test['agreement']:.2f} %)"
+    return line + f"  train {training['train_img_per_s']:.0f} img/s (whole epochs)  wall {training['wall_time_s']:.0f} s"
 
 
 def _pct(value) -> str:

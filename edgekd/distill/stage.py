@@ -209,7 +209,8 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
         teacher_val = _teacher_predictions(bank, cache, dataset, "val", device, precision, config.train.eval_batch_size)
         teacher_test = _teacher_predictions(bank, cache, dataset, "test", device, precision, config.train.eval_batch_size)
         for teacher, val in zip(teachers, teacher_val):
-            log(f"teacher {teacher.arch} ({teacher.path}, sha256 {teacher.sha256[:12]}): val top-1 {_top1(val) or float('nan'):.2f} %")
+            val_top1 = _top1(val)  # None without a val split: say nothing rather than "nan"
+            log(f"teacher {teacher.arch} ({teacher.path}, sha256 {teacher.sha256[:12]})" + (f": val top-1 {val_top1:.2f} %" if val_top1 is not None else ""))
     task.reference_val = _ensemble(teacher_val, config.ensemble)
     ensemble_test = _ensemble(teacher_test, config.ensemble)
 
