@@ -71,12 +71,21 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        err.print(
-            "[yellow]interrupted[/]: nothing half-written was kept; training keeps its finished epochs "
-            "(rerun with --resume), a pipeline its finished stages (rerun it)."
-        )
-        sys.exit(130)
+        _interrupted()
     except EdgekdError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    if result == INTERRUPTED:  # Typer turns Ctrl-C inside a command into a returned 130
+        _interrupted()
     sys.exit(result if isinstance(result, int) else 0)
+
+
+INTERRUPTED = 130
+
+
+def _interrupted() -> None:
+    err.print(
+        "[yellow]interrupted[/]: nothing half-written was kept. Run the same command again: training goes on "
+        "from its last finished epoch with --resume (edgekd run resumes by itself and reuses its finished stages)."
+    )
+    sys.exit(INTERRUPTED)
