@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from edgekd.artifacts import atomic_path, read_json, write_json
+from edgekd.artifacts import atomic_path, read_json, remove_stale_temporaries, write_json
 from edgekd.errors import ConfigError, DataError
 
 CACHE_SCHEMA = "edgekd.teacher-cache/1"
@@ -173,6 +173,8 @@ class TeacherCache:
         table = table.detach().to("cpu", torch.float16).contiguous()
         meta = {"key_digest": self.key.digest(), "teacher": teacher_id, "name": name, "values_sha256": _values_sha256(table)}
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Runs share a cache without a lock: only temporaries of writers that died go.
+        remove_stale_temporaries(path.parent)
         with atomic_path(path) as tmp:
             save_file({"logits": table}, str(tmp), metadata=meta)
         return path

@@ -110,3 +110,16 @@ def test_targets_record_an_epoch_then_serve_it_without_running_the_teacher(digit
         assert torch.allclose(cached, expected, rtol=2e-3, atol=2e-3)  # fp16 storage
     assert reading.cached_steps == 5 and reading.online_steps == 0
     assert reading.start_epoch(2, torch.device("cpu")) == [0]  # epoch 2 was never recorded
+
+
+def test_a_killed_writers_temporary_table_is_removed_by_the_next_save(tmp_path):
+    import subprocess
+
+    cache = TeacherCache(tmp_path, KEY)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs: the writer SIGKILLed mid-write
+    leftover = cache.root / "t1" / f".epoch-0001.safetensors.{gone.pid}.x1y2z3.tmp"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half a table")
+    cache.save("t1", epoch_table(1), torch.randn(20, 10))
+    assert not leftover.exists() and cache.load("t1", epoch_table(1), 20, 10) is not None
