@@ -60,7 +60,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     except Exception as exc:
-        if _is_out_of_space(exc):
+        if is_out_of_space(exc):
             raise DiskFull(f"cannot write {target}: the disk is full (no space left in {target.parent}); free some space or write elsewhere. The previous {target.name}, if any, is kept.") from exc
         raise
     finally:
@@ -68,7 +68,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink()
 
 
-def _is_out_of_space(exc: BaseException) -> bool:
+def is_out_of_space(exc: BaseException) -> bool:
     """Whether `exc` (or what caused it) is a full disk or quota. safetensors' writer reports
     the OS error only in its message, so the message is checked as well as the errno."""
     seen: BaseException | None = exc

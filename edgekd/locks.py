@@ -27,8 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-from edgekd.artifacts import remove_stale_temporaries
-from edgekd.errors import FolderInUse
+from edgekd.artifacts import is_out_of_space, remove_stale_temporaries
+from edgekd.errors import DiskFull, FolderInUse
 
 LOCK_NAME = ".edgekd.lock"
 
@@ -106,6 +106,7 @@ def folder_lock(folder: str | os.PathLike, *, log: Callable[[str], None] | None 
 
     Raises:
         FolderInUse: another process holds the lock (exit 2, one line naming it).
+        DiskFull: not even the lock file fits.
     """
     folder = Path(folder)
     key = folder.resolve()
@@ -119,31 +120,40 @@ def folder_lock(folder: str | os.PathLike, *, log: Callable[[str], None] | None 
                 _held[key] -= 1
         return
     created = _first_missing(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     lock_path = folder / LOCK_NAME
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         fd = _acquire(lock_path)
-    except BaseException:
+    except BaseException as exc:
         _remove_if_empty(folder, created)
+        if isinstance(exc, OSError) and is_out_of_space(exc):
+            raise _disk_full(lock_path) from exc
         raise
     try:
         previous = read_holder(folder)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, (json.dumps(_this_holder().__dict__) + "\n").encode("utf-8"))
+        except OSError as exc:
+            if is_out_of_space(exc):
+                raise _disk_full(lock_path) from exc
+            raise
         if previous is not None and log is not None:
             log(f"{folder}: the previous run ({previous.describe()}) was interrupted; taking over its folder")
-        os.ftruncate(fd, 0)
-        os.write(fd, (json.dumps(_this_holder().__dict__) + "\n").encode("utf-8"))
         remove_stale_temporaries(folder)
         _held[key] = 1
-        try:
-            yield
-        finally:
-            del _held[key]
-            # Removed while still locked, so nobody can lock this inode and believe it current
-            # (`_acquire` checks the inode against the path's).
-            lock_path.unlink(missing_ok=True)
+        yield
     finally:
+        _held.pop(key, None)
+        # Removed while still locked, so nobody can lock this inode and believe it current
+        # (`_acquire` checks the inode against the path's).
+        lock_path.unlink(missing_ok=True)
         os.close(fd)
         _remove_if_empty(folder, created)
+
+
+def _disk_full(lock_path: Path) -> DiskFull:
+    return DiskFull(f"cannot write {lock_path}: the disk is full (no space left in {lock_path.parent}); free some space or write elsewhere.")
 
 
 def _first_missing(folder: Path) -> Path | None:

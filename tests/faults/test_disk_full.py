@@ -40,3 +40,11 @@ def test_a_report_that_does_not_fit_fails_in_one_line_leaving_whole_files(straig
     _one_line_disk_full(finished, "report.html")
     assert sorted(assert_every_file_loads(out)) == ["report.json", "report.md"]
     assert not temporaries(out)
+
+
+def test_a_disk_too_full_for_the_lock_file_fails_in_one_line_before_any_work(straight_teacher, small_disk):
+    disk = small_disk(4096)
+    (disk / "filler").write_bytes(b"x" * 4096)  # the one page this tmpfs has
+    finished = run_here("report", straight_teacher, "--out", disk / "report")
+    _one_line_disk_full(finished, ".edgekd.lock")
+    assert not (disk / "report").exists()
