@@ -25,6 +25,8 @@ from edgekd.cli import run as run_cli
 from edgekd.cli.console import err
 from edgekd.errors import EdgekdError
 
+INTERRUPTED = 130  # the exit code of Ctrl-C (128 + SIGINT), as shells report it
+
 app = typer.Typer(
     name="edgekd",
     help="Distil a big timm classifier into a small, fast one for edge devices, export it, prove it, gate the release.",
@@ -78,9 +80,6 @@ def main(argv: list[str] | None = None) -> None:
     if result == INTERRUPTED:  # Typer turns Ctrl-C inside a command into a returned 130
         _interrupted()
     sys.exit(result if isinstance(result, int) else 0)
-
-
-INTERRUPTED = 130
 
 
 def _interrupted() -> None:
