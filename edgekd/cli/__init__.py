@@ -8,11 +8,13 @@ mistake they can fix.
 from __future__ import annotations
 
 import sys
+import tempfile
 
 import click
 import typer
 
 from edgekd import __version__
+from edgekd.artifacts import is_out_of_space
 from edgekd.cli import data, teacher
 from edgekd.cli import bench as bench_cli
 from edgekd.cli import distill as distill_cli
@@ -77,6 +79,14 @@ def main(argv: list[str] | None = None) -> None:
     except EdgekdError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # Artefacts report a full disk themselves (DiskFull, naming the file); this catches the
+        # writes that are not artefacts, such as work files in the system's temporary folder.
+        if not is_out_of_space(exc):
+            raise
+        where = f"writing {exc.filename}" if exc.filename else f"in the output folder or in the temporary folder {tempfile.gettempdir()}"
+        err.print(f"[bold red]error:[/] the disk is full {where}; free some space, or set TMPDIR to a folder on another disk.", highlight=False, soft_wrap=True)
+        sys.exit(2)
     if result == INTERRUPTED:  # Typer turns Ctrl-C inside a command into a returned 130
         _interrupted()
     sys.exit(result if isinstance(result, int) else 0)

@@ -48,3 +48,14 @@ def test_a_disk_too_full_for_the_lock_file_fails_in_one_line_before_any_work(str
     finished = run_here("report", straight_teacher, "--out", disk / "report")
     _one_line_disk_full(finished, ".edgekd.lock")
     assert not (disk / "report").exists()
+
+
+def test_a_full_temporary_folder_fails_an_export_in_one_line(straight_teacher, small_disk, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(small_disk(64 * 1024)))  # export's work files go there
+    finished = run_here("export", straight_teacher, "--out", tmp_path / "export", "--parity-samples", "32")
+    assert finished.code == 2, finished.stderr
+    line = finished.error_lines()[-1]
+    assert line.startswith("error: the disk is full") and tempfile.gettempdir() in line and "Traceback" not in finished.stderr
+    assert not (tmp_path / "export").exists()
