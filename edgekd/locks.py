@@ -11,7 +11,9 @@ stale means trusting a pid: pids are reused, a pid from another host cannot be c
 and two runs that both find a stale file can both delete it and both go ahead. The lock file
 still records the holder (pid, host, command, start time): for the message the refused run
 prints, and so that the next run can say that the previous one was interrupted. Linux also
-honours flock on NFS (it maps it to POSIX byte-range locks there).
+honours flock on NFS (it maps it to POSIX byte-range locks there). The descriptor is not
+inherited across exec (torchrun, subprocesses); a child forked without exec shares the lock
+until it exits, which is right: it may still be writing.
 """
 
 from __future__ import annotations
