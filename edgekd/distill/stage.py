@@ -26,8 +26,10 @@ from edgekd.distill.targets import TeacherTargets
 from edgekd.distill.teachers import Teacher, TeacherBank, check_class_names, check_teachers_agree, load_teacher
 from edgekd.distill.transfer import TrainingSet, build_training_set
 from edgekd.engine import FitResult, Predictions, Progress, SilentProgress, Trainer, init_distributed, predict, resolve_precision
+from edgekd.engine.device import is_main_process
 from edgekd.engine.state import CHECKPOINT_NAME
 from edgekd.errors import ConfigError
+from edgekd.locks import folder_lock
 from edgekd.models import ModelCard, create_model, resolve_arch, save_model
 from edgekd.engine.metrics import accuracy_summary
 from edgekd.models import input_spec_for
@@ -142,7 +144,16 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
 
     Returns:
         The saved student's paths, card and training result.
+
+    Raises:
+        FolderInUse: another run is writing `config.out_dir`.
     """
+    main = is_main_process()
+    with folder_lock(config.out_dir, log=progress.log if progress is not None and main else None, enabled=main):
+        return _distill(config, progress)
+
+
+def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     started = time.perf_counter()
     config.validate(tuple(METHODS))
     method = METHODS[config.method]
@@ -256,8 +267,10 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
         "never_seen_classes": [dataset.class_names[c] for c in unseen],
     }
     if targets is not None and cache is not None:
-        training["teacher_cache"] = {"dir": str(cache.root), "key": cache.key.to_dict(), "cached_steps": targets.cached_steps, "online_steps": targets.online_steps}
+        training["teacher_cache"] = {"dir": str(cache.root), "key": cache.key.to_dict(), "cached_steps": targets.cached_steps, "online_steps": targets.online_steps, "rebuilt": cache.rebuilt}
         log(f"teacher cache {cache.root}: {targets.cached_steps} steps read cached logits, {targets.online_steps} ran a teacher")
+        if cache.rebuilt:
+            log(f"teacher cache: {len(cache.rebuilt)} damaged table(s) were never read, computed again instead: {'; '.join(cache.rebuilt)}")
     card = ModelCard(
         arch=student_arch,
         num_classes=dataset.num_classes,

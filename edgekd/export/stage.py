@@ -30,6 +30,7 @@ from edgekd.export.samples import ImageSet, data_config_for, load_for_card, pred
 from edgekd.export.sensitivity import search
 from edgekd.export.speed_search import SpeedSearch, slow_int8_nodes
 from edgekd.export.source import ExportSource, open_source
+from edgekd.locks import folder_lock
 from edgekd.runtime.base import INPUT_NHWC_UINT8, Backend
 from edgekd.runtime.ort_backend import OrtBackend
 from edgekd.runtime.timing import compare_latency
@@ -322,9 +323,15 @@ def export(config: ExportConfig, progress: Progress | None = None) -> ExportResu
     Raises:
         EdgekdError: bad input or a missing prerequisite (exit 2), before anything is written.
         CheckFailed: a parity gate failed (exit 1); the failing artefact is not written.
+        FolderInUse: another run is writing `config.out`.
     """
     config = config.validate()
     progress = progress or SilentProgress()
+    with folder_lock(config.out, log=progress.log):
+        return _export(config, progress)
+
+
+def _export(config: ExportConfig, progress: Progress) -> ExportResult:
     source = open_source(config.checkpoint)
     if source.kind == "onnx" and not (config.trt or config.fp16 or config.int8):
         raise ConfigError(f"{source.path.name} is already an ONNX: add --trt (build an engine here), --fp16 or --int8.")

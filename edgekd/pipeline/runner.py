@@ -20,6 +20,7 @@ from edgekd.artifacts import read_json, write_json
 from edgekd.engine import Progress, SilentProgress
 from edgekd.engine.state import CHECKPOINT_NAME
 from edgekd.errors import ConfigError
+from edgekd.locks import folder_lock
 from edgekd.pipeline.config import STAGES, Pipeline
 from edgekd.pipeline.manifest import Manifest, config_hash, file_hash, read_manifest, relative_to, remove_manifest, staleness, write_manifest
 from edgekd.pipeline.plan import Artefact, PlanContext, RunOutcome, StageRun
@@ -123,12 +124,23 @@ class PipelineRunner:
         self.tracking = PipelineTracking(pipeline, enabled=False)  # opened by run(), after validation
 
     def run(self) -> PipelineResult:
+        """Run (or, in a dry run, plan) the selected stages.
+
+        Raises:
+            FolderInUse: another `edgekd run` of this pipeline holds its root (a dry run only
+                reads, so it takes no lock).
+        """
         started = time.perf_counter()
-        if not self.dry_run:
+        if self.dry_run:
+            return self._run(started)
+        with folder_lock(self.pipeline.root, log=self.progress.log):
             # Plan every stage first without running anything: a mistake in a later section
             # (a FitNet layer, a missing calibration spec) must stop the run before training.
             self._validation_pass()
             self.tracking = PipelineTracking(self.pipeline)
+            return self._run(started)
+
+    def _run(self, started: float) -> PipelineResult:
         last = self.selected[-1]
         try:
             for stage in self.order:
