@@ -11,6 +11,7 @@ import sys
 
 import click
 import typer
+from rich.markup import escape
 
 from edgekd import __version__
 from edgekd.cli import data, teacher
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(130)
     except EdgekdError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # Escaped: a message may hold brackets that are not markup (pip install 'edgekd[modelopt]').
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     sys.exit(result if isinstance(result, int) else 0)
