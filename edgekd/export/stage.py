@@ -345,7 +345,7 @@ def export(config: ExportConfig, progress: Progress | None = None) -> ExportResu
         artefacts = [fp32_record] if fp32_record else []
         fp16_record = run.fp16_onnx(fp32_path) if config.fp16 else None
         artefacts += [fp16_record] if fp16_record else []
-        int8_records = [qad_int8_onnx(run)] if run.qad else []
+        int8_records = [_record("onnx", "int8", **qad_int8_onnx(run, fp32_path))] if run.qad else []
         int8_records += [run.int8_onnx(fp32_path, target) for target in config.int8_targets]
         artefacts += int8_records
         if config.trt:
