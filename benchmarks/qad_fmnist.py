@@ -7,6 +7,9 @@ One run, every step an `edgekd` command (printed before it runs, so the docs can
   kd     one plain KD epoch from the FP32 student into a fresh student (the epoch-cost reference)
   qad    `edgekd distill --teacher self --from fp32 --quantize int8`, then `edgekd export`: the
          ModelOpt QDQ ONNX for TensorRT
+  ft     the control: the FP32 student fine-tuned in float with QAD's very schedule (same teacher,
+         KD loss, lr, epochs; `--pretrained fp32`), then ONNX Runtime PTQ as above — what the two
+         extra epochs give without quantization awareness
   --per-tensor adds both recipes with one scale per weight tensor (PTQ `--per-tensor`,
   QAD `--quantize int8-per-tensor`).
 
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import torch
 
+from edgekd.distill.qad import QAD_LR
 from edgekd.engine.metrics import Predictions
 
 STUDENT = "mobilenetv3_small_050"
@@ -82,6 +86,10 @@ def main() -> None:
     kd = out / "kd-epoch"
     edgekd(["distill", "--student", STUDENT, "--teacher", str(fp32), *common, "--epochs", "1", "--out", str(kd)], kd / "student.json")
 
+    ft = out / "ft-fp32"
+    edgekd(["distill", "--student", STUDENT, "--teacher", str(fp32), "--pretrained", str(fp32 / "student.safetensors"), *common,
+            "--epochs", str(args.qad_epochs), "--lr", str(QAD_LR), "--out", str(ft)], ft / "student.json")
+
     recipes = [("int8", True)] + ([("int8-per-tensor", False)] if args.per_tensor else [])
     results: dict[str, dict] = {}
     fp32_test = None
@@ -91,6 +99,11 @@ def main() -> None:
                 "--threads", str(args.threads), "--out", str(ptq_dir)], ptq_dir / "export.json")
         fp32_test = fp32_test or test_predictions(ptq_dir / "student.onnx", out / "eval" / "fp32-onnx", args.threads)
         ptq_test = test_predictions(ptq_dir / "student.int8-tensorrt.onnx", out / "eval" / f"ptq-{recipe}", args.threads)
+        ft_dir = out / f"ft-ptq-{recipe}"
+        edgekd(["export", str(ft / "student.safetensors"), "--int8", "--int8-target", "tensorrt", "--calib", CALIB, *([] if per_channel else ["--per-tensor"]),
+                "--threads", str(args.threads), "--out", str(ft_dir)], ft_dir / "export.json")
+        ft_fp32_test = test_predictions(ft_dir / "student.onnx", out / "eval" / "ft-fp32-onnx", args.threads)
+        ft_ptq_test = test_predictions(ft_dir / "student.int8-tensorrt.onnx", out / "eval" / f"ft-ptq-{recipe}", args.threads)
 
         qad = out / f"qad-{recipe}"
         edgekd(["distill", "--teacher", "self", "--from", str(fp32), "--quantize", recipe, "--calib", CALIB, *common, "--epochs", str(args.qad_epochs), "--out", str(qad)], qad / "student.json")
@@ -105,6 +118,8 @@ def main() -> None:
             "ptq_top1": ptq_test.top1(), "ptq_drop": fp32_test.top1() - ptq_test.top1(),
             "qad_top1": qad_test.top1(), "qad_drop": fp32_test.top1() - qad_test.top1(),
             "qad_vs_ptq": qad_test.versus(ptq_test),
+            "ft_fp32_onnx_top1": ft_fp32_test.top1(), "ft_ptq_top1": ft_ptq_test.top1(), "ft_ptq_drop": ft_fp32_test.top1() - ft_ptq_test.top1(),
+            "qad_vs_ft_ptq": qad_test.versus(ft_ptq_test),
             "qad_fake_quant_before_training": qad_card["training"]["quantize"]["ptq"],
             "qad_epoch_s": epoch_times(qad),
             "qdq_pairs": {"ptq": ptq_facts["student.int8-tensorrt.onnx"]["details"]["quantization"].get("quantize_linear"),
@@ -112,7 +127,7 @@ def main() -> None:
             "qad_float_ops": export_facts["student.int8-tensorrt.onnx"]["details"]["quantization"]["float_ops"],
         }
     summary = {"limit_train": args.limit_train, "fp32_epochs": args.fp32_epochs, "qad_epochs": args.qad_epochs,
-               "fp32_epoch_s": epoch_times(fp32), "kd_epoch_s": epoch_times(kd), "recipes": results}
+               "fp32_epoch_s": epoch_times(fp32), "kd_epoch_s": epoch_times(kd), "ft_epoch_s": epoch_times(ft), "recipes": results}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 
