@@ -24,6 +24,7 @@ import contextlib
 import importlib.metadata
 import io
 import json
+import logging
 import os
 import warnings
 from collections.abc import Iterable
@@ -106,10 +107,17 @@ def quantize_model(model: nn.Module, recipe: str, calibration: Iterable[torch.Te
 @contextlib.contextmanager
 def _quiet():
     """ModelOpt prints ("Inserted N quantizers") and warns about plugins it cannot load
-    (transformers, CUDA extensions); a stage's output is its progress log."""
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
+    (transformers, CUDA extensions; torch logs "No CUDA runtime is found" when it looks for
+    them); a stage's output is its progress log."""
+    extensions_log = logging.getLogger("torch.utils.cpp_extension")
+    level = extensions_log.level
+    extensions_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        extensions_log.setLevel(level)
 
 
 def tensor_quantizers(model: nn.Module) -> dict[str, nn.Module]:
