@@ -86,8 +86,12 @@ def quantize_model(model: nn.Module, recipe: str, calibration: Iterable[torch.Te
     Returns:
         The same model with quantizers (weights stay float; fake quantization in forward).
     """
+    return _insert_quantizers(model, recipe_config(recipe), calibration)
+
+
+def _insert_quantizers(model: nn.Module, config: dict[str, Any], calibration: Iterable[torch.Tensor] | None) -> nn.Module:
+    """`mtq.quantize(model, config, forward_loop)` with a forward loop over `calibration` (None: none)."""
     mtq = require_modelopt()
-    config = recipe_config(recipe)
     forward_loop = None
     if calibration is not None:
         batches = list(calibration)
@@ -230,7 +234,12 @@ def load_quantized(path: str | os.PathLike, *, exportable: bool = False, device:
     recipe = state.get("recipe")
     if recipe not in RECIPES:
         raise ModelError(f"{weights_path.name}: quantizer recipe '{recipe}' is not one this edgekd knows ({', '.join(RECIPES)}).")
-    model = quantize_model(model, recipe, calibration=None)
+    # The config saved with the state, not today's recipe_config(recipe): a newer ModelOpt may
+    # change its defaults, and the amax values belong to the quantizers the saved one inserted.
+    try:
+        model = _insert_quantizers(model, state["modelopt_config"], calibration=None)
+    except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        raise ModelError(f"{weights_path.name}: ModelOpt refuses the saved quantizer config: {str(exc).splitlines()[0]}") from exc
     quantizers = tensor_quantizers(model)
     if sorted(quantizers) != state["quantizers"]:
         raise ModelError(f"{weights_path.name}: re-inserting '{recipe}' gives other quantizers than were saved (ModelOpt version differs?): {len(quantizers)} vs {len(state['quantizers'])}.")

@@ -119,3 +119,15 @@ def test_freezing_batchnorm_survives_train_mode(digits_inputs):
     before = norms[0].running_mean.clone()
     model(digits_inputs[0][:32]).sum().backward()
     assert torch.equal(before, norms[0].running_mean)
+
+
+def test_restoring_uses_the_saved_config(digits_inputs, tmp_path):
+    """The quantizers come back from the config written beside the weights, whatever the recipe name says."""
+    model, card = _quantized(digits_inputs, "int8-per-tensor")
+    path = quantized.save_quantized(model, card, tmp_path / "student.safetensors", "int8-per-tensor")
+    _, json_path = quantized.state_paths(path)
+    state = json.loads(json_path.read_text())
+    state["modelopt_config"] = {"quant_cfg": "not a list"}
+    json_path.write_text(json.dumps(state))
+    with pytest.raises(ModelError, match="refuses the saved quantizer config"):
+        quantized.load_quantized(path)
