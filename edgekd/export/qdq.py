@@ -22,10 +22,10 @@ from torch import nn
 
 from edgekd.export.int8_report import DEFAULT_DROP_BUDGET, Int8Report, accuracy_block, judge
 from edgekd.export.onnx_export import INPUT_NAME, OUTPUT_NAME, example_input, save_with_metadata
-from edgekd.export.parity import ParityGate, compare, enforce
+from edgekd.export.parity import ParityGate, compare
 from edgekd.export.samples import predict_backend
 from edgekd.models import ModelCard
-from edgekd.errors import ConfigError
+from edgekd.errors import CheckFailed, ConfigError
 from edgekd.models.quantized import QDQ_OPSET, export_qdq_onnx, is_quantized_artefact, load_quantized, quantization_counts, require_modelopt
 from edgekd.runtime.base import INPUT_NCHW_FLOAT, Backend
 from edgekd.runtime.ort_backend import OrtBackend, session_options
@@ -95,7 +95,8 @@ def qad_int8_onnx(run: "_Export", fp32_path: Path) -> dict[str, Any]:
     literal = _unoptimised(run.ort(work_path), work_path)
     parity = compare(reference, predict_backend(literal, run.val), QDQ_GATE, names=("torch fake-quant", f"onnx int8 {TARGET} (Q/DQ as written)"), split="val")
     progress.log(("✓ " if parity.passed else "✗ ") + parity.line())
-    enforce(parity)
+    if not parity.passed:  # not enforce(): its advice (another exporter or opset) does not apply here
+        raise CheckFailed(f"parity failed: {parity.line()}. The QDQ ONNX does not compute the fake-quantized model and was not written.")
     candidate = run.ort(work_path)
     fused = compare(reference, predict_backend(candidate, run.val), QDQ_GATE, names=("torch fake-quant", f"onnx int8 {TARGET} (integer kernels)"), split="val")
     progress.log(f"  {fused.candidate} vs {fused.reference}: agreement {fused.agreement:.2f} %, max |Δlogit| {fused.max_abs_diff:.2e} (reported)")
