@@ -165,10 +165,10 @@ def distill_command(
         data = data if _given(ctx, "data") else (start.dataset or {}).get("spec", data)
         lr = lr if _given(ctx, "lr") else QAD_LR
         epochs = epochs if _given(ctx, "epochs") else QAD_EPOCHS
-    if student is None:
+    if student is None and quantize is None:  # with --quantize, a missing --from is the error to report
         raise ConfigError("--student is required (a timm architecture, e.g. --student mobilenetv3_small_050).")
     config = DistillConfig(
-        student=student,
+        student=student or "",
         out_dir=out_dir,
         teacher=tuple(teacher or ()),
         method=method,

@@ -94,6 +94,11 @@ def test_bad_qad_options_are_one_line_exit_2(run_cli, tmp_path, args, message):
     assert "Traceback" not in result.stderr
 
 
+def test_quantize_without_from_names_from(run_cli, tmp_path):
+    result = run_cli("distill", "--teacher", "self", "--quantize", "int8", "--out", tmp_path)
+    assert result.code == 2 and "--from" in result.stderr and "--student" not in result.stderr
+
+
 def test_unknown_recipe_is_one_line_exit_2(run_cli, fp32_student, tmp_path):
     result = run_cli("distill", "--teacher", "self", "--from", fp32_student, "--quantize", "int4", "--device", "cpu", "--out", tmp_path)
     assert result.code == 2 and "unknown --quantize 'int4': use int8 or int8-per-tensor" in result.stderr
