@@ -144,6 +144,9 @@ def distill_command(
     transfer_ratio: Annotated[Optional[float], typer.Option("--transfer-ratio", help="Share of transfer images in the training set (and so in each shuffled batch): 1 = the transfer set alone; default: every image once per epoch.")] = None,
     limit_transfer: Annotated[Optional[int], typer.Option("--limit-transfer", help="Use a seeded random subset of this many transfer images.")] = None,
     drop_classes: Annotated[Optional[str], typer.Option("--drop-classes", help="Comma-separated class names whose labelled images the student never sees (val and test keep them), e.g. Sandal.")] = None,
+    quantize: Annotated[Optional[str], typer.Option("--quantize", help="Quantization-aware distillation (NVIDIA ModelOpt): int8 (per-channel weights) or int8-per-tensor; needs --from. Default lr then 1/10, epochs 2.")] = None,
+    from_run: Annotated[Optional[Path], typer.Option("--from", help="--quantize: the trained FP32 student to start from (run directory or student.safetensors).")] = None,
+    calib: Annotated[Optional[Path], typer.Option("--calib", help="--quantize: calibration spec YAML (default: calibration/digits-val.yaml or fmnist-val-512.yaml).")] = None,
     bias_adjust: Annotated[Optional[str], typer.Option("--bias-adjust", help="Shift the output bias of the dropped classes: auto (maximise val top-1), auto:TOL (best val recall of the dropped classes within TOL points of the best val top-1) or NAME=VALUE[,NAME=VALUE].")] = None,
     track: opt.Track = None,
     as_json: opt.Json = False,
@@ -160,10 +163,18 @@ def distill_command(
     if list_layers is not None:
         list_layers_command(list_layers, img_size, _given(ctx, "img_size"))
         return
-    if student is None:
+    if quantize is not None and from_run is not None:  # QAD: the --from student's model and data, a short gentle schedule
+        from edgekd.distill.qad import QAD_EPOCHS, QAD_LR, from_student_card
+
+        start = from_student_card(from_run)
+        student, img_size = student or start.arch, img_size if _given(ctx, "img_size") else start.input.size
+        data = data if _given(ctx, "data") else (start.dataset or {}).get("spec", data)
+        lr = lr if _given(ctx, "lr") else QAD_LR
+        epochs = epochs if _given(ctx, "epochs") else QAD_EPOCHS
+    if student is None and quantize is None:  # with --quantize, a missing --from is the error to report
         raise ConfigError("--student is required (a timm architecture, e.g. --student mobilenetv3_small_050).")
     config = DistillConfig(
-        student=student,
+        student=student or "",
         out_dir=out_dir,
         teacher=tuple(teacher or ()),
         method=method,
@@ -198,6 +209,9 @@ def distill_command(
         limit_transfer=limit_transfer,
         drop_classes=tuple(n.strip() for n in drop_classes.split(",") if n.strip()) if drop_classes else (),
         bias_adjust=bias_adjust,
+        quantize=quantize,
+        from_run=from_run,
+        calib=calib,
     )
     if nproc < 1:
         raise ConfigError(f"--nproc must be >= 1, got {nproc}.")

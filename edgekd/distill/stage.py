@@ -22,6 +22,7 @@ from edgekd.distill.cache import CacheKey, TeacherCache
 from edgekd.distill.config import DistillConfig
 from edgekd.distill.losses import ensemble_logits
 from edgekd.distill.methods import METHODS
+from edgekd.distill.qad import QadRun
 from edgekd.distill.targets import TeacherTargets
 from edgekd.distill.teachers import Teacher, TeacherBank, check_class_names, check_teachers_agree, load_teacher
 from edgekd.distill.transfer import TrainingSet, build_training_set
@@ -156,6 +157,9 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
 def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     started = time.perf_counter()
     config.validate(tuple(METHODS))
+    qad = None
+    if config.quantize is not None:  # quantization-aware distillation: see edgekd.distill.qad
+        qad, config = QadRun.prepare(config)
     method = METHODS[config.method]
     if method.uses_teacher and not config.teacher:
         raise ConfigError(f"--method {config.method} needs a teacher: --teacher DIR|FILE (e.g. from 'edgekd teacher train'); --method none trains the student alone.")
@@ -192,7 +196,10 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
 
     spec = input_spec_for(student_arch, dataset, config.img_size, config.in_chans, config.pretrained)
     torch.manual_seed(config.train.seed)
-    student = create_model(student_arch, dataset.num_classes, spec.in_chans, pretrained=config.pretrained)
+    if qad is None:
+        student = create_model(student_arch, dataset.num_classes, spec.in_chans, pretrained=config.pretrained)
+    else:
+        student = qad.student(spec, dataset.num_classes, config.data.data_dir, log)
     if bias_rule is not None:
         classifier_bias(student)  # fail before training if the head has no bias to shift
     bank = TeacherBank(teachers).to(device) if teachers else None
@@ -223,6 +230,9 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
             val_top1 = _top1(val)  # None without a val split: say nothing rather than "nan"
             log(f"teacher {teacher.arch} ({teacher.path}, sha256 {teacher.sha256[:12]})" + (f": val top-1 {val_top1:.2f} %" if val_top1 is not None else ""))
     task.reference_val = _ensemble(teacher_val, config.ensemble)
+    if qad is not None:
+        qad.measure_ptq(student, ModelInput(spec), dataset, device, config.train.eval_batch_size)
+        log("QAD: the calibrated student before training (PTQ): " + ", ".join(f"{k.replace('_', ' ')} {v:.2f} %" for k, v in qad.ptq.items()))
     ensemble_test = _ensemble(teacher_test, config.ensemble)
 
     out_dir = Path(config.out_dir)
@@ -266,6 +276,8 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
         "train_data": training_set.describe(),
         "never_seen_classes": [dataset.class_names[c] for c in unseen],
     }
+    if qad is not None:
+        training["quantize"] = qad.describe()
     if targets is not None and cache is not None:
         training["teacher_cache"] = {"dir": str(cache.root), "key": cache.key.to_dict(), "cached_steps": targets.cached_steps, "online_steps": targets.online_steps, "rebuilt": cache.rebuilt}
         log(f"teacher cache {cache.root}: {targets.cached_steps} steps read cached logits, {targets.online_steps} ran a teacher")
@@ -284,5 +296,5 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     )
     weights_path = out_dir / "student.safetensors"
     if context.is_main:
-        save_model(task.student, card, weights_path)
+        (qad.save if qad is not None else save_model)(task.student, card, weights_path)
     return DistillResult(weights_path, card, fit, teacher_facts)

@@ -25,6 +25,7 @@ from edgekd.export.config import ExportConfig
 from edgekd.export.int8_report import DEFAULT_DROP_BUDGET, LATENCY_BATCHES, Int8Report, accuracy_block, judge, measure_speed
 from edgekd.export.onnx_export import OUTPUT_NAME, convert_to_fp16, export_onnx, save_with_metadata
 from edgekd.export.parity import FP16_GATE, FP32_GATE, ParityReport, compare, enforce
+from edgekd.export.qdq import check_qad_source, is_qad_checkpoint, qad_int8_onnx
 from edgekd.export.quantize import QuantRecipe, preprocess, quantize, weighted_nodes
 from edgekd.export.samples import ImageSet, data_config_for, load_for_card, predict_backend, take
 from edgekd.export.sensitivity import search
@@ -100,11 +101,12 @@ class _Export:
         self.provenance = provenance(config.describe())
         self._predictions: dict[tuple, Predictions] = {}
         self.val = self.test = None
+        self.qad = source.kind == "checkpoint" and is_qad_checkpoint(source.path)  # its INT8 comes from edgekd.export.qdq
         needs_data = source.kind == "checkpoint" or config.fp16 or config.int8
         if needs_data:
             dataset = load_for_card(data_config_for(self.card, config.data, config.data_dir, progress), self.card)
             self.val = take(dataset.val, dataset.spec, config.parity_samples)
-            self.test = take(dataset.test, dataset.spec, None) if config.int8 else None
+            self.test = take(dataset.test, dataset.spec, None) if config.int8 or self.qad else None
             progress.log(f"parity images: {len(self.val)} from the val split of {dataset.spec}")
         self.calib_spec = self.calib_images = None
         if config.int8:
@@ -341,6 +343,7 @@ def _export(config: ExportConfig, progress: Progress) -> ExportResult:
         from edgekd.runtime.trt_env import require_tensorrt
 
         require_tensorrt("--trt")
+    check_qad_source(source, config)
     out = Path(config.out)
     with tempfile.TemporaryDirectory(prefix="edgekd-export-") as work_dir:
         run = _Export(config, source, Path(work_dir), progress)  # reads and checks every input
@@ -349,7 +352,8 @@ def _export(config: ExportConfig, progress: Progress) -> ExportResult:
         artefacts = [fp32_record] if fp32_record else []
         fp16_record = run.fp16_onnx(fp32_path) if config.fp16 else None
         artefacts += [fp16_record] if fp16_record else []
-        int8_records = [run.int8_onnx(fp32_path, target) for target in config.int8_targets]
+        int8_records = [_record("onnx", "int8", **qad_int8_onnx(run, fp32_path))] if run.qad else []
+        int8_records += [run.int8_onnx(fp32_path, target) for target in config.int8_targets]
         artefacts += int8_records
         if config.trt:
             sources = [r.path for r in int8_records if r.target == "tensorrt"] + ([fp16_record.path] if fp16_record else [])
