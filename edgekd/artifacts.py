@@ -2,12 +2,17 @@
 
 All files edgekd produces go through `atomic_write`: the bytes land in a temporary file in the
 same directory and are moved into place with `os.replace`, so an interrupted run never leaves
-a half-written checkpoint, model or report behind.
+a half-written checkpoint, model or report behind. A temporary file is named
+`.<name>.<writer pid>.<random>.tmp`: one left by a killed writer (SIGKILL skips all clean-up)
+is recognised by its dead pid and removed by the next run that owns the folder
+(`remove_stale_temporaries`). A write that does not fit on the disk raises `DiskFull`, naming
+the file, and leaves the previous file in place.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from edgekd import __version__
+from edgekd.errors import DiskFull
 
 
 def _read_umask() -> int:
@@ -30,21 +36,80 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+_TEMP_SUFFIX = ".tmp"
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; move it into place only if the block succeeds."""
+    """Yield a temporary path next to `path`; move it into place only if the block succeeds.
+
+    Raises:
+        DiskFull: the file system of `path` ran out of space (the previous file is kept).
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; artefacts get the usual permissions
+    tmp: Path | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=_TEMP_SUFFIX, dir=target.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
         yield tmp
+        # mkstemp creates 0600 and some writers (safetensors) recreate the file: set the usual
+        # permissions on what was written, just before it takes the artefact's name.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
+    except Exception as exc:
+        if is_out_of_space(exc):
+            raise DiskFull(f"cannot write {target}: the disk is full (no space left in {target.parent}); free some space or write elsewhere. The previous {target.name}, if any, is kept.") from exc
+        raise
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is a full disk or quota. safetensors' writer reports
+    the OS error only in its message, so the message is checked as well as the errno."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _NO_SPACE:
+            return True
+        text = str(seen)
+        if any(mark in text for mark in ("No space left on device", "Disk quota exceeded", f"(os error {errno.ENOSPC})")):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files in `folder` (not below it) whose writer process is gone.
+
+    Only the folder's owner calls this (`edgekd.locks.folder_lock`); a temporary file of a
+    writer that is still running, or of another host's writer whose pid is not known here, is
+    never touched. Returns the files removed.
+    """
+    removed = []
+    for entry in Path(folder).glob(f".*{_TEMP_SUFFIX}"):
+        parts = entry.name[: -len(_TEMP_SUFFIX)].rsplit(".", 2)
+        if len(parts) != 3 or not parts[1].isdigit() or _pid_alive(int(parts[1])):
+            continue
+        try:
+            entry.unlink()
+            removed.append(entry)
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

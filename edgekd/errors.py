@@ -30,6 +30,14 @@ class TrainingError(EdgekdError):
     """Training cannot go on (for example a non-finite loss); the last good checkpoint is kept."""
 
 
+class FolderInUse(EdgekdError):
+    """Another edgekd process is writing the same output folder (see `edgekd.locks`)."""
+
+
+class DiskFull(EdgekdError):
+    """A file did not fit on its disk; what was there before it is kept."""
+
+
 class CheckFailed(EdgekdError):
     """A check that ran and failed (parity, gate): exit code 1."""
 

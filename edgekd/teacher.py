@@ -15,8 +15,10 @@ import torch
 from edgekd.artifacts import provenance
 from edgekd.data import DataConfig, ModelInput
 from edgekd.engine import ClassificationTask, Progress, TrainConfig, Trainer, init_distributed
+from edgekd.engine.device import is_main_process
 from edgekd.engine.metrics import accuracy_summary
 from edgekd.errors import ConfigError
+from edgekd.locks import folder_lock
 from edgekd.models import ModelCard, create_model, input_spec_for, resolve_arch, save_model
 
 
@@ -56,9 +58,19 @@ class TeacherResult:
 
 
 def train_teacher(config: TeacherConfig, progress: Progress | None = None, *, resume: bool = False) -> TeacherResult:
-    """Train a teacher and save it as `teacher.safetensors` + `teacher.json` in `config.out_dir`."""
+    """Train a teacher and save it as `teacher.safetensors` + `teacher.json` in `config.out_dir`.
+
+    Raises:
+        FolderInUse: another run is writing `config.out_dir`.
+    """
     if config.img_size < 8:
         raise ConfigError(f"--img-size must be at least 8 px, got {config.img_size}.")
+    main = is_main_process()
+    with folder_lock(config.out_dir, log=progress.log if progress is not None and main else None, enabled=main):
+        return _train_teacher(config, progress, resume)
+
+
+def _train_teacher(config: TeacherConfig, progress: Progress | None, resume: bool) -> TeacherResult:
     arch = resolve_arch(config.arch)
     context, device = init_distributed(config.device)
     dataset = config.data.load(config.img_size)

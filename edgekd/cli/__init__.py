@@ -8,11 +8,14 @@ mistake they can fix.
 from __future__ import annotations
 
 import sys
+import tempfile
 
 import click
 import typer
+from rich.markup import escape
 
 from edgekd import __version__
+from edgekd.artifacts import is_out_of_space
 from edgekd.cli import data, teacher
 from edgekd.cli import bench as bench_cli
 from edgekd.cli import distill as distill_cli
@@ -27,12 +30,17 @@ from edgekd.cli import verify as verify_cli
 from edgekd.cli.console import err
 from edgekd.errors import EdgekdError
 
+INTERRUPTED = 130  # the exit code of Ctrl-C (128 + SIGINT), as shells report it
+
 app = typer.Typer(
     name="edgekd",
     help="Distil a big timm classifier into a small, fast one for edge devices, export it, prove it, gate the release.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain click help: rich's option tables cut long option names ("--max-drop-vs-teac…") in an
+    # 80-column terminal, and click's list wraps the help text instead.
+    rich_markup_mode=None,
 )
 app.add_typer(teacher.app, name="teacher")
 app.add_typer(data.app, name="data")
@@ -75,12 +83,27 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        err.print(
-            "[yellow]interrupted[/]: nothing half-written was kept; training keeps its finished epochs "
-            "(rerun with --resume), a pipeline its finished stages (rerun it)."
-        )
-        sys.exit(130)
+        _interrupted()
     except EdgekdError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # escape: a message's own brackets (`pip install 'edgekd[mlflow]'`) are text, not markup.
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # Artefacts report a full disk themselves (DiskFull, naming the file); this catches the
+        # writes that are not artefacts, such as work files in the system's temporary folder.
+        if not is_out_of_space(exc):
+            raise
+        where = f"writing {exc.filename}" if exc.filename else f"in the output folder or in the temporary folder {tempfile.gettempdir()}"
+        err.print(f"[bold red]error:[/] the disk is full {where}; free some space, or set TMPDIR to a folder on another disk.", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    if result == INTERRUPTED:  # Typer turns Ctrl-C inside a command into a returned 130
+        _interrupted()
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _interrupted() -> None:
+    err.print(
+        "[yellow]interrupted[/]: nothing half-written was kept. Run the same command again: training goes on "
+        "from its last finished epoch with --resume (edgekd run resumes by itself and reuses its finished stages)."
+    )
+    sys.exit(INTERRUPTED)

@@ -12,9 +12,10 @@ import typer
 from rich.table import Table
 
 from edgekd.cli import options as opt
-from edgekd.cli.console import RichProgress, out
+from edgekd.cli.console import make_progress, model_result, out, print_result
 from edgekd.distill import METHODS, DistillConfig, distill
 from edgekd.distill.config import DEFAULT_LR
+from edgekd.engine.tracking import log_model, tracking
 from edgekd.errors import ConfigError, ModelError
 
 KD_FORMULA = "(1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T))"
@@ -78,6 +79,8 @@ def _relaunch_under_torchrun(ctx: typer.Context, nproc: int) -> int:
         value = ctx.params[param.name]
         if getattr(param, "is_flag", False) and param.secondary_opts:
             args.append(param.opts[0] if value else param.secondary_opts[0])
+        elif getattr(param, "is_flag", False):  # --json, --quiet, --resume: no value to pass
+            args += [param.opts[0]] if value else []
         elif isinstance(value, (list, tuple)):
             for item in value:
                 args += [param.opts[0], str(item)]
@@ -141,7 +144,13 @@ def distill_command(
     transfer_ratio: Annotated[Optional[float], typer.Option("--transfer-ratio", help="Share of transfer images in the training set (and so in each shuffled batch): 1 = the transfer set alone; default: every image once per epoch.")] = None,
     limit_transfer: Annotated[Optional[int], typer.Option("--limit-transfer", help="Use a seeded random subset of this many transfer images.")] = None,
     drop_classes: Annotated[Optional[str], typer.Option("--drop-classes", help="Comma-separated class names whose labelled images the student never sees (val and test keep them), e.g. Sandal.")] = None,
+    quantize: Annotated[Optional[str], typer.Option("--quantize", help="Quantization-aware distillation (NVIDIA ModelOpt): int8 (per-channel weights) or int8-per-tensor; needs --from. Default lr then 1/10, epochs 2.")] = None,
+    from_run: Annotated[Optional[Path], typer.Option("--from", help="--quantize: the trained FP32 student to start from (run directory or student.safetensors).")] = None,
+    calib: Annotated[Optional[Path], typer.Option("--calib", help="--quantize: calibration spec YAML (default: calibration/digits-val.yaml or fmnist-val-512.yaml).")] = None,
     bias_adjust: Annotated[Optional[str], typer.Option("--bias-adjust", help="Shift the output bias of the dropped classes: auto (maximise val top-1), auto:TOL (best val recall of the dropped classes within TOL points of the best val top-1) or NAME=VALUE[,NAME=VALUE].")] = None,
+    track: opt.Track = None,
+    as_json: opt.Json = False,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Distil a student from teachers: writes DIR/student.safetensors (plain timm weights) + DIR/student.json.
 
@@ -154,10 +163,18 @@ def distill_command(
     if list_layers is not None:
         list_layers_command(list_layers, img_size, _given(ctx, "img_size"))
         return
-    if student is None:
+    if quantize is not None and from_run is not None:  # QAD: the --from student's model and data, a short gentle schedule
+        from edgekd.distill.qad import QAD_EPOCHS, QAD_LR, from_student_card
+
+        start = from_student_card(from_run)
+        student, img_size = student or start.arch, img_size if _given(ctx, "img_size") else start.input.size
+        data = data if _given(ctx, "data") else (start.dataset or {}).get("spec", data)
+        lr = lr if _given(ctx, "lr") else QAD_LR
+        epochs = epochs if _given(ctx, "epochs") else QAD_EPOCHS
+    if student is None and quantize is None:  # with --quantize, a missing --from is the error to report
         raise ConfigError("--student is required (a timm architecture, e.g. --student mobilenetv3_small_050).")
     config = DistillConfig(
-        student=student,
+        student=student or "",
         out_dir=out_dir,
         teacher=tuple(teacher or ()),
         method=method,
@@ -192,6 +209,9 @@ def distill_command(
         limit_transfer=limit_transfer,
         drop_classes=tuple(n.strip() for n in drop_classes.split(",") if n.strip()) if drop_classes else (),
         bias_adjust=bias_adjust,
+        quantize=quantize,
+        from_run=from_run,
+        calib=calib,
     )
     if nproc < 1:
         raise ConfigError(f"--nproc must be >= 1, got {nproc}.")
@@ -201,18 +221,26 @@ def distill_command(
         if code:
             raise typer.Exit(code)
         return
-    result = distill(config, RichProgress())
+    with tracking(opt.track_targets(track), f"{config.method} {student}", config.describe(), make_progress(as_json=as_json, quiet=quiet)) as (run, progress):
+        result = distill(config, progress)
+        log_model(run, result.card, result.weights_path)
     if int(os.environ.get("RANK", "0")) != 0:
         return
-    test, training = result.card.metrics.get("test") or {}, result.card.training
-    teacher_top1 = (result.card.metrics.get("teacher") or {}).get("top1")
-    out.print(
-        f"[bold green]student saved[/] {result.weights_path}  {config.method}  "
-        f"test top-1 {test.get('top1', float('nan')):.2f} %"
-        + (f"  (teacher {teacher_top1:.2f} %, agreement {test.get('agreement', float('nan')):.2f} %)" if teacher_top1 is not None else "")
-        + f"  train {training['train_img_per_s']:.0f} img/s (whole epochs)  wall {training['wall_time_s']:.0f} s"
-    )
-    _print_extras(result.card.metrics, training)
+    print_result(_result_line(config.method, result), model_result(result.weights_path, result.card), as_json=as_json)
+    if not as_json:
+        _print_extras(result.card.metrics, result.card.training)
+
+
+def _result_line(method: str, result) -> str:
+    """The student's figures in one line; a split or teacher the run did not have is left out."""
+    metrics, training = result.card.metrics, result.card.training
+    test, teacher_top1 = metrics.get("test"), (metrics.get("teacher") or {}).get("top1")
+    line = f"[bold green]student saved[/] {result.weights_path}  {method}"
+    if test:
+        line += f"  test top-1 {test['top1']:.2f} %"
+        if teacher_top1 is not None and test.get("agreement") is not None:
+            line += f"  (teacher {teacher_top1:.2f} %, agreement {test['agreement']:.2f} %)"
+    return line + f"  train {training['train_img_per_s']:.0f} img/s (whole epochs)  wall {training['wall_time_s']:.0f} s"
 
 
 def _pct(value) -> str:

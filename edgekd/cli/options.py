@@ -9,6 +9,7 @@ import typer
 
 from edgekd.data import AugmentRecipe, DataConfig
 from edgekd.engine import OptimConfig, TrainConfig
+from edgekd.engine.tracking import TrackTarget
 
 DataSpec = Annotated[str, typer.Option("--data", help="Dataset spec: fashion-mnist, digits, imagefolder:PATH, cifar10:PATH, cifar100:PATH.")]
 DataDir = Annotated[Optional[str], typer.Option("--data-dir", help="Extra folder holding Fashion-MNIST's IDX files (also $EDGEKD_DATA_DIR).")]
@@ -37,6 +38,13 @@ Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N
 CropPadding = Annotated[int, typer.Option("--crop-padding", help="Random-crop padding in px at the input size (0 disables).")]
 Flip = Annotated[bool, typer.Option("--flip/--no-flip", help="Random horizontal flips.")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue from DIR/checkpoint.pt.")]
+Json = Annotated[bool, typer.Option("--json", help="For machines: one JSON object per epoch on stdout, then one with the result; messages go to stderr.")]
+Track = Annotated[Optional[list[str]], typer.Option("--track", help="Log params, epoch metrics, card and weights: mlflow[:URI] (default sqlite:///runs/mlflow.db) or tensorboard[:DIR] (default runs/tensorboard); repeatable.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output: only the result (and errors).")]
+
+
+def track_targets(track: Optional[list[str]]) -> list[TrackTarget]:
+    return [TrackTarget.parse(text) for text in track or ()]
 
 
 def data_config(spec: str, data_dir: Optional[str], val_size: float, limit_train: Optional[int], split_seed: int, workers: int) -> DataConfig:

@@ -60,11 +60,8 @@ def run_command(
     pipeline = load_pipeline(pipeline_file)
     err.print(f"[bold]{pipeline.name}[/] → {pipeline.root}  ({' → '.join(pipeline.stages())}){'  [dry run]' if dry_run else ''}")
     on_record = None if dry_run else _print_record  # a dry run prints its plan as one table
-    try:
-        result = run_pipeline(pipeline, force=force, from_stage=from_stage, only_stage=only_stage, dry_run=dry_run, progress=RichProgress(), on_record=on_record)
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: run the same command again; finished runs are cached and an interrupted training resumes from its checkpoint.")
-        raise typer.Exit(130) from None
+    # Ctrl-C: `edgekd.cli.main` says how to go on (finished runs are cached, training resumes).
+    result = run_pipeline(pipeline, force=force, from_stage=from_stage, only_stage=only_stage, dry_run=dry_run, progress=RichProgress(), on_record=on_record)
     if dry_run:
         _print_plan(result)
         return

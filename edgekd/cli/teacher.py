@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from edgekd.cli import options as opt
-from edgekd.cli.console import RichProgress, out
+from edgekd.cli.console import make_progress, model_result, out, print_result
+from edgekd.engine.tracking import log_model, tracking
 from edgekd.models import list_architectures
 from edgekd.teacher import TeacherConfig, train_teacher
 
@@ -72,6 +73,9 @@ def train_command(
     data_dir: opt.DataDir = None,
     workers: opt.Workers = 2,
     resume: opt.Resume = False,
+    track: opt.Track = None,
+    as_json: opt.Json = False,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Train a teacher: writes DIR/teacher.safetensors + DIR/teacher.json (+ metrics.jsonl, checkpoint.pt)."""
     config = TeacherConfig(
@@ -90,11 +94,20 @@ def train_command(
         label_smoothing=label_smoothing,
         device=device,
     )
-    result = train_teacher(config, RichProgress(), resume=resume)
-    metrics, training = result.card.metrics, result.card.training
-    test = metrics.get("test") or {}
-    out.print(
-        f"[bold green]teacher saved[/] {result.weights_path}  "
-        f"test top-1 {test.get('top1', float('nan')):.2f} %  top-5 {test.get('top5', float('nan')):.2f} %  "
+    with tracking(opt.track_targets(track), f"teacher {model}", config.describe(), make_progress(as_json=as_json, quiet=quiet)) as (run, progress):
+        result = train_teacher(config, progress, resume=resume)
+        log_model(run, result.card, result.weights_path)
+    print_result(_result_line(result), model_result(result.weights_path, result.card), as_json=as_json)
+
+
+def _accuracy(split: dict | None, name: str) -> str:
+    """`name top-1 X %  top-5 Y %`, or nothing for a split the run did not have."""
+    return "" if not split else f"  {name} top-1 {split['top1']:.2f} %  top-5 {split['top5']:.2f} %"
+
+
+def _result_line(result) -> str:
+    training = result.card.training
+    return (
+        f"[bold green]teacher saved[/] {result.weights_path}{_accuracy(result.card.metrics.get('test'), 'test')}  "
         f"train {training['train_img_per_s']:.0f} img/s (whole epochs, data included)  wall {training['wall_time_s']:.0f} s"
     )

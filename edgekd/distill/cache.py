@@ -15,8 +15,11 @@ for a transfer set's fingerprint and dropped classes; the teacher id covers the 
 weights (sha256) and input. Epochs are coverage, not identity: epoch e's views do not depend
 on the run's length, so a longer run reads the epochs present and fills in the rest. Runs with
 other views (another seed, say) get their own entry in the same directory. Every table
-carries its key, its shape and the sha256 of its values; an edited, foreign or damaged table
-or entry is refused with a message naming what to delete, never used.
+carries its key, its shape and the sha256 of its values. A damaged table (cut short by a copy
+or a crash before its bytes reached the disk, or with values that no longer match their
+checksum) is never read: it is deleted and its logits are computed again, and the run's card
+lists it. An edited or foreign entry, or a table made for another key, teacher or split size, is
+refused with a message naming what to delete.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 
 import torch
 
-from edgekd.artifacts import atomic_path, read_json, write_json
+from edgekd.artifacts import atomic_path, read_json, remove_stale_temporaries, write_json
 from edgekd.errors import ConfigError, DataError
 
 CACHE_SCHEMA = "edgekd.teacher-cache/1"
@@ -89,6 +92,7 @@ class TeacherCache:
         self.key = key
         self.writable = writable
         self.root = self.base / f"views-{key.digest()}"
+        self.rebuilt: list[str] = []  # damaged tables found (and deleted) by this run, as "teacher/name: why"
         manifest = self.root / "cache.json"
         self.existed = manifest.exists()
         if self.existed:
@@ -129,8 +133,9 @@ class TeacherCache:
     def load(self, teacher_id: str, name: str, rows: int, num_classes: int) -> torch.Tensor | None:
         """The (rows, num_classes) fp16 table `name` (`epoch-0003`, `val`, …), or None if absent.
 
-        Rows never computed (samples a run skipped) are NaN. A damaged table, or one made for
-        another key, teacher or split size, raises with a message saying what to delete.
+        Rows never computed (samples a run skipped) are NaN. A damaged table counts as absent
+        (so the caller computes its logits again): it is deleted and noted in `rebuilt`. One
+        made for another key, teacher or split size raises with a message saying what to delete.
         """
         path = self._table_path(teacher_id, name)
         if not path.exists():
@@ -142,7 +147,7 @@ class TeacherCache:
                 meta = handle.metadata() or {}
                 table = handle.get_tensor("logits")
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-            raise DataError(f"teacher cache table {path} is damaged ({str(exc).splitlines()[0]}); delete it to have it rebuilt.") from None
+            return self._discard(path, teacher_id, name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         expected = {"key_digest": self.key.digest(), "teacher": teacher_id, "name": name}
         wrong = [k for k, v in expected.items() if meta.get(k) != v]
         if wrong:
@@ -150,8 +155,15 @@ class TeacherCache:
         if tuple(table.shape) != (rows, num_classes) or table.dtype != torch.float16:
             raise DataError(f"teacher cache table {path} holds {tuple(table.shape)} {table.dtype}, this run needs ({rows}, {num_classes}) float16; delete it.")
         if _values_sha256(table) != meta.get("values_sha256"):
-            raise DataError(f"teacher cache table {path} is damaged (checksum mismatch); delete it to have it rebuilt.")
+            return self._discard(path, teacher_id, name, "checksum mismatch")
         return table
+
+    def _discard(self, path: Path, teacher_id: str, name: str, why: str) -> None:
+        """Forget a damaged table: deleted by the writing process, recomputed by every one."""
+        if self.writable:
+            path.unlink(missing_ok=True)
+        self.rebuilt.append(f"{teacher_id}/{name}: {why}")
+        return None
 
     def save(self, teacher_id: str, name: str, table: torch.Tensor) -> Path:
         """Write a (rows, num_classes) table atomically (fp16, NaN rows for samples not seen)."""
@@ -161,6 +173,8 @@ class TeacherCache:
         table = table.detach().to("cpu", torch.float16).contiguous()
         meta = {"key_digest": self.key.digest(), "teacher": teacher_id, "name": name, "values_sha256": _values_sha256(table)}
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Runs share a cache without a lock: only temporaries of writers that died go.
+        remove_stale_temporaries(path.parent)
         with atomic_path(path) as tmp:
             save_file({"logits": table}, str(tmp), metadata=meta)
         return path

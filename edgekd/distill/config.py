@@ -8,6 +8,7 @@ from pathlib import Path
 from edgekd.data import DataConfig
 from edgekd.engine import TrainConfig
 from edgekd.errors import ConfigError
+from edgekd.models.quantized import RECIPES
 
 ENSEMBLE_RULES = ("prob", "logit")
 KD_LOSSES = ("kl", "kl-std")
@@ -64,6 +65,11 @@ class DistillConfig:
         drop_classes: class names whose labelled images the student never sees (val/test keep them).
         bias_adjust: `auto` or `NAME=VALUE[,…]`: shift the output bias of the dropped classes
             after training (auto: chosen on val, see `edgekd.distill.bias`); None: no shift.
+        quantize: quantization-aware distillation with this ModelOpt recipe (`int8`,
+            `int8-per-tensor`; see `edgekd.distill.qad`); None: a float student.
+        from_run: QAD: the trained FP32 student (run directory or student.safetensors) to start from.
+        calib: QAD: calibration spec YAML (None: calibration/digits-val.yaml or
+            fmnist-val-512.yaml for those datasets).
     """
 
     student: str
@@ -96,12 +102,17 @@ class DistillConfig:
     limit_transfer: int | None = None
     drop_classes: tuple[str, ...] = ()
     bias_adjust: str | None = None
+    quantize: str | None = None
+    from_run: Path | None = None
+    calib: Path | None = None
 
     def describe(self) -> dict:
         payload = asdict(self)
         payload["out_dir"] = str(self.out_dir)
         payload["teacher_cache"] = str(self.teacher_cache) if self.teacher_cache else None
         payload["drop_classes"] = list(self.drop_classes)
+        payload["from_run"] = str(self.from_run) if self.from_run else None
+        payload["calib"] = str(self.calib) if self.calib else None
         return payload
 
     def validate(self, known_methods: tuple[str, ...]) -> None:
@@ -153,3 +164,17 @@ class DistillConfig:
             raise ConfigError("--bias-adjust shifts the bias of classes the student never saw: give --drop-classes too.")
         if self.teacher_std is not None and any(v <= 0 for v in self.teacher_std):
             raise ConfigError("--teacher-std values must be > 0.")
+        self._validate_quantize()
+
+    def _validate_quantize(self) -> None:
+        if self.quantize is None:
+            given = [flag for flag, value in (("--from", self.from_run), ("--calib", self.calib), ("--teacher self", "self" in self.teacher)) if value]
+            if given:
+                raise ConfigError(f"{', '.join(given)} only apply to quantization-aware distillation: add --quantize int8.")
+            return
+        if self.quantize not in RECIPES:
+            raise ConfigError(f"unknown --quantize '{self.quantize}': use {' or '.join(RECIPES)}.")
+        if self.from_run is None:
+            raise ConfigError("--quantize fine-tunes a trained student: give --from RUN (its directory or student.safetensors).")
+        if self.method == "fitnet":
+            raise ConfigError("--quantize distils with --method kd (or none: quantization-aware training on labels alone), not fitnet.")

@@ -22,12 +22,15 @@ from edgekd.distill.cache import CacheKey, TeacherCache
 from edgekd.distill.config import DistillConfig
 from edgekd.distill.losses import ensemble_logits
 from edgekd.distill.methods import METHODS
+from edgekd.distill.qad import QadRun
 from edgekd.distill.targets import TeacherTargets
 from edgekd.distill.teachers import Teacher, TeacherBank, check_class_names, check_teachers_agree, load_teacher
 from edgekd.distill.transfer import TrainingSet, build_training_set
 from edgekd.engine import FitResult, Predictions, Progress, SilentProgress, Trainer, init_distributed, predict, resolve_precision
+from edgekd.engine.device import is_main_process
 from edgekd.engine.state import CHECKPOINT_NAME
 from edgekd.errors import ConfigError
+from edgekd.locks import folder_lock
 from edgekd.models import ModelCard, create_model, resolve_arch, save_model
 from edgekd.engine.metrics import accuracy_summary
 from edgekd.models import input_spec_for
@@ -142,9 +145,21 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
 
     Returns:
         The saved student's paths, card and training result.
+
+    Raises:
+        FolderInUse: another run is writing `config.out_dir`.
     """
+    main = is_main_process()
+    with folder_lock(config.out_dir, log=progress.log if progress is not None and main else None, enabled=main):
+        return _distill(config, progress)
+
+
+def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     started = time.perf_counter()
     config.validate(tuple(METHODS))
+    qad = None
+    if config.quantize is not None:  # quantization-aware distillation: see edgekd.distill.qad
+        qad, config = QadRun.prepare(config)
     method = METHODS[config.method]
     if method.uses_teacher and not config.teacher:
         raise ConfigError(f"--method {config.method} needs a teacher: --teacher DIR|FILE (e.g. from 'edgekd teacher train'); --method none trains the student alone.")
@@ -181,7 +196,10 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
 
     spec = input_spec_for(student_arch, dataset, config.img_size, config.in_chans, config.pretrained)
     torch.manual_seed(config.train.seed)
-    student = create_model(student_arch, dataset.num_classes, spec.in_chans, pretrained=config.pretrained)
+    if qad is None:
+        student = create_model(student_arch, dataset.num_classes, spec.in_chans, pretrained=config.pretrained)
+    else:
+        student = qad.student(spec, dataset.num_classes, config.data.data_dir, log)
     if bias_rule is not None:
         classifier_bias(student)  # fail before training if the head has no bias to shift
     bank = TeacherBank(teachers).to(device) if teachers else None
@@ -209,8 +227,12 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
         teacher_val = _teacher_predictions(bank, cache, dataset, "val", device, precision, config.train.eval_batch_size)
         teacher_test = _teacher_predictions(bank, cache, dataset, "test", device, precision, config.train.eval_batch_size)
         for teacher, val in zip(teachers, teacher_val):
-            log(f"teacher {teacher.arch} ({teacher.path}, sha256 {teacher.sha256[:12]}): val top-1 {_top1(val) or float('nan'):.2f} %")
+            val_top1 = _top1(val)  # None without a val split: say nothing rather than "nan"
+            log(f"teacher {teacher.arch} ({teacher.path}, sha256 {teacher.sha256[:12]})" + (f": val top-1 {val_top1:.2f} %" if val_top1 is not None else ""))
     task.reference_val = _ensemble(teacher_val, config.ensemble)
+    if qad is not None:
+        qad.measure_ptq(student, ModelInput(spec), dataset, device, config.train.eval_batch_size)
+        log("QAD: the calibrated student before training (PTQ): " + ", ".join(f"{k.replace('_', ' ')} {v:.2f} %" for k, v in qad.ptq.items()))
     ensemble_test = _ensemble(teacher_test, config.ensemble)
 
     out_dir = Path(config.out_dir)
@@ -254,9 +276,13 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
         "train_data": training_set.describe(),
         "never_seen_classes": [dataset.class_names[c] for c in unseen],
     }
+    if qad is not None:
+        training["quantize"] = qad.describe()
     if targets is not None and cache is not None:
-        training["teacher_cache"] = {"dir": str(cache.root), "key": cache.key.to_dict(), "cached_steps": targets.cached_steps, "online_steps": targets.online_steps}
+        training["teacher_cache"] = {"dir": str(cache.root), "key": cache.key.to_dict(), "cached_steps": targets.cached_steps, "online_steps": targets.online_steps, "rebuilt": cache.rebuilt}
         log(f"teacher cache {cache.root}: {targets.cached_steps} steps read cached logits, {targets.online_steps} ran a teacher")
+        if cache.rebuilt:
+            log(f"teacher cache: {len(cache.rebuilt)} damaged table(s) were never read, computed again instead: {'; '.join(cache.rebuilt)}")
     card = ModelCard(
         arch=student_arch,
         num_classes=dataset.num_classes,
@@ -270,5 +296,5 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
     )
     weights_path = out_dir / "student.safetensors"
     if context.is_main:
-        save_model(task.student, card, weights_path)
+        (qad.save if qad is not None else save_model)(task.student, card, weights_path)
     return DistillResult(weights_path, card, fit, teacher_facts)

@@ -89,6 +89,16 @@ class DistributedContext:
         return self.joined
 
 
+def _under_torchrun() -> bool:
+    return all(name in os.environ for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"))
+
+
+def is_main_process() -> bool:
+    """Whether this process is rank 0 (or no DDP at all), decided before `init_distributed`:
+    the rank that owns the output folder (its lock, checkpoints and artefacts)."""
+    return not _under_torchrun() or int(os.environ["RANK"]) == 0
+
+
 def init_distributed(device_request: str = "auto") -> tuple[DistributedContext, torch.device]:
     """Join the process group that torchrun describes in the environment (NCCL on GPU, gloo on CPU).
 
@@ -96,7 +106,7 @@ def init_distributed(device_request: str = "auto") -> tuple[DistributedContext, 
     one-process run and nothing is initialised. Under torchrun a single process joins too, so
     `--nproc-per-node 1` checks the NCCL/DDP path on a one-GPU machine.
     """
-    if not all(name in os.environ for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")):
+    if not _under_torchrun():
         return DistributedContext(), resolve_device(device_request)
     world_size = int(os.environ["WORLD_SIZE"])
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))

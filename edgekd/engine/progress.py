@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
 
@@ -31,3 +32,22 @@ class SilentProgress:
 
     def log(self, message: str) -> None:
         pass
+
+
+def scalar_fields(record: dict[str, Any]) -> dict[str, int | float | str]:
+    """The fields of a progress record worth one column each: numbers and short words.
+
+    Nested facts (the distillation's first epoch carries its whole training-set description)
+    and missing values (None, NaN for an empty split) are left out, so that a console line, a
+    tracker's metric list or a JSON line never shows `{…}` or `nan`.
+    """
+    kept: dict[str, int | float | str] = {}
+    for name, value in record.items():
+        if isinstance(value, bool):
+            kept[name] = int(value)
+        elif isinstance(value, (int, float)):
+            if math.isfinite(value):
+                kept[name] = value
+        elif isinstance(value, str):
+            kept[name] = value
+    return kept

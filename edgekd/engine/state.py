@@ -20,8 +20,11 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 def save_training_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Write a training checkpoint atomically (an interrupted save keeps the previous one)."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        # Through a Python file: torch's own path writer turns a full disk into an opaque
+        # "unexpected pos" RuntimeError, while a file object raises OSError(ENOSPC), which
+        # atomic_path reports as a full disk naming the checkpoint.
+        torch.save(state, handle)
 
 
 def load_training_state(path: str | os.PathLike, config_key: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgekd.artifacts import atomic_path, atomic_write_text, sha256_file, write_json
+from edgekd.errors import ModelError
 from edgekd.export.calibration import prepared_inputs
 from edgekd.export.deepstream import PROBS_NAME, NvinferModel, labels_text, with_softmax, write_deepstream
 from edgekd.export.onnx_export import OUTPUT_NAME
@@ -160,10 +161,15 @@ def _write_into(bundle: Path, run: "_Export", fp32_path: Path, records: list["Ar
 
     fp16 = bring(".fp16.onnx", lambda: run.fp16_onnx(fp32_path))
     figures[fp16.path.name] = {"parity": fp16.parity.to_dict() if fp16.parity else None}
-    if config.int8 and run.calib_images is not None:
+    exported_int8 = any(r.kind == "onnx" and r.path.name == f"{run.name}.int8-tensorrt.onnx" for r in records)  # PTQ or QAD
+    if exported_int8 or (config.int8 and run.calib_images is not None):
         int8 = bring(".int8-tensorrt.onnx", lambda: run.int8_onnx(fp32_path, "tensorrt"))
-        mixed = bring(".int8-fp16.onnx", lambda: run.int8_fp16_onnx(fp32_path, int8))
-        for record in (int8, mixed):
+        try:
+            mixed = bring(".int8-fp16.onnx", lambda: run.int8_fp16_onnx(fp32_path, int8))
+        except ModelError as exc:  # a graph the FP16 pass cannot take (e.g. a ModelOpt QDQ export): ship INT8 with FP32 rest
+            progress.log(f"bundle: no INT8 + FP16 model: {exc}")
+            mixed = None
+        for record in (r for r in (int8, mixed) if r is not None):
             figures[record.path.name] = {"int8": record.int8.to_dict() if record.int8 else None, **({"mixed_precision": record.details["mixed_precision"]} if "mixed_precision" in record.details else {})}
     else:
         progress.log("bundle: no INT8 model (add --int8 --calib SPEC.yaml to ship one).")

@@ -26,11 +26,13 @@ from edgekd.export.config import ExportConfig
 from edgekd.export.int8_report import DEFAULT_DROP_BUDGET, LATENCY_BATCHES, Int8Report, accuracy_block, judge, measure_speed
 from edgekd.export.onnx_export import OUTPUT_NAME, convert_to_fp16, export_onnx, save_with_metadata
 from edgekd.export.parity import FP16_GATE, FP32_GATE, ParityReport, compare, enforce
+from edgekd.export.qdq import check_qad_source, is_qad_checkpoint, qad_int8_onnx
 from edgekd.export.quantize import QuantRecipe, preprocess, quantize, weighted_nodes
 from edgekd.export.samples import ImageSet, data_config_for, load_for_card, predict_backend, take
 from edgekd.export.sensitivity import search
 from edgekd.export.speed_search import SpeedSearch, slow_int8_nodes
 from edgekd.export.source import ExportSource, open_source
+from edgekd.locks import folder_lock
 from edgekd.runtime.base import INPUT_NHWC_UINT8, Backend
 from edgekd.runtime.ort_backend import OrtBackend
 from edgekd.runtime.timing import compare_latency
@@ -100,11 +102,12 @@ class _Export:
         self.provenance = provenance(config.describe())
         self._predictions: dict[tuple, Predictions] = {}
         self.val = self.test = None
+        self.qad = source.kind == "checkpoint" and is_qad_checkpoint(source.path)  # its INT8 comes from edgekd.export.qdq
         needs_data = source.kind == "checkpoint" or config.fp16 or config.int8 or config.bundle is not None
         if needs_data:
             dataset = load_for_card(data_config_for(self.card, config.data, config.data_dir, progress), self.card)
             self.val = take(dataset.val, dataset.spec, config.parity_samples)
-            self.test = take(dataset.test, dataset.spec, None) if config.int8 else None
+            self.test = take(dataset.test, dataset.spec, None) if config.int8 or self.qad else None
             progress.log(f"parity images: {len(self.val)} from the val split of {dataset.spec}")
         self.calib_spec = self.calib_images = None
         if config.int8:
@@ -363,9 +366,15 @@ def export(config: ExportConfig, progress: Progress | None = None) -> ExportResu
     Raises:
         EdgekdError: bad input or a missing prerequisite (exit 2), before anything is written.
         CheckFailed: a parity gate failed (exit 1); the failing artefact is not written.
+        FolderInUse: another run is writing `config.out`.
     """
     config = config.validate()
     progress = progress or SilentProgress()
+    with folder_lock(config.out, log=progress.log):
+        return _export(config, progress)
+
+
+def _export(config: ExportConfig, progress: Progress) -> ExportResult:
     source = open_source(config.checkpoint)
     if source.kind == "onnx" and not (config.trt or config.fp16 or config.int8):
         raise ConfigError(f"{source.path.name} is already an ONNX: add --trt (build an engine here), --fp16 or --int8.")
@@ -373,7 +382,7 @@ def export(config: ExportConfig, progress: Progress | None = None) -> ExportResu
         raise ConfigError(f"{source.path.name} is a CPU INT8 model (asymmetric U8S8); TensorRT needs the --int8-target tensorrt one.")
     if config.deepstream and source.input_format == INPUT_NHWC_UINT8:
         raise ConfigError(f"--deepstream: {source.path.name} takes uint8 NHWC frames (preprocessing baked in), but nvinfer feeds normalised NCHW float; use an ONNX exported without --bake-preprocess.")
-    if config.dla_core is not None and source.precision == "fp32" and not (config.fp16 or config.int8):
+    if config.dla_core is not None and source.precision == "fp32" and not (config.fp16 or config.int8 or (source.kind == "checkpoint" and is_qad_checkpoint(source.path))):
         from edgekd.export.dla import dla_refusal
 
         raise ConfigError(dla_refusal("", None, "fp32", config.dla_core))
@@ -381,6 +390,7 @@ def export(config: ExportConfig, progress: Progress | None = None) -> ExportResu
         from edgekd.runtime.trt_env import require_tensorrt
 
         require_tensorrt("--trt")
+    check_qad_source(source, config)
     out = Path(config.out)
     with tempfile.TemporaryDirectory(prefix="edgekd-export-") as work_dir:
         run = _Export(config, source, Path(work_dir), progress)  # reads and checks every input
@@ -389,8 +399,9 @@ def export(config: ExportConfig, progress: Progress | None = None) -> ExportResu
         artefacts = [fp32_record] if fp32_record else []
         fp16_record = run.fp16_onnx(fp32_path) if config.fp16 else None
         artefacts += [fp16_record] if fp16_record else []
-        int8_records = [run.int8_onnx(fp32_path, target) for target in config.int8_targets]
-        int8_records += [run.int8_fp16_onnx(fp32_path, r) for r in int8_records if r.target == "tensorrt"]
+        int8_records = [_record("onnx", "int8", **qad_int8_onnx(run, fp32_path))] if run.qad else []
+        ptq_records = [run.int8_onnx(fp32_path, target) for target in config.int8_targets]
+        int8_records += ptq_records + [run.int8_fp16_onnx(fp32_path, r) for r in ptq_records if r.target == "tensorrt"]
         artefacts += int8_records
         preprocess = None
         if (config.deepstream or config.bundle is not None) and run.val is not None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from edgekd.data import AugmentRecipe, DataConfig
 from edgekd.distill.config import DEFAULT_ALPHA, DEFAULT_LR, DEFAULT_TEMPERATURE
 from edgekd.engine import OptimConfig, TrainConfig
+from edgekd.engine.tracking import TrackTarget
 from edgekd.errors import ConfigError
 from edgekd.gate.config import GateThresholds
 from edgekd.pipeline.yamlfile import KeyPath, line_of, load_with_lines
@@ -236,6 +237,22 @@ class GateSection(GateThresholds):
     baseline: Optional[str] = None
 
 
+class TrackSection(Section):
+    """`track:` — log the pipeline as a parent run with one child per stage run (`--track`).
+
+    Attributes:
+        mlflow: tracking URI, or `default` for sqlite:///runs/mlflow.db (artefacts beside it).
+        tensorboard: event-file folder, or `default` for runs/tensorboard.
+    """
+
+    mlflow: Optional[str] = None
+    tensorboard: Optional[str] = None
+
+    def targets(self) -> list[TrackTarget]:
+        given = {"mlflow": self.mlflow, "tensorboard": self.tensorboard}
+        return [TrackTarget.parse(name if value == "default" else f"{name}:{value}") for name, value in given.items() if value]
+
+
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -258,6 +275,7 @@ class Pipeline(Section):
     profile: Optional[ProfileSection] = None
     report: Optional[ReportSection] = None
     gate: Optional[GateSection] = None
+    track: Optional[TrackSection] = None
     source: Optional[Path] = Field(None, exclude=True)
     _lines: dict = PrivateAttr(default_factory=dict)
 

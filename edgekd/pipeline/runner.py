@@ -20,9 +20,11 @@ from edgekd.artifacts import read_json, write_json
 from edgekd.engine import Progress, SilentProgress
 from edgekd.engine.state import CHECKPOINT_NAME
 from edgekd.errors import ConfigError
+from edgekd.locks import folder_lock
 from edgekd.pipeline.config import STAGES, Pipeline
 from edgekd.pipeline.manifest import Manifest, config_hash, file_hash, read_manifest, relative_to, remove_manifest, staleness, write_manifest
 from edgekd.pipeline.plan import Artefact, PlanContext, RunOutcome, StageRun
+from edgekd.pipeline.tracking import PipelineTracking
 
 CACHED, RAN, WILL_RUN, GIVEN, KEPT, FAILED = "cached", "ran", "will run", "given", "kept", "failed"
 PENDING_NAME = "run-pending.json"  # written when a run starts, removed when it finishes
@@ -119,18 +121,36 @@ class PipelineRunner:
         self.context = PlanContext(pipeline, pipeline.root)
         self.result = PipelineResult(pipeline, dry_run=dry_run)
         self._rebuilt: set[Path] = set()  # dry run: files that runs planned to run will rewrite
+        self.tracking = PipelineTracking(pipeline, enabled=False)  # opened by run(), after validation
 
     def run(self) -> PipelineResult:
+        """Run (or, in a dry run, plan) the selected stages.
+
+        Raises:
+            FolderInUse: another `edgekd run` of this pipeline holds its root (a dry run only
+                reads, so it takes no lock).
+        """
         started = time.perf_counter()
-        if not self.dry_run:
+        if self.dry_run:
+            return self._run(started)
+        with folder_lock(self.pipeline.root, log=self.progress.log):
             # Plan every stage first without running anything: a mistake in a later section
             # (a FitNet layer, a missing calibration spec) must stop the run before training.
             self._validation_pass()
+            self.tracking = PipelineTracking(self.pipeline)
+            return self._run(started)
+
+    def _run(self, started: float) -> PipelineResult:
         last = self.selected[-1]
-        for stage in self.order:
-            self._run_stage(stage)
-            if stage == last:
-                break
+        try:
+            for stage in self.order:
+                self._run_stage(stage)
+                if stage == last:
+                    break
+        except BaseException as exc:
+            self.tracking.end("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            raise
+        self.tracking.end(gate_passed=self.result.gate_passed)
         self.result.wall_time_s = time.perf_counter() - started
         return self.result
 
@@ -139,6 +159,8 @@ class PipelineRunner:
 
     def _record(self, record: RunRecord) -> None:
         self.result.records.append(record)
+        if record.status != WILL_RUN:
+            self.tracking.record(record.stage, record.label, record.status, record.summary, record.wall_time_s, record.passed, record.out_dir)
         self.on_record(record)
 
     def _run_stage(self, stage: str) -> None:
@@ -211,13 +233,15 @@ class PipelineRunner:
         self.progress.log(f"[bold]{run.label}[/]: running{why}{' — resuming its checkpoint' if resume else ''}")
         started = time.perf_counter()
         try:
-            outcome: RunOutcome = run.action(self.progress, resume)
+            outcome: RunOutcome = run.action(self.tracking.start(run.label, run.config, self.progress), resume)
         except BaseException:
             self._record(RunRecord(stage, run.label, FAILED, reason, out_dir=run.out_dir))
             raise
         wall = time.perf_counter() - started
         produced = outcome.artefacts or run.artefacts
-        outputs = {relative_to(p, run.out_dir): file_hash(p) for p in [*outcome.outputs, *(a.path for a in produced)] if p.exists()}
+        files = [p for p in [*outcome.outputs, *(a.path for a in produced)] if p.exists()]
+        outputs = {relative_to(p, run.out_dir): file_hash(p) for p in files}
+        self.tracking.outputs(run.label, files)
         inputs = {name: file_hash(path) for name, path in run.inputs.items()}
         config = {**run.config, "_artefacts": [a.to_dict() for a in produced]}
         write_manifest(run.out_dir, Manifest(stage, run.run_id, digest, inputs, outputs, run.machine, outcome.summary, outcome.passed, wall, config))

@@ -15,6 +15,7 @@ from typing import Any
 from edgekd.artifacts import atomic_write_text, provenance, write_json
 from edgekd.engine import Progress, SilentProgress
 from edgekd.errors import ConfigError
+from edgekd.locks import folder_lock
 from edgekd.models import model_cost, resolve_model_path
 from edgekd.report.schema import REPORT_SCHEMA, Accuracy, Comparison, Curve, Distillation, Latency, ModelEntry, Pareto, ParetoPoint, Power, Report, Speedup
 from edgekd.report.sources import Sources, collect, read_artefact, read_curve
@@ -320,12 +321,13 @@ def build_report(config: ReportConfig, progress: Progress | None = None) -> Repo
     progress = progress or SilentProgress()
     if not config.inputs:
         raise ConfigError("give at least one run directory (or eval.json/profile.json/artefact file) to report on.")
-    sources = collect([Path(p) for p in config.inputs])
-    progress.log(f"found {len(sources.artefacts)} artefacts, {len(sources.evals)} eval.json, {len(sources.profiles)} profile.json, {len(sources.curves)} training logs")
-    report = assemble(sources, config)
     out_dir = Path(config.out_dir)
-    json_path, md_path, html_path = out_dir / "report.json", out_dir / "report.md", out_dir / "report.html"
-    write_json(json_path, report.to_json_dict())
-    atomic_write_text(md_path, render_markdown(report))
-    atomic_write_text(html_path, render_html(report))
+    with folder_lock(out_dir, log=progress.log):
+        sources = collect([Path(p) for p in config.inputs])
+        progress.log(f"found {len(sources.artefacts)} artefacts, {len(sources.evals)} eval.json, {len(sources.profiles)} profile.json, {len(sources.curves)} training logs")
+        report = assemble(sources, config)
+        json_path, md_path, html_path = out_dir / "report.json", out_dir / "report.md", out_dir / "report.html"
+        write_json(json_path, report.to_json_dict())
+        atomic_write_text(md_path, render_markdown(report))
+        atomic_write_text(html_path, render_html(report))
     return ReportResult(report, json_path, md_path, html_path)

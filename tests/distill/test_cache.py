@@ -1,4 +1,4 @@
-"""The teacher-logit cache: exact round trip, refuses damaged or mismatched tables, serves
+"""The teacher-logit cache: exact round trip, never reads damaged tables, refuses mismatched ones, serves
 batches by (epoch, sample index) and records the epochs it lacks."""
 
 from __future__ import annotations
@@ -56,17 +56,17 @@ def test_a_file_is_not_a_cache_directory(tmp_path):
         TeacherCache(tmp_path / "file", KEY)
 
 
-def test_damaged_tables_are_refused(tmp_path):
+def test_damaged_tables_are_never_read_but_deleted_to_be_rebuilt(tmp_path):
     cache = TeacherCache(tmp_path, KEY)
     path = cache.save("t1", "val", torch.randn(20, 10))
     data = bytearray(path.read_bytes())
     data[-7] ^= 0x40  # flip one bit inside the logits
     path.write_bytes(bytes(data))
-    with pytest.raises(DataError, match="damaged .checksum"):
-        cache.load("t1", "val", 20, 10)
-    path.write_bytes(bytes(data[: len(data) // 2]))  # truncated
-    with pytest.raises(DataError, match="damaged"):
-        cache.load("t1", "val", 20, 10)
+    assert cache.load("t1", "val", 20, 10) is None
+    assert not path.exists() and cache.rebuilt == ["t1/val: checksum mismatch"]
+    path.write_bytes(bytes(data[: len(data) // 2]))  # cut short, as an interrupted copy leaves it
+    assert cache.load("t1", "val", 20, 10) is None
+    assert not path.exists() and len(cache.rebuilt) == 2
     cache.save("t1", "test", torch.randn(20, 10))
     with pytest.raises(DataError, match="needs .30, 10."):
         cache.load("t1", "test", 30, 10)
@@ -110,3 +110,16 @@ def test_targets_record_an_epoch_then_serve_it_without_running_the_teacher(digit
         assert torch.allclose(cached, expected, rtol=2e-3, atol=2e-3)  # fp16 storage
     assert reading.cached_steps == 5 and reading.online_steps == 0
     assert reading.start_epoch(2, torch.device("cpu")) == [0]  # epoch 2 was never recorded
+
+
+def test_a_killed_writers_temporary_table_is_removed_by_the_next_save(tmp_path):
+    import subprocess
+
+    cache = TeacherCache(tmp_path, KEY)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs: the writer SIGKILLed mid-write
+    leftover = cache.root / "t1" / f".epoch-0001.safetensors.{gone.pid}.x1y2z3.tmp"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half a table")
+    cache.save("t1", epoch_table(1), torch.randn(20, 10))
+    assert not leftover.exists() and cache.load("t1", epoch_table(1), 20, 10) is not None

@@ -1,0 +1,320 @@
+"""Experiment tracking (MLflow, TensorBoard) behind the engine's progress hook.
+
+The stages never see a tracker: `TrackedProgress` wraps the progress sink they already report
+to and turns each epoch record into metrics; the caller (a CLI command, the pipeline runner)
+opens the run, logs the recipe as parameters before training and the card and weights as
+artefacts after it. Both libraries are optional extras, imported only when a run is opened.
+
+    --track mlflow                      → sqlite:///runs/mlflow.db, artefacts in runs/mlartifacts/
+    --track mlflow:http://host:5000     → any MLflow tracking URI
+    --track tensorboard                 → event files under runs/tensorboard/<run name>/
+    --track tensorboard:DIR
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Protocol, Sequence
+
+from edgekd.engine.progress import Progress, scalar_fields
+from edgekd.errors import ConfigError
+
+if TYPE_CHECKING:
+    from edgekd.models import ModelCard
+
+DEFAULT_MLFLOW_URI = "sqlite:///runs/mlflow.db"
+DEFAULT_TENSORBOARD_DIR = "runs/tensorboard"
+DEFAULT_EXPERIMENT = "edgekd"
+BACKENDS = ("mlflow", "tensorboard")
+INSTALL_HINT = {"mlflow": "pip install 'edgekd[mlflow]' (or: pip install mlflow)", "tensorboard": "pip install 'edgekd[tensorboard]' (or: pip install tensorboard)"}
+
+
+@dataclass(frozen=True)
+class TrackTarget:
+    """Where one tracker writes: `mlflow` and a tracking URI, or `tensorboard` and a folder."""
+
+    backend: Literal["mlflow", "tensorboard"]
+    location: str
+
+    @classmethod
+    def parse(cls, text: str) -> "TrackTarget":
+        """`mlflow`, `mlflow:URI`, `tensorboard` or `tensorboard:DIR` (the `--track` syntax)."""
+        backend, _, location = text.partition(":")
+        if backend not in BACKENDS:
+            raise ConfigError(f"--track {text}: unknown tracker '{backend}'; use mlflow[:URI] or tensorboard[:DIR].")
+        default = DEFAULT_MLFLOW_URI if backend == "mlflow" else DEFAULT_TENSORBOARD_DIR
+        return cls(backend, location or default)  # type: ignore[arg-type]
+
+
+class TrackedRun(Protocol):
+    """One tracked run; `child` opens a nested run (a pipeline's stage runs)."""
+
+    def log_params(self, params: Mapping[str, Any]) -> None: ...
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None: ...
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None: ...
+
+    def log_artifact(self, path: Path) -> None: ...
+
+    def child(self, name: str) -> "TrackedRun": ...
+
+    def end(self, status: str = "FINISHED") -> None: ...
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config → `{"train.optim.lr": "0.1", …}`: trackers take flat string parameters."""
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = json.dumps(value, default=str) if isinstance(value, (list, tuple)) else str(value)
+    return flat
+
+
+class MlflowRun:
+    """A run in an MLflow store, written through `MlflowClient` (no global active run, so
+    nested runs and several stores in one process do not interfere)."""
+
+    def __init__(self, client, run_id: str, experiment_id: str):
+        self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
+
+    @classmethod
+    def open(cls, uri: str, experiment: str, name: str) -> "MlflowRun":
+        mlflow = _import("mlflow")
+        for noisy in ("alembic", "mlflow.store.db.utils"):  # schema migration chatter on a new store
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        client = mlflow.MlflowClient(tracking_uri=_local_uri(uri))
+        found = client.get_experiment_by_name(experiment)
+        experiment_id = found.experiment_id if found else client.create_experiment(experiment, artifact_location=_artifact_root(uri))
+        return cls._start(client, experiment_id, name, {})
+
+    @classmethod
+    def _start(cls, client, experiment_id: str, name: str, tags: dict[str, str]) -> "MlflowRun":
+        run = client.create_run(experiment_id, run_name=name, tags=tags)
+        return cls(client, run.info.run_id, experiment_id)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k[:250], str(v)[:6000]) for k, v in params.items()]
+        for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+            self.client.log_batch(self.run_id, params=items[start : start + 100])
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+
+    def log_artifact(self, path: Path) -> None:
+        self.client.log_artifact(self.run_id, str(path))
+
+    def child(self, name: str) -> "MlflowRun":
+        return self._start(self.client, self.experiment_id, name, {"mlflow.parentRunId": self.run_id})
+
+    def end(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.run_id, status=status)
+
+
+class TensorBoardRun:
+    """Event files under `DIR/<run name>/` (TensorBoard lists each folder as a run; a child's
+    folder sits inside its parent's). Parameters, tags and cards are text entries, since
+    TensorBoard has no artefact store; a weights file is recorded by path."""
+
+    def __init__(self, log_dir: Path):
+        _import("tensorboard")
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.log_dir = log_dir
+        self.writer = SummaryWriter(log_dir=str(log_dir))
+
+    @classmethod
+    def open(cls, root: str, name: str) -> "TensorBoardRun":
+        return cls(Path(root) / f"{_folder_name(name)}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self.writer.add_text("params", _markdown_table(params))
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self.writer.add_text("tags", _markdown_table(tags))
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        for key, value in metrics.items():
+            self.writer.add_scalar(key, value, step)
+        self.writer.flush()
+
+    def log_artifact(self, path: Path) -> None:
+        if path.suffix in (".json", ".md") and path.stat().st_size < 1_000_000:
+            self.writer.add_text(f"artefact/{path.name}", "    " + path.read_text().replace("\n", "\n    "))
+        else:
+            self.writer.add_text(f"artefact/{path.name}", f"`{path.resolve()}` ({path.stat().st_size} bytes)")
+
+    def child(self, name: str) -> "TensorBoardRun":
+        return TensorBoardRun(self.log_dir / _folder_name(name))
+
+    def end(self, status: str = "FINISHED") -> None:
+        self.writer.add_text("status", status)
+        self.writer.close()
+
+
+class RunGroup:
+    """Several trackers at once (`--track mlflow --track tensorboard`), or none (a no-op)."""
+
+    def __init__(self, runs: Sequence[TrackedRun] = ()):
+        self.runs = list(runs)
+
+    def __bool__(self) -> bool:
+        return bool(self.runs)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        for run in self.runs:
+            run.log_params(params)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        for run in self.runs:
+            run.set_tags(tags)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        if metrics:
+            for run in self.runs:
+                run.log_metrics(metrics, step)
+
+    def log_artifact(self, path: Path) -> None:
+        for run in self.runs:
+            run.log_artifact(path)
+
+    def child(self, name: str) -> "RunGroup":
+        return RunGroup([run.child(name) for run in self.runs])
+
+    def end(self, status: str = "FINISHED") -> None:
+        for run in self.runs:
+            run.end(status)
+
+
+def open_run(targets: Sequence[TrackTarget], name: str, experiment: str = DEFAULT_EXPERIMENT) -> RunGroup:
+    """Start one run per target (an empty group for none, and on DDP ranks other than 0).
+
+    Raises:
+        ConfigError: a tracker's library is not installed (with the command that installs it).
+    """
+    if not targets or int(os.environ.get("RANK", "0")) != 0:
+        return RunGroup()
+    runs: list[TrackedRun] = []
+    for target in targets:
+        if target.backend == "mlflow":
+            runs.append(MlflowRun.open(target.location, experiment, name))
+        else:
+            runs.append(TensorBoardRun.open(target.location, name))
+    return RunGroup(runs)
+
+
+@contextmanager
+def tracking(targets: Sequence[TrackTarget], name: str, recipe: Mapping[str, Any], progress: Progress, experiment: str = DEFAULT_EXPERIMENT) -> Iterator[tuple[RunGroup, Progress]]:
+    """Open a run, log `recipe` (flattened) as its parameters and yield it with the progress
+    sink to train with; the run ends FINISHED, FAILED (an error) or KILLED (Ctrl-C)."""
+    run = open_run(targets, name, experiment)
+    if not run:
+        yield run, progress
+        return
+    run.log_params(flatten(recipe))
+    try:
+        yield run, TrackedProgress(progress, run)
+    except KeyboardInterrupt:
+        run.end("KILLED")
+        raise
+    except BaseException:
+        run.end("FAILED")
+        raise
+    run.end()
+
+
+class TrackedProgress:
+    """A progress sink that also sends each finished record's numbers to a run as metrics.
+
+    The step is the record's `epoch` (training), else a count of finished records (eval,
+    profile: one record per batch size)."""
+
+    def __init__(self, inner: Progress, run: TrackedRun):
+        self.inner, self.run = inner, run
+        self._finished = 0
+
+    def start(self, description: str, total: int) -> None:
+        self.inner.start(description, total)
+
+    def advance(self, steps: int = 1, **fields: Any) -> None:
+        self.inner.advance(steps, **fields)
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        self.inner.finish(summary)
+        self._finished += 1
+        step = summary.get("epoch", self._finished)
+        self.run.log_metrics({k: v for k, v in scalar_fields(summary).items() if not isinstance(v, str) and k != "epoch"}, int(step))
+
+    def log(self, message: str) -> None:
+        self.inner.log(message)
+
+
+def log_model(run: TrackedRun, card: "ModelCard", weights_path: Path) -> None:
+    """After training: the card and the weights as artefacts, the final accuracy as metrics
+    (`test_top1`, …), and for a student each teacher as tags (`teacher.0.arch`, …)."""
+    final: dict[str, float] = {}
+    for split in ("val", "test"):
+        figures = card.metrics.get(split) or {}
+        final.update({f"final_{split}_{k}": v for k, v in scalar_fields(figures).items() if k in ("top1", "top5", "agreement")})
+    run.log_metrics(final, int(card.training.get("epochs") or 0))
+    tags: dict[str, Any] = {"edgekd.role": card.role, "edgekd.arch": card.arch, "edgekd.dataset": card.dataset.get("spec", "")}
+    for index, teacher in enumerate(card.training.get("teachers") or []):
+        tags.update({f"teacher.{index}.{key}": teacher.get(key) for key in ("arch", "path", "sha256") if teacher.get(key) is not None})
+    run.set_tags(tags)
+    for path in (weights_path.with_suffix(".json"), weights_path):
+        if path.exists():
+            run.log_artifact(path)
+
+
+def _import(name: str):
+    try:
+        return __import__(name)
+    except ImportError:
+        raise ConfigError(f"--track {name} needs the {name} package, which is not installed: {INSTALL_HINT[name]}.") from None
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+def _local_uri(uri: str) -> str:
+    """The URI with the SQLite file's folder created (SQLite creates the file, not its folder)."""
+    db = _sqlite_path(uri)
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    return uri
+
+
+def _artifact_root(uri: str) -> str | None:
+    """Artefacts beside a SQLite store (`runs/mlartifacts/`); a server decides its own."""
+    db = _sqlite_path(uri)
+    return (db.parent.resolve() / "mlartifacts").as_uri() if db is not None else None
+
+
+def _folder_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
+
+
+def _markdown_table(values: Mapping[str, Any]) -> str:
+    return "| key | value |\n|---|---|\n" + "\n".join(f"| {k} | {str(v).replace('|', '/')} |" for k, v in values.items())
