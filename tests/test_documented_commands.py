@@ -54,9 +54,9 @@ def device_only_reason(command: str) -> str | None:
 
 
 def edgekd_invocations(command: str) -> list[list[str]]:
-    """The argument lists of each `edgekd …` in a command line (after `&&`, `;`, `for … do`)."""
+    """The argument lists of each `edgekd …` in a command line (after `&&`, `;`, `|`, `for … do`)."""
     calls = []
-    for part in re.split(r"&&|;|\|\|", command):
+    for part in re.split(r"&&|\|\||;|\|", command):  # and pipes: `edgekd … --json | jq …`
         part = part.replace('"$A"', "ARTEFACT").replace('"$T"', "TEACHER").replace("$T", "TEACHER")
         try:
             tokens = shlex.split(part)
