@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from edgekd.data import DataConfig
+from edgekd.data.augment import MIX_KINDS, MixRecipe
 from edgekd.engine import TrainConfig
 from edgekd.errors import ConfigError
 
@@ -37,6 +38,9 @@ class DistillConfig:
             declared default. An option the method does not declare is refused.
         ensemble: how several teachers' soft targets combine: `prob` (mean of their
             probabilities at T) or `logit` (softmax of their mean logits at T).
+        mix: `none`, `mixup` or `cutmix`: teacher and student see the same mixed training
+            views, replayable from (seed, epoch, sample index) (see `edgekd.distill.mixing`).
+        mix_alpha: λ ~ Beta(α, α) of the mix (> 0).
         teacher_arch: timm architecture of a bare teacher checkpoint without `teacher.json`.
         teacher_img_size: input size (px) of a bare teacher (None: the student's `img_size`).
         teacher_mean, teacher_std: normalisation of a bare teacher (None: timm's pretrained
@@ -66,6 +70,8 @@ class DistillConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     method_options: Mapping[str, Any] = field(default_factory=dict)
     ensemble: str = "prob"
+    mix: str = "none"
+    mix_alpha: float = 1.0
     teacher_arch: str | None = None
     teacher_img_size: int | None = None
     teacher_mean: tuple[float, ...] | None = None
@@ -91,6 +97,10 @@ class DistillConfig:
         payload["drop_classes"] = list(self.drop_classes)
         return payload
 
+    @property
+    def mix_recipe(self) -> MixRecipe:
+        return MixRecipe(self.mix, self.mix_alpha)
+
     def method_settings(self) -> dict[str, Any]:
         """Every option of `method` with its value in this run (declared defaults filled in)."""
         from edgekd.distill.methods import METHODS
@@ -113,6 +123,10 @@ class DistillConfig:
         METHODS[self.method].check_run(self, self.method_settings())
         if self.ensemble not in ENSEMBLE_RULES:
             raise ConfigError(f"unknown --ensemble '{self.ensemble}': use {' or '.join(ENSEMBLE_RULES)}.")
+        if self.mix not in MIX_KINDS:
+            raise ConfigError(f"unknown --mix '{self.mix}': use {', '.join(MIX_KINDS)}.")
+        if self.mix_alpha <= 0:
+            raise ConfigError(f"--mix-alpha must be > 0 (λ ~ Beta(α, α)), got {self.mix_alpha}.")
         if self.img_size < 8:
             raise ConfigError(f"--img-size must be at least 8 px, got {self.img_size}.")
         if self.teacher_img_size is not None and self.teacher_img_size < 8:

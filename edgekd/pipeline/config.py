@@ -163,6 +163,8 @@ class DistillSectionBase(TrainSection):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     lr: float = Field(DEFAULT_LR, gt=0)  # distill's own default (see edgekd.distill.config)
     teacher_cache: bool = False
+    mix: Literal["none", "mixup", "cutmix"] = "none"
+    mix_alpha: float = Field(1.0, gt=0)
     # Learning beyond labels (docs/distill.md): the keys of the same edgekd distill flags.
     transfer_data: Optional[str] = None
     transfer_ratio: Optional[float] = Field(None, gt=0, le=1)

@@ -13,15 +13,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from edgekd.data import ModelInput
+from edgekd.data import Batch, ModelInput
 from edgekd.distill.methods.options import MethodOption
+from edgekd.distill.mixing import MixedBatch, mix_before_forward
 from edgekd.engine import Predictions, TrainingTask
 from edgekd.errors import ConfigError
 
 if TYPE_CHECKING:
     from edgekd.distill.config import DistillConfig
+    from edgekd.distill.mixing import BatchMixer
     from edgekd.distill.targets import TeacherTargets
 
 METHODS: dict[str, type["DistillMethod"]] = {}
@@ -69,6 +72,8 @@ class DistillMethod(TrainingTask):
         options: the method's settings, declared once (flags, pipeline keys and validation
             are derived from them). A subclass extends its parent's: `Parent.options + (...)`.
         reference_val: the teachers' val predictions, for `val_agreement` in each epoch's record.
+        mixer: mixes every training batch before `forward` sees it (`--mix`; set by the stage),
+            so `forward(pixels, batch)` receives the mixed views and a `MixedBatch`.
     """
 
     name: ClassVar[str] = ""
@@ -85,6 +90,8 @@ class DistillMethod(TrainingTask):
         self.ensemble = ensemble
         for name, value in self.resolve_options(settings).items():
             setattr(self, name, value)
+        self.mixer: "BatchMixer | None" = None
+        self.register_forward_pre_hook(mix_before_forward)
         self.epoch = 0
         self.reference_val: Predictions | None = None
         # What the student learns from (sets, sizes, fingerprints), set by the stage; every
@@ -126,7 +133,22 @@ class DistillMethod(TrainingTask):
 
     def describe(self) -> dict[str, Any]:
         """The method's settings as recorded in student.json and the metrics."""
-        return {"method": self.name, "label_smoothing": self.label_smoothing, **{option.name: getattr(self, option.name) for option in self.options}}
+        mix = {"mix": self.mixer.recipe.describe()} if self.mixer is not None else {}
+        return {"method": self.name, "label_smoothing": self.label_smoothing, **{option.name: getattr(self, option.name) for option in self.options}, **mix}
+
+    def label_terms(self, logits: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The label term per sample and which samples have one: (CE (B,), labelled (B,) bool).
+
+        CE is label-smoothed; for a `MixedBatch`, λ·CE(label) + (1 − λ)·CE(partner's label).
+        Unlabeled samples (label −1, or a partner's −1) have CE 0 and `labelled` False.
+        """
+        ce = F.cross_entropy(logits, batch.labels.clamp_min(0), label_smoothing=self.label_smoothing, reduction="none")
+        labelled = batch.labels >= 0
+        if isinstance(batch, MixedBatch):
+            partner_ce = F.cross_entropy(logits, batch.partner_labels.clamp_min(0), label_smoothing=self.label_smoothing, reduction="none")
+            ce = batch.lam * ce + (1.0 - batch.lam) * partner_ce
+            labelled = labelled & (batch.partner_labels >= 0)
+        return ce * labelled, labelled
 
     def start_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -54,8 +54,7 @@ class RelationDistillation(DistillMethod):
         logits = self.student_logits(pixels)
         teacher = ensemble_logits(self.targets.logits(pixels, batch), self.ensemble)
         inter, intra = dist_terms(logits, teacher, self.temperature)
-        labelled = batch.labels >= 0
-        ce_each = F.cross_entropy(logits, batch.labels.clamp_min(0), label_smoothing=self.label_smoothing, reduction="none")
-        ce_sum = (ce_each * labelled).sum()  # unlabeled samples add no CE (the mean is over the batch)
+        ce_each, labelled = self.label_terms(logits, batch)
+        ce_sum = ce_each.sum()  # unlabeled samples add no CE (the mean is over the batch)
         loss = self.ce_weight * ce_sum / len(batch) + self.beta * inter + self.gamma * intra
         return {"loss": loss, "output": logits, "ce": (ce_sum / labelled.sum().clamp_min(1)).detach(), "inter": inter.detach(), "intra": intra.detach()}

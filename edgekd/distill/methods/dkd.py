@@ -10,7 +10,7 @@ the true class) and the distribution over the other classes (NCKD), weighted on 
 `w(t)` warms the distillation term up linearly over the first `warmup` share of the run (in
 steps), so that a 4-epoch run is not starved as mdistiller's fixed 20 epochs would starve it.
 Samples without a label (an `unlabeled:PATH` transfer set) take the teacher's top-1 as their
-target class and no CE. With several teachers the target logits are `ensemble_logits`.
+target class and no CE; on mixed views (`--mix`) the target class is the larger share's label. With several teachers the target logits are `ensemble_logits`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from edgekd.data import Batch
 from edgekd.distill.losses import ensemble_logits
 from edgekd.distill.methods.base import DistillMethod, register
 from edgekd.distill.methods.options import MethodOption
+from edgekd.distill.mixing import MixedBatch
 
 
 def dkd_terms(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,11 +88,13 @@ class DecoupledKD(DistillMethod):
     def forward(self, pixels: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         logits = self.student_logits(pixels)
         teacher = ensemble_logits(self.targets.logits(pixels, batch), self.ensemble)
-        labelled = batch.labels >= 0
-        target = torch.where(labelled, batch.labels, teacher.argmax(dim=1))
+        # One class per sample for the decoupling: its label (on a mixed view, the larger
+        # share's), or the teacher's top-1 where there is no label.
+        labels = batch.dominant_labels if isinstance(batch, MixedBatch) else batch.labels
+        target = torch.where(labels >= 0, labels, teacher.argmax(dim=1))
         tckd, nckd = dkd_terms(logits, teacher, target, self.temperature)
-        ce_each = F.cross_entropy(logits, batch.labels.clamp_min(0), label_smoothing=self.label_smoothing, reduction="none")
-        ce_sum = (ce_each * labelled).sum()  # unlabeled samples add no CE (their mean is over the batch)
+        ce_each, labelled = self.label_terms(logits, batch)
+        ce_sum = ce_each.sum()  # unlabeled samples add no CE (their mean is over the batch)
         ce = ce_sum / labelled.sum().clamp_min(1)
         self._seen += len(batch)
         weight = self.warmup_weight()

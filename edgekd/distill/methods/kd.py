@@ -10,7 +10,6 @@ of their mean logits (`--ensemble logit`). After training the student is a plain
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from edgekd.data import Batch
 from edgekd.distill.losses import kd_loss, soft_targets, standardize_logits
@@ -44,8 +43,9 @@ class KnowledgeDistillation(DistillMethod):
     def kd_terms(self, logits: torch.Tensor, batch: Batch, teacher_logits: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """The KD loss and its terms for student `logits` and the teachers' logits.
 
-        Per sample: labelled ones (label >= 0) take (1−α)·CE + α·T²·KL; unlabeled ones (label
-        −1, from an `unlabeled:PATH` transfer set) take the soft term alone, T²·KL (weight 1).
+        Per sample: labelled ones (label >= 0) take (1−α)·CE + α·T²·KL (CE of both labels by λ
+        on mixed views); unlabeled ones (label −1, from an `unlabeled:PATH` transfer set) take
+        the soft term alone, T²·KL (weight 1).
         The loss is the mean over the batch; `ce` is the mean over its labelled samples (0 if none).
         """
         soft_logits = logits
@@ -53,17 +53,15 @@ class KnowledgeDistillation(DistillMethod):
             teacher_logits = [standardize_logits(t) for t in teacher_logits]
             soft_logits = standardize_logits(logits)
         targets = soft_targets(teacher_logits, self.temperature, self.ensemble)
-        labelled = batch.labels >= 0
+        ce_each, labelled = self.label_terms(logits, batch)
         if bool(labelled.all()):  # the common case, kept as the plain batch-mean formula
-            ce = F.cross_entropy(logits, batch.labels, label_smoothing=self.label_smoothing)
+            ce = ce_each.mean()
             kd = kd_loss(soft_logits, targets, self.temperature)
             loss = (1.0 - self.alpha) * ce + self.alpha * kd
             return {"loss": loss, "output": logits, "ce": ce.detach(), "kd": kd.detach()}
         kd_each = kd_loss(soft_logits, targets, self.temperature, reduction="none")
-        ce_each = F.cross_entropy(logits, batch.labels.clamp_min(0), label_smoothing=self.label_smoothing, reduction="none")
         loss = torch.where(labelled, (1.0 - self.alpha) * ce_each + self.alpha * kd_each, kd_each).mean()
-        count = labelled.sum()
-        ce = (ce_each * labelled).sum() / count.clamp_min(1)
+        ce = ce_each.sum() / labelled.sum().clamp_min(1)
         return {"loss": loss, "output": logits, "ce": ce.detach(), "kd": kd_each.mean().detach()}
 
     def forward(self, pixels: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:

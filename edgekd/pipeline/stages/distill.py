@@ -27,7 +27,7 @@ def _config(section: DistillSectionBase, entry: MethodRunBase, seed: int, ctx: P
     return DistillConfig(
         student=section.student, out_dir=out_dir, teacher=(str(ctx.teacher().path),), method=entry.method,
         data=ctx.pipeline.data.to_config(), train=train.train_config(seed=seed),
-        method_options=section.method_options(entry),
+        method_options=section.method_options(entry), mix=section.mix, mix_alpha=section.mix_alpha,
         teacher_cache=ctx.stage_dir("distill") / "teacher-cache" if section.teacher_cache else None,
         img_size=section.img_size, pretrained=section.pretrained, in_chans=section.in_chans,
         label_smoothing=entry.label_smoothing if entry.label_smoothing is not None else section.label_smoothing, device=section.device,
