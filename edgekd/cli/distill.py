@@ -1,4 +1,4 @@
-"""`edgekd distill`: train a student from teachers (KD, FitNet) or alone (`none`); `--list-layers`."""
+"""`edgekd distill`: train a student from teachers (any registered method) or alone (`none`); `--list-layers`."""
 
 from __future__ import annotations
 

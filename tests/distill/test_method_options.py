@@ -91,8 +91,10 @@ def test_section_keys_reach_only_the_methods_declaring_them(tmp_path):
           student: test_resnet
           beta: 0.5
           temperature: 2.0
+          mix: cutmix
           methods: [none, kd, {method: fitnet, temperature: 3.0}]
     """))
     section = load_pipeline(path).distill
+    assert (section.mix, section.mix_alpha) == ("cutmix", 1.0)
     none, kd, fitnet = (section.method_options(entry) for entry in section.methods)
     assert none == {} and kd == {"temperature": 2.0} and fitnet == {"temperature": 3.0, "beta": 0.5}
