@@ -90,3 +90,10 @@ def test_dkd_trains_on_digits_through_the_cli(run_cli, digits_teacher, tmp_path)
     first, last = (json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines())
     assert {"train_tckd", "train_nckd", "train_ce"} <= set(first) and 0 < first["train_kd_weight"] < last["train_kd_weight"] <= 1
     assert card["metrics"]["test"]["top1"] > 10  # better than chance on 10 classes
+
+
+def test_saturated_logits_keep_the_terms_and_their_gradients_finite():
+    student = torch.tensor([[300.0, 0.0, -300.0]], requires_grad=True)
+    tckd, nckd = dkd_terms(student, torch.tensor([[0.0, 200.0, 0.0]]), torch.tensor([0]), 1.0)
+    (tckd + nckd).backward()
+    assert torch.isfinite(tckd) and torch.isfinite(nckd) and torch.isfinite(student.grad).all()

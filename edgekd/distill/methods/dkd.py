@@ -39,11 +39,14 @@ def dkd_terms(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target
     is_target = F.one_hot(target, student.shape[1]).bool()
     scale = temperature * temperature / student.shape[0]
 
-    def binary(logits: torch.Tensor) -> torch.Tensor:  # (B, 2): [p_target, 1 − p_target]
-        p_target = F.softmax(logits, dim=1)[is_target]
-        return torch.stack([p_target, 1.0 - p_target], dim=1)
+    def log_binary(logits: torch.Tensor) -> torch.Tensor:
+        """(B, 2): log [p_target, 1 − p_target], in log space: 1 − p_target never rounds to 0."""
+        total = torch.logsumexp(logits, dim=1)
+        log_target = logits[is_target] - total
+        log_others = torch.logsumexp(logits.masked_fill(is_target, float("-inf")), dim=1) - total
+        return torch.stack([log_target, log_others], dim=1)
 
-    tckd = F.kl_div(binary(student).clamp_min(1e-12).log(), binary(teacher), reduction="sum") * scale
+    tckd = F.kl_div(log_binary(student), log_binary(teacher), reduction="sum", log_target=True) * scale
     mask = 1000.0 * is_target
     nckd = F.kl_div(F.log_softmax(student - mask, dim=1), F.softmax(teacher - mask, dim=1), reduction="sum") * scale
     return tckd, nckd
