@@ -67,6 +67,8 @@ HEADLINE = (
     StudentRun("alone", "none", ALONE_LR, label="student alone (its best lr on val)"),
     StudentRun("kd", "kd", label="KD, shipped defaults"),
     StudentRun("fitnet", "fitnet", label="FitNet (1 hint epoch, then KD), shipped defaults"),
+    StudentRun("dkd", "dkd", label="DKD (α·TCKD + β·NCKD), shipped defaults"),
+    StudentRun("dist", "dist", label="DIST (Pearson relations), shipped defaults"),
     StudentRun("kd-textbook", "kd", LR, (("temperature", 4.0), ("alpha", 0.9), ("kd_loss", "kl")), label="KD textbook (T=4, α=0.9, lr 0.1)", claim=False),
 )
 
