@@ -13,10 +13,17 @@ def _pct(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+_SYMBOLS = {"temperature": "T", "alpha": "α", "beta": "β", "gamma": "γ"}
+
+
 def _settings(settings: dict) -> str:
-    if "temperature" not in settings:
-        return f"lr {settings['lr']:g}"
-    return f"T={settings['temperature']:g}, α={settings['alpha']:g}, {settings['kd_loss']}, lr {settings['lr']:g}"
+    """`T=4, α=0.5, kl, lr 0.05`: the method's options that are set, then the lr."""
+    parts = []
+    for name, value in settings.items():
+        if name == "lr" or value is None:
+            continue
+        parts.append(value if isinstance(value, str) else f"{_SYMBOLS.get(name, name)}={value:g}")
+    return ", ".join([*parts, f"lr {settings['lr']:g}"])
 
 
 def accuracy_table(result: dict[str, Any]) -> list[str]:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from edgekd.distill import DistillConfig
+from edgekd.distill import METHODS
 from edgekd.distill.config import DEFAULT_LR
 
 DATA = "fashion-mnist"
@@ -32,14 +33,16 @@ ALONE_LR = 0.05
 
 @dataclass(frozen=True)
 class StudentRun:
-    """One student recipe. None fields take `edgekd distill`'s shipped defaults."""
+    """One student recipe: a method and the options it sets (the rest take its declared defaults).
+
+    Attributes:
+        options: (name, value) pairs of the method's declared options, e.g. (("temperature", 4.0),).
+    """
 
     name: str
     method: str
     lr: float | None = None
-    temperature: float | None = None
-    alpha: float | None = None
-    kd_loss: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
     label: str = ""
     claim: bool = True  # False: a reference recipe, reported but not held to "beats the student alone"
 
@@ -48,29 +51,25 @@ class StudentRun:
         return self.lr if self.lr is not None else DEFAULT_LR
 
     def settings(self) -> dict:
-        """lr, T, α and loss as the run uses them (defaults filled in), for tables."""
-        if self.method == "none":
-            return {"lr": self.effective_lr}
-        return {
-            "lr": self.effective_lr,
-            "temperature": self.temperature if self.temperature is not None else DistillConfig.temperature,
-            "alpha": self.alpha if self.alpha is not None else DistillConfig.alpha,
-            "kd_loss": self.kd_loss or DistillConfig.kd_loss,
-        }
+        """lr and every option of the method as the run uses them (defaults filled in), for tables."""
+        return {"lr": self.effective_lr, **METHODS[self.method].resolve_options(dict(self.options))}
 
 
 def _sweep_run(method: str, lr: float = LR, temperature: float | None = None, alpha: float | None = None, kd_loss: str | None = None) -> StudentRun:
     if method == "none":
         return StudentRun(f"none-lr{lr:g}", "none", lr)
     name = f"kd-T{temperature:g}-a{alpha:g}" + (f"-lr{lr:g}" if lr != LR else "") + (f"-{kd_loss}" if kd_loss and kd_loss != "kl" else "")
-    return StudentRun(name, method, lr, temperature, alpha, kd_loss)
+    options = tuple((k, v) for k, v in (("temperature", float(temperature)), ("alpha", float(alpha)), ("kd_loss", kd_loss)) if v is not None)
+    return StudentRun(name, method, lr, options)
 
 
 HEADLINE = (
     StudentRun("alone", "none", ALONE_LR, label="student alone (its best lr on val)"),
     StudentRun("kd", "kd", label="KD, shipped defaults"),
     StudentRun("fitnet", "fitnet", label="FitNet (1 hint epoch, then KD), shipped defaults"),
-    StudentRun("kd-textbook", "kd", LR, 4.0, 0.9, "kl", label="KD textbook (T=4, α=0.9, lr 0.1)", claim=False),
+    StudentRun("dkd", "dkd", label="DKD (α·TCKD + β·NCKD), shipped defaults"),
+    StudentRun("dist", "dist", label="DIST (Pearson relations), shipped defaults"),
+    StudentRun("kd-textbook", "kd", LR, (("temperature", 4.0), ("alpha", 0.9), ("kd_loss", "kl")), label="KD textbook (T=4, α=0.9, lr 0.1)", claim=False),
 )
 
 SWEEP = (

@@ -13,15 +13,15 @@ from edgekd.artifacts import sha256_file
 from edgekd.bench import protocol as P
 from edgekd.bench.protocol import BenchConfig, StudentRun
 from edgekd.data import DataConfig
-from edgekd.distill import DistillConfig, distill
+from edgekd.distill import METHODS, DistillConfig, distill
+from edgekd.distill.methods.base import all_options
 from edgekd.engine import OptimConfig, Progress, TrainConfig
-from edgekd.errors import ConfigError
+from edgekd.errors import ConfigError, EdgekdError
 from edgekd.teacher import TeacherConfig, train_teacher
 
-# Settings that do not change what a run computes: where it wrote, how the teacher was named,
-# and the loss settings a method does not use (the student alone has no soft term).
-_IGNORED = {"out_dir", "teacher", "teacher_cache", "resume"}
-_UNUSED_BY = {"none": {"temperature", "alpha", "kd_loss", "ensemble", "hint_epochs"}, "kd": {"hint_epochs"}}
+# Settings that do not change what a run computes: where it wrote, how the teacher was named;
+# the method's options are compared as the method resolves them (`_method_settings`).
+_IGNORED = {"out_dir", "teacher", "teacher_cache", "resume", "method_options"}
 
 
 def _train(epochs: int, lr: float, seed: int) -> TrainConfig:
@@ -63,14 +63,26 @@ def teacher_run(config: BenchConfig, progress: Progress) -> dict[str, Any]:
 
 def student_config(config: BenchConfig, run: StudentRun, seed: int, teacher: dict, folder: Path, *, val_size: float) -> DistillConfig:
     """The `edgekd distill` settings of one benchmark run."""
-    chosen = {k: v for k, v in (("temperature", run.temperature), ("alpha", run.alpha), ("kd_loss", run.kd_loss)) if v is not None}
     return replace(
         DistillConfig(P.STUDENT_ARCH, folder),
-        teacher=(teacher["path"],), method=run.method,
+        teacher=(teacher["path"],), method=run.method, method_options=dict(run.options),
         data=DataConfig(P.DATA, val_size=val_size, limit_train=config.effective_limit_train, split_seed=0),
         train=_train(config.effective_student_epochs, run.effective_lr, seed),
-        teacher_cache=config.out / "teacher-cache", img_size=P.IMG_SIZE, **chosen,
+        teacher_cache=config.out / "teacher-cache", img_size=P.IMG_SIZE,
     )
+
+
+def _method_settings(method: str, recorded: dict) -> dict | None:
+    """A recorded config's method options as `method` resolves them (defaults filled in); a
+    card from before `method_options` existed kept them as top-level keys. None: unreadable."""
+    declared = {o.name for o in METHODS[method].options} if method in METHODS else set()
+    given = recorded.get("method_options")
+    if given is None:
+        given = {k: v for k, v in recorded.items() if k in declared}
+    try:
+        return METHODS[method].resolve_options(given)
+    except (KeyError, EdgekdError):
+        return None
 
 
 def _same_run(card: dict | None, wanted: DistillConfig, teacher_sha: str) -> bool:
@@ -81,8 +93,10 @@ def _same_run(card: dict | None, wanted: DistillConfig, teacher_sha: str) -> boo
     defaults = json.loads(json.dumps(DistillConfig(wanted.student, wanted.out_dir).describe()))
     # A setting added to edgekd after the run was made counts as its default (what the run did).
     done = {**{k: v for k, v in defaults.items() if k not in done}, **done}
-    ignored = _IGNORED | _UNUSED_BY.get(wanted.method, set())
+    # Older cards kept the method's options as top-level keys: leave every option name out here.
+    ignored = _IGNORED | set(all_options())
     same_settings = {k: v for k, v in done.items() if k not in ignored} == {k: v for k, v in want.items() if k not in ignored}
+    same_settings = same_settings and _method_settings(wanted.method, done) == _method_settings(wanted.method, want)
     teachers = card.get("training", {}).get("teachers") or [{}]
     return same_settings and teachers[0].get("sha256") == teacher_sha
 

@@ -1,4 +1,4 @@
-"""`edgekd distill`: train a student from teachers (KD, FitNet) or alone (`none`); `--list-layers`."""
+"""`edgekd distill`: train a student from teachers (any registered method) or alone (`none`); `--list-layers`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.table import Table
@@ -17,8 +17,6 @@ from edgekd.distill import METHODS, DistillConfig, distill
 from edgekd.distill.config import DEFAULT_LR
 from edgekd.engine.tracking import log_model, tracking
 from edgekd.errors import ConfigError, ModelError
-
-KD_FORMULA = "(1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T))"
 
 
 def _floats(text: Optional[str], flag: str) -> tuple[float, ...] | None:
@@ -90,19 +88,24 @@ def _relaunch_under_torchrun(ctx: typer.Context, nproc: int) -> int:
     return subprocess.call(command, env=os.environ.copy())
 
 
+def _method_help() -> str:
+    """`--method`'s help: each registered method with the first line of its module's docstring."""
+    lines = []
+    for name, cls in METHODS.items():
+        summary = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0].split(":", 1)[-1].strip()
+        lines.append(f"{name} = {summary.rstrip('.')}")
+    return "; ".join(lines) + "."
+
+
+@opt.with_method_options
 def distill_command(
     ctx: typer.Context,
     teacher: Annotated[Optional[list[str]], typer.Option("--teacher", help="Teacher run directory or weights file; repeat for several teachers (an ensemble).")] = None,
     student: Annotated[Optional[str], typer.Option("--student", help="Student timm architecture, e.g. mobilenetv3_small_050.")] = None,
-    method: Annotated[str, typer.Option("--method", help=f"{', '.join(METHODS)}: kd = Hinton KD; fitnet = hint stage then KD; none = the student alone, same recipe.")] = "kd",
-    temperature: Annotated[float, typer.Option("--temperature", "-T", help="KD temperature T.")] = DistillConfig.temperature,
-    alpha: Annotated[float, typer.Option("--alpha", help=f"Weight α of the soft term in the KD loss {KD_FORMULA}.")] = DistillConfig.alpha,
-    kd_loss: Annotated[str, typer.Option("--kd-loss", help="Soft term: kl (Hinton) or kl-std (KL of per-sample standardized logits, Sun et al. 2024).")] = DistillConfig.kd_loss,
-    ensemble: Annotated[str, typer.Option("--ensemble", help="Several teachers: prob (mean of probabilities at T) or logit (mean logits).")] = "prob",
-    hint_layer: Annotated[Optional[str], typer.Option("--hint-layer", help="FitNet: teacher layer (module path; default: timm stage with the guided layer's stride).")] = None,
-    guided_layer: Annotated[Optional[str], typer.Option("--guided-layer", help="FitNet: student layer (module path; default: its middle timm stage).")] = None,
-    hint_epochs: Annotated[int, typer.Option("--hint-epochs", help="FitNet: epochs of stage 1 (hint regression), counted within --epochs.")] = 1,
-    beta: Annotated[float, typer.Option("--beta", help="FitNet: weight β of the hint loss added to KD in stage 2 (0: KD alone).")] = 0.0,
+    method: Annotated[str, typer.Option("--method", help=_method_help())] = "kd",
+    ensemble: Annotated[str, typer.Option("--ensemble", help="Several teachers: prob (mean of probabilities at T) or logit (mean logits).")] = DistillConfig.ensemble,
+    mix: Annotated[str, typer.Option("--mix", help="Mixed views: none, mixup or cutmix; teacher and student see the same mixed batch, replayable from (seed, epoch, sample) so the teacher cache holds it. --alpha 1 (kd) drops the label term: function matching.")] = DistillConfig.mix,
+    mix_alpha: Annotated[float, typer.Option("--mix-alpha", help="The mix's λ ~ Beta(α, α).")] = DistillConfig.mix_alpha,
     teacher_arch: Annotated[Optional[str], typer.Option("--teacher-arch", help="timm architecture of a bare teacher checkpoint without teacher.json.")] = None,
     teacher_img_size: Annotated[Optional[int], typer.Option("--teacher-img-size", help="Input size (px) of a bare teacher checkpoint (default: --img-size).")] = None,
     teacher_mean: Annotated[Optional[str], typer.Option("--teacher-mean", help="Bare teacher's normalisation mean, e.g. 0.485,0.456,0.406 (default: timm's pretrained config).")] = None,
@@ -151,6 +154,7 @@ def distill_command(
     track: opt.Track = None,
     as_json: opt.Json = False,
     quiet: opt.Quiet = False,
+    **method_options: Any,
 ) -> None:
     """Distil a student from teachers: writes DIR/student.safetensors (plain timm weights) + DIR/student.json.
 
@@ -185,14 +189,10 @@ def distill_command(
             amp=amp, channels_last=channels_last, compile=compile_model, keep=keep, seed=seed,
             crop_padding=crop_padding, flip=flip,
         ),
-        temperature=temperature,
-        alpha=alpha,
+        method_options={name: value for name, value in method_options.items() if value is not None},
         ensemble=ensemble,
-        kd_loss=kd_loss,
-        hint_layer=hint_layer,
-        guided_layer=guided_layer,
-        hint_epochs=hint_epochs,
-        beta=beta,
+        mix=mix,
+        mix_alpha=mix_alpha,
         teacher_arch=teacher_arch,
         teacher_img_size=teacher_img_size,
         teacher_mean=_floats(teacher_mean, "--teacher-mean"),
@@ -216,7 +216,7 @@ def distill_command(
     if nproc < 1:
         raise ConfigError(f"--nproc must be >= 1, got {nproc}.")
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
-        config.validate(tuple(METHODS))  # fail here, in one line, rather than in every process
+        config.validate()  # fail here, in one line, rather than in every process
         code = _relaunch_under_torchrun(ctx, nproc)
         if code:
             raise typer.Exit(code)

@@ -67,3 +67,45 @@ def train_config(
         keep=keep,
         seed=seed,
     )
+
+
+def _default_text(value) -> str:
+    if value is None:
+        return "automatic"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def method_option_help(declarations) -> str:
+    """One help text for a flag several methods declare: each method's meaning and default."""
+    groups: dict[int, tuple[object, list[str]]] = {}
+    for method, option in declarations:  # methods inheriting a declaration share one entry
+        groups.setdefault(id(option), (option, []))[1].append(method)
+    if len(groups) == 1:
+        [(option, methods)] = groups.values()
+        return f"{', '.join(methods)}: {option.help} Default {_default_text(option.default)}."
+    return "  ".join(f"{', '.join(methods)}: {option.help} Default {_default_text(option.default)}." for option, methods in groups.values())
+
+
+def with_method_options(command):
+    """Give `command` one flag per option the registered methods declare, after `--method`.
+
+    `command` takes `**method_options`; it receives every such flag by name (None: not
+    given, so the method's own default applies). Flags, help and types come from the methods'
+    declarations (`edgekd.distill.methods.options`): a new method's options appear here
+    without touching the CLI.
+    """
+    import inspect
+
+    from edgekd.distill.methods.base import all_options
+
+    signature = inspect.signature(command, eval_str=True)  # Typer reads a set __signature__ as is
+    plain = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    added = []
+    for name, declarations in all_options().items():
+        option = declarations[0][1]
+        flags = (option.flag, option.short) if option.short else (option.flag,)
+        annotation = Annotated[Optional[option.type], typer.Option(*flags, help=method_option_help(declarations))]
+        added.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation))
+    at = next((i + 1 for i, p in enumerate(plain) if p.name == "method"), len(plain))
+    command.__signature__ = signature.replace(parameters=[*plain[:at], *added, *plain[at:]])
+    return command

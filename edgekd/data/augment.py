@@ -82,3 +82,82 @@ def apply_views(pixels: torch.Tensor, params: torch.Tensor, recipe: AugmentRecip
         flip = params[:, 2].bool()[:, None, None, None]
         pixels = torch.where(flip, pixels.flip(-1), pixels)
     return pixels.contiguous()
+
+
+MIX_KINDS = ("none", "mixup", "cutmix")
+
+
+@dataclass(frozen=True)
+class MixRecipe:
+    """Mixing two training images (Zhang et al. 2018 mixup; Yun et al. 2019 CutMix).
+
+    `kind`: `none`, `mixup` (λ·a + (1 − λ)·b) or `cutmix` (a box of b pasted into a, λ the
+    share of a left); `alpha`: λ ~ Beta(α, α).
+    """
+
+    kind: str = "none"
+    alpha: float = 1.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.kind != "none"
+
+    def describe(self) -> dict:
+        return asdict(self)
+
+
+class MixSampler:
+    """Per-sample mixing parameters, fixed by (seed, epoch, sample index) like `ViewSampler`'s.
+
+    Sample i of an epoch is mixed with the view of sample `partner[i]` (a permutation of the
+    whole split, not of the batch), so the mixed view does not depend on which batch or DDP
+    shard sample i lands in: a teacher's logits for it can be cached and replayed.
+    """
+
+    def __init__(self, recipe: MixRecipe, num_samples: int, seed: int):
+        self.recipe = recipe
+        self.num_samples = num_samples
+        self.seed = seed
+        self._epoch: int | None = None
+        self._partner = self._lam = self._centre = None
+
+    def params(self, epoch: int, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For each sample index: partner index (B,) int64, λ (B,) float32, box centre (B, 2) in [0, 1)."""
+        if self._epoch != epoch:
+            import numpy as np
+
+            # Its own stream (salt 0x6D6978, "mix"), so crops and flips stay as without mixing.
+            rng = np.random.default_rng([self.seed, epoch, 0x6D6978])
+            self._partner = torch.from_numpy(rng.permutation(self.num_samples)).long()
+            self._lam = torch.from_numpy(rng.beta(self.recipe.alpha, self.recipe.alpha, self.num_samples)).float()
+            self._centre = torch.from_numpy(rng.random((self.num_samples, 2))).float()
+            self._epoch = epoch
+        rows = indices.cpu()
+        return self._partner[rows], self._lam[rows], self._centre[rows]
+
+
+def mix_views(pixels: torch.Tensor, partner_pixels: torch.Tensor, lam: torch.Tensor, centre: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mix each view with its partner's; returns (mixed (B, C, H, W), λ (B,): share of the first).
+
+    Args:
+        pixels, partner_pixels: (B, C, H, W) float views of the samples and of their partners.
+        lam, centre: from `MixSampler.params`. CutMix's box covers a 1 − λ share of the image
+            (sides √(1 − λ)·H and √(1 − λ)·W around `centre`); clipped at the border, λ becomes
+            the share actually kept.
+    """
+    lam, centre = lam.to(pixels.device), centre.to(pixels.device)
+    if kind == "mixup":
+        weight = lam[:, None, None, None].to(pixels.dtype)
+        return weight * pixels + (1.0 - weight) * partner_pixels, lam
+    _, _, height, width = pixels.shape
+    cut = torch.sqrt(1.0 - lam)
+    cy, cx = centre[:, 0] * height, centre[:, 1] * width
+    top, bottom = (cy - cut * height / 2).round().clamp(0, height), (cy + cut * height / 2).round().clamp(0, height)
+    left, right = (cx - cut * width / 2).round().clamp(0, width), (cx + cut * width / 2).round().clamp(0, width)
+    rows = torch.arange(height, device=pixels.device)[None, :]
+    cols = torch.arange(width, device=pixels.device)[None, :]
+    in_rows = (rows >= top[:, None]) & (rows < bottom[:, None])  # (B, H)
+    in_cols = (cols >= left[:, None]) & (cols < right[:, None])  # (B, W)
+    box = (in_rows[:, :, None] & in_cols[:, None, :])[:, None]  # (B, 1, H, W)
+    kept = 1.0 - box.flatten(1).float().mean(dim=1)
+    return torch.where(box, partner_pixels, pixels), kept

@@ -1,4 +1,4 @@
-"""Distillation: train a small student from frozen teachers (KD, FitNet) or alone (`none`).
+"""Distillation: train a small student from frozen teachers (KD, FitNet, DKD, DIST) or alone (`none`).
 
 Python API (the CLI's `edgekd distill` is a thin layer over it):
 

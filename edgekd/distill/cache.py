@@ -49,6 +49,8 @@ class CacheKey:
         seed: the training seed (it seeds the views).
         transfer_fingerprint: fingerprint of a transfer set the student learns from, if any.
         dropped_classes: classes removed from what the student learns from, if any.
+        mix: `MixRecipe.describe()` when the views are mixed (`--mix`), else None (and then
+            left out of the key, so unmixed entries keep their digest).
     """
 
     dataset_fingerprint: str
@@ -57,10 +59,13 @@ class CacheKey:
     seed: int
     transfer_fingerprint: str | None = None
     dropped_classes: tuple[str, ...] = field(default_factory=tuple)
+    mix: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         payload = asdict(self)
         payload["dropped_classes"] = list(self.dropped_classes)
+        if payload["mix"] is None:
+            del payload["mix"]
         return payload
 
     def digest(self) -> str:

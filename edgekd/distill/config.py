@@ -4,29 +4,24 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
 from edgekd.data import DataConfig
+from edgekd.data.augment import MIX_KINDS, MixRecipe
 from edgekd.engine import TrainConfig
 from edgekd.errors import ConfigError
 from edgekd.models.quantized import RECIPES
 
 ENSEMBLE_RULES = ("prob", "logit")
-KD_LOSSES = ("kl", "kl-std")
 
-# Shipped KD defaults, chosen on the FMNIST-32 val sweep (docs/benchmark.md): with 4 epochs from
-# scratch the textbook recipe (T = 4, α = 0.9, lr 0.1) did not beat the student alone at its own
-# best lr (0.05). α = 0.5 keeps half the weight on the labels, which a short run still needs; at
-# lr 0.05, T = 4 and T = 2 tied over two seeds (83.6 vs 83.7 % val, alone 82.7 %), and T = 4
-# keeps more of the teacher's dark knowledge (what a class missing from the transfer set is
-# learnt from). `edgekd distill --lr` defaults to DEFAULT_LR (the teacher stage keeps 0.1).
-DEFAULT_TEMPERATURE = 4.0
-DEFAULT_ALPHA = 0.5
+# `edgekd distill --lr` defaults to DEFAULT_LR (the teacher stage keeps 0.1): the student alone's
+# best lr on the FMNIST-32 val sweep (docs/benchmark.md), where KD at this lr also did best.
 DEFAULT_LR = 0.05
 
 
 @dataclass(frozen=True)
 class DistillConfig:
-    """What `edgekd distill` does; field names match the CLI flags (`--hint-layer` → `hint_layer`).
+    """What `edgekd distill` does; field names match the CLI flags (`--teacher-cache` → `teacher_cache`; a method's own flags go to `method_options`).
 
     The data options live in `data` and the training recipe (`--epochs`, `--lr`, `--batch-size`,
     …) in `train`, exactly as for the teacher stage.
@@ -37,15 +32,16 @@ class DistillConfig:
             checkpoint.pt.
         teacher: teacher artefacts (`--teacher`, repeatable): run directories, edgekd
             `.safetensors` files with their card, or bare timm checkpoints (with `teacher_arch`).
-        method: registered method name: `kd`, `fitnet` or `none` (the student alone, same recipe).
-        temperature: KD temperature T (> 0). Loss = (1−α)·CE + α·T²·KL(softmax(t/T) ‖ softmax(s/T)).
-        alpha: weight α of the soft (KD) term, in [0, 1].
+        method: registered method name (`edgekd.distill.METHODS`: `kd`, `fitnet`, …, and
+            `none`, the student alone with the same recipe).
+        method_options: the method's own settings by name (`{"temperature": 2.0}`), as its
+            class declares them (`DistillMethod.options`); those left out take the method's
+            declared default. An option the method does not declare is refused.
         ensemble: how several teachers' soft targets combine: `prob` (mean of their
             probabilities at T) or `logit` (softmax of their mean logits at T).
-        hint_layer: FitNet: teacher module path (None: paired automatically).
-        guided_layer: FitNet: student module path (None: the student's middle timm stage).
-        hint_epochs: FitNet: epochs of stage 1 (hint regression), counted within `train.epochs`.
-        beta: FitNet: weight β of the hint loss added to KD in stage 2 (0: KD alone).
+        mix: `none`, `mixup` or `cutmix`: teacher and student see the same mixed training
+            views, replayable from (seed, epoch, sample index) (see `edgekd.distill.mixing`).
+        mix_alpha: λ ~ Beta(α, α) of the mix (> 0).
         teacher_arch: timm architecture of a bare teacher checkpoint without `teacher.json`.
         teacher_img_size: input size (px) of a bare teacher (None: the student's `img_size`).
         teacher_mean, teacher_std: normalisation of a bare teacher (None: timm's pretrained
@@ -78,14 +74,10 @@ class DistillConfig:
     method: str = "kd"
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    temperature: float = DEFAULT_TEMPERATURE
-    alpha: float = DEFAULT_ALPHA
+    method_options: Mapping[str, Any] = field(default_factory=dict)
     ensemble: str = "prob"
-    kd_loss: str = "kl"
-    hint_layer: str | None = None
-    guided_layer: str | None = None
-    hint_epochs: int = 1
-    beta: float = 0.0
+    mix: str = "none"
+    mix_alpha: float = 1.0
     teacher_arch: str | None = None
     teacher_img_size: int | None = None
     teacher_mean: tuple[float, ...] | None = None
@@ -108,6 +100,7 @@ class DistillConfig:
 
     def describe(self) -> dict:
         payload = asdict(self)
+        payload["method_options"] = dict(self.method_options)
         payload["out_dir"] = str(self.out_dir)
         payload["teacher_cache"] = str(self.teacher_cache) if self.teacher_cache else None
         payload["drop_classes"] = list(self.drop_classes)
@@ -115,40 +108,42 @@ class DistillConfig:
         payload["calib"] = str(self.calib) if self.calib else None
         return payload
 
-    def validate(self, known_methods: tuple[str, ...]) -> None:
-        """Refuse impossible combinations with one line that says how to fix them."""
-        if self.method not in known_methods:
-            raise ConfigError(f"unknown --method '{self.method}': use {', '.join(known_methods)}.")
-        if self.temperature <= 0:
-            raise ConfigError(f"--temperature must be > 0, got {self.temperature}.")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ConfigError(f"--alpha must be within [0, 1], got {self.alpha}.")
-        if self.beta < 0:
-            raise ConfigError(f"--beta must be >= 0, got {self.beta}.")
-        if self.kd_loss not in KD_LOSSES:
-            raise ConfigError(f"unknown --kd-loss '{self.kd_loss}': use {' or '.join(KD_LOSSES)}.")
+    @property
+    def mix_recipe(self) -> MixRecipe:
+        return MixRecipe(self.mix, self.mix_alpha)
+
+    def method_settings(self) -> dict[str, Any]:
+        """Every option of `method` with its value in this run (declared defaults filled in)."""
+        from edgekd.distill.methods import METHODS
+
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown --method '{self.method}': use {', '.join(METHODS)}.")
+        return METHODS[self.method].resolve_options(self.method_options)
+
+    def validate(self, known_methods: tuple[str, ...] | None = None) -> None:
+        """Refuse impossible combinations with one line that says how to fix them.
+
+        The method's own options are checked against its declarations (`method_settings`)
+        and its `check_run`; `known_methods` (default: every registered one) limits `method`.
+        """
+        from edgekd.distill.methods import METHODS
+
+        known = tuple(known_methods) if known_methods is not None else tuple(METHODS)
+        if self.method not in known:
+            raise ConfigError(f"unknown --method '{self.method}': use {', '.join(known)}.")
+        METHODS[self.method].check_run(self, self.method_settings())
         if self.ensemble not in ENSEMBLE_RULES:
             raise ConfigError(f"unknown --ensemble '{self.ensemble}': use {' or '.join(ENSEMBLE_RULES)}.")
+        if self.mix not in MIX_KINDS:
+            raise ConfigError(f"unknown --mix '{self.mix}': use {', '.join(MIX_KINDS)}.")
+        if self.mix_alpha <= 0:
+            raise ConfigError(f"--mix-alpha must be > 0 (λ ~ Beta(α, α)), got {self.mix_alpha}.")
         if self.img_size < 8:
             raise ConfigError(f"--img-size must be at least 8 px, got {self.img_size}.")
         if self.teacher_img_size is not None and self.teacher_img_size < 8:
             raise ConfigError(f"--teacher-img-size must be at least 8 px, got {self.teacher_img_size}.")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"--label-smoothing must be within [0, 1), got {self.label_smoothing}.")
-        if self.method != "fitnet":
-            used = [flag for flag, value in (("--hint-layer", self.hint_layer), ("--guided-layer", self.guided_layer), ("--beta", self.beta or None)) if value]
-            if used:
-                raise ConfigError(f"{', '.join(used)} only apply to --method fitnet (this run uses --method {self.method}).")
-        else:
-            if self.hint_epochs < 0:
-                raise ConfigError(f"--hint-epochs must be >= 0, got {self.hint_epochs}.")
-            if self.hint_epochs >= self.train.epochs:
-                raise ConfigError(
-                    f"--hint-epochs ({self.hint_epochs}) must be smaller than --epochs ({self.train.epochs}): "
-                    "--epochs counts both FitNet stages and stage 2 (KD) needs at least one epoch."
-                )
-            if self.train.compile:
-                raise ConfigError("--compile is not supported with --method fitnet (its hint stage stops the student mid-forward); drop --compile.")
         for name, values in (("--teacher-mean", self.teacher_mean), ("--teacher-std", self.teacher_std)):
             if values is not None and len(values) not in (1, 3):
                 raise ConfigError(f"{name} takes 1 or 3 comma-separated values, got {len(values)}.")

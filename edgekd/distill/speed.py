@@ -21,11 +21,13 @@ import torch
 
 from edgekd.data import AugmentRecipe, Batch, BatchLoader, DataConfig, Dataset, ImageSplit, ModelInput, ViewSampler, apply_views, to_unit_float
 from edgekd.distill.cache import CacheKey, TeacherCache, epoch_table
+from edgekd.distill.methods import METHODS
 from edgekd.distill.methods.kd import KnowledgeDistillation
 from edgekd.distill.methods.none import StudentAlone
 from edgekd.distill.targets import TeacherTargets
 from edgekd.distill.teachers import TeacherBank, load_teacher
 from edgekd.engine import OptimConfig, Progress, SilentProgress, TrainConfig, Trainer, build_optimizer
+from edgekd.errors import ConfigError
 from edgekd.models import ModelCard, create_model, save_model
 from edgekd.models import input_spec_for
 
@@ -44,6 +46,8 @@ class SpeedConfig:
             so that load from other processes hits every mode alike).
         epoch_samples: training samples of the whole-epoch measurements (None: the full split).
         threads: torch intra-op threads (the FMNIST-32 protocol uses 2).
+        methods: more registered methods (`dkd`, `dist`) whose steps are timed from the cache
+            beside the others (modes `cached_<name>`, step rates only), at their defaults.
     """
 
     data: str = "fashion-mnist"
@@ -59,6 +63,7 @@ class SpeedConfig:
     epoch_samples: int | None = None
     threads: int = 2
     device: str = "cpu"
+    methods: tuple[str, ...] = ()
 
 
 def _prepare_teacher(config: SpeedConfig, dataset: Dataset, workdir: Path):
@@ -128,7 +133,14 @@ def step_rates(config: SpeedConfig, dataset: Dataset, teacher, workdir: Path, de
         task.train()
         task.start_epoch(0)
         steps[mode] = _train_step(task, build_optimizer(student.parameters(), OptimConfig()))
+    for name in config.methods:
+        student, student_input = _student(config, dataset, None, device)
+        task = METHODS[name](student, student_input, TeacherTargets(bank, cache, rows, dataset.num_classes))
+        task.train()
+        task.start_epoch(0)
+        steps[f"cached_{name}"] = _train_step(task, build_optimizer(student.parameters(), OptimConfig()))
     steps["teacher"] = lambda pixels, batch: bank(pixels)
+    modes = (*MODES, *(f"cached_{name}" for name in config.methods))
 
     def settle() -> None:
         if device.type == "cuda":  # CUDA launches are asynchronous: time finished work only
@@ -142,11 +154,11 @@ def step_rates(config: SpeedConfig, dataset: Dataset, teacher, workdir: Path, de
         settle()
         return count * config.batch_size / (time.perf_counter() - started)
 
-    for mode in MODES:
+    for mode in modes:
         run(mode, config.warmup)
-    samples: dict[str, list[float]] = {mode: [] for mode in MODES}
+    samples: dict[str, list[float]] = {mode: [] for mode in modes}
     for _ in range(config.rounds):
-        for mode in MODES:
+        for mode in modes:
             samples[mode].append(run(mode, config.steps))
     return {mode: statistics.median(values) for mode, values in samples.items()}
 
@@ -189,7 +201,7 @@ def _report(rates: dict[str, float]) -> dict[str, Any]:
     bound = 1.0 / (1.0 / rates["student"] + 1.0 / rates["teacher"])
     return {
         "img_per_s": rates,
-        "ratio_to_student": {mode: rates[mode] / rates["student"] for mode in MODES},
+        "ratio_to_student": {mode: rate / rates["student"] for mode, rate in rates.items()},
         "online_bound_img_per_s": bound,
         "cached_kd_vs_student": rates["cached_kd"] / rates["student"],
         "online_kd_vs_bound": rates["online_kd"] / bound,
@@ -201,6 +213,9 @@ def measure_speed(config: SpeedConfig, progress: Progress | None = None) -> dict
     progress = progress or SilentProgress()
     torch.set_num_threads(config.threads)
     device = torch.device(config.device)
+    unknown = [name for name in config.methods if name not in METHODS or not METHODS[name].uses_teacher or name == "fitnet"]
+    if unknown:
+        raise ConfigError(f"speed: cannot time method(s) {', '.join(unknown)} from the cache; use logit methods such as {', '.join(m for m in METHODS if m not in ('none', 'fitnet'))}.")
     started = time.perf_counter()
     dataset = DataConfig(spec=config.data, val_size=0).load(config.img_size)
     small_eval = _subset(dataset.test, config.batch_size)

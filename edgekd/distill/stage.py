@@ -22,6 +22,7 @@ from edgekd.distill.cache import CacheKey, TeacherCache
 from edgekd.distill.config import DistillConfig
 from edgekd.distill.losses import ensemble_logits
 from edgekd.distill.methods import METHODS
+from edgekd.distill.mixing import BatchMixer
 from edgekd.distill.qad import QadRun
 from edgekd.distill.targets import TeacherTargets
 from edgekd.distill.teachers import Teacher, TeacherBank, check_class_names, check_teachers_agree, load_teacher
@@ -208,6 +209,7 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
         key = CacheKey(
             dataset.fingerprint, config.train.augment.describe(), config.img_size, config.train.seed,
             transfer_fingerprint=training_set.fingerprint if config.transfer_data else None, dropped_classes=training_set.dropped,
+            mix=config.mix_recipe.describe() if config.mix_recipe.enabled else None,
         )
         cache = TeacherCache(config.teacher_cache, key, writable=context.is_main)
         for teacher in teachers:
@@ -217,6 +219,8 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
             + (f" ({len(others)} other view set(s) in {cache.base})" if others else ""))
     targets = TeacherTargets(bank, cache, len(training_set.split), dataset.num_classes) if bank is not None and method.uses_teacher else None
     task = method.build(config, student, ModelInput(spec), targets)
+    if config.mix_recipe.enabled:
+        task.mixer = BatchMixer(training_set.split, config.mix_recipe, config.train.augment, config.train.seed, (spec.size, spec.size))
     task.train_data = {k: v for k, v in training_set.describe().items() if k != "parts"} | {
         "sets": [{k: p.get(k) for k in ("name", "spec", "kind", "used", "per_epoch", "fingerprint")} for p in training_set.parts]
     }

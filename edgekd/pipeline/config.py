@@ -12,12 +12,15 @@ import re
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
 
 from edgekd.data import AugmentRecipe, DataConfig
-from edgekd.distill.config import DEFAULT_ALPHA, DEFAULT_LR, DEFAULT_TEMPERATURE
+from edgekd.distill.config import DEFAULT_LR
+from edgekd.distill.methods import METHODS
+from edgekd.distill.methods.base import all_options
+from edgekd.distill.methods.options import MethodOption
 from edgekd.engine import OptimConfig, TrainConfig
 from edgekd.engine.tracking import TrackTarget
 from edgekd.errors import ConfigError
@@ -100,18 +103,27 @@ class TeacherSection(TrainSection):
         return self
 
 
-class MethodRun(Section):
-    """One entry of `distill.methods`: a method with its own settings (and an optional run name)."""
+def _option_type(option: MethodOption) -> Any:
+    return Literal[option.choices] if option.choices else option.type  # type: ignore[valid-type]
+
+
+def _option_field(declarations: list[MethodOption]) -> tuple[Any, Any]:
+    """An optional pydantic field for a method option; a bound is kept only where every
+    method declaring the name has it (`alpha` is ≤ 1 for KD, not for DKD)."""
+    first = declarations[0]
+    bounds = {k: v for k, v in first.bounds().items() if all(d.bounds().get(k) == v for d in declarations)}
+    return Optional[_option_type(first)], Field(None, **bounds)
+
+
+class MethodRunBase(Section):
+    """One entry of `distill.methods`: a method with its own settings (and an optional run name).
+
+    The method's keys are derived from its declared options (`DistillMethod.options`), with
+    their ranges; a key the method does not declare is refused like any unknown key.
+    """
 
     method: str
     name: Optional[str] = None
-    temperature: Optional[float] = Field(None, gt=0)
-    alpha: Optional[float] = Field(None, ge=0, le=1)
-    kd_loss: Optional[Literal["kl", "kl-std"]] = None
-    hint_layer: Optional[str] = None
-    guided_layer: Optional[str] = None
-    hint_epochs: Optional[int] = Field(None, ge=0)
-    beta: Optional[float] = Field(None, ge=0)
     lr: Optional[float] = Field(None, gt=0)
     epochs: Optional[int] = Field(None, ge=1)
     label_smoothing: Optional[float] = Field(None, ge=0, lt=1)
@@ -123,22 +135,37 @@ class MethodRun(Section):
             raise ValueError(f"run names use letters, digits, '.', '_' and '-' only, got '{value}'")
         return value
 
+    def method_options(self) -> dict[str, Any]:
+        """The method's options this entry sets."""
+        return {o.name: getattr(self, o.name) for o in METHODS[self.method].options if getattr(self, o.name) is not None}
 
-class DistillSection(TrainSection):
-    """`distill:` — one student, trained once per (method, seed): `methods` × `seeds` runs."""
+
+# One model per registered method (`kd` → MethodRun_kd), told apart by the `method` key.
+METHOD_RUNS: dict[str, type[MethodRunBase]] = {
+    name: create_model(  # type: ignore[call-overload]
+        f"MethodRun_{name}", __base__=MethodRunBase, __doc__=f"`methods: [{{method: {name}, …}}]`",
+        method=(Literal[name], ...), **{o.name: _option_field([o]) for o in cls.options},
+    )
+    for name, cls in METHODS.items()
+}
+MethodRun = Annotated[Union[tuple(METHOD_RUNS.values())], Field(discriminator="method")]  # type: ignore[valid-type]
+
+
+class DistillSectionBase(TrainSection):
+    """`distill:` — one student, trained once per (method, seed): `methods` × `seeds` runs.
+
+    Every option a registered method declares is also a section key (derived, default: each
+    method's own); it applies to the methods in `methods` that declare it, and an entry's own
+    key overrides it.
+    """
 
     student: str
-    methods: list[MethodRun] = Field(default_factory=lambda: [MethodRun(method="kd")], min_length=1)
+    methods: list[MethodRun] = Field(default_factory=lambda: [METHOD_RUNS["kd"](method="kd")], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     lr: float = Field(DEFAULT_LR, gt=0)  # distill's own default (see edgekd.distill.config)
-    temperature: float = Field(DEFAULT_TEMPERATURE, gt=0)
-    alpha: float = Field(DEFAULT_ALPHA, ge=0, le=1)
-    kd_loss: Literal["kl", "kl-std"] = "kl"
-    hint_layer: Optional[str] = None
-    guided_layer: Optional[str] = None
-    hint_epochs: int = Field(1, ge=0)
-    beta: float = Field(0.0, ge=0)
     teacher_cache: bool = False
+    mix: Literal["none", "mixup", "cutmix"] = "none"
+    mix_alpha: float = Field(1.0, gt=0)
     # Learning beyond labels (docs/distill.md): the keys of the same edgekd distill flags.
     transfer_data: Optional[str] = None
     transfer_ratio: Optional[float] = Field(None, gt=0, le=1)
@@ -153,6 +180,18 @@ class DistillSection(TrainSection):
         if isinstance(value, list):
             return [{"method": item} if isinstance(item, str) else item for item in value]
         return value
+
+    def method_options(self, entry: MethodRunBase) -> dict[str, Any]:
+        """The options of `entry`'s method in its run: the section's keys it declares, then the entry's own."""
+        declared = [o.name for o in METHODS[entry.method].options]
+        section = {name: getattr(self, name) for name in declared if getattr(self, name, None) is not None}
+        return {**section, **entry.method_options()}
+
+
+DistillSection = create_model(  # type: ignore[call-overload]
+    "DistillSection", __base__=DistillSectionBase, __doc__=DistillSectionBase.__doc__,
+    **{name: _option_field([o for _, o in declarations]) for name, declarations in all_options().items()},
+)
 
 
 class ExportSection(Section):
@@ -319,8 +358,11 @@ class Pipeline(Section):
 def _model_at(path: KeyPath) -> type[BaseModel] | None:
     """The model class that holds the key at `path` (to list its known keys)."""
     current: Any = Pipeline
-    for part in path[:-1]:
+    for index, part in enumerate(path[:-1]):
         if isinstance(part, int):
+            continue
+        if _is_method_tag(path, index):
+            current = METHOD_RUNS[part]
             continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
             return None
@@ -341,12 +383,18 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
+def _is_method_tag(loc: KeyPath, index: int) -> bool:
+    """Whether `loc[index]` is the method name pydantic adds after `methods[i]` (its union tag)."""
+    return index >= 2 and loc[index - 2] == "methods" and isinstance(loc[index - 1], int) and loc[index] in METHOD_RUNS
+
+
 def _describe_error(error: dict, data: Any) -> tuple[KeyPath, str]:
-    loc = tuple(error["loc"])
+    raw = tuple(error["loc"])
+    loc = tuple(part for index, part in enumerate(raw) if not _is_method_tag(raw, index))
     key = ".".join(f"[{p}]" if isinstance(p, int) else p for p in loc).replace(".[", "[") or "(top level)"
     kind = error["type"]
     if kind == "extra_forbidden":
-        model = _model_at(loc)
+        model = _model_at(raw)
         known = sorted(model.model_fields) if model is not None else []
         known = [k for k in known if k != "source"]
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)

@@ -18,12 +18,13 @@ def test_quick_bench_writes_every_figure_and_reuses_finished_runs(run_cli, tmp_p
     figures = json.loads((out / "bench.json").read_text())
     assert figures["schema"] == "edgekd.bench/1" and figures["config"]["quick"]
     assert 0 < figures["teacher"]["test_top1"] <= 100
-    assert set(figures["students"]) == {"alone", "kd", "fitnet", "kd-textbook"}
+    assert set(figures["students"]) == {"alone", "kd", "fitnet", "dkd", "dist", "kd-textbook"}
     for name, summary in figures["students"].items():
         (run,) = summary["runs"]
         assert 0 < run["test_top1"] <= 100 and run["train_img_per_s"] > 0
         assert summary["stats"]["mean"] == pytest.approx(run["test_top1"]) and not summary["stats"]["rule_applies"]
     assert figures["students"]["kd-textbook"]["settings"] == {"lr": 0.1, "temperature": 4.0, "alpha": 0.9, "kd_loss": "kl"}
+    assert figures["students"]["dkd"]["settings"] == {"lr": 0.05, "temperature": 4.0, "alpha": 1.0, "beta": 8.0, "ce_weight": 1.0, "warmup": 0.1}
     speed = figures["speed"]
     assert all(speed["steps"]["img_per_s"][mode] > 0 for mode in ("student", "teacher", "online_kd", "cached_kd"))
     models = figures["deploy"]["models"]

@@ -88,6 +88,6 @@ def test_other_bad_input_exits_2(run_cli, teacher_dir, tmp_path):
     _one_line_error(run_cli("distill", "--teacher", teacher_dir, "--data", "digits", "--out", tmp_path), "--student is required")
     _one_line_error(run_cli("distill", *STUDENT, "--out", tmp_path), "needs a teacher")
     _one_line_error(run_cli("distill", "--teacher", tmp_path / "nope", *STUDENT, "--out", tmp_path), "teacher not found")
-    _one_line_error(run_cli("distill", "--teacher", teacher_dir, *STUDENT, "--method", "dkd", "--out", tmp_path), "unknown --method 'dkd'", "kd, fitnet, none")
+    _one_line_error(run_cli("distill", "--teacher", teacher_dir, *STUDENT, "--method", "nope", "--out", tmp_path), "unknown --method 'nope'", "kd, fitnet, none")
     _one_line_error(run_cli("distill", "--teacher", teacher_dir, *STUDENT, "--resume", "--out", tmp_path / "fresh"), "no checkpoint")
     _one_line_error(run_cli("distill", "--teacher", teacher_dir, *STUDENT, "--teacher-mean", "a,b", "--out", tmp_path), "--teacher-mean takes comma-separated numbers")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -22,8 +23,13 @@ def small_recipe(epochs: int = 3, **overrides) -> TrainConfig:
 
 
 def distill_config(teacher: Path | None, out_dir: Path, method: str = "kd", epochs: int = 3, recipe: dict | None = None, **fields) -> DistillConfig:
-    """A `DistillConfig` for timm's `test_resnet` student (370 k parameters) on digits at 16 px."""
+    """A `DistillConfig` for timm's `test_resnet` student (370 k parameters) on digits at 16 px.
+
+    `fields` that are not `DistillConfig` fields are the method's options (`temperature=2.0`)."""
+    known = {f.name for f in dataclasses.fields(DistillConfig)}
+    options = {name: fields.pop(name) for name in list(fields) if name not in known}
     return DistillConfig(
+        method_options=options,
         student="test_resnet",
         out_dir=out_dir,
         teacher=(str(teacher),) if teacher is not None else (),

@@ -20,6 +20,8 @@ from edgekd.distill.adapters import build_adapter
 from edgekd.distill.losses import hint_loss
 from edgekd.distill.methods.base import register
 from edgekd.distill.methods.kd import KnowledgeDistillation
+from edgekd.distill.methods.options import MethodOption
+from edgekd.errors import ConfigError
 from edgekd.engine import Predictions
 from edgekd.models.features import FeatureTaps, auto_pair, layer_shape
 
@@ -51,18 +53,23 @@ class StudentSide(nn.Module):
 
 @register("fitnet")
 class FitNet(KnowledgeDistillation):
-    """Args (besides KD's): hint_layer, guided_layer (None: automatic), hint_epochs (stage 1
+    """Options (besides KD's): hint_layer, guided_layer (None: automatic), hint_epochs (stage 1
     length, within the run's epochs), beta (weight of the hint loss in stage 2)."""
 
-    def __init__(self, student: nn.Module, student_input: ModelInput, targets, *, hint_layer: str | None = None, guided_layer: str | None = None, hint_epochs: int = 1, beta: float = 0.0, **kd_options):
-        super().__init__(student, student_input, targets, **kd_options)
+    options = KnowledgeDistillation.options + (
+        MethodOption("hint_layer", str, None, "Teacher layer (module path; default: timm stage with the guided layer's stride)."),
+        MethodOption("guided_layer", str, None, "Student layer (module path; default: its middle timm stage)."),
+        MethodOption("hint_epochs", int, 1, "Epochs of stage 1 (hint regression), counted within --epochs.", ge=0),
+        MethodOption("beta", float, 0.0, "Weight β of the hint loss added to KD in stage 2 (0: KD alone).", ge=0),
+    )
+
+    def __init__(self, student: nn.Module, student_input: ModelInput, targets, **settings):
+        super().__init__(student, student_input, targets, **settings)
         teacher, teacher_spec = targets.bank.models[0], targets.bank.teachers[0].input
         spec = student_input.spec
-        self.hint_layer, self.guided_layer = auto_pair(teacher, student, student_size=spec.size, student_chans=spec.in_chans, hint_layer=hint_layer, guided_layer=guided_layer)
+        self.hint_layer, self.guided_layer = auto_pair(teacher, student, student_size=spec.size, student_chans=spec.in_chans, hint_layer=self.hint_layer, guided_layer=self.guided_layer)
         self.hint_shape = layer_shape(teacher, self.hint_layer, teacher_spec.size, teacher_spec.in_chans)
         self.guided_shape = layer_shape(student, self.guided_layer, spec.size, spec.in_chans)
-        self.hint_epochs = hint_epochs
-        self.beta = beta
         self.adapter = build_adapter(self.guided_shape, self.hint_shape)
         self.hint_taps = FeatureTaps(teacher, [self.hint_layer], detach=True)
         guided_taps = FeatureTaps(student, [self.guided_layer])
@@ -71,19 +78,19 @@ class FitNet(KnowledgeDistillation):
         self.__dict__["side_call"] = self.side
 
     @classmethod
-    def build(cls, config, student, student_input, targets):
-        return cls(
-            student, student_input, targets,
-            hint_layer=config.hint_layer, guided_layer=config.guided_layer, hint_epochs=config.hint_epochs, beta=config.beta,
-            temperature=config.temperature, alpha=config.alpha, ensemble=config.ensemble, label_smoothing=config.label_smoothing, kd_loss=config.kd_loss,
-        )
+    def check_run(cls, config, settings):
+        if settings["hint_epochs"] >= config.train.epochs:
+            raise ConfigError(
+                f"--hint-epochs ({settings['hint_epochs']}) must be smaller than --epochs ({config.train.epochs}): "
+                "--epochs counts both FitNet stages and stage 2 (KD) needs at least one epoch."
+            )
+        if config.train.compile:
+            raise ConfigError("--compile is not supported with --method fitnet (its hint stage stops the student mid-forward); drop --compile.")
 
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
-            "hint_layer": self.hint_layer, "guided_layer": self.guided_layer,
             "hint_shape": list(self.hint_shape), "guided_shape": list(self.guided_shape),
-            "hint_epochs": self.hint_epochs, "beta": self.beta,
             "adapter": " → ".join(type(m).__name__ for m in self.adapter),
         }
 

@@ -7,7 +7,6 @@ measured (top-1, agreement with the student), never part of the loss.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from edgekd.data import Batch
 from edgekd.distill.methods.base import DistillMethod, register
@@ -15,11 +14,11 @@ from edgekd.distill.methods.base import DistillMethod, register
 
 @register("none")
 class StudentAlone(DistillMethod):
-    """Cross-entropy on the labels (optionally label-smoothed)."""
+    """Cross-entropy on the labels (optionally label-smoothed; both labels by λ on mixed views)."""
 
     uses_teacher = False
 
     def forward(self, pixels: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         logits = self.student_logits(pixels)
-        ce = F.cross_entropy(logits, batch.labels, label_smoothing=self.label_smoothing)
+        ce = self.label_terms(logits, batch)[0].mean()
         return {"loss": ce, "output": logits, "ce": ce.detach()}

@@ -4,37 +4,33 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from edgekd.distill import METHODS, DistillConfig, distill
+from edgekd.distill import DistillConfig, distill
 from edgekd.engine import Progress
 from edgekd.errors import ConfigError, EdgekdError
-from edgekd.pipeline.config import DistillSection, MethodRun
+from edgekd.pipeline.config import DistillSectionBase, MethodRunBase
 from edgekd.pipeline.plan import Artefact, PlanContext, RunOutcome, StageRun
 from edgekd.pipeline.stages.common import artefact_inputs, data_identity, local_file, section_error, without
 
-FITNET_ONLY = ("hint_layer", "guided_layer", "hint_epochs", "beta")
 consumes = ("teacher",)
 
 
-def run_name(entry: MethodRun, seed: int, seeds: list[int]) -> str:
+def run_name(entry: MethodRunBase, seed: int, seeds: list[int]) -> str:
     """`kd`, or `kd-s1` when the pipeline runs several seeds; an entry's `name` replaces the method."""
     base = entry.name or entry.method
     return base if len(seeds) == 1 else f"{base}-s{seed}"
 
 
-def _config(section: DistillSection, entry: MethodRun, seed: int, ctx: PlanContext, out_dir) -> DistillConfig:
-    """The DistillConfig of one run: the section's keys, the entry's overrides, FitNet keys for FitNet only."""
+def _config(section: DistillSectionBase, entry: MethodRunBase, seed: int, ctx: PlanContext, out_dir) -> DistillConfig:
+    """The DistillConfig of one run: the section's keys, then the entry's overrides (a method's
+    options only reach the methods that declare them)."""
     train = section.model_copy(update={k: getattr(entry, k) for k in ("lr", "epochs") if getattr(entry, k) is not None})
-    fitnet = entry.method == "fitnet"
-    pick = lambda key: getattr(entry, key) if getattr(entry, key, None) is not None else getattr(section, key)  # noqa: E731
     return DistillConfig(
         student=section.student, out_dir=out_dir, teacher=(str(ctx.teacher().path),), method=entry.method,
         data=ctx.pipeline.data.to_config(), train=train.train_config(seed=seed),
-        temperature=pick("temperature"), alpha=pick("alpha"), kd_loss=pick("kd_loss"),
-        hint_layer=pick("hint_layer") if fitnet else None, guided_layer=pick("guided_layer") if fitnet else None,
-        hint_epochs=pick("hint_epochs") if fitnet else DistillConfig.hint_epochs, beta=pick("beta") if fitnet else 0.0,
+        method_options=section.method_options(entry), mix=section.mix, mix_alpha=section.mix_alpha,
         teacher_cache=ctx.stage_dir("distill") / "teacher-cache" if section.teacher_cache else None,
         img_size=section.img_size, pretrained=section.pretrained, in_chans=section.in_chans,
-        label_smoothing=pick("label_smoothing"), device=section.device,
+        label_smoothing=entry.label_smoothing if entry.label_smoothing is not None else section.label_smoothing, device=section.device,
         transfer_data=section.transfer_data, transfer_ratio=section.transfer_ratio, limit_transfer=section.limit_transfer,
         drop_classes=tuple(section.drop_classes), bias_adjust=section.bias_adjust,
     )
@@ -57,7 +53,7 @@ def plan(ctx: PlanContext) -> list[StageRun]:
             out_dir = ctx.stage_dir("distill") / run_id
             config = _config(section, entry, seed, ctx, out_dir)
             try:
-                config.validate(tuple(METHODS))
+                config.validate()
                 config.train.validate()
             except EdgekdError as exc:
                 raise section_error(ctx.pipeline, exc, "distill", "methods", index) from None
