@@ -6,12 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from edgekd.data import DataConfig
 from edgekd.engine import OptimConfig, TrainConfig
 from edgekd.teacher import TeacherConfig, train_teacher
 
-IMG_SIZE = 16
-DIGITS = DataConfig(spec="digits")
+from students_helpers import DIGITS, IMG_SIZE
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from conftest import DIGITS, IMG_SIZE
+from students_helpers import DIGITS, IMG_SIZE
 
 from edgekd.models import load_model
 from edgekd.students.candidates import has_reparameterization, materialise

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import DIGITS
+from students_helpers import DIGITS
 
 from edgekd.artifacts import read_json
 from edgekd.errors import ConfigError
