@@ -2,7 +2,9 @@
 
 On a Jetson the same model runs several times faster or slower depending on the power mode
 (`nvpmodel`) and whether clocks are pinned (`jetson_clocks`), so both are recorded with every
-profile. With jetson-stats installed (`pip install edgekd[jetson]`, and the host's
+profile. They are read from jtop first (the Jetson image installs jetson-stats but not the L4T
+`nvpmodel`/`jetson_clocks` binaries, which live on the host), and from those binaries only where
+jtop cannot answer; `power_source` records which one did. With jetson-stats installed (`pip install edgekd[jetson]`, and the host's
 `/run/jtop.sock` mounted into a container), `PowerMonitor` samples total board power (mW) and
 temperatures (°C) during a timed loop, giving mean power and energy per image (mJ).
 Off a Jetson everything here returns None and costs nothing.
@@ -65,11 +67,52 @@ def _run(command: list[str]) -> str | None:
     return result.stdout if result.returncode == 0 else None
 
 
+def power_state_from_jtop(nvpmodel_name: str | None, nvpmodel_id: int | None, clocks_on: bool | None, clocks_status: str | None) -> dict[str, Any]:
+    """jtop's `jetson.nvpmodel.name`/`.id` and `bool(jetson.jetson_clocks)`/`.status` → edgekd's record.
+
+    jtop gives None for either object on a board without it; `.status` is a service state
+    ("running", "inactive", "booting", "activating", "deactivating"), kept because a run taken
+    while jetson_clocks is still booting is not pinned yet.
+    """
+    nvpmodel = {"name": nvpmodel_name, "id": nvpmodel_id} if nvpmodel_name is not None else None
+    return {"nvpmodel": nvpmodel, "jetson_clocks": clocks_on, "jetson_clocks_status": clocks_status, "power_source": "jtop"}
+
+
+def _power_state_via_jtop() -> dict[str, Any] | None:
+    """Ask the jtop service; None where jetson-stats is missing or its socket is not mounted."""
+    if not jtop_available():
+        return None
+    from jtop import jtop
+
+    try:
+        with jtop() as board:
+            if not board.ok():
+                return None
+            nvpmodel, clocks = board.nvpmodel, board.jetson_clocks
+            return power_state_from_jtop(
+                nvpmodel.name if nvpmodel is not None else None,
+                nvpmodel.id if nvpmodel is not None else None,
+                bool(clocks) if clocks is not None else None,
+                str(clocks.status) if clocks is not None else None,
+            )
+    except Exception:  # jtop raises its own JtopException when /run/jtop.sock is unreachable
+        return None
+
+
+def _power_state_via_binaries() -> dict[str, Any]:
+    text = _run(["nvpmodel", "-q"])
+    nvpmodel = parse_nvpmodel(text) if text else None
+    text = _run(["jetson_clocks", "--show"])
+    clocks = parse_jetson_clocks(text) if text else None
+    found = nvpmodel is not None or clocks is not None
+    return {"nvpmodel": nvpmodel, "jetson_clocks": clocks, "jetson_clocks_status": None, "power_source": "binaries" if found else None}
+
+
 def jetson_facts() -> dict[str, Any] | None:
-    """Board model, L4T release, nvpmodel mode and jetson_clocks state; None off a Jetson."""
+    """Board model, L4T release, nvpmodel mode and jetson_clocks state (and where they came from); None off a Jetson."""
     if not is_jetson():
         return None
-    facts: dict[str, Any] = {"model": None, "l4t": None, "nvpmodel": None, "jetson_clocks": None, "jtop": jtop_available()}
+    facts: dict[str, Any] = {"model": None, "l4t": None, "jtop": jtop_available()}
     try:
         facts["model"] = DEVICE_TREE_MODEL.read_text(errors="replace").strip("\x00 \n")
     except OSError:
@@ -78,10 +121,7 @@ def jetson_facts() -> dict[str, Any] | None:
         facts["l4t"] = parse_l4t_release(TEGRA_RELEASE.read_text(errors="replace"))
     except OSError:
         pass
-    text = _run(["nvpmodel", "-q"])
-    facts["nvpmodel"] = parse_nvpmodel(text) if text else None
-    text = _run(["jetson_clocks", "--show"])
-    facts["jetson_clocks"] = parse_jetson_clocks(text) if text else None
+    facts.update(_power_state_via_jtop() or _power_state_via_binaries())
     return facts
 
 

@@ -1,10 +1,25 @@
-"""Jetson facts: nvpmodel and jetson_clocks output parsing, power summaries, and no cost elsewhere."""
+"""Jetson facts: jtop values and nvpmodel/jetson_clocks output turned into the record, power summaries, no cost elsewhere."""
 
 from __future__ import annotations
 
+import os
+import stat
+import sys
+
 import pytest
 
-from edgekd.profile.jetson import PowerMonitor, is_jetson, jetson_facts, parse_jetson_clocks, parse_l4t_release, parse_nvpmodel, summarise_power
+from edgekd.profile.jetson import (
+    PowerMonitor,
+    _power_state_via_binaries,
+    is_jetson,
+    jetson_facts,
+    jtop_available,
+    parse_jetson_clocks,
+    parse_l4t_release,
+    parse_nvpmodel,
+    power_state_from_jtop,
+    summarise_power,
+)
 
 NVPMODEL_Q = "NV Fan Mode:quiet\nNV Power Mode: MAXN\n0\n"
 JETSON_CLOCKS_ON = """SOC family:tegra234  Machine:NVIDIA Jetson AGX Orin Developer Kit
@@ -47,3 +62,37 @@ def test_off_a_jetson_nothing_is_sampled():
     with PowerMonitor() as monitor:
         pass
     assert monitor.summary(images=10, seconds=1.0) is None
+
+
+def test_jtop_values_become_the_record_with_their_source():
+    # The values jtop documents: jetson.nvpmodel.name/.id, bool(jetson.jetson_clocks), jetson.jetson_clocks.status.
+    record = power_state_from_jtop("MAXN", 0, True, "running")
+    assert record == {"nvpmodel": {"name": "MAXN", "id": 0}, "jetson_clocks": True, "jetson_clocks_status": "running", "power_source": "jtop"}
+    booting = power_state_from_jtop("15W", 2, False, "booting")
+    assert booting["nvpmodel"] == {"name": "15W", "id": 2} and booting["jetson_clocks"] is False and booting["jetson_clocks_status"] == "booting"
+    # jtop gives None for nvpmodel / jetson_clocks on a board that has neither.
+    assert power_state_from_jtop(None, None, None, None)["nvpmodel"] is None
+
+
+def _script(directory, name: str, output: str) -> None:
+    path = directory / name
+    path.write_text(f"#!/bin/sh\ncat <<'END'\n{output}END\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="shell scripts stand in for the L4T binaries")
+def test_binaries_fallback_runs_them_and_records_the_source(tmp_path, monkeypatch):
+    # Real processes on PATH printing recorded Orin output: exercises the subprocess path, not only the parser.
+    _script(tmp_path, "nvpmodel", NVPMODEL_Q)
+    _script(tmp_path, "jetson_clocks", JETSON_CLOCKS_ON)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert _power_state_via_binaries() == {"nvpmodel": {"name": "MAXN", "id": 0}, "jetson_clocks": True, "jetson_clocks_status": None, "power_source": "binaries"}
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert _power_state_via_binaries()["power_source"] is None
+
+
+@pytest.mark.skipif(not (jtop_available() and is_jetson()), reason="needs jetson-stats (jtop) on a Jetson with its service reachable")
+def test_on_a_jetson_jtop_supplies_the_power_state():
+    facts = jetson_facts()
+    assert facts["power_source"] == "jtop", "jtop is installed but did not answer: is /run/jtop.sock mounted?"
+    assert isinstance(facts["nvpmodel"]["name"], str) and isinstance(facts["jetson_clocks"], bool)
