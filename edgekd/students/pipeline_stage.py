@@ -2,7 +2,7 @@
 
 The pipeline's distill stage plans one run (`kd`, artefact `student`) whose action runs
 `edgekd students` in `distill/search/` and copies the chosen student's fully distilled run
-(student.safetensors + student.json, a normal distill output) into the run folder, so export,
+(student.safetensors, student.json, metrics.jsonl: a normal distill output) into the run folder, so export,
 eval, report and gate take it as they take any distilled student. The search's own files stay
 reusable: a rerun after an interruption continues where it stopped.
 """
@@ -22,6 +22,8 @@ from edgekd.profile.system import system_facts
 from edgekd.students.config import StudentsConfig
 
 RUN_ID = "kd"  # the search distils with kd, the shipped recipe: the name a kd run would have
+# What later stages read of a distill run (the report plots metrics.jsonl's curves).
+COPIED = ("student.safetensors", "student.json", "metrics.jsonl")
 
 
 def search_config(ctx: PlanContext, section: Any) -> StudentsConfig:
@@ -60,12 +62,12 @@ def plan_search(ctx: PlanContext, section: Any, inputs: dict[str, Path], data_fa
         from edgekd.students.stage import run  # the search pulls in the exporter and profiler: only when it runs
 
         result = run(config, progress)
-        for name in ("student.safetensors", "student.json"):
+        for name in COPIED:
             _copy(result.run_dir / name, out_dir / name)
         chosen = result.payload["chosen"]
         test = chosen.get("test_top1")
         summary = f"auto → {result.chosen} ({chosen['latency_ms']:.3f} ms {config.percentile} on {config.target} ≤ {config.budget_ms:g} ms)" + (f": test top-1 {test:.2f} %" if test is not None else "")
-        return RunOutcome(outputs=[weights, weights.with_suffix(".json"), result.summary_path], summary=summary)
+        return RunOutcome(outputs=[out_dir / name for name in COPIED] + [result.summary_path], summary=summary)
 
     # The latency decides the student: the run belongs to this machine (like a profile run).
     payload = {"students": without(config.describe(), "out_dir", "teacher"), **data_facts}
