@@ -12,7 +12,7 @@ from edgekd.cli import options as opt
 from edgekd.cli.console import RichProgress, err, out
 from edgekd.errors import ConfigError
 from edgekd.profile import TimingConfig
-from edgekd.students.config import StudentsConfig
+from edgekd.students.config import SEARCH_TIMING, StudentsConfig
 
 Candidates = Annotated[Optional[str], typer.Option("--candidates", help="Comma-separated globs over timm names, e.g. 'mobilenetv3_*,lcnet_*' (default: the curated edge list).")]
 ImgSize = Annotated[Optional[int], typer.Option("--img-size", help="Input size of every candidate (px; default: the teacher's).")]
@@ -64,7 +64,7 @@ def students_command(
     int8: Int8 = False,
     exporter: Exporter = StudentsConfig.exporter,
     threads: Threads = StudentsConfig.threads,
-    duration: Annotated[float, typer.Option("--duration", help="Timed run per candidate and precision (s), as edgekd profile.")] = TimingConfig.duration_s,
+    duration: Annotated[float, typer.Option("--duration", help="Timed run per candidate and precision (s), as edgekd profile.")] = SEARCH_TIMING.duration_s,
     seed: opt.Seed = StudentsConfig.seed,
     device: opt.Device = "auto",
     out_dir: opt.OutDir = Path("runs/students"),
@@ -89,7 +89,7 @@ def students_command(
         data=opt.data_config(data, data_dir, val_size, limit_train, split_seed, 2), candidates=_patterns(candidates),
         epochs=epochs, batch=batch, percentile=percentile, img_size=img_size, latency_from=latency_from, int8=int8,
         first_rung_epochs=first_rung_epochs, baseline=baseline, seed=seed, threads=threads,
-        timing=TimingConfig(duration_s=duration), exporter=exporter, device=device,
+        timing=TimingConfig(warmup_ms=SEARCH_TIMING.warmup_ms, duration_s=duration, min_iterations=SEARCH_TIMING.min_iterations), exporter=exporter, device=device,
     )
     try:
         result = run(config, RichProgress())

@@ -172,6 +172,25 @@ class DistillSectionBase(TrainSection):
     limit_transfer: Optional[int] = Field(None, ge=1)
     drop_classes: list[str] = Field(default_factory=list)
     bias_adjust: Optional[str] = None
+    # `student: auto` (docs/students.md): the `edgekd students` search picks the student within
+    # this latency budget on `target`; its fully distilled run is this stage's one run.
+    budget_ms: Optional[float] = Field(None, gt=0)
+    target: str = "ort-cpu"
+    percentile: Literal["p99", "p95", "p90", "median", "mean"] = "p99"
+    candidates: Optional[list[str]] = None
+
+    @model_validator(mode="after")
+    def _auto_student(self) -> "DistillSectionBase":
+        """`student: auto` needs a budget and is one kd run (the search's shipped recipe)."""
+        if self.student != "auto":
+            if self.budget_ms is not None or self.candidates is not None:
+                raise ValueError("budget_ms and candidates choose the student: set 'student: auto' with them, or drop them")
+            return self
+        if self.budget_ms is None:
+            raise ValueError("'student: auto' searches under a latency budget: add 'budget_ms: MS' (per batch of 1, on 'target')")
+        if len(self.seeds) != 1 or [m.method for m in self.methods] != ["kd"]:
+            raise ValueError("'student: auto' distils with the search's recipe (kd, one seed): drop 'methods' and keep one seed")
+        return self
 
     @field_validator("methods", mode="before")
     @classmethod

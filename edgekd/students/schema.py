@@ -6,6 +6,10 @@ precision at the budget's batch), accuracies in percent, FLOPs as MFLOPs per ima
 
 Versioning: new optional fields keep `edgekd.students/1`; renaming or removing a field, or
 changing a unit, bumps the number.
+
+`cost`: wall seconds per phase of this run of the search: `teacher_budget` (exporting and
+timing the teacher for `budget_vs_teacher`; ~0 otherwise), `export`, `timing`, `rung_0`, …,
+`finalist` and `baseline` (when asked for); a reused run or export counts the time to reuse it.
 """
 
 from __future__ import annotations
@@ -116,6 +120,7 @@ class StudentsFile(_Strict):
     teacher_forward: Optional[TeacherForward] = None
     teacher_latency: Optional[dict[str, Any]] = None
     wall_time_s: float
+    cost: Optional[dict[str, float]] = None
     distill_wall_time_s: Optional[float] = None
     finalist_run_wall_time_s: Optional[float] = None
     search_vs_finalist_run: Optional[float] = None

@@ -115,12 +115,15 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f} %"
 
 
-def _halve(config: StudentsConfig, feasible: list[Candidate], img_size: int, progress: Progress) -> Candidate:
-    """Successive halving over the feasible candidates; returns the finalist (fully distilled)."""
+def _halve(config: StudentsConfig, feasible: list[Candidate], img_size: int, progress: Progress, cost: dict[str, float]) -> Candidate:
+    """Successive halving over the feasible candidates; returns the finalist (fully distilled).
+
+    `cost` receives the wall seconds of each rung (`rung_0`, …) and of the `finalist` run."""
     alive = list(feasible)
     schedule = halving.rung_epochs(len(alive), config.epochs, config.first_rung_epochs)
     progress.log(f"successive halving: {len(alive)} candidates, rungs of {schedule or '–'} epochs, finalist {config.epochs} epochs")
     for rung, epochs in enumerate(schedule):
+        rung_started = time.perf_counter()
         for candidate in alive:
             candidate.rungs.append({"rung": rung, **distil(config, candidate.arch, epochs, img_size, progress)})
         scores = [halving.Score(c.arch, c.val_top1, c.latency_ms) for c in alive]
@@ -129,10 +132,13 @@ def _halve(config: StudentsConfig, feasible: list[Candidate], img_size: int, pro
             if candidate.arch not in keep:
                 candidate.decision = f"stopped after rung {rung} ({epochs} epochs): val top-1 {_pct(candidate.val_top1)} is in the worse half"
         alive = [c for c in alive if c.arch in keep]
+        cost[f"rung_{rung}"] = time.perf_counter() - rung_started
         standings = ", ".join(f"{s.arch} {_pct(s.val_top1)}" for s in halving.ranked(scores))
         progress.log(f"rung {rung} ({epochs} epochs), val top-1: {standings} → {', '.join(c.arch for c in alive)} go on")
     finalist = alive[0]
+    finalist_started = time.perf_counter()
     finalist.rungs.append({"rung": len(schedule), **distil(config, finalist.arch, config.epochs, img_size, progress)})
+    cost["finalist"] = time.perf_counter() - finalist_started
     finalist.decision = f"chosen: the best on val within {config.budget_ms:.4g} ms, fully distilled ({config.epochs} epochs)"
     return finalist
 
@@ -186,7 +192,12 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
         names = searched_names + ([config.baseline] if config.baseline and config.baseline not in searched_names else [])
         Path(config.out_dir).mkdir(parents=True, exist_ok=True)
         calib = int8_calibration(config, dataset)
+        # Wall seconds per phase (students.json `cost`): where the search's time went.
+        cost: dict[str, float] = {}
+        phase_started = time.perf_counter()
         config, teacher_latency = _teacher_budget(config, calib, progress)
+        cost["teacher_budget"] = time.perf_counter() - phase_started
+        phase_started = time.perf_counter()
         candidates = []
         progress.start("candidates: cost + ONNX export (parity gate)", len(names))
         for arch in names:
@@ -195,7 +206,10 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
                 progress.log(f"{arch}: dropped, {candidates[-1].dropped}")
             progress.advance(1, candidate=arch)
         progress.finish({"candidates": len(names), "exported": sum(not c.dropped for c in candidates)})
+        cost["export"] = time.perf_counter() - phase_started
+        phase_started = time.perf_counter()
         _time_candidates(config, candidates, progress)
+        cost["timing"] = time.perf_counter() - phase_started
         for candidate in candidates:
             if candidate.dropped:
                 candidate.decision = f"dropped: {candidate.dropped}"
@@ -204,7 +218,7 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
         feasible = [c for c in candidates if c.arch in searched_names and not c.dropped and c.latency_ms <= config.budget_ms]
         if not feasible:
             timed = [c for c in candidates if c.latency_ms is not None]
-            _write(config, _payload(config, candidates, img_size, dataset, {"chosen": None, "teacher_latency": teacher_latency, "wall_time_s": time.perf_counter() - started}))
+            _write(config, _payload(config, candidates, img_size, dataset, {"chosen": None, "teacher_latency": teacher_latency, "wall_time_s": time.perf_counter() - started, "cost": cost}))
             if not timed:
                 raise ConfigError("no candidate exported and was timed; see students.json for why each was dropped.")
             fastest = min(timed, key=lambda c: c.latency_ms)
@@ -212,11 +226,13 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
                 f"no candidate within {config.budget_ms:.4g} ms ({config.percentile}, batch {config.batch}, {config.target}): the fastest measured is "
                 f"{fastest.arch} at {fastest.latency_ms:.3f} ms ({fastest.precision}); raise --budget-ms or add faster --candidates (table in {Path(config.out_dir) / 'students.md'})."
             )
-        finalist = _halve(config, feasible, img_size, progress)
+        finalist = _halve(config, feasible, img_size, progress, cost)
         baseline = next((c for c in candidates if c.arch == config.baseline), None)
         if baseline is not None and baseline is not finalist and not baseline.dropped:
+            phase_started = time.perf_counter()
             baseline.rungs.append({"rung": "baseline", **distil(config, baseline.arch, config.epochs, img_size, progress)})
             baseline.decision = (baseline.decision + "; " if baseline.decision else "") + f"baseline: fully distilled with the same recipe ({config.epochs} epochs) for comparison"
+            cost["baseline"] = time.perf_counter() - phase_started
         runs = [r for c in candidates for r in c.rungs]
         passes = teacher_passes(config, runs, sum(1 for split in (dataset.val, dataset.test) if len(split)))
         progress.log(f"teacher forward passes: {passes['views_computed']} views ({passes['training_views_computed']} training epochs + {passes['eval_views_computed']} eval splits) for {len(feasible)} candidates in {passes['runs']} runs; {passes['training_batches']} training batches")
@@ -229,6 +245,7 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
             "teacher_forward": passes,
             "teacher_latency": teacher_latency,
             "wall_time_s": wall,
+            "cost": cost,
             "distill_wall_time_s": sum(r["wall_time_s"] or 0 for r in {r["run"]: r for r in runs}.values()),
             "finalist_run_wall_time_s": final_run["wall_time_s"],
             "search_vs_finalist_run": wall / final_run["wall_time_s"] if final_run["wall_time_s"] else None,

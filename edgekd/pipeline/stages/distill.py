@@ -9,6 +9,7 @@ from edgekd.engine import Progress
 from edgekd.errors import ConfigError, EdgekdError
 from edgekd.pipeline.config import DistillSectionBase, MethodRunBase
 from edgekd.pipeline.plan import Artefact, PlanContext, RunOutcome, StageRun
+from edgekd.students import pipeline_stage as auto_student
 from edgekd.pipeline.stages.common import artefact_inputs, data_identity, local_file, section_error, without
 
 consumes = ("teacher",)
@@ -43,6 +44,8 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         data_files, data_facts = data_identity(ctx.pipeline.data.to_config())
     except EdgekdError as exc:
         raise section_error(ctx.pipeline, exc, "data") from None
+    if section.student == "auto":
+        return [auto_student.plan_search(ctx, section, {**data_files, **artefact_inputs(teacher)}, data_facts)]
     runs, seen = [], {}
     for index, entry in enumerate(section.methods):
         for seed in section.seeds:
