@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -18,17 +18,23 @@ from edgekd.bench.markdown import render
 from edgekd.bench.protocol import BenchConfig
 from edgekd.bench.runs import student_run, teacher_run
 from edgekd.bench.stats import compare_to_alone
+from edgekd.bench.tracking import BenchTracking
 from edgekd.data import DataConfig, to_unit_float
 from edgekd.engine import Progress, SilentProgress
+from edgekd.engine.tracking import TrackTarget
 from edgekd.errors import ConfigError, TrainingError
 from edgekd.profile.system import system_facts
 
 REPO_CALIBRATION = Path(__file__).resolve().parents[2] / "calibration" / "fmnist-val-512.yaml"
 
 
-def _accuracy(config: BenchConfig, teacher: dict, progress: Progress) -> dict[str, Any]:
+def _accuracy(config: BenchConfig, teacher: dict, progress: Progress, tracking: BenchTracking) -> dict[str, Any]:
     """Every headline recipe on the full train set, once per seed, and its statistics."""
-    runs = {run.name: [student_run(config, run, seed, teacher, config.out / "runs" / f"{run.name}-s{seed}", progress) for seed in range(config.seeds)] for run in config.runs}
+    runs: dict[str, list[dict]] = {}
+    for run in config.runs:  # the student alone comes first: each other run's tracked gain is against its seed
+        alone_runs = runs.get("alone") if run.name != "alone" else None
+        runs[run.name] = [student_run(config, run, seed, teacher, config.out / "runs" / f"{run.name}-s{seed}", progress, tracking,
+                                      alone_top1=alone_runs[seed]["test_top1"] if alone_runs else None) for seed in range(config.seeds)]
     alone = [r["test_top1"] for r in runs["alone"]]
     students = {}
     for run in config.runs:
@@ -37,7 +43,7 @@ def _accuracy(config: BenchConfig, teacher: dict, progress: Progress) -> dict[st
     return students
 
 
-def _sweep(config: BenchConfig, teacher: dict, progress: Progress) -> list[dict]:
+def _sweep(config: BenchConfig, teacher: dict, progress: Progress, tracking: BenchTracking) -> list[dict]:
     progress.log(f"val sweep: {len(P.SWEEP)} runs, {P.SWEEP_VAL_SIZE} train images held out as val, seed 0")
     rows = []
     for run in P.SWEEP:
@@ -46,7 +52,7 @@ def _sweep(config: BenchConfig, teacher: dict, progress: Progress) -> list[dict]
         try:
             for seed in seeds:
                 folder = config.out / "sweep" / (run.name if seed == 0 else f"{run.name}-s{seed}")
-                row["val_by_seed"][seed] = student_run(config, run, seed, teacher, folder, progress, val_size=P.SWEEP_VAL_SIZE)["val_top1"]
+                row["val_by_seed"][seed] = student_run(config, run, seed, teacher, folder, progress, tracking, val_size=P.SWEEP_VAL_SIZE)["val_top1"]
             row["val_top1"] = sum(row["val_by_seed"].values()) / len(seeds)
         except TrainingError as exc:  # a diverging recipe is a finding of the sweep, not a failure of the bench
             progress.log(f"{run.name}: {exc}")
@@ -106,8 +112,10 @@ def _machine(threads: int) -> dict[str, Any]:
             "torch": facts["torch"], "timm": timm.__version__, "onnxruntime": facts["onnxruntime"], "edgekd": facts["edgekd"], "fingerprint": facts["fingerprint"]}
 
 
-def run_bench(config: BenchConfig, progress: Progress | None = None, command: str = "edgekd bench") -> dict[str, Any]:
-    """Run the benchmark and write OUT/bench.json + OUT/bench.md. Returns the figures."""
+def run_bench(config: BenchConfig, progress: Progress | None = None, command: str = "edgekd bench", track: Sequence[TrackTarget] = ()) -> dict[str, Any]:
+    """Run the benchmark and write OUT/bench.json + OUT/bench.md. Returns the figures.
+
+    With `track`: one parent run for the bench, one child per training run (see `tracking.py`)."""
     progress = progress or SilentProgress()
     if config.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {config.seeds}.")
@@ -117,15 +125,25 @@ def run_bench(config: BenchConfig, progress: Progress | None = None, command: st
     torch.set_num_threads(config.threads)
     config.out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"schema": "edgekd.bench/1", "command": command, "config": {**asdict(config), "out": str(config.out), "teacher": str(config.teacher) if config.teacher else None, "runs": [asdict(r) for r in config.runs]}}
-    result["teacher"] = teacher_run(config, progress)
-    result["sweep"] = _sweep(config, result["teacher"], progress) if config.sweep else []
-    result["students"] = _accuracy(config, result["teacher"], progress)
-    result["speed"] = _speed(config, result["teacher"], progress) if config.speed else None
-    result["deploy"] = _deploy(config, result["teacher"], result["students"], progress) if config.deploy else None
-    result["targets"] = _targets(result)
-    result["machine"] = _machine(config.threads)
+    tracking = BenchTracking(track, result["config"], command)
+    try:
+        _measure(config, result, progress, tracking)
+    except BaseException as exc:
+        tracking.end(status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
     result["wall_time_s"] = time.perf_counter() - started
+    tracking.end(result)
     write_json(config.out / "bench.json", result)
     with atomic_path(config.out / "bench.md") as tmp:
         tmp.write_text(render(result))
     return result
+
+
+def _measure(config: BenchConfig, result: dict[str, Any], progress: Progress, tracking: BenchTracking) -> None:
+    result["teacher"] = teacher_run(config, progress, tracking)
+    result["sweep"] = _sweep(config, result["teacher"], progress, tracking) if config.sweep else []
+    result["students"] = _accuracy(config, result["teacher"], progress, tracking)
+    result["speed"] = _speed(config, result["teacher"], progress) if config.speed else None
+    result["deploy"] = _deploy(config, result["teacher"], result["students"], progress) if config.deploy else None
+    result["targets"] = _targets(result)
+    result["machine"] = _machine(config.threads)

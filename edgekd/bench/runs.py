@@ -12,6 +12,7 @@ from typing import Any
 from edgekd.artifacts import sha256_file
 from edgekd.bench import protocol as P
 from edgekd.bench.protocol import BenchConfig, StudentRun
+from edgekd.bench.tracking import BenchTracking
 from edgekd.data import DataConfig
 from edgekd.distill import METHODS, DistillConfig, distill
 from edgekd.distill.methods.base import all_options
@@ -35,7 +36,7 @@ def _read_card(path: Path) -> dict | None:
         return None
 
 
-def teacher_run(config: BenchConfig, progress: Progress) -> dict[str, Any]:
+def teacher_run(config: BenchConfig, progress: Progress, tracking: BenchTracking) -> dict[str, Any]:
     """The teacher: `config.teacher` as given, else trained (or reused) in OUT/teacher."""
     if config.teacher is not None:
         folder = Path(config.teacher)
@@ -43,6 +44,7 @@ def teacher_run(config: BenchConfig, progress: Progress) -> dict[str, Any]:
         if card is None or not (folder / "teacher.safetensors").is_file():
             raise ConfigError(f"--teacher {folder}: no teacher.safetensors + teacher.json there; pass a folder written by 'edgekd teacher train'.")
         progress.log(f"teacher: using {folder} ({card['arch']}, test top-1 {card['metrics']['test']['top1']:.2f} %)")
+        tracking.reused("teacher", card.get("provenance", {}).get("config") or {}, card, folder, status="given")
     else:
         folder = config.out / "teacher"
         teacher_config = TeacherConfig(
@@ -52,10 +54,12 @@ def teacher_run(config: BenchConfig, progress: Progress) -> dict[str, Any]:
         card = _read_card(folder / "teacher.json")
         if card is None or card.get("provenance", {}).get("config") != json.loads(json.dumps(teacher_config.describe())):
             progress.log(f"teacher: training {P.TEACHER_ARCH} for {teacher_config.train.epochs} epochs")
-            train_teacher(teacher_config, progress)
+            _tracked(tracking, "teacher", teacher_config.describe(), progress, lambda sink: train_teacher(teacher_config, sink))
+            tracking.trained("teacher", folder / "teacher.safetensors")
             card = _read_card(folder / "teacher.json")
         else:
             progress.log(f"teacher: reusing {folder}")
+            tracking.reused("teacher", teacher_config.describe(), card, folder)
     weights = folder / "teacher.safetensors"
     return {"path": str(folder), "weights": str(weights), "sha256": sha256_file(weights), "arch": card["arch"],
             "test_top1": card["metrics"]["test"]["top1"], "train_img_per_s": card.get("training", {}).get("train_img_per_s")}
@@ -101,19 +105,38 @@ def _same_run(card: dict | None, wanted: DistillConfig, teacher_sha: str) -> boo
     return same_settings and teachers[0].get("sha256") == teacher_sha
 
 
-def student_run(config: BenchConfig, run: StudentRun, seed: int, teacher: dict, folder: Path, progress: Progress, *, val_size: float = 0) -> dict[str, Any]:
-    """Train one student (or reuse it) and return its figures."""
+def student_run(config: BenchConfig, run: StudentRun, seed: int, teacher: dict, folder: Path, progress: Progress, tracking: BenchTracking, *,
+                val_size: float = 0, alone_top1: float | None = None) -> dict[str, Any]:
+    """Train one student (or reuse it) and return its figures; with `alone_top1` (the student
+    alone's test top-1 at this seed) its tracked run also gets `gain_vs_alone`."""
     wanted = student_config(config, run, seed, teacher, folder, val_size=val_size)
+    label = f"{folder.parent.name}/{folder.name}"  # runs/kd-s0, sweep/kd-T4-a0.9
     card = _read_card(folder / "student.json")
-    if _same_run(card, wanted, teacher["sha256"]):
+    reused = _same_run(card, wanted, teacher["sha256"])
+    if reused:
         progress.log(f"{folder.name}: reusing the finished run")
     else:
         progress.log(f"{folder.name}: {run.method} {run.settings()} seed {seed}")
-        distill(wanted, progress)
+        _tracked(tracking, label, wanted.describe(), progress, lambda sink: distill(wanted, sink))
         card = _read_card(folder / "student.json")
     metrics, training = card["metrics"], card["training"]
+    extra = {"gain_vs_alone": metrics["test"]["top1"] - alone_top1} if alone_top1 is not None else None
+    if reused:
+        tracking.reused(label, wanted.describe(), card, folder, extra)
+    else:
+        tracking.trained(label, folder / "student.safetensors", extra)
     return {
         "run": run.name, "seed": seed, "path": str(folder), "settings": run.settings(),
         "val_top1": (metrics.get("val") or {}).get("top1"), "test_top1": metrics["test"]["top1"],
         "train_img_per_s": training.get("train_img_per_s"), "wall_time_s": training.get("wall_time_s"),
     }
+
+
+def _tracked(tracking: BenchTracking, label: str, recipe: dict, progress: Progress, train) -> None:
+    """Run `train(progress sink)` inside `label`'s tracked run; a failure ends that run FAILED."""
+    sink = tracking.start(label, recipe, progress)
+    try:
+        train(sink)
+    except BaseException as exc:
+        tracking.failed(label, exc)
+        raise

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markdown import Markdown
 
+from edgekd.cli import options as opt
 from edgekd.cli.console import RichProgress, err, out
 from edgekd.errors import CheckFailed
 
@@ -27,6 +28,7 @@ def bench_command(
     teacher_epochs: Annotated[Optional[int], typer.Option("--teacher-epochs", help="Teacher epochs (default 4; --quick: 1). Not the protocol.")] = None,
     student_epochs: Annotated[Optional[int], typer.Option("--student-epochs", help="Student epochs (default 4; --quick: 2). Not the protocol.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a target is missed.")] = False,
+    track: opt.Track = None,
 ) -> None:
     """Run the FMNIST-32 benchmark and write OUT/bench.json + OUT/bench.md.
 
@@ -37,7 +39,7 @@ def bench_command(
     config = BenchConfig(out_dir, seeds=seeds, quick=quick, teacher=teacher, sweep=sweep, speed=speed, deploy=deploy, threads=threads,
                          limit_train=limit_train, teacher_epochs=teacher_epochs, student_epochs=student_epochs)
     command = "edgekd " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "edgekd bench"
-    result = run_bench(config, RichProgress(), command=command)
+    result = run_bench(config, RichProgress(), command=command, track=opt.track_targets(track))
     out.print(Markdown((out_dir / "bench.md").read_text()))
     err.print(f"bench done {out_dir / 'bench.json'} ({result['wall_time_s'] / 60:.1f} min)")
     missed = [t for t in result["targets"] if t["status"] == "MISS"]

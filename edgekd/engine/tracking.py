@@ -244,6 +244,53 @@ def tracking(targets: Sequence[TrackTarget], name: str, recipe: Mapping[str, Any
     run.end()
 
 
+class RunTree:
+    """A parent run with one child per labelled unit of work (a pipeline's stage runs, a bench's
+    training runs); a no-op without targets. A child still open when the parent ends is KILLED."""
+
+    def __init__(self, targets: Sequence[TrackTarget], name: str, params: Mapping[str, Any], tags: Mapping[str, Any]):
+        self.parent: RunGroup = open_run(targets, name)
+        self._open: dict[str, RunGroup] = {}
+        if self.parent:
+            self.parent.log_params(params)
+            self.parent.set_tags(tags)
+
+    def __bool__(self) -> bool:
+        return bool(self.parent)
+
+    def start(self, label: str, params: Mapping[str, Any], progress: Progress) -> Progress:
+        """Open `label`'s child with `params`; returns the progress sink its work reports to."""
+        if not self.parent:
+            return progress
+        child = self.parent.child(label)
+        child.log_params(params)
+        self._open[label] = child
+        return TrackedProgress(progress, child)
+
+    def child(self, label: str) -> RunGroup:
+        """`label`'s open child (opened now, without parameters, if there is none)."""
+        if label not in self._open:
+            self._open[label] = self.parent.child(label) if self.parent else RunGroup()
+        return self._open[label]
+
+    def finish(self, label: str, tags: Mapping[str, Any], metrics: Mapping[str, float] | None = None, step: int = 0, status: str = "FINISHED") -> None:
+        """Tag `label`'s child, log its last figures and end it."""
+        if not self.parent:
+            return
+        child = self.child(label)
+        del self._open[label]
+        child.set_tags(tags)
+        child.log_metrics(metrics or {}, step)
+        child.end(status)
+
+    def end(self, status: str = "FINISHED") -> None:
+        if self.parent:
+            for child in self._open.values():  # runs an interruption left open
+                child.end("KILLED")
+            self._open.clear()
+            self.parent.end(status)
+
+
 class TrackedProgress:
     """A progress sink that also sends each finished record's numbers to a run as metrics.
 
@@ -273,11 +320,7 @@ class TrackedProgress:
 def log_model(run: TrackedRun, card: "ModelCard", weights_path: Path) -> None:
     """After training: the card and the weights as artefacts, the final accuracy as metrics
     (`test_top1`, …), and for a student each teacher as tags (`teacher.0.arch`, …)."""
-    final: dict[str, float] = {}
-    for split in ("val", "test"):
-        figures = card.metrics.get(split) or {}
-        final.update({f"final_{split}_{k}": v for k, v in scalar_fields(figures).items() if k in ("top1", "top5", "agreement")})
-    run.log_metrics(final, int(card.training.get("epochs") or 0))
+    run.log_metrics(final_metrics(card.metrics), int(card.training.get("epochs") or 0))
     tags: dict[str, Any] = {"edgekd.role": card.role, "edgekd.arch": card.arch, "edgekd.dataset": card.dataset.get("spec", "")}
     for index, teacher in enumerate(card.training.get("teachers") or []):
         tags.update({f"teacher.{index}.{key}": teacher.get(key) for key in ("arch", "path", "sha256") if teacher.get(key) is not None})
@@ -285,6 +328,15 @@ def log_model(run: TrackedRun, card: "ModelCard", weights_path: Path) -> None:
     for path in (weights_path.with_suffix(".json"), weights_path):
         if path.exists():
             run.log_artifact(path)
+
+
+def final_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """A card's final accuracy as flat metrics: `final_test_top1`, `final_val_top5`, …"""
+    final: dict[str, float] = {}
+    for split in ("val", "test"):
+        figures = metrics.get(split) or {}
+        final.update({f"final_{split}_{k}": v for k, v in scalar_fields(figures).items() if k in ("top1", "top5", "agreement")})
+    return final
 
 
 def _import(name: str):

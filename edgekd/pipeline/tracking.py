@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekd.engine import Progress, SilentProgress
-from edgekd.engine.tracking import RunGroup, TrackedProgress, flatten, log_model, open_run
+from edgekd.engine.tracking import RunTree, flatten, log_model
 from edgekd.models import read_card
 from edgekd.pipeline.config import Pipeline
 
@@ -23,26 +23,23 @@ class PipelineTracking:
 
     def __init__(self, pipeline: Pipeline, *, enabled: bool = True):
         targets = pipeline.track.targets() if pipeline.track is not None and enabled else []
-        self.parent: RunGroup = open_run(targets, f"pipeline {pipeline.name}")
-        self._children: dict[str, RunGroup] = {}
-        if self.parent:
-            self.parent.log_params({"pipeline": str(pipeline.source or ""), "stages": " → ".join(pipeline.stages()), "root": str(pipeline.root)})
-            self.parent.set_tags({"edgekd.role": "pipeline", "edgekd.pipeline": pipeline.name})
+        self.runs = RunTree(targets, f"pipeline {pipeline.name}",
+                            {"pipeline": str(pipeline.source or ""), "stages": " → ".join(pipeline.stages()), "root": str(pipeline.root)},
+                            {"edgekd.role": "pipeline", "edgekd.pipeline": pipeline.name})
+        self._started: set[str] = set()
 
     def start(self, label: str, config: dict[str, Any], progress: Progress) -> Progress:
         """Open `label`'s child run; returns the progress sink its action reports to."""
-        if not self.parent:
+        if not self.runs:
             return progress
-        child = self.parent.child(label)
-        child.log_params(flatten({k: v for k, v in config.items() if not k.startswith("_")}))
-        self._children[label] = child
-        return TrackedProgress(progress or SilentProgress(), child)
+        self._started.add(label)
+        return self.runs.start(label, flatten({k: v for k, v in config.items() if not k.startswith("_")}), progress or SilentProgress())
 
     def outputs(self, label: str, files: list[Path]) -> None:
         """Log what an executed run wrote: models with their cards, every other file as is."""
-        child = self._children.get(label)
-        if child is None:
+        if label not in self._started:
             return
+        child = self.runs.child(label)
         logged: set[Path] = set()
         for path in files:
             if path.suffix == ".safetensors" and (card := read_card(path)) is not None:
@@ -56,23 +53,15 @@ class PipelineTracking:
     def record(self, stage: str, label: str, status: str, summary: str, wall_time_s: float, passed: bool | None, out_dir: Path | None = None) -> None:
         """A run's outcome (ran, failed, cached, kept, given): tag its child and end it (a cached
         run's `edgekd.out_dir` says where the files of the run that made them are)."""
-        if not self.parent:
-            return
-        child = self._children.pop(label, None) or self.parent.child(label)
+        self._started.discard(label)
         tags = {"edgekd.stage": stage, "edgekd.status": status, "edgekd.summary": summary}
         if out_dir is not None:
             tags["edgekd.out_dir"] = str(out_dir)
         if passed is not None:
             tags["edgekd.passed"] = str(passed).lower()
-        child.set_tags(tags)
-        if status == "ran":
-            child.log_metrics({"wall_time_s": wall_time_s}, 0)
-        child.end("FAILED" if status == "failed" else "FINISHED")
+        self.runs.finish(label, tags, {"wall_time_s": wall_time_s} if status == "ran" else None, status="FAILED" if status == "failed" else "FINISHED")
 
     def end(self, status: str = "FINISHED", gate_passed: bool | None = None) -> None:
-        if self.parent:
-            if gate_passed is not None:
-                self.parent.set_tags({"edgekd.gate_passed": str(gate_passed).lower()})
-            for child in self._children.values():  # runs an interruption left open
-                child.end("KILLED")
-            self.parent.end(status)
+        if self.runs and gate_passed is not None:
+            self.runs.parent.set_tags({"edgekd.gate_passed": str(gate_passed).lower()})
+        self.runs.end(status)

@@ -42,10 +42,19 @@ def test_quick_bench_writes_every_figure_and_reuses_finished_runs(run_cli, tmp_p
 
     weights = out / "runs" / "kd-s0" / "student.safetensors"
     stamp = weights.stat().st_mtime_ns
-    again = run_cli("bench", *TINY, "--out", out, "--no-speed", "--no-deploy")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    again = run_cli("bench", *TINY, "--out", out, "--no-speed", "--no-deploy", "--track", f"mlflow:{uri}")
     assert again.code == 0, again.stderr
     assert "reusing the finished run" in again.stderr and weights.stat().st_mtime_ns == stamp
     assert json.loads((out / "bench.json").read_text())["speed"] is None
+    # Tracked, the rerun still lists every training run: each a child of the bench's run, tagged reused.
+    mlflow = pytest.importorskip("mlflow")
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    (parent,) = client.search_runs([client.get_experiment_by_name("edgekd").experiment_id], filter_string="tags.`edgekd.role` = 'bench'")
+    children = client.search_runs([parent.info.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert {c.info.run_name for c in children} == {"teacher"} | {f"runs/{name}-s0" for name in figures["students"]}
+    assert {c.data.tags["edgekd.status"] for c in children} == {"reused"}
+    assert all(c.data.metrics["final_test_top1"] > 0 for c in children)
 
 
 def test_bad_seed_count_is_one_line_exit_2(run_cli, tmp_path):
