@@ -51,7 +51,7 @@ def test_a_pipeline_distils_quantizes_and_reports_ptq_beside_qad(run_cli, tmp_pa
     assert first.code == 0, first.stderr
     root = tmp_path / "runs" / "qad"
     card = json.loads((root / "distill" / "qad" / "student.json").read_text())
-    assert card["training"]["quantize"]["from"]["path"] == str(root / "distill" / "kd" / "student.safetensors")
+    assert Path(card["training"]["quantize"]["from"]["path"]).resolve() == root / "distill" / "kd" / "student.safetensors"
     manifest = json.loads((root / "distill" / "qad" / "manifest.json").read_text())
     assert {"from", "from.card", "calibration spec"} <= set(manifest["inputs"])
     # The FP32 student's TensorRT INT8 is ONNX Runtime PTQ; the QAD student's comes from its quantizers.
