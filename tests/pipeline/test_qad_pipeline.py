@@ -53,7 +53,7 @@ def test_a_pipeline_distils_quantizes_and_reports_ptq_beside_qad(run_cli, tmp_pa
     card = json.loads((root / "distill" / "qad" / "student.json").read_text())
     assert Path(card["training"]["quantize"]["from"]["path"]).resolve() == root / "distill" / "kd" / "student.safetensors"
     manifest = json.loads((root / "distill" / "qad" / "manifest.json").read_text())
-    assert {"from", "from.card", "calibration spec"} <= set(manifest["inputs"])
+    assert {"fp32 student", "fp32 student.card", "calibration spec"} <= set(manifest["inputs"])
     # The FP32 student's TensorRT INT8 is ONNX Runtime PTQ; the QAD student's comes from its quantizers.
     assert (root / "export" / "kd" / "student-kd.int8-tensorrt.onnx").exists()
     assert (root / "export" / "qad" / "student-qad.int8-tensorrt.onnx").exists()

@@ -79,7 +79,7 @@ def plan(ctx: PlanContext) -> list[StageRun]:
                 raise section_error(ctx.pipeline, exc, "distill", "methods", index) from None
             inputs = {**data_files, **artefact_inputs(teacher)}
             if from_weights is not None:  # the FP32 student it starts from, and the ranges' images
-                inputs.update({"from": from_weights, "from.card": from_weights.with_suffix(".json"), "calibration spec": calib})
+                inputs.update({"fp32 student": from_weights, "fp32 student.card": from_weights.with_suffix(".json"), "calibration spec": calib})
             pretrained = local_file(section.pretrained)
             if pretrained is not None:
                 inputs["pretrained"] = pretrained
