@@ -9,7 +9,6 @@ gentle schedule instead of the section's.
 from __future__ import annotations
 
 from dataclasses import replace
-
 from pathlib import Path
 
 from edgekd.distill import DistillConfig, distill
@@ -119,7 +118,10 @@ def _run(run_id: str, out_dir, config: DistillConfig, inputs, data_facts) -> Sta
 
     # Where the teacher lives and where the cache sits do not change the student: hash the
     # teacher by its files (inputs) and leave the paths out.
-    payload = {"distill": without(config.describe(), "out_dir", "teacher", "teacher_cache", "resume", "from_run", "calib"), "teacher_cache": config.teacher_cache is not None, "self_teacher": config.teacher == (str(config.from_run),), **data_facts}
+    payload = {"distill": without(config.describe(), "out_dir", "teacher", "teacher_cache", "resume"), "teacher_cache": config.teacher_cache is not None, **data_facts}
+    if config.quantize:  # QAD: the FP32 student and the spec are hashed by their files (inputs); who teaches is config
+        payload["distill"] = without(payload["distill"], "from_run", "calib")
+        payload["self_teacher"] = config.teacher == (str(config.from_run),)
     qad = f" QAD {config.quantize} from {config.from_run.parent.name}," if config.quantize else ""
     description = f"{config.method}{qad} {config.student}, seed {config.train.seed}, {config.train.epochs} epochs"
     return StageRun("distill", run_id, out_dir, payload, inputs, action, [Artefact(f"student-{run_id}", "student", weights, f"distill/{run_id}")], description=description)
