@@ -102,3 +102,23 @@ def test_a_qad_run_must_start_from_an_earlier_fp32_run(run_cli, tmp_path, monkey
     result = run_cli("run", _write(tmp_path, methods), "--dry-run")
     assert result.code == 2 and message in result.stderr, result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_with_several_seeds_each_qad_run_starts_from_its_own_seed(tmp_path, monkeypatch):
+    from edgekd.pipeline.plan import Artefact, PlanContext
+    from edgekd.pipeline.stages import distill
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(REPO / "calibration", tmp_path / "calibration")
+    content = json.loads(json.dumps(PIPELINE))
+    content["distill"]["seeds"] = [0, 1]
+    path = tmp_path / "seeds.yaml"
+    path.write_text(yaml.safe_dump(content, sort_keys=False))
+    pipeline = load_pipeline(path)
+    teacher = Artefact("teacher", "teacher", tmp_path / "runs" / "qad" / "teacher" / "teacher.safetensors", "teacher")
+    runs = {r.run_id: r for r in distill.plan(PlanContext(pipeline, pipeline.root, artefacts={"teacher": [teacher]}))}
+    assert set(runs) == {"kd-s0", "kd-s1", "qad-s0", "qad-s1"}
+    for seed in (0, 1):
+        assert runs[f"qad-s{seed}"].inputs["fp32 student"] == pipeline.root / "distill" / f"kd-s{seed}" / "student.safetensors"
+        assert runs[f"qad-s{seed}"].config["distill"]["train"]["seed"] == seed
+    assert "fp32 student" not in runs["kd-s0"].inputs
