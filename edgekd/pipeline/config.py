@@ -25,6 +25,7 @@ from edgekd.engine import OptimConfig, TrainConfig
 from edgekd.engine.tracking import TrackTarget
 from edgekd.errors import ConfigError
 from edgekd.gate.config import GateThresholds
+from edgekd.models.quantized import RECIPES
 from edgekd.pipeline.yamlfile import KeyPath, line_of, load_with_lines
 
 STAGES = ("teacher", "distill", "export", "eval", "profile", "report", "gate")
@@ -127,6 +128,22 @@ class MethodRunBase(Section):
     lr: Optional[float] = Field(None, gt=0)
     epochs: Optional[int] = Field(None, ge=1)
     label_smoothing: Optional[float] = Field(None, ge=0, lt=1)
+    # Quantization-aware distillation (docs/distill.md): fine-tune another run of this pipeline,
+    # fake-quantized; `from` names that run (`edgekd distill --quantize … --from RUN`).
+    quantize: Optional[Literal[RECIPES]] = None  # type: ignore[valid-type]
+    from_run: Optional[str] = Field(None, alias="from")
+    calib: Optional[str] = None
+    teacher: Optional[Literal["self"]] = None
+
+    @model_validator(mode="after")
+    def _quantize_keys(self) -> "MethodRunBase":
+        if self.quantize is None:
+            given = [key for key, value in (("from", self.from_run), ("calib", self.calib), ("teacher", self.teacher)) if value is not None]
+            if given:
+                raise ValueError(f"'{given[0]}' only applies to quantization-aware distillation: add 'quantize: int8'")
+        elif self.from_run is None:
+            raise ValueError("'quantize' fine-tunes another run of this pipeline: name it with 'from:' (e.g. from: kd)")
+        return self
 
     @field_validator("name")
     @classmethod

@@ -22,6 +22,7 @@ from edgekd.runtime.trt_env import read_sidecar
 from edgekd.schemas import EvalFile, validated
 
 ARTEFACT_SUFFIXES = (".safetensors", ".onnx", ".engine", ".plan")
+QAD_PRECISION = "int8-qad"  # the precision column of a QAD student's INT8 (PTQ's reads `int8`)
 
 
 @dataclass
@@ -59,6 +60,8 @@ def read_artefact(path: Path) -> dict[str, Any] | None:
         metadata = read_onnx_file_metadata(path) if kind == "onnx" else read_sidecar(path)
         card_dict, precision = metadata["card"], metadata.get("precision", "fp32")
         export = {k: v for k, v in metadata.items() if k != "card"}
+        if precision == "int8" and export.get("qad_from"):  # ranges learned in QAD (edgekd.export.qdq), not calibrated after
+            precision = QAD_PRECISION
     input_size = (card_dict.get("input") or {}).get("input_size")
     distilled = distillation_facts(card_dict) if kind == "torch" else None
     return {
