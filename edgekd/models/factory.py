@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from edgekd.errors import ModelError
-from edgekd.models.weights import PRETRAINED_FROM_CACHE, load_pretrained_weights
+from edgekd.models.weights import PRETRAINED_FROM_CACHE, load_pretrained_weights, local_weights
 
 
 def resolve_arch(name: str) -> str:
@@ -65,23 +65,6 @@ def pretrained_defaults(arch: str) -> dict:
     """timm's pretrained config for `arch` (input size, mean, std, …) without building weights."""
     cfg = timm.get_pretrained_cfg(resolve_arch(arch), allow_unregistered=True)
     return cfg.to_dict() if cfg is not None else {}
-
-
-def local_weights(arch: str) -> str | None:
-    """Where local pretrained weights for `arch` are (hub cache), or None. Never touches the network."""
-    cfg = timm.get_pretrained_cfg(arch, allow_unregistered=True)
-    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
-    if not hub_id:
-        return None
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
-        found = try_to_load_from_cache(hub_id, filename)
-        if isinstance(found, str):
-            return found
-    return None
 
 
 @dataclass
@@ -137,7 +120,6 @@ __all__ = [
     "ArchInfo",
     "create_model",
     "list_architectures",
-    "local_weights",
     "model_cost",
     "pretrained_defaults",
     "resolve_arch",

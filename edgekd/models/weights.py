@@ -1,4 +1,4 @@
-"""Loading weight files safely: safetensors, or state dicts through `torch.load(weights_only=True)`.
+"""Loading weight files safely, and finding local pretrained ones (the hub cache, offline).
 
 Nothing here unpickles arbitrary objects: a checkpoint from an untrusted source can at worst
 fail to load, never run code.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import timm
 import torch
 from torch import nn
 
@@ -93,8 +94,6 @@ def _classifier_keys(model: nn.Module) -> set[str]:
 
 
 def _state_from_hub_cache(arch: str) -> dict[str, torch.Tensor]:
-    from edgekd.models.factory import local_weights
-
     found = local_weights(arch)
     if found is None:
         raise ModelError(
@@ -102,3 +101,20 @@ def _state_from_hub_cache(arch: str) -> dict[str, torch.Tensor]:
             "Pass --pretrained FILE with a safetensors or state-dict file instead."
         )
     return read_state_dict(found)
+
+
+def local_weights(arch: str) -> str | None:
+    """Where local pretrained weights for `arch` are (hub cache), or None. Never touches the network."""
+    cfg = timm.get_pretrained_cfg(arch, allow_unregistered=True)
+    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    if not hub_id:
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
+        found = try_to_load_from_cache(hub_id, filename)
+        if isinstance(found, str):
+            return found
+    return None
