@@ -290,8 +290,8 @@ def log_model(run: TrackedRun, card: "ModelCard", weights_path: Path) -> None:
 def _import(name: str):
     try:
         return __import__(name)
-    except ImportError:
-        raise ConfigError(f"--track {name} needs the {name} package, which is not installed: {INSTALL_HINT[name]}.") from None
+    except ImportError as exc:
+        raise ConfigError(f"--track {name} needs the {name} package, which is not installed: {INSTALL_HINT[name]}.") from exc
 
 
 def _sqlite_path(uri: str) -> Path | None:

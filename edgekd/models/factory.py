@@ -55,7 +55,7 @@ def create_model(
     try:
         model = timm.create_model(arch, pretrained=False, num_classes=num_classes, in_chans=in_chans, exportable=exportable, **kwargs)
     except (TypeError, ValueError, RuntimeError, AssertionError) as exc:
-        raise ModelError(f"cannot create '{arch}' with {num_classes} classes and {in_chans} channels: {exc}") from None
+        raise ModelError(f"cannot create '{arch}' with {num_classes} classes and {in_chans} channels: {exc}") from exc
     if pretrained is not None:
         load_pretrained_weights(model, arch, pretrained)
     return model

@@ -35,12 +35,12 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         try:
             return load_file(str(path))
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-            raise ModelError(f"{path} is not a readable safetensors file ({exc}); it may be truncated.") from None
+            raise ModelError(f"{path} is not a readable safetensors file ({exc}); it may be truncated.") from exc
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError… for bad files
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{path} cannot be loaded safely as weights: {first_line}. Use a safetensors file or a plain state dict.") from None
+        raise ModelError(f"{path} cannot be loaded safely as weights: {first_line}. Use a safetensors file or a plain state dict.") from exc
     for key in ("state_dict_ema", "state_dict", "model"):
         if isinstance(payload, dict) and isinstance(payload.get(key), dict):
             payload = payload[key]

@@ -431,7 +431,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
         loc, message = _describe_error(errors[0], data)
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         line = line_of(lines, loc)
-        raise ConfigError(f"{path}:{line}: {message}{more}" if line else f"{path}: {message}{more}") from None
+        raise ConfigError(f"{path}:{line}: {message}{more}" if line else f"{path}: {message}{more}") from exc
     pipeline.source = path
     pipeline._lines = lines
     return pipeline
