@@ -3,11 +3,13 @@
 `main()` turns the project's errors into one line on stderr and an exit code (2: bad input or
 a missing prerequisite, 1: a check that ran and failed), so no traceback reaches a user for a
 mistake they can fix. With `EDGEKD_DEBUG=1` the full traceback (with the errors it was raised
-from) is printed above that line, and the exit code stays the same.
+from) is printed above that line, the exit code stays the same, and edgekd's debug log lines
+(`logging.getLogger(__name__)`: what normal runs pass over silently) go to stderr.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -76,6 +78,8 @@ def _root(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `edgekd` script; exits with the command's code."""
+    if _debugging():
+        _log_to_stderr()
     try:
         result = app(args=argv, prog_name="edgekd", standalone_mode=False)
     except click.exceptions.UsageError as exc:
@@ -107,8 +111,26 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(result if isinstance(result, int) else 0)
 
 
+def _debugging() -> bool:
+    return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+
+
+def _log_to_stderr() -> None:
+    """Show edgekd's own debug log (not third-party ones: PIL's or onnx's would bury it), once."""
+    logger = logging.getLogger("edgekd")
+    if not any(isinstance(h, _DebugHandler) for h in logger.handlers):
+        handler = _DebugHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+class _DebugHandler(logging.StreamHandler):
+    """The handler `EDGEKD_DEBUG` adds (a type of its own, so a second `main()` adds none)."""
+
+
 def _traceback_if_debugging(exc: BaseException) -> None:
-    if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+    if _debugging():
         traceback.print_exception(exc, file=sys.stderr)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from torch import nn
 
 from edgekd.errors import ModelError
 from edgekd.models.weights import PRETRAINED_FROM_CACHE, load_pretrained_weights, local_weights
+
+log = logging.getLogger(__name__)
 
 
 def resolve_arch(name: str) -> str:
@@ -96,7 +99,8 @@ def model_cost(model_or_arch: nn.Module | str, input_size: int, in_chans: int = 
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             model(torch.zeros(1, in_chans, input_size, input_size, device=device))
         gflops = counter.get_total_flops() / 1e9
-    except Exception:  # some architectures reject a size or meta tensors: the count is optional
+    except Exception as exc:  # some architectures reject a size or meta tensors: the count is optional
+        log.debug("no FLOP count for %s at %d px: %s: %s", type(model).__name__, input_size, type(exc).__name__, exc)
         gflops = None
     finally:
         model.train(was_training)

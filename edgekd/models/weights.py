@@ -6,6 +6,7 @@ fail to load, never run code.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import torch
 from torch import nn
 
 from edgekd.errors import ModelError
+
+log = logging.getLogger(__name__)
 
 PRETRAINED_FROM_CACHE = "cache"
 
@@ -112,6 +115,7 @@ def local_weights(arch: str) -> str | None:
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
+        log.debug("huggingface_hub is not installed: no hub cache to look in for %s", arch)
         return None
     for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
         found = try_to_load_from_cache(hub_id, filename)

@@ -37,3 +37,12 @@ def test_without_debug_a_bad_input_is_one_line_and_no_traceback(run_cli, tmp_pat
     assert result.code == 2 and "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), result.stderr
+
+
+def test_what_a_normal_run_passes_over_is_in_the_debug_log(tmp_path, caplog):
+    from edgekd.pipeline.manifest import MANIFEST_NAME, read_manifest
+
+    (tmp_path / MANIFEST_NAME).write_text("{ half a manifest")
+    with caplog.at_level("DEBUG", logger="edgekd"):
+        assert read_manifest(tmp_path) is None  # unreadable: the run is redone, nothing printed
+    assert any(r.name == "edgekd.pipeline.manifest" and MANIFEST_NAME in r.getMessage() for r in caplog.records), caplog.text
