@@ -80,9 +80,9 @@ def _acquire(lock_path: Path) -> int:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except BlockingIOError as exc:
             os.close(fd)
-            raise _refusal(lock_path.parent) from None
+            raise _refusal(lock_path.parent) from exc
         try:
             current = os.stat(lock_path)
         except FileNotFoundError:

@@ -94,4 +94,4 @@ def open_artefact(path: Path, backend: str | None = None, device: str = "cpu", t
             f"cannot run the TensorRT plan {path.name} here ({exc.name or exc} is not installed): TensorRT plans run only on "
             "the GPU and TensorRT version they were built with. Profile it on the target (see Dockerfile.jetson), "
             "or evaluate the ONNX it was built from."
-        ) from None
+        ) from exc

@@ -81,7 +81,7 @@ def validated(model: type[Schema], payload: Any, source: str | Path, error: type
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        raise error(field_error(str(source), exc)) from None
+        raise error(field_error(str(source), exc)) from exc
 
 
 # --- model cards --------------------------------------------------------------------------------
@@ -260,10 +260,10 @@ def load_eval(path: str | Path, error: type[EdgekdError]) -> EvalFile:
     path = Path(path)
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise error(f"eval file not found: {path}.") from None
+    except FileNotFoundError as exc:
+        raise error(f"eval file not found: {path}.") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise error(f"{path} is not valid JSON: {exc}.") from None
+        raise error(f"{path} is not valid JSON: {exc}.") from exc
     schema = payload.get("schema") if isinstance(payload, dict) else None
     if schema != EVAL_SCHEMA:
         raise error(f"{path} has schema {schema!r}, not {EVAL_SCHEMA}: it is not an eval.json from 'edgekd eval'.")

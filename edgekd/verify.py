@@ -95,12 +95,12 @@ class Reference:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in ("inputs", "logits", "labels", "meta")}
         except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(f"{path} is not an edgekd reference ({type(exc).__name__}: {exc}).") from None
+            raise ModelError(f"{path} is not an edgekd reference ({type(exc).__name__}: {exc}).") from exc
         try:
             meta = json.loads(str(arrays["meta"]))
             thresholds = {k: Threshold(**v) for k, v in meta.pop("thresholds").items()}
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ModelError(f"{path}: damaged metadata ({type(exc).__name__}: {exc}).") from None
+            raise ModelError(f"{path}: damaged metadata ({type(exc).__name__}: {exc}).") from exc
         if meta.get("schema") != REFERENCE_SCHEMA:
             raise ModelError(f"{path}: schema {meta.get('schema')!r}, expected {REFERENCE_SCHEMA}.")
         inputs, logits, labels = arrays["inputs"], arrays["logits"], arrays["labels"]

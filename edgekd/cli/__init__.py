@@ -2,13 +2,18 @@
 
 `main()` turns the project's errors into one line on stderr and an exit code (2: bad input or
 a missing prerequisite, 1: a check that ran and failed), so no traceback reaches a user for a
-mistake they can fix.
+mistake they can fix. With `EDGEKD_DEBUG=1` the full traceback (with the errors it was raised
+from) is printed above that line, the exit code stays the same, and edgekd's debug log lines
+(`logging.getLogger(__name__)`: what normal runs pass over silently) go to stderr.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import tempfile
+import traceback
 
 import click
 import typer
@@ -31,6 +36,7 @@ from edgekd.cli.console import err
 from edgekd.errors import EdgekdError
 
 INTERRUPTED = 130  # the exit code of Ctrl-C (128 + SIGINT), as shells report it
+DEBUG_VARIABLE = "EDGEKD_DEBUG"
 
 app = typer.Typer(
     name="edgekd",
@@ -72,6 +78,8 @@ def _root(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `edgekd` script; exits with the command's code."""
+    if _debugging():
+        _log_to_stderr()
     try:
         result = app(args=argv, prog_name="edgekd", standalone_mode=False)
     except click.exceptions.UsageError as exc:
@@ -85,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         _interrupted()
     except EdgekdError as exc:
+        _traceback_if_debugging(exc)
         # escape: a message's own brackets (`pip install 'edgekd[mlflow]'`) are text, not markup.
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
@@ -93,12 +102,36 @@ def main(argv: list[str] | None = None) -> None:
         # writes that are not artefacts, such as work files in the system's temporary folder.
         if not is_out_of_space(exc):
             raise
+        _traceback_if_debugging(exc)
         where = f"writing {exc.filename}" if exc.filename else f"in the output folder or in the temporary folder {tempfile.gettempdir()}"
         err.print(f"[bold red]error:[/] the disk is full {where}; free some space, or set TMPDIR to a folder on another disk.", highlight=False, soft_wrap=True)
         sys.exit(2)
     if result == INTERRUPTED:  # Typer turns Ctrl-C inside a command into a returned 130
         _interrupted()
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _debugging() -> bool:
+    return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+
+
+def _log_to_stderr() -> None:
+    """Show edgekd's own debug log (not third-party ones: PIL's or onnx's would bury it), once."""
+    logger = logging.getLogger("edgekd")
+    if not any(isinstance(h, _DebugHandler) for h in logger.handlers):
+        handler = _DebugHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+class _DebugHandler(logging.StreamHandler):
+    """The handler `EDGEKD_DEBUG` adds (a type of its own, so a second `main()` adds none)."""
+
+
+def _traceback_if_debugging(exc: BaseException) -> None:
+    if _debugging():
+        traceback.print_exception(exc, file=sys.stderr)
 
 
 def _interrupted() -> None:

@@ -24,8 +24,8 @@ def _floats(text: Optional[str], flag: str) -> tuple[float, ...] | None:
         return None
     try:
         return tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise ConfigError(f"{flag} takes comma-separated numbers, e.g. 0.485,0.456,0.406; got '{text}'.") from None
+    except ValueError as exc:
+        raise ConfigError(f"{flag} takes comma-separated numbers, e.g. 0.485,0.456,0.406; got '{text}'.") from exc
 
 
 def list_layers_command(model: str, img_size: int, explicit_size: bool) -> None:

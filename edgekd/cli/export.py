@@ -21,8 +21,8 @@ def _csv(text: Optional[str]) -> tuple[str, ...]:
 def _batches(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in _csv(text))
-    except ValueError:
-        raise ConfigError(f"--batch takes comma-separated sizes like 1,8,32; got '{text}'.") from None
+    except ValueError as exc:
+        raise ConfigError(f"--batch takes comma-separated sizes like 1,8,32; got '{text}'.") from exc
 
 
 def export_command(

@@ -17,8 +17,8 @@ def parse_batches(text: str) -> tuple[int, ...]:
     """'1,8,32' → (1, 8, 32)."""
     try:
         batches = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(f"--batch takes comma-separated sizes such as 1,8,32; got '{text}'.") from None
+    except ValueError as exc:
+        raise ConfigError(f"--batch takes comma-separated sizes such as 1,8,32; got '{text}'.") from exc
     return batches
 
 

@@ -58,7 +58,7 @@ def load_calibration_spec(path: str | Path) -> CalibrationSpec:
     try:
         payload = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
     if not isinstance(payload, dict):
         raise ConfigError(f"{path} must be a YAML mapping with at least 'dataset:' (see calibration/README.md).")
     try:
@@ -66,7 +66,7 @@ def load_calibration_spec(path: str | Path) -> CalibrationSpec:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "spec"
-        raise ConfigError(f"{path}: '{where}': {first['msg']} (see calibration/README.md).") from None
+        raise ConfigError(f"{path}: '{where}': {first['msg']} (see calibration/README.md).") from exc
 
 
 def calibration_data_config(spec: CalibrationSpec, trained_on: dict[str, Any], data_dir: str | None) -> DataConfig:

@@ -35,7 +35,7 @@ def load_plain_pickle(path: Path) -> dict:
         with open(path, "rb") as handle:
             payload = _PlainDataUnpickler(handle, encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
-        raise DataError(f"{path} is not a plain-data CIFAR batch: {exc}.") from None
+        raise DataError(f"{path} is not a plain-data CIFAR batch: {exc}.") from exc
     if not isinstance(payload, dict):
         raise DataError(f"{path} is not a CIFAR batch (expected a dict, got {type(payload).__name__}).")
     return {key.decode() if isinstance(key, bytes) else key: value for key, value in payload.items()}

@@ -20,7 +20,7 @@ def read_idx(path: Path) -> np.ndarray:
         with opener(path, "rb") as handle:
             raw = handle.read()
     except (OSError, EOFError) as exc:
-        raise DataError(f"cannot read {path}: {exc}. Reinstall the dataset.") from None
+        raise DataError(f"cannot read {path}: {exc}. Reinstall the dataset.") from exc
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise DataError(f"{path} is not an IDX file (bad magic number).")
     ndim = raw[3]

@@ -50,11 +50,11 @@ def check_name(path: Path) -> None:
     """Refuse a path that is not valid UTF-8 (Linux allows any bytes in a name)."""
     try:
         str(path).encode("utf-8")
-    except UnicodeEncodeError:
+    except UnicodeEncodeError as exc:
         raise DataError(
             f"the path {printable(path)} is not valid UTF-8, so it cannot be recorded in edgekd's JSON artefacts; "
             "rename it (e.g. convmv -f latin1 -t utf8 -r --notest)."
-        ) from None
+        ) from exc
 
 
 def _class_folders(root: Path) -> list[str]:
@@ -80,7 +80,7 @@ def walk_images(root: Path, skip_hidden: bool = False) -> list[Path]:
         except OSError as exc:
             raise DataError(
                 f"cannot read the folder {printable(folder)} ({exc.strerror}); make it readable or remove it."
-            ) from None
+            ) from exc
         for entry in entries:
             path = Path(entry.path)
             if skip_hidden and entry.name.startswith("."):
@@ -94,10 +94,10 @@ def walk_images(root: Path, skip_hidden: bool = False) -> list[Path]:
             except OSError as exc:
                 if exc.errno == errno.ELOOP:
                     message = f"symlink loop at {printable(path)} (it resolves to itself); remove the link."
-                    raise DataError(message) from None
+                    raise DataError(message) from exc
                 if is_image:
                     message = f"cannot read {printable(path)} ({exc.strerror}: a broken symlink?); fix or remove it."
-                    raise DataError(message) from None
+                    raise DataError(message) from exc
                 continue
             if is_dir:
                 identity = _identity(path)
@@ -209,9 +209,9 @@ def decode_image(path: Path, size: int) -> torch.Tensor:
                 Image.BILINEAR,
             )
     except Image.DecompressionBombError as exc:
-        raise DataError(f"image {printable(path)} is too large to decode: {exc} Downscale it or remove it.") from None
+        raise DataError(f"image {printable(path)} is too large to decode: {exc} Downscale it or remove it.") from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"cannot decode image {printable(path)}: {exc}. Remove or replace the file.") from None
+        raise DataError(f"cannot decode image {printable(path)}: {exc}. Remove or replace the file.") from exc
     left, top = (resized.width - size) // 2, (resized.height - size) // 2
     array = np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.uint8)
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
@@ -241,7 +241,7 @@ def decode_all(files: FileList, size: int, workers: int) -> torch.Tensor:
     try:
         return torch.cat([images for images, _, _ in loader])
     except DataError as exc:
-        raise DataError(worker_error_line(exc)) from None
+        raise DataError(worker_error_line(exc)) from exc
 
 
 def worker_error_line(exc: Exception) -> str:

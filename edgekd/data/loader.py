@@ -102,4 +102,4 @@ class BatchLoader:
             for images, labels, indices in loader:
                 yield Batch(images, labels, indices)
         except DataError as exc:
-            raise DataError(worker_error_line(exc)) from None
+            raise DataError(worker_error_line(exc)) from exc

@@ -113,8 +113,8 @@ class TeacherCache:
         try:
             payload = read_json(manifest)
             stored = payload["key"]
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            raise DataError(f"teacher cache {self.root} is damaged ({manifest.name} unreadable); delete that directory to rebuild it.") from None
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise DataError(f"teacher cache {self.root} is damaged ({manifest.name} unreadable); delete that directory to rebuild it.") from exc
         if payload.get("schema") != CACHE_SCHEMA:
             raise DataError(f"teacher cache {self.root} has schema {payload.get('schema')!r}, this edgekd writes {CACHE_SCHEMA}; delete that directory or use another --teacher-cache.")
         differing = [f"{name} (cache {stored.get(name)!r}, this run {value!r})" for name, value in self.key.to_dict().items() if stored.get(name) != value]

@@ -115,7 +115,7 @@ def _load_state(model: nn.Module, state: dict, path: Path, arch: str) -> None:
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise ModelError(f"{path} does not fit '{arch}': {str(exc).splitlines()[0]}") from None
+        raise ModelError(f"{path} does not fit '{arch}': {str(exc).splitlines()[0]}") from exc
 
 
 def _freeze(model: nn.Module) -> nn.Module:

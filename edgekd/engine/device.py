@@ -19,8 +19,8 @@ def resolve_device(requested: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(requested)
-    except RuntimeError:
-        raise ConfigError(f"unknown device '{requested}': use auto, cpu, cuda or cuda:N.") from None
+    except RuntimeError as exc:
+        raise ConfigError(f"unknown device '{requested}': use auto, cpu, cuda or cuda:N.") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda was asked for but no CUDA device is visible; use --device cpu.")
     return device

@@ -342,8 +342,8 @@ def final_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
 def _import(name: str):
     try:
         return __import__(name)
-    except ImportError:
-        raise ConfigError(f"--track {name} needs the {name} package, which is not installed: {INSTALL_HINT[name]}.") from None
+    except ImportError as exc:
+        raise ConfigError(f"--track {name} needs the {name} package, which is not installed: {INSTALL_HINT[name]}.") from exc
 
 
 def _sqlite_path(uri: str) -> Path | None:

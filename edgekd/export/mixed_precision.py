@@ -99,7 +99,7 @@ def int8_with_fp16(qdq_proto):
     try:
         source = version_converter.convert_version(qdq_proto, FP16_QDQ_OPSET) if opset < FP16_QDQ_OPSET else onnx.ModelProto.FromString(qdq_proto.SerializeToString())
     except Exception as exc:  # the converter raises RuntimeError/ValidationError for ops it cannot adapt
-        raise ModelError(f"cannot move the INT8 model from opset {opset} to {FP16_QDQ_OPSET} for FP16 Q/DQ ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).") from None
+        raise ModelError(f"cannot move the INT8 model from opset {opset} to {FP16_QDQ_OPSET} for FP16 Q/DQ ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).") from exc
     weights = {t.name for t in source.graph.initializer}
     weight_dq = [n.name for n in source.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in weights]
     with warnings.catch_warnings():
@@ -109,5 +109,5 @@ def int8_with_fp16(qdq_proto):
     try:
         onnx.checker.check_model(half, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-        raise ModelError(f"the INT8 + FP16 ONNX fails onnx.checker: {str(exc).splitlines()[0][:300]}") from None
+        raise ModelError(f"the INT8 + FP16 ONNX fails onnx.checker: {str(exc).splitlines()[0][:300]}") from exc
     return half, precision_counts(half)

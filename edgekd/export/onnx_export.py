@@ -92,7 +92,7 @@ def export_onnx(model: nn.Module, spec: InputSpec, *, exporter: str, opset: int,
         proto = _run_exporter(module, example, exporter, opset)
     except Exception as exc:  # exporters raise many types (TorchExportError, RuntimeError, …) for unsupported models
         other = "torchscript" if exporter == "dynamo" else "dynamo"
-        raise ModelError(f"the {exporter} exporter cannot export this model ({type(exc).__name__}: {_first_line(exc)}); try --exporter {other}.") from None
+        raise ModelError(f"the {exporter} exporter cannot export this model ({type(exc).__name__}: {_first_line(exc)}); try --exporter {other}.") from exc
     simplified = False
     if simplify:
         import onnxslim
@@ -101,7 +101,7 @@ def export_onnx(model: nn.Module, spec: InputSpec, *, exporter: str, opset: int,
     try:
         onnx.checker.check_model(proto, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-        raise ModelError(f"the exported ONNX fails onnx.checker: {_first_line(exc)}") from None
+        raise ModelError(f"the exported ONNX fails onnx.checker: {_first_line(exc)}") from exc
     _check_interface(proto)
     facts = OnnxFacts(
         exporter=exporter,
@@ -191,7 +191,7 @@ def convert_to_fp16(proto):
     try:
         onnx.checker.check_model(half, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-        raise ModelError(f"the FP16 ONNX fails onnx.checker: {_first_line(exc)}") from None
+        raise ModelError(f"the FP16 ONNX fails onnx.checker: {_first_line(exc)}") from exc
     return half
 
 

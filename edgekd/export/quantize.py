@@ -83,7 +83,7 @@ def preprocess(source: Path, target: Path) -> None:
         with _quiet():
             quant_pre_process(str(source), str(target), skip_symbolic_shape=False)
     except Exception as exc:  # onnx/ORT raise assorted types from shape inference and optimisation
-        raise ModelError(f"quant_pre_process failed on {source.name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+        raise ModelError(f"quant_pre_process failed on {source.name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
 
 
 def weighted_nodes(onnx_path: Path) -> list[tuple[str, str]]:
@@ -148,7 +148,7 @@ def quantize(pre_path: Path, out_path: Path, recipe: QuantRecipe, reader_factory
         with _quiet():
             quantize_static(str(pre_path), str(out_path), reader_factory(), **kwargs)
     except Exception as exc:  # ORT raises ValueError/RuntimeError/onnx errors with long texts
-        raise ModelError(f"quantize_static failed ({recipe.target}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+        raise ModelError(f"quantize_static failed ({recipe.target}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
     feed_float_inputs(out_path, set(_excluded(node_ops, recipe)))
     return count_qdq(out_path, node_ops, recipe)
 

@@ -5,13 +5,12 @@ from edgekd.models.factory import (
     ArchInfo,
     create_model,
     list_architectures,
-    local_weights,
     model_cost,
     pretrained_defaults,
     resolve_arch,
 )
 from edgekd.models.inputs import input_spec_for
-from edgekd.models.weights import PRETRAINED_FROM_CACHE, load_pretrained_weights, read_state_dict
+from edgekd.models.weights import PRETRAINED_FROM_CACHE, load_pretrained_weights, local_weights, read_state_dict
 
 __all__ = [
     "PRETRAINED_FROM_CACHE",

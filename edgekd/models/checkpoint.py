@@ -119,7 +119,7 @@ def read_card(weights_path: str | os.PathLike) -> ModelCard | None:
     try:
         payload = json.loads(card_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{card_path} is not valid JSON: {exc}.") from None
+        raise ModelError(f"{card_path} is not valid JSON: {exc}.") from exc
     return ModelCard.from_dict(payload, card_path)
 
 
@@ -141,7 +141,7 @@ def load_model(path: str | os.PathLike, *, exportable: bool = False, device: str
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise ModelError(f"{weights_path} does not match '{card.arch}' with {card.num_classes} classes: {str(exc).splitlines()[0]}") from None
+        raise ModelError(f"{weights_path} does not match '{card.arch}' with {card.num_classes} classes: {str(exc).splitlines()[0]}") from exc
     if exportable:
         from timm.utils.model import reparameterize_model
 

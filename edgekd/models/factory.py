@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,9 @@ import torch
 from torch import nn
 
 from edgekd.errors import ModelError
-from edgekd.models.weights import PRETRAINED_FROM_CACHE, load_pretrained_weights
+from edgekd.models.weights import PRETRAINED_FROM_CACHE, load_pretrained_weights, local_weights
+
+log = logging.getLogger(__name__)
 
 
 def resolve_arch(name: str) -> str:
@@ -55,7 +58,7 @@ def create_model(
     try:
         model = timm.create_model(arch, pretrained=False, num_classes=num_classes, in_chans=in_chans, exportable=exportable, **kwargs)
     except (TypeError, ValueError, RuntimeError, AssertionError) as exc:
-        raise ModelError(f"cannot create '{arch}' with {num_classes} classes and {in_chans} channels: {exc}") from None
+        raise ModelError(f"cannot create '{arch}' with {num_classes} classes and {in_chans} channels: {exc}") from exc
     if pretrained is not None:
         load_pretrained_weights(model, arch, pretrained)
     return model
@@ -65,23 +68,6 @@ def pretrained_defaults(arch: str) -> dict:
     """timm's pretrained config for `arch` (input size, mean, std, …) without building weights."""
     cfg = timm.get_pretrained_cfg(resolve_arch(arch), allow_unregistered=True)
     return cfg.to_dict() if cfg is not None else {}
-
-
-def local_weights(arch: str) -> str | None:
-    """Where local pretrained weights for `arch` are (hub cache), or None. Never touches the network."""
-    cfg = timm.get_pretrained_cfg(arch, allow_unregistered=True)
-    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
-    if not hub_id:
-        return None
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
-        found = try_to_load_from_cache(hub_id, filename)
-        if isinstance(found, str):
-            return found
-    return None
 
 
 @dataclass
@@ -113,7 +99,8 @@ def model_cost(model_or_arch: nn.Module | str, input_size: int, in_chans: int = 
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             model(torch.zeros(1, in_chans, input_size, input_size, device=device))
         gflops = counter.get_total_flops() / 1e9
-    except Exception:  # some architectures reject a size or meta tensors: the count is optional
+    except Exception as exc:  # some architectures reject a size or meta tensors: the count is optional
+        log.debug("no FLOP count for %s at %d px: %s: %s", type(model).__name__, input_size, type(exc).__name__, exc)
         gflops = None
     finally:
         model.train(was_training)
@@ -137,7 +124,6 @@ __all__ = [
     "ArchInfo",
     "create_model",
     "list_architectures",
-    "local_weights",
     "model_cost",
     "pretrained_defaults",
     "resolve_arch",

@@ -209,7 +209,7 @@ def read_quantizer_state(weights_path: str | os.PathLike) -> tuple[dict[str, Any
     try:
         state = json.loads(json_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{json_path} is not valid JSON: {exc}.") from None
+        raise ModelError(f"{json_path} is not valid JSON: {exc}.") from exc
     if not isinstance(state, dict) or state.get("schema") != QUANTIZERS_SCHEMA:
         raise ModelError(f"{json_path} is not an edgekd quantizer state (schema {QUANTIZERS_SCHEMA}).")
     if sha256_file(amax_path) != state.get("amax_sha256"):
@@ -217,7 +217,7 @@ def read_quantizer_state(weights_path: str | os.PathLike) -> tuple[dict[str, Any
     try:
         amax = load_file(str(amax_path))
     except (SafetensorError, OSError) as exc:
-        raise ModelError(f"{amax_path} is not a readable safetensors file: {exc}.") from None
+        raise ModelError(f"{amax_path} is not a readable safetensors file: {exc}.") from exc
     return state, amax
 
 

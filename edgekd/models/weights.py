@@ -1,4 +1,4 @@
-"""Loading weight files safely: safetensors, or state dicts through `torch.load(weights_only=True)`.
+"""Loading weight files safely, and finding local pretrained ones (the hub cache, offline).
 
 Nothing here unpickles arbitrary objects: a checkpoint from an untrusted source can at worst
 fail to load, never run code.
@@ -6,13 +6,17 @@ fail to load, never run code.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
+import timm
 import torch
 from torch import nn
 
 from edgekd.errors import ModelError
+
+log = logging.getLogger(__name__)
 
 PRETRAINED_FROM_CACHE = "cache"
 
@@ -34,12 +38,12 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         try:
             return load_file(str(path))
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-            raise ModelError(f"{path} is not a readable safetensors file ({exc}); it may be truncated.") from None
+            raise ModelError(f"{path} is not a readable safetensors file ({exc}); it may be truncated.") from exc
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError… for bad files
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{path} cannot be loaded safely as weights: {first_line}. Use a safetensors file or a plain state dict.") from None
+        raise ModelError(f"{path} cannot be loaded safely as weights: {first_line}. Use a safetensors file or a plain state dict.") from exc
     for key in ("state_dict_ema", "state_dict", "model"):
         if isinstance(payload, dict) and isinstance(payload.get(key), dict):
             payload = payload[key]
@@ -93,8 +97,6 @@ def _classifier_keys(model: nn.Module) -> set[str]:
 
 
 def _state_from_hub_cache(arch: str) -> dict[str, torch.Tensor]:
-    from edgekd.models.factory import local_weights
-
     found = local_weights(arch)
     if found is None:
         raise ModelError(
@@ -102,3 +104,21 @@ def _state_from_hub_cache(arch: str) -> dict[str, torch.Tensor]:
             "Pass --pretrained FILE with a safetensors or state-dict file instead."
         )
     return read_state_dict(found)
+
+
+def local_weights(arch: str) -> str | None:
+    """Where local pretrained weights for `arch` are (hub cache), or None. Never touches the network."""
+    cfg = timm.get_pretrained_cfg(arch, allow_unregistered=True)
+    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    if not hub_id:
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        log.debug("huggingface_hub is not installed: no hub cache to look in for %s", arch)
+        return None
+    for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
+        found = try_to_load_from_cache(hub_id, filename)
+        if isinstance(found, str):
+            return found
+    return None

@@ -12,7 +12,7 @@ import re
 import types
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
 
@@ -27,9 +27,6 @@ from edgekd.errors import ConfigError
 from edgekd.gate.config import GateThresholds
 from edgekd.models.quantized import RECIPES
 from edgekd.pipeline.yamlfile import KeyPath, line_of, load_with_lines
-
-STAGES = ("teacher", "distill", "export", "eval", "profile", "report", "gate")
-
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -328,6 +325,12 @@ class TrackSection(Section):
         return [TrackTarget.parse(name if value == "default" else f"{name}:{value}") for name, value in given.items() if value]
 
 
+_SectionT = TypeVar("_SectionT", bound=BaseModel)
+_STAGE = "pipeline stage"
+# A `Pipeline` field typed `Stage[...]` is a stage's section; the fields' order is the run order.
+# Each has one entry in the stage registry (`edgekd.pipeline.stages.STAGE_SPECS`), checked on import.
+Stage = Annotated[Optional[_SectionT], _STAGE]
+
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -343,13 +346,13 @@ class Pipeline(Section):
     description: Optional[str] = None
     runs_dir: str = "runs"
     data: DataSection = Field(default_factory=DataSection)
-    teacher: Optional[TeacherSection] = None
-    distill: Optional[DistillSection] = None
-    export: Optional[ExportSection] = None
-    eval: Optional[EvalSection] = None
-    profile: Optional[ProfileSection] = None
-    report: Optional[ReportSection] = None
-    gate: Optional[GateSection] = None
+    teacher: Stage[TeacherSection] = None
+    distill: Stage[DistillSection] = None
+    export: Stage[ExportSection] = None
+    eval: Stage[EvalSection] = None
+    profile: Stage[ProfileSection] = None
+    report: Stage[ReportSection] = None
+    gate: Stage[GateSection] = None
     track: Optional[TrackSection] = None
     source: Optional[Path] = Field(None, exclude=True)
     _lines: dict = PrivateAttr(default_factory=dict)
@@ -389,6 +392,9 @@ class Pipeline(Section):
         if self.gate is None:
             raise ConfigError(f"{self.source or 'the pipeline'} has no 'gate:' section to take thresholds from.")
         return GateThresholds.model_validate(self.gate.model_dump(exclude={"baseline"}))
+
+
+STAGES = tuple(name for name, field in Pipeline.model_fields.items() if _STAGE in field.metadata)
 
 
 def _model_at(path: KeyPath) -> type[BaseModel] | None:
@@ -461,7 +467,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
         loc, message = _describe_error(errors[0], data)
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         line = line_of(lines, loc)
-        raise ConfigError(f"{path}:{line}: {message}{more}" if line else f"{path}: {message}{more}") from None
+        raise ConfigError(f"{path}:{line}: {message}{more}" if line else f"{path}: {message}{more}") from exc
     pipeline.source = path
     pipeline._lines = lines
     return pipeline

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgekd.artifacts import read_json, sha256_file, write_json
+
+log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA = "edgekd.pipeline-manifest/1"
@@ -81,9 +84,11 @@ def read_manifest(run_dir: Path) -> Manifest | None:
     try:
         payload = read_json(path)
         if payload.get("schema") != MANIFEST_SCHEMA:
+            log.debug("%s: schema %r is not %s; the run is redone", path, payload.get("schema"), MANIFEST_SCHEMA)
             return None
         return Manifest(**payload)
-    except (ValueError, TypeError, OSError):
+    except (ValueError, TypeError, OSError) as exc:
+        log.debug("%s is unreadable (%s: %s); the run is redone", path, type(exc).__name__, exc)
         return None
 
 

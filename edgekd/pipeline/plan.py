@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Protocol
 
 from edgekd.engine import Progress
 from edgekd.pipeline.config import Pipeline
@@ -64,6 +64,12 @@ class RunOutcome:
     passed: bool | None = None
 
 
+class RunAction(Protocol):
+    """Does a run's work; `resume` says its interrupted checkpoint (same config) may be picked up."""
+
+    def __call__(self, progress: Progress, resume: bool) -> RunOutcome: ...
+
+
 @dataclass
 class StageRun:
     """One unit of work of a stage (one teacher, one distill method × seed, one eval of an artefact, …).
@@ -88,7 +94,7 @@ class StageRun:
     out_dir: Path
     config: dict[str, Any]
     inputs: dict[str, Path]
-    action: Callable[[Progress], RunOutcome] | None
+    action: RunAction | None
     artefacts: list[Artefact] = field(default_factory=list)
     machine: str | None = None
     description: str = ""
@@ -126,3 +132,25 @@ class PlanContext:
     def teacher(self) -> Artefact | None:
         teachers = self.artefacts.get("teacher", [])
         return teachers[0] if teachers else None
+
+
+class Planner(Protocol):
+    """Turns its pipeline section (read from `ctx.pipeline`) into the stage's runs."""
+
+    def __call__(self, ctx: PlanContext) -> list[StageRun]: ...
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One pipeline stage, as the registry (`edgekd.pipeline.stages.STAGE_SPECS`) declares it.
+
+    Attributes:
+        name: the stage's `Pipeline` key (its section model is that field's type) and folder name.
+        plan: its planner.
+        consumes: the stages whose artefacts or outputs it reads; in a dry run, a stage that
+            consumes one whose artefacts are only known after it runs is marked as growing too.
+    """
+
+    name: str
+    plan: Planner
+    consumes: tuple[str, ...] = ()

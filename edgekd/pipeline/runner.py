@@ -12,7 +12,7 @@ earlier ones as they are; `--only STAGE` reruns just that stage; `--dry-run` pri
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -23,14 +23,11 @@ from edgekd.errors import ConfigError
 from edgekd.locks import folder_lock
 from edgekd.pipeline.config import STAGES, Pipeline
 from edgekd.pipeline.manifest import Manifest, config_hash, file_hash, read_manifest, relative_to, remove_manifest, staleness, write_manifest
-from edgekd.pipeline.plan import Artefact, PlanContext, RunOutcome, StageRun
+from edgekd.pipeline.plan import Artefact, PlanContext, Planner, RunOutcome, StageRun, StageSpec
 from edgekd.pipeline.tracking import PipelineTracking
 
 CACHED, RAN, WILL_RUN, GIVEN, KEPT, FAILED = "cached", "ran", "will run", "given", "kept", "failed"
 PENDING_NAME = "run-pending.json"  # written when a run starts, removed when it finishes
-
-Planner = Callable[[PlanContext], list[StageRun]]
-
 
 @dataclass
 class RunRecord:
@@ -68,10 +65,11 @@ def _check_stage_option(pipeline: Pipeline, flag: str, stage: str | None) -> Non
         raise ConfigError(f"{flag} {stage}: {pipeline.source or 'the pipeline'} has no '{stage}:' section (it has {', '.join(pipeline.stages())}).")
 
 
-def default_planners() -> dict[str, Planner]:
-    from edgekd.pipeline.stages import PLANNERS
+def stage_specs(planners: dict[str, Planner] | None = None) -> dict[str, StageSpec]:
+    """The registry's stages, with the planners of some replaced (tests pass stand-ins)."""
+    from edgekd.pipeline.stages import SPECS  # the planners import the stage APIs: load them only to run
 
-    return PLANNERS
+    return {name: replace(spec, plan=(planners or {}).get(name, spec.plan)) for name, spec in SPECS.items()}
 
 
 def _artefacts_from_manifest(manifest: Manifest | None) -> list[Artefact]:
@@ -84,7 +82,8 @@ class PipelineRunner:
     """Plans and runs one pipeline; `run()` returns every run's record.
 
     Args:
-        planners: {stage: planner}; the shipped stages by default (tests pass their own).
+        planners: {stage: planner} replacing the registry's planners of those stages (tests pass
+            stand-ins); what each stage consumes stays as the registry declares it.
         on_record: called with each record as soon as it is decided (the CLI prints it).
     """
 
@@ -116,7 +115,7 @@ class PipelineRunner:
         self.forced = set(self.order) if force else set(self.selected) if (from_stage or only_stage) else set()
         self.dry_run = dry_run
         self.progress = progress or SilentProgress()
-        self.planners = planners or default_planners()
+        self.specs = stage_specs(planners)
         self.on_record = on_record or (lambda record: None)
         self.context = PlanContext(pipeline, pipeline.root)
         self.result = PipelineResult(pipeline, dry_run=dry_run)
@@ -164,8 +163,8 @@ class PipelineRunner:
         self.on_record(record)
 
     def _run_stage(self, stage: str) -> None:
-        planner = self.planners[stage]
-        runs = planner(self.context)
+        spec = self.specs[stage]
+        runs = spec.plan(self.context)
         ids = [run.run_id for run in runs]
         if len(set(ids)) != len(ids):
             raise ValueError(f"stage {stage} planned two runs with one id: {sorted(i for i in ids if ids.count(i) > 1)[0]}")
@@ -174,7 +173,7 @@ class PipelineRunner:
         for run in runs:
             artefacts += self._run_one(stage, run)
             outputs += run.expected_outputs
-        consumes = set(getattr(planner, "consumes", ()))
+        consumes = set(spec.consumes)
         if self.dry_run and consumes & self.context.unknown:
             upstream = ", ".join(sorted(consumes & self.context.unknown))
             self._record(RunRecord(stage, f"{stage}/…", WILL_RUN, f"also the files {upstream} adds when it runs"))

@@ -58,16 +58,16 @@ def load_with_lines(path: str | Path) -> tuple[Any, dict[KeyPath, int]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: invalid YAML: {exc.problem or exc.context}.") from None
+        raise ConfigError(f"{path}{line}: invalid YAML: {exc.problem or exc.context}.") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}.") from None
+        raise ConfigError(f"{path}: invalid YAML: {exc}.") from exc
     if root is None:
         raise ConfigError(f"{path} is empty.")
     lines: dict[KeyPath, int] = {}
     try:
         data = _build(root, (), lines, str(path))
     except yaml.constructor.ConstructorError as exc:
-        raise ConfigError(f"{path}:{exc.problem_mark.line + 1 if exc.problem_mark else '?'}: {exc.problem}.") from None
+        raise ConfigError(f"{path}:{exc.problem_mark.line + 1 if exc.problem_mark else '?'}: {exc.problem}.") from exc
     return data, lines
 
 

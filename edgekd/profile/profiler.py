@@ -109,7 +109,7 @@ def _first_call(backend: Backend, inputs: torch.Tensor, name: str) -> None:
         backend.run(inputs)
     except Exception as exc:  # ORT/TensorRT raise their own types for shape errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{name} cannot run a batch of {inputs.shape[0]} on {backend.name}: {first[:300]}") from None
+        raise ModelError(f"{name} cannot run a batch of {inputs.shape[0]} on {backend.name}: {first[:300]}") from exc
 
 
 def profile_batch(backend: Backend, batch: int, config: ProfileConfig, name: str) -> dict[str, Any]:

@@ -228,7 +228,7 @@ def load_report(path: str | Path) -> Report:
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}.") from None
+        raise ConfigError(f"{path} is not valid JSON: {exc}.") from exc
     schema = payload.get("schema") if isinstance(payload, dict) else None
     if schema != REPORT_SCHEMA:
         raise ConfigError(f"{path} has schema {schema!r}; this edgekd reads {REPORT_SCHEMA}.")

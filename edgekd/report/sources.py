@@ -150,7 +150,7 @@ def _add_result(sources: Sources, path: Path) -> None:
     try:
         payload = read_json(path)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}.") from None
+        raise ConfigError(f"{path} is not valid JSON: {exc}.") from exc
     schema = payload.get("schema") if isinstance(payload, dict) else None
     if schema == EVAL_SCHEMA:  # validated: build.py reads its fields
         sources.evals.append((path, validated(EvalFile, payload, path, ConfigError).to_json_dict()))

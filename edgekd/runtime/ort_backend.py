@@ -39,7 +39,7 @@ def _parse_metadata(raw: str | None, where: str) -> dict:
     try:
         payload = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ModelError(f"{where} carries damaged edgekd metadata ({exc}).") from None
+        raise ModelError(f"{where} carries damaged edgekd metadata ({exc}).") from exc
     if not isinstance(payload, dict) or "card" not in payload:
         raise ModelError(f"{where} carries edgekd metadata without a model card.")
     return payload
@@ -60,7 +60,7 @@ def read_onnx_file_metadata(path: str | Path) -> dict:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends for truncated or foreign files
-        raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__}); it may be truncated.") from None
+        raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__}); it may be truncated.") from exc
     raw = next((prop.value for prop in model.metadata_props if prop.key == ONNX_METADATA_KEY), None)
     return _parse_metadata(raw, path.name)
 
@@ -87,7 +87,7 @@ class OrtBackend(Backend):
         try:
             self.session = ort.InferenceSession(str(path), session_options(threads), providers=providers)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph types for damaged files
-            raise ModelError(f"ONNX Runtime cannot load {path}: {str(exc).splitlines()[0]}") from None
+            raise ModelError(f"ONNX Runtime cannot load {path}: {str(exc).splitlines()[0]}") from exc
         metadata = read_onnx_metadata(self.session)
         super().__init__(
             ModelCard.from_dict(metadata["card"]),

@@ -91,7 +91,7 @@ def read_sidecar(engine_path: str | Path) -> dict[str, Any]:
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path} is not valid JSON ({exc}).") from None
+        raise ModelError(f"{path} is not valid JSON ({exc}).") from exc
     if payload.get("schema") != SIDECAR_SCHEMA or "build" not in payload or "card" not in payload:
         raise ModelError(f"{path} is not an edgekd TensorRT sidecar (schema {payload.get('schema')!r}, expected {SIDECAR_SCHEMA}).")
     return payload

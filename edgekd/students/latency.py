@@ -56,7 +56,7 @@ def read_profiles(folder: Path, batch: int) -> dict[tuple[str, str], dict[str, A
             artefact = payload["artefact"]
             key = (artefact["arch"], artefact["precision"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise DataError(f"{path} is not a profile.json written by 'edgekd profile' (missing {exc}); remove it from {folder}.") from None
+            raise DataError(f"{path} is not a profile.json written by 'edgekd profile' (missing {exc}); remove it from {folder}.") from exc
         if payload.get("schema") != PROFILE_SCHEMA:
             raise DataError(f"{path} has schema {payload.get('schema')!r}, expected {PROFILE_SCHEMA}.")
         entry = _batch_entry(payload, batch)

@@ -137,7 +137,7 @@ class StudentsFile(_Strict):
             return cls.model_validate(payload)
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise ConfigError(f"{source}: field {'.'.join(map(str, first['loc']))}: {first['msg']}.") from None
+            raise ConfigError(f"{source}: field {'.'.join(map(str, first['loc']))}: {first['msg']}.") from exc
 
 
 def load_students(path: str | Path) -> StudentsFile:
@@ -148,5 +148,5 @@ def load_students(path: str | Path) -> StudentsFile:
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}.") from None
+        raise ConfigError(f"cannot read {path}: {exc}.") from exc
     return StudentsFile.from_payload(payload, str(path))

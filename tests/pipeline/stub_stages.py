@@ -65,7 +65,6 @@ def per_artefact(stage):
         arts = ctx.all_artefacts("teacher", "distill", "export")
         return [_run(ctx, stage, a.name, section.model_dump(), {"artefact": a.path}, f"{stage}.json", None) for a in arts]
 
-    plan.consumes = ("teacher", "distill", "export")
     return plan
 
 
@@ -80,7 +79,5 @@ def gate(ctx):
 
 def planners(**overrides):
     table = {"teacher": teacher, "distill": distill, "export": export, "eval": per_artefact("eval"), "profile": per_artefact("profile"), "report": report, "gate": gate}
-    table["export"].consumes = ("distill",)
-    table["report"].consumes = ("eval", "profile")
     table.update(overrides)
     return table

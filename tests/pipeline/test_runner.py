@@ -129,7 +129,6 @@ def test_a_failed_run_leaves_no_manifest_and_reruns_next_time(pipeline_file, tmp
         broken = stub_stages._run(ctx, "eval", runs[1].run_id, runs[1].config, runs[1].inputs, "eval.json", None, fail=True)
         return [runs[0], broken, *runs[2:]]
 
-    eval_with_a_failure.consumes = original.consumes
     with pytest.raises(RuntimeError):
         run_pipeline(load_pipeline(path), planners=failing | {"eval": eval_with_a_failure})
     broken_dir = tmp_path / "runs" / "stubbed" / "eval" / "student-kd-s0"
@@ -194,7 +193,6 @@ def test_profiles_are_redone_on_another_machine_and_nothing_else(pipeline_file):
             run.machine = machine["id"]
         return runs
 
-    profile.consumes = base.consumes
     run_pipeline(load_pipeline(path), planners=stub_stages.planners(profile=profile))
     machine["id"] = "machine-b"
     result = run_pipeline(load_pipeline(path), planners=stub_stages.planners(profile=profile))

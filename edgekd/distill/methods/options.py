@@ -74,8 +74,8 @@ class MethodOption:
                 value = float(value)
             elif not isinstance(value, self.type) or isinstance(value, bool):
                 raise TypeError
-        except TypeError:
-            raise ConfigError(f"{where} takes a {self.type.__name__}, got {value!r}.") from None
+        except TypeError as exc:
+            raise ConfigError(f"{where} takes a {self.type.__name__}, got {value!r}.") from exc
         if self.choices is not None and value not in self.choices:
             raise ConfigError(f"unknown {self.flag} '{value}': use {' or '.join(map(str, self.choices))}.")
         below = (self.ge is not None and value < self.ge) or (self.gt is not None and value <= self.gt)

@@ -30,7 +30,7 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         try:
             config.validate()
         except EdgekdError as exc:
-            raise section_error(ctx.pipeline, exc, "eval") from None
+            raise section_error(ctx.pipeline, exc, "eval") from exc
         inputs = artefact_inputs(artefact)
         if uses_teacher:
             inputs["teacher eval.json"] = teacher_eval

@@ -73,7 +73,7 @@ def plan(ctx: PlanContext) -> list[StageRun]:
             if qad:
                 config = ExportConfig(checkpoint=student.path, out=out_dir, name=name, **_qad_options(section.options(), config)).validate()
         except (EdgekdError, TypeError) as exc:
-            raise section_error(ctx.pipeline, exc if isinstance(exc, EdgekdError) else ConfigError(str(exc)), "export") from None
+            raise section_error(ctx.pipeline, exc if isinstance(exc, EdgekdError) else ConfigError(str(exc)), "export") from exc
         source = f"export/{run_id}"
         expected = _expected(config, out_dir, name, source, qad)
         runs.append(_run(run_id, config, {**artefact_inputs(student), **inputs_extra}, expected, source))

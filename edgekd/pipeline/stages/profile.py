@@ -35,7 +35,7 @@ def plan(ctx: PlanContext) -> list[StageRun]:
             # must dry-run anywhere): it is checked when the profile runs.
             replace(config, device="cpu").validate()
         except EdgekdError as exc:
-            raise section_error(ctx.pipeline, exc, "profile") from None
+            raise section_error(ctx.pipeline, exc, "profile") from exc
         runs.append(_run(artefact, config, machine))
     return runs
 

@@ -21,7 +21,7 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         try:
             path = resolve_model_path(section.path, ("teacher", "student"))
         except EdgekdError as exc:
-            raise section_error(ctx.pipeline, exc, "teacher", "path") from None
+            raise section_error(ctx.pipeline, exc, "teacher", "path") from exc
         artefact = Artefact(NAME, "teacher", path, "given")
         return [StageRun("teacher", "teacher", out_dir, {"path": str(path)}, {}, None, [artefact], description=f"using {path}")]
 
@@ -34,7 +34,7 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         config.train.validate()
         data_files, data_facts = data_identity(data)
     except EdgekdError as exc:
-        raise section_error(ctx.pipeline, exc, "teacher") from None
+        raise section_error(ctx.pipeline, exc, "teacher") from exc
     inputs = dict(data_files)
     pretrained = local_file(section.pretrained)
     if pretrained is not None:
