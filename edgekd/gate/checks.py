@@ -7,62 +7,30 @@ could not be checked on any selected artefact is bad input, not a pass (the gate
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgekd.errors import ConfigError
-from edgekd.gate.config import GateThresholds
-from edgekd.gate.inputs import ModelEntry, Report, SamplePredictions, load_predictions
+from edgekd.gate.inputs import GateModel, GateReport, SamplePredictions, load_predictions
+from edgekd.gate.rows import FAIL, PASS, SKIP, CheckRow
 from edgekd.gate.stats import PairedDrop, paired_drop
 
-PASS, FAIL, SKIP = "pass", "fail", "skip"
-
-
-@dataclass(frozen=True)
-class CheckRow:
-    """One verdict.
-
-    Attributes:
-        check: the threshold's name (a `GateThresholds` field).
-        label: what a person reads, e.g. "top-1 drop vs teacher".
-        measured: the measured value in `unit` (None when skipped).
-        threshold: the limit in `unit`; `bound` says whether it is a max or a min.
-        status: pass | fail | skip.
-        detail: why (paired statistics, the class that dropped most, the skip reason, …).
-        waived: skipped because the user asked (`--allow-foreign-baseline`), not for lack of data.
-    """
-
-    check: str
-    label: str
-    artefact: str
-    backend: str
-    device: str
-    batch: int | None
-    measured: float | None
-    threshold: float
-    unit: str
-    bound: str
-    status: str
-    detail: str = ""
-    waived: bool = False
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
+if TYPE_CHECKING:  # the thresholds' model is derived from the registry, which imports these checks
+    from edgekd.gate.config import GateThresholds
 
 @dataclass
 class GateContext:
     """What every check reads."""
 
-    report: Report
-    baseline: Report | None
+    report: GateReport
+    baseline: GateReport | None
     thresholds: GateThresholds
-    artefacts: list[ModelEntry]
+    artefacts: list[GateModel]
     _predictions: dict | None = None
 
-    def predictions(self, model: ModelEntry) -> SamplePredictions | None:
+    def predictions(self, model: GateModel) -> SamplePredictions | None:
         if self._predictions is None:
             self._predictions = {}
         key = (id(model), str(model.eval_path))
@@ -70,19 +38,19 @@ class GateContext:
             self._predictions[key] = load_predictions(model)
         return self._predictions[key]
 
-    def teacher(self, check: str) -> ModelEntry:
+    def teacher(self, check: str) -> GateModel:
         teacher = self.report.teacher()
         if teacher is None:
             raise ConfigError(f"{check} needs a teacher in the report, and {self.report.path} has none (give 'edgekd report' the teacher's eval).")
         return teacher
 
-    def baseline_report(self, check: str) -> Report:
+    def baseline_report(self, check: str) -> GateReport:
         if self.baseline is None:
             raise ConfigError(f"{check} needs a baseline report: pass --baseline REPORT (the last release's report.json).")
         return self.baseline
 
 
-def _row(ctx: GateContext, check: str, label: str, model: ModelEntry, measured: float | None, unit: str, bound: str, status: str | None = None, detail: str = "", *, backend=None, device=None, batch=None, waived=False) -> CheckRow:
+def _row(ctx: GateContext, check: str, label: str, model: GateModel, measured: float | None, unit: str, bound: str, status: str | None = None, detail: str = "", *, backend=None, device=None, batch=None, waived=False) -> CheckRow:
     threshold = float(getattr(ctx.thresholds, check))
     if status is None:
         ok = measured <= threshold if bound == "max" else measured >= threshold
@@ -90,7 +58,7 @@ def _row(ctx: GateContext, check: str, label: str, model: ModelEntry, measured: 
     return CheckRow(check, label, model.name, backend or model.backend, device or model.device, batch, measured, threshold, unit, bound, status, detail, waived)
 
 
-def _paired(ctx: GateContext, reference: ModelEntry, candidate: ModelEntry, mask: np.ndarray | None = None) -> PairedDrop | None:
+def _paired(ctx: GateContext, reference: GateModel, candidate: GateModel, mask: np.ndarray | None = None) -> PairedDrop | None:
     """Paired drop of `candidate` below `reference` on the same samples, if both have them."""
     ref, cand = ctx.predictions(reference), ctx.predictions(candidate)
     if ref is None or cand is None:
@@ -115,7 +83,7 @@ def _judge(ctx: GateContext, paired: PairedDrop, threshold: float) -> tuple[str,
     return PASS, ("above the threshold but not significantly" if paired.drop_pts > threshold else "")
 
 
-def _drop_row(ctx: GateContext, check: str, label: str, reference: ModelEntry, model: ModelEntry) -> CheckRow:
+def _drop_row(ctx: GateContext, check: str, label: str, reference: GateModel, model: GateModel) -> CheckRow:
     """Top-1 drop of `model` below `reference`, judged on the point estimate or its confidence bounds."""
     if model.top1 is None or reference.top1 is None:
         missing = model.name if model.top1 is None else reference.name
@@ -175,7 +143,7 @@ def check_class_drop(ctx: GateContext) -> list[CheckRow]:
     return rows
 
 
-def _class_significance(ctx: GateContext, teacher: ModelEntry, model: ModelEntry, worst: float, detail: str, names: list[str]) -> tuple[str, str]:
+def _class_significance(ctx: GateContext, teacher: GateModel, model: GateModel, worst: float, detail: str, names: list[str]) -> tuple[str, str]:
     """Class by class, the paired judgement of `_judge`: the row fails when any class fails."""
     threshold = ctx.thresholds.max_class_drop
     ref = ctx.predictions(teacher)
@@ -202,7 +170,7 @@ def check_agreement(ctx: GateContext) -> list[CheckRow]:
     return rows
 
 
-def _unprofiled(ctx: GateContext, check: str, label: str, unit: str, bound: str, model: ModelEntry) -> CheckRow:
+def _unprofiled(ctx: GateContext, check: str, label: str, unit: str, bound: str, model: GateModel) -> CheckRow:
     batches = sorted({entry.batch for entry in model.latency})
     reason = f"not profiled at batch {ctx.thresholds.batch}" + (f" (profiled: {', '.join(map(str, batches))})" if batches else "")
     return _row(ctx, check, label, model, None, unit, bound, SKIP, reason, batch=ctx.thresholds.batch)
@@ -279,15 +247,3 @@ def check_size(ctx: GateContext) -> list[CheckRow]:
         else:
             rows.append(_row(ctx, "max_size_mb", "file size", model, model.size_bytes / 1e6, "MB", "max", detail=f"{model.format} {model.precision}"))
     return rows
-
-
-CHECKS: dict[str, Callable[[GateContext], list[CheckRow]]] = {
-    "max_drop_vs_teacher": check_drop_vs_teacher,
-    "max_drop_vs_baseline": check_drop_vs_baseline,
-    "max_class_drop": check_class_drop,
-    "min_agreement": check_agreement,
-    "max_p99_ms": check_p99,
-    "max_p99_increase_vs_baseline": check_p99_vs_baseline,
-    "min_speedup": check_speedup,
-    "max_size_mb": check_size,
-}
