@@ -13,6 +13,7 @@ from typing import Any, Callable
 from pydantic import Field
 
 from edgekd.gate import checks
+from edgekd.gate.gain import check_gain_vs_alone
 from edgekd.gate.rows import CheckRow
 
 
@@ -60,6 +61,10 @@ GATE_CHECKS: tuple[GateCheck, ...] = (
         "×", "min", {"gt": 0}, checks.check_speedup,
     ),
     GateCheck("max_size_mb", "Max artefact file size", "MB, 10^6 bytes", "max", {"gt": 0}, checks.check_size),
+    GateCheck(
+        "min_gain_vs_alone", "Min top-1 gain of each distilled student over the same recipe and seed trained alone (method none), paired on the test images",
+        "points", "min", {}, check_gain_vs_alone,
+    ),
 )
 
 BY_FIELD: dict[str, GateCheck] = {check.field: check for check in GATE_CHECKS}
