@@ -50,7 +50,7 @@ class GateContext:
         return self.baseline
 
 
-def _row(ctx: GateContext, check: str, label: str, model: GateModel, measured: float | None, unit: str, bound: str, status: str | None = None, detail: str = "", *, backend=None, device=None, batch=None, waived=False) -> CheckRow:
+def make_row(ctx: GateContext, check: str, label: str, model: GateModel, measured: float | None, unit: str, bound: str, status: str | None = None, detail: str = "", *, backend=None, device=None, batch=None, waived=False) -> CheckRow:
     threshold = float(getattr(ctx.thresholds, check))
     if status is None:
         ok = measured <= threshold if bound == "max" else measured >= threshold
@@ -58,7 +58,7 @@ def _row(ctx: GateContext, check: str, label: str, model: GateModel, measured: f
     return CheckRow(check, label, model.name, backend or model.backend, device or model.device, batch, measured, threshold, unit, bound, status, detail, waived)
 
 
-def _paired(ctx: GateContext, reference: GateModel, candidate: GateModel, mask: np.ndarray | None = None) -> PairedDrop | None:
+def paired_between(ctx: GateContext, reference: GateModel, candidate: GateModel, mask: np.ndarray | None = None) -> PairedDrop | None:
     """Paired drop of `candidate` below `reference` on the same samples, if both have them."""
     ref, cand = ctx.predictions(reference), ctx.predictions(candidate)
     if ref is None or cand is None:
@@ -70,7 +70,7 @@ def _paired(ctx: GateContext, reference: GateModel, candidate: GateModel, mask: 
     return paired_drop(ref.correct[mask], cand.correct[mask], alpha=ctx.thresholds.alpha)
 
 
-def _judge(ctx: GateContext, paired: PairedDrop, threshold: float) -> tuple[str, str]:
+def judge_drop(ctx: GateContext, paired: PairedDrop, threshold: float) -> tuple[str, str]:
     """Pass or fail a paired drop under the gate's significance mode, and the words why."""
     if ctx.thresholds.judgement() == "non-inferiority":
         if paired.provably_within(threshold):
@@ -87,21 +87,21 @@ def _drop_row(ctx: GateContext, check: str, label: str, reference: GateModel, mo
     """Top-1 drop of `model` below `reference`, judged on the point estimate or its confidence bounds."""
     if model.top1 is None or reference.top1 is None:
         missing = model.name if model.top1 is None else reference.name
-        return _row(ctx, check, label, model, None, "pts", "max", SKIP, f"no top-1 for '{missing}' (not evaluated)")
+        return make_row(ctx, check, label, model, None, "pts", "max", SKIP, f"no top-1 for '{missing}' (not evaluated)")
     drop = reference.top1 - model.top1
-    paired = _paired(ctx, reference, model)
+    paired = paired_between(ctx, reference, model)
     threshold = float(getattr(ctx.thresholds, check))
     detail = f"{model.top1:.2f} % vs {reference.top1:.2f} % ({reference.name})"
     if paired is not None:
         drop = paired.drop_pts  # identical up to rounding; taken from the samples so the two agree
         detail += f"; {paired.describe()}"
     if not ctx.thresholds.significance:
-        return _row(ctx, check, label, model, drop, "pts", "max", detail=detail)
+        return make_row(ctx, check, label, model, drop, "pts", "max", detail=detail)
     if paired is None:
         lacking = model if ctx.predictions(model) is None else reference
         raise ConfigError(f"--significance needs per-sample predictions, and '{lacking.name}' has no eval.json in its report entry: rerun 'edgekd eval' and 'edgekd report', or drop --significance.")
-    status, why = _judge(ctx, paired, threshold)
-    return _row(ctx, check, label, model, drop, "pts", "max", status, detail + (f"; {why}" if why else ""))
+    status, why = judge_drop(ctx, paired, threshold)
+    return make_row(ctx, check, label, model, drop, "pts", "max", status, detail + (f"; {why}" if why else ""))
 
 
 def check_drop_vs_teacher(ctx: GateContext) -> list[CheckRow]:
@@ -115,7 +115,7 @@ def check_drop_vs_baseline(ctx: GateContext) -> list[CheckRow]:
     for model in ctx.artefacts:
         reference = baseline.find(model.name)
         if reference is None:
-            rows.append(_row(ctx, "max_drop_vs_baseline", "top-1 drop vs baseline", model, None, "pts", "max", SKIP, f"no '{model.name}' in the baseline report"))
+            rows.append(make_row(ctx, "max_drop_vs_baseline", "top-1 drop vs baseline", model, None, "pts", "max", SKIP, f"no '{model.name}' in the baseline report"))
         else:
             rows.append(_drop_row(ctx, "max_drop_vs_baseline", "top-1 drop vs baseline", reference, model))
     return rows
@@ -130,7 +130,7 @@ def check_class_drop(ctx: GateContext) -> list[CheckRow]:
         if model is teacher:
             continue
         if not model.per_class or not teacher.per_class or len(model.per_class) != len(teacher.per_class):
-            rows.append(_row(ctx, "max_class_drop", "worst class drop vs teacher", model, None, "pts", "max", SKIP, "no per-class accuracy for it or the teacher"))
+            rows.append(make_row(ctx, "max_class_drop", "worst class drop vs teacher", model, None, "pts", "max", SKIP, "no per-class accuracy for it or the teacher"))
             continue
         drops = [(t - s, k) for k, (t, s) in enumerate(zip(teacher.per_class, model.per_class)) if t is not None and s is not None]
         worst, worst_class = max(drops)
@@ -139,19 +139,19 @@ def check_class_drop(ctx: GateContext) -> list[CheckRow]:
         status = None
         if ctx.thresholds.significance:
             status, detail = _class_significance(ctx, teacher, model, worst, detail, names)
-        rows.append(_row(ctx, "max_class_drop", "worst class drop vs teacher", model, worst, "pts", "max", status, detail))
+        rows.append(make_row(ctx, "max_class_drop", "worst class drop vs teacher", model, worst, "pts", "max", status, detail))
     return rows
 
 
 def _class_significance(ctx: GateContext, teacher: GateModel, model: GateModel, worst: float, detail: str, names: list[str]) -> tuple[str, str]:
-    """Class by class, the paired judgement of `_judge`: the row fails when any class fails."""
+    """Class by class, the paired judgement of `judge_drop`: the row fails when any class fails."""
     threshold = ctx.thresholds.max_class_drop
     ref = ctx.predictions(teacher)
     if ref is None or ctx.predictions(model) is None:
         raise ConfigError(f"--significance needs per-sample predictions of '{model.name}' and the teacher (eval.json in the report).")
     failing = []
     for cls in np.unique(ref.labels):
-        status, _ = _judge(ctx, _paired(ctx, teacher, model, ref.labels == cls), threshold)
+        status, _ = judge_drop(ctx, paired_between(ctx, teacher, model, ref.labels == cls), threshold)
         if status == FAIL:
             failing.append(names[cls] if cls < len(names) else str(cls))
     if failing:
@@ -164,16 +164,16 @@ def check_agreement(ctx: GateContext) -> list[CheckRow]:
     rows = []
     for model in ctx.artefacts:
         if model.agreement is None:
-            rows.append(_row(ctx, "min_agreement", "agreement with teacher", model, None, "%", "min", SKIP, "no agreement recorded (evaluate with --teacher)"))
+            rows.append(make_row(ctx, "min_agreement", "agreement with teacher", model, None, "%", "min", SKIP, "no agreement recorded (evaluate with --teacher)"))
         else:
-            rows.append(_row(ctx, "min_agreement", "agreement with teacher", model, model.agreement, "%", "min"))
+            rows.append(make_row(ctx, "min_agreement", "agreement with teacher", model, model.agreement, "%", "min"))
     return rows
 
 
 def _unprofiled(ctx: GateContext, check: str, label: str, unit: str, bound: str, model: GateModel) -> CheckRow:
     batches = sorted({entry.batch for entry in model.latency})
     reason = f"not profiled at batch {ctx.thresholds.batch}" + (f" (profiled: {', '.join(map(str, batches))})" if batches else "")
-    return _row(ctx, check, label, model, None, unit, bound, SKIP, reason, batch=ctx.thresholds.batch)
+    return make_row(ctx, check, label, model, None, unit, bound, SKIP, reason, batch=ctx.thresholds.batch)
 
 
 def check_p99(ctx: GateContext) -> list[CheckRow]:
@@ -183,7 +183,7 @@ def check_p99(ctx: GateContext) -> list[CheckRow]:
         if not entries:
             rows.append(_unprofiled(ctx, "max_p99_ms", "p99 latency", "ms", "max", model))
         for entry in entries:
-            rows.append(_row(ctx, "max_p99_ms", "p99 latency", model, entry.p99_ms, "ms", "max", detail=f"p50 {entry.p50_ms:.3f} ms", backend=entry.backend, device=entry.device, batch=entry.batch))
+            rows.append(make_row(ctx, "max_p99_ms", "p99 latency", model, entry.p99_ms, "ms", "max", detail=f"p50 {entry.p50_ms:.3f} ms", backend=entry.backend, device=entry.device, batch=entry.batch))
     return rows
 
 
@@ -201,16 +201,16 @@ def check_p99_vs_baseline(ctx: GateContext) -> list[CheckRow]:
             where = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
             base = None if reference is None else next((b for b in reference.latency if (b.backend, b.device, b.batch) == (entry.backend, entry.device, entry.batch)), None)
             if base is None:
-                rows.append(_row(ctx, check, label, model, None, "%", "max", SKIP, f"the baseline has no '{model.name}' on {entry.backend}/{entry.device} at batch {entry.batch}", **where))
+                rows.append(make_row(ctx, check, label, model, None, "%", "max", SKIP, f"the baseline has no '{model.name}' on {entry.backend}/{entry.device} at batch {entry.batch}", **where))
                 continue
             if base.machine != entry.machine:
                 message = f"'{model.name}' latency was measured on machine {entry.machine} and the baseline's on {base.machine}"
                 if not ctx.thresholds.allow_foreign_baseline:
                     raise ConfigError(f"{message}: latency is only compared on the same machine. Profile both there, or pass --allow-foreign-baseline to skip this check.")
-                rows.append(_row(ctx, check, label, model, None, "%", "max", SKIP, f"{message}: skipped (--allow-foreign-baseline)", waived=True, **where))
+                rows.append(make_row(ctx, check, label, model, None, "%", "max", SKIP, f"{message}: skipped (--allow-foreign-baseline)", waived=True, **where))
                 continue
             increase = 100.0 * (entry.p99_ms / base.p99_ms - 1.0)
-            rows.append(_row(ctx, check, label, model, increase, "%", "max", detail=f"{entry.p99_ms:.3f} ms vs {base.p99_ms:.3f} ms", **where))
+            rows.append(make_row(ctx, check, label, model, increase, "%", "max", detail=f"{entry.p99_ms:.3f} ms vs {base.p99_ms:.3f} ms", **where))
     return rows
 
 
@@ -231,11 +231,11 @@ def check_speedup(ctx: GateContext) -> list[CheckRow]:
             where = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
             candidates = [t for t in teacher.latency_at(entry.batch) if t.device == entry.device and t.machine == entry.machine]
             if not candidates:
-                rows.append(_row(ctx, "min_speedup", "speed-up over teacher", model, None, "×", "min", SKIP, f"teacher not profiled on {entry.device} at batch {entry.batch} on the same machine", **where))
+                rows.append(make_row(ctx, "min_speedup", "speed-up over teacher", model, None, "×", "min", SKIP, f"teacher not profiled on {entry.device} at batch {entry.batch} on the same machine", **where))
                 continue
             fastest = min(candidates, key=lambda t: t.mean_ms)
             speedup = fastest.mean_ms / entry.mean_ms
-            rows.append(_row(ctx, "min_speedup", "speed-up over teacher", model, speedup, "×", "min", detail=f"mean {entry.mean_ms:.3f} ms vs teacher {fastest.mean_ms:.3f} ms ({fastest.backend})", **where))
+            rows.append(make_row(ctx, "min_speedup", "speed-up over teacher", model, speedup, "×", "min", detail=f"mean {entry.mean_ms:.3f} ms vs teacher {fastest.mean_ms:.3f} ms ({fastest.backend})", **where))
     return rows
 
 
@@ -243,7 +243,7 @@ def check_size(ctx: GateContext) -> list[CheckRow]:
     rows = []
     for model in ctx.artefacts:
         if model.size_bytes is None:
-            rows.append(_row(ctx, "max_size_mb", "file size", model, None, "MB", "max", SKIP, "no size recorded"))
+            rows.append(make_row(ctx, "max_size_mb", "file size", model, None, "MB", "max", SKIP, "no size recorded"))
         else:
-            rows.append(_row(ctx, "max_size_mb", "file size", model, model.size_bytes / 1e6, "MB", "max", detail=f"{model.format} {model.precision}"))
+            rows.append(make_row(ctx, "max_size_mb", "file size", model, model.size_bytes / 1e6, "MB", "max", detail=f"{model.format} {model.precision}"))
     return rows

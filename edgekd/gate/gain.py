@@ -11,7 +11,7 @@ students of the report whatever `--artefact` selects.
 from __future__ import annotations
 
 from edgekd.errors import ConfigError
-from edgekd.gate.checks import SKIP, GateContext, _judge, _paired, _row
+from edgekd.gate.checks import SKIP, GateContext, judge_drop, make_row, paired_between
 from edgekd.gate.rows import CheckRow
 from edgekd.report import schema
 
@@ -31,20 +31,20 @@ def check_gain_vs_alone(ctx: GateContext) -> list[CheckRow]:
         if model is None or alone is None or model.top1 is None or alone.top1 is None:
             missing = name if model is None or model.top1 is None else alone_name
             placeholder = model or alone or next(iter(ctx.artefacts))
-            rows.append(_row(ctx, CHECK, LABEL, placeholder, None, "pts", "min", SKIP, f"no test top-1 for '{missing}' (not evaluated)"))
+            rows.append(make_row(ctx, CHECK, LABEL, placeholder, None, "pts", "min", SKIP, f"no test top-1 for '{missing}' (not evaluated)"))
             continue
         gain = model.top1 - alone.top1
         detail = f"{model.top1:.2f} % vs {alone.top1:.2f} % ({alone.name})"
-        paired = _paired(ctx, alone, model)
+        paired = paired_between(ctx, alone, model)
         if paired is not None:
             gain = -paired.drop_pts  # from the samples, so the gain and its bounds agree
             detail += f"; {paired.describe()}"
         if not ctx.thresholds.significance:
-            rows.append(_row(ctx, CHECK, LABEL, model, gain, "pts", "min", detail=detail))
+            rows.append(make_row(ctx, CHECK, LABEL, model, gain, "pts", "min", detail=detail))
             continue
         if paired is None:
             raise ConfigError(f"--significance needs per-sample predictions of '{name}' and '{alone_name}' (eval.json in the report): rerun 'edgekd eval' and 'edgekd report', or drop --significance.")
         # A gain of at least PTS is a drop below the student alone of at most −PTS.
-        status, why = _judge(ctx, paired, -float(ctx.thresholds.min_gain_vs_alone))
-        rows.append(_row(ctx, CHECK, LABEL, model, gain, "pts", "min", status, detail + (f"; {why} (as a drop below the student alone)" if why else "")))
+        status, why = judge_drop(ctx, paired, -float(ctx.thresholds.min_gain_vs_alone))
+        rows.append(make_row(ctx, CHECK, LABEL, model, gain, "pts", "min", status, detail + (f"; {why} (as a drop below the student alone)" if why else "")))
     return rows
