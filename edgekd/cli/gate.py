@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich import box
@@ -12,8 +13,8 @@ from rich.text import Text
 
 from edgekd.cli.console import out
 from edgekd.errors import CheckFailed
-from edgekd.gate import CheckRow, GateThresholds, run_gate, write_gate_outputs
-from edgekd.gate.markdown import format_measured, format_threshold
+from edgekd.gate import GATE_CHECKS, CheckRow, GateThresholds, run_gate, write_gate_outputs
+from edgekd.gate.rows import format_measured, format_threshold
 
 STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]skip[/]"}
 
@@ -46,14 +47,6 @@ def gate_command(
     baseline: Annotated[Optional[Path], typer.Option("--baseline", help="The last release's report.json, for the vs-baseline checks.")] = None,
     artefact: Annotated[Optional[list[str]], typer.Option("--artefact", help="Artefact name or role (student, artefact, teacher) to check; repeatable. Default: every deployable artefact.")] = None,
     pipeline: Annotated[Optional[Path], typer.Option("--pipeline", help="Read thresholds (and baseline) from this pipeline YAML's gate: section; flags override it.")] = None,
-    max_drop_vs_teacher: Annotated[Optional[float], typer.Option("--max-drop-vs-teacher", help="Max top-1 drop below the teacher (points).")] = None,
-    max_drop_vs_baseline: Annotated[Optional[float], typer.Option("--max-drop-vs-baseline", help="Max top-1 drop below the baseline's same artefact (points).")] = None,
-    max_class_drop: Annotated[Optional[float], typer.Option("--max-class-drop", help="Max drop of any one class's accuracy below the teacher's (points).")] = None,
-    min_agreement: Annotated[Optional[float], typer.Option("--min-agreement", help="Min agreement with the teacher's predictions (%).")] = None,
-    max_p99_ms: Annotated[Optional[float], typer.Option("--max-p99-ms", help="Max p99 latency at --batch (ms).")] = None,
-    max_p99_increase: Annotated[Optional[float], typer.Option("--max-p99-increase-vs-baseline", help="Max p99 latency increase over the baseline (%), same machine only.")] = None,
-    min_speedup: Annotated[Optional[float], typer.Option("--min-speedup", help="Min speed-up over the teacher at --batch (teacher mean / artefact mean latency, same device and machine).")] = None,
-    max_size_mb: Annotated[Optional[float], typer.Option("--max-size-mb", help="Max artefact file size (MB, 10^6 bytes).")] = None,
     batch: Annotated[Optional[int], typer.Option("--batch", help="Batch size the latency checks read (default 1).")] = None,
     significance: Annotated[Optional[bool], typer.Option("--significance/--point-estimates", help="Judge accuracy drops by their paired confidence bounds (default: point estimates).")] = None,
     significance_mode: Annotated[Optional[str], typer.Option("--significance-mode", help="inferiority: fail a drop only when its lower bound is above the threshold; non-inferiority: pass it only when its upper bound is within. Implies --significance (default inferiority).")] = None,
@@ -61,6 +54,7 @@ def gate_command(
     allow_foreign_baseline: Annotated[Optional[bool], typer.Option("--allow-foreign-baseline", help="Skip (and say so) latency-vs-baseline checks from another machine instead of refusing.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where gate.md and gate.json go (default: beside the report).")] = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Also write JUnit XML here.")] = None,
+    **thresholds: Optional[float],
 ) -> None:
     """Check a report against release thresholds; writes gate.md (+ JUnit XML). Exit 0 pass, 1 fail, 2 bad input."""
     base = GateThresholds()
@@ -73,9 +67,7 @@ def gate_command(
             baseline = Path(loaded.gate.baseline)
     thresholds = base.merged(
         dict(
-            max_drop_vs_teacher=max_drop_vs_teacher, max_drop_vs_baseline=max_drop_vs_baseline, max_class_drop=max_class_drop,
-            min_agreement=min_agreement, max_p99_ms=max_p99_ms, max_p99_increase_vs_baseline=max_p99_increase, min_speedup=min_speedup,
-            max_size_mb=max_size_mb, batch=batch, significance=True if significance is None and significance_mode else significance,
+            **thresholds, batch=batch, significance=True if significance is None and significance_mode else significance,
             significance_mode=significance_mode, alpha=alpha, artefacts=artefact or None,
             allow_foreign_baseline=allow_foreign_baseline,
         )
@@ -88,3 +80,25 @@ def gate_command(
     if not result.passed:
         names = ", ".join(sorted({f"{row.artefact} ({row.label})" for row in result.failures()}))
         raise CheckFailed(f"gate failed: {names}.")
+
+
+def _with_threshold_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` one `--FIELD` option per `GATE_CHECKS` entry, in place of its `**thresholds`."""
+    signature = inspect.signature(command, eval_str=True)
+    fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    flags = [
+        inspect.Parameter(
+            check.field, inspect.Parameter.KEYWORD_ONLY, default=None,
+            annotation=Annotated[Optional[float], typer.Option(check.flag, help=f"{check.help} ({check.unit}).")],
+        )
+        for check in GATE_CHECKS
+    ]
+    # Typer reads the flags from the signature and the annotations; the thresholds go right after --pipeline.
+    at = [p.name for p in fixed].index("pipeline") + 1
+    parameters = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and i >= at else p for i, p in enumerate(fixed)]
+    command.__signature__ = signature.replace(parameters=parameters[:at] + flags + parameters[at:])  # type: ignore[attr-defined]
+    command.__annotations__ = {**{p.name: p.annotation for p in parameters}, **{p.name: p.annotation for p in flags}, "return": None}
+    return command
+
+
+gate_command = _with_threshold_flags(gate_command)

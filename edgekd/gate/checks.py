@@ -7,62 +7,30 @@ could not be checked on any selected artefact is bad input, not a pass (the gate
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgekd.errors import ConfigError
-from edgekd.gate.config import GateThresholds
-from edgekd.gate.inputs import ModelEntry, Report, SamplePredictions, load_predictions
+from edgekd.gate.inputs import GateModel, GateReport, SamplePredictions, load_predictions
+from edgekd.gate.rows import FAIL, PASS, SKIP, CheckRow
 from edgekd.gate.stats import PairedDrop, paired_drop
 
-PASS, FAIL, SKIP = "pass", "fail", "skip"
-
-
-@dataclass(frozen=True)
-class CheckRow:
-    """One verdict.
-
-    Attributes:
-        check: the threshold's name (a `GateThresholds` field).
-        label: what a person reads, e.g. "top-1 drop vs teacher".
-        measured: the measured value in `unit` (None when skipped).
-        threshold: the limit in `unit`; `bound` says whether it is a max or a min.
-        status: pass | fail | skip.
-        detail: why (paired statistics, the class that dropped most, the skip reason, …).
-        waived: skipped because the user asked (`--allow-foreign-baseline`), not for lack of data.
-    """
-
-    check: str
-    label: str
-    artefact: str
-    backend: str
-    device: str
-    batch: int | None
-    measured: float | None
-    threshold: float
-    unit: str
-    bound: str
-    status: str
-    detail: str = ""
-    waived: bool = False
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
+if TYPE_CHECKING:  # the thresholds' model is derived from the registry, which imports these checks
+    from edgekd.gate.config import GateThresholds
 
 @dataclass
 class GateContext:
     """What every check reads."""
 
-    report: Report
-    baseline: Report | None
+    report: GateReport
+    baseline: GateReport | None
     thresholds: GateThresholds
-    artefacts: list[ModelEntry]
+    artefacts: list[GateModel]
     _predictions: dict | None = None
 
-    def predictions(self, model: ModelEntry) -> SamplePredictions | None:
+    def predictions(self, model: GateModel) -> SamplePredictions | None:
         if self._predictions is None:
             self._predictions = {}
         key = (id(model), str(model.eval_path))
@@ -70,19 +38,19 @@ class GateContext:
             self._predictions[key] = load_predictions(model)
         return self._predictions[key]
 
-    def teacher(self, check: str) -> ModelEntry:
+    def teacher(self, check: str) -> GateModel:
         teacher = self.report.teacher()
         if teacher is None:
             raise ConfigError(f"{check} needs a teacher in the report, and {self.report.path} has none (give 'edgekd report' the teacher's eval).")
         return teacher
 
-    def baseline_report(self, check: str) -> Report:
+    def baseline_report(self, check: str) -> GateReport:
         if self.baseline is None:
             raise ConfigError(f"{check} needs a baseline report: pass --baseline REPORT (the last release's report.json).")
         return self.baseline
 
 
-def _row(ctx: GateContext, check: str, label: str, model: ModelEntry, measured: float | None, unit: str, bound: str, status: str | None = None, detail: str = "", *, backend=None, device=None, batch=None, waived=False) -> CheckRow:
+def make_row(ctx: GateContext, check: str, label: str, model: GateModel, measured: float | None, unit: str, bound: str, status: str | None = None, detail: str = "", *, backend=None, device=None, batch=None, waived=False) -> CheckRow:
     threshold = float(getattr(ctx.thresholds, check))
     if status is None:
         ok = measured <= threshold if bound == "max" else measured >= threshold
@@ -90,7 +58,7 @@ def _row(ctx: GateContext, check: str, label: str, model: ModelEntry, measured: 
     return CheckRow(check, label, model.name, backend or model.backend, device or model.device, batch, measured, threshold, unit, bound, status, detail, waived)
 
 
-def _paired(ctx: GateContext, reference: ModelEntry, candidate: ModelEntry, mask: np.ndarray | None = None) -> PairedDrop | None:
+def paired_between(ctx: GateContext, reference: GateModel, candidate: GateModel, mask: np.ndarray | None = None) -> PairedDrop | None:
     """Paired drop of `candidate` below `reference` on the same samples, if both have them."""
     ref, cand = ctx.predictions(reference), ctx.predictions(candidate)
     if ref is None or cand is None:
@@ -102,7 +70,7 @@ def _paired(ctx: GateContext, reference: ModelEntry, candidate: ModelEntry, mask
     return paired_drop(ref.correct[mask], cand.correct[mask], alpha=ctx.thresholds.alpha)
 
 
-def _judge(ctx: GateContext, paired: PairedDrop, threshold: float) -> tuple[str, str]:
+def judge_drop(ctx: GateContext, paired: PairedDrop, threshold: float) -> tuple[str, str]:
     """Pass or fail a paired drop under the gate's significance mode, and the words why."""
     if ctx.thresholds.judgement() == "non-inferiority":
         if paired.provably_within(threshold):
@@ -115,25 +83,25 @@ def _judge(ctx: GateContext, paired: PairedDrop, threshold: float) -> tuple[str,
     return PASS, ("above the threshold but not significantly" if paired.drop_pts > threshold else "")
 
 
-def _drop_row(ctx: GateContext, check: str, label: str, reference: ModelEntry, model: ModelEntry) -> CheckRow:
+def _drop_row(ctx: GateContext, check: str, label: str, reference: GateModel, model: GateModel) -> CheckRow:
     """Top-1 drop of `model` below `reference`, judged on the point estimate or its confidence bounds."""
     if model.top1 is None or reference.top1 is None:
         missing = model.name if model.top1 is None else reference.name
-        return _row(ctx, check, label, model, None, "pts", "max", SKIP, f"no top-1 for '{missing}' (not evaluated)")
+        return make_row(ctx, check, label, model, None, "pts", "max", SKIP, f"no top-1 for '{missing}' (not evaluated)")
     drop = reference.top1 - model.top1
-    paired = _paired(ctx, reference, model)
+    paired = paired_between(ctx, reference, model)
     threshold = float(getattr(ctx.thresholds, check))
     detail = f"{model.top1:.2f} % vs {reference.top1:.2f} % ({reference.name})"
     if paired is not None:
         drop = paired.drop_pts  # identical up to rounding; taken from the samples so the two agree
         detail += f"; {paired.describe()}"
     if not ctx.thresholds.significance:
-        return _row(ctx, check, label, model, drop, "pts", "max", detail=detail)
+        return make_row(ctx, check, label, model, drop, "pts", "max", detail=detail)
     if paired is None:
         lacking = model if ctx.predictions(model) is None else reference
         raise ConfigError(f"--significance needs per-sample predictions, and '{lacking.name}' has no eval.json in its report entry: rerun 'edgekd eval' and 'edgekd report', or drop --significance.")
-    status, why = _judge(ctx, paired, threshold)
-    return _row(ctx, check, label, model, drop, "pts", "max", status, detail + (f"; {why}" if why else ""))
+    status, why = judge_drop(ctx, paired, threshold)
+    return make_row(ctx, check, label, model, drop, "pts", "max", status, detail + (f"; {why}" if why else ""))
 
 
 def check_drop_vs_teacher(ctx: GateContext) -> list[CheckRow]:
@@ -147,7 +115,7 @@ def check_drop_vs_baseline(ctx: GateContext) -> list[CheckRow]:
     for model in ctx.artefacts:
         reference = baseline.find(model.name)
         if reference is None:
-            rows.append(_row(ctx, "max_drop_vs_baseline", "top-1 drop vs baseline", model, None, "pts", "max", SKIP, f"no '{model.name}' in the baseline report"))
+            rows.append(make_row(ctx, "max_drop_vs_baseline", "top-1 drop vs baseline", model, None, "pts", "max", SKIP, f"no '{model.name}' in the baseline report"))
         else:
             rows.append(_drop_row(ctx, "max_drop_vs_baseline", "top-1 drop vs baseline", reference, model))
     return rows
@@ -162,7 +130,7 @@ def check_class_drop(ctx: GateContext) -> list[CheckRow]:
         if model is teacher:
             continue
         if not model.per_class or not teacher.per_class or len(model.per_class) != len(teacher.per_class):
-            rows.append(_row(ctx, "max_class_drop", "worst class drop vs teacher", model, None, "pts", "max", SKIP, "no per-class accuracy for it or the teacher"))
+            rows.append(make_row(ctx, "max_class_drop", "worst class drop vs teacher", model, None, "pts", "max", SKIP, "no per-class accuracy for it or the teacher"))
             continue
         drops = [(t - s, k) for k, (t, s) in enumerate(zip(teacher.per_class, model.per_class)) if t is not None and s is not None]
         worst, worst_class = max(drops)
@@ -171,19 +139,19 @@ def check_class_drop(ctx: GateContext) -> list[CheckRow]:
         status = None
         if ctx.thresholds.significance:
             status, detail = _class_significance(ctx, teacher, model, worst, detail, names)
-        rows.append(_row(ctx, "max_class_drop", "worst class drop vs teacher", model, worst, "pts", "max", status, detail))
+        rows.append(make_row(ctx, "max_class_drop", "worst class drop vs teacher", model, worst, "pts", "max", status, detail))
     return rows
 
 
-def _class_significance(ctx: GateContext, teacher: ModelEntry, model: ModelEntry, worst: float, detail: str, names: list[str]) -> tuple[str, str]:
-    """Class by class, the paired judgement of `_judge`: the row fails when any class fails."""
+def _class_significance(ctx: GateContext, teacher: GateModel, model: GateModel, worst: float, detail: str, names: list[str]) -> tuple[str, str]:
+    """Class by class, the paired judgement of `judge_drop`: the row fails when any class fails."""
     threshold = ctx.thresholds.max_class_drop
     ref = ctx.predictions(teacher)
     if ref is None or ctx.predictions(model) is None:
         raise ConfigError(f"--significance needs per-sample predictions of '{model.name}' and the teacher (eval.json in the report).")
     failing = []
     for cls in np.unique(ref.labels):
-        status, _ = _judge(ctx, _paired(ctx, teacher, model, ref.labels == cls), threshold)
+        status, _ = judge_drop(ctx, paired_between(ctx, teacher, model, ref.labels == cls), threshold)
         if status == FAIL:
             failing.append(names[cls] if cls < len(names) else str(cls))
     if failing:
@@ -196,16 +164,16 @@ def check_agreement(ctx: GateContext) -> list[CheckRow]:
     rows = []
     for model in ctx.artefacts:
         if model.agreement is None:
-            rows.append(_row(ctx, "min_agreement", "agreement with teacher", model, None, "%", "min", SKIP, "no agreement recorded (evaluate with --teacher)"))
+            rows.append(make_row(ctx, "min_agreement", "agreement with teacher", model, None, "%", "min", SKIP, "no agreement recorded (evaluate with --teacher)"))
         else:
-            rows.append(_row(ctx, "min_agreement", "agreement with teacher", model, model.agreement, "%", "min"))
+            rows.append(make_row(ctx, "min_agreement", "agreement with teacher", model, model.agreement, "%", "min"))
     return rows
 
 
-def _unprofiled(ctx: GateContext, check: str, label: str, unit: str, bound: str, model: ModelEntry) -> CheckRow:
+def _unprofiled(ctx: GateContext, check: str, label: str, unit: str, bound: str, model: GateModel) -> CheckRow:
     batches = sorted({entry.batch for entry in model.latency})
     reason = f"not profiled at batch {ctx.thresholds.batch}" + (f" (profiled: {', '.join(map(str, batches))})" if batches else "")
-    return _row(ctx, check, label, model, None, unit, bound, SKIP, reason, batch=ctx.thresholds.batch)
+    return make_row(ctx, check, label, model, None, unit, bound, SKIP, reason, batch=ctx.thresholds.batch)
 
 
 def check_p99(ctx: GateContext) -> list[CheckRow]:
@@ -215,7 +183,7 @@ def check_p99(ctx: GateContext) -> list[CheckRow]:
         if not entries:
             rows.append(_unprofiled(ctx, "max_p99_ms", "p99 latency", "ms", "max", model))
         for entry in entries:
-            rows.append(_row(ctx, "max_p99_ms", "p99 latency", model, entry.p99_ms, "ms", "max", detail=f"p50 {entry.p50_ms:.3f} ms", backend=entry.backend, device=entry.device, batch=entry.batch))
+            rows.append(make_row(ctx, "max_p99_ms", "p99 latency", model, entry.p99_ms, "ms", "max", detail=f"p50 {entry.p50_ms:.3f} ms", backend=entry.backend, device=entry.device, batch=entry.batch))
     return rows
 
 
@@ -233,16 +201,16 @@ def check_p99_vs_baseline(ctx: GateContext) -> list[CheckRow]:
             where = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
             base = None if reference is None else next((b for b in reference.latency if (b.backend, b.device, b.batch) == (entry.backend, entry.device, entry.batch)), None)
             if base is None:
-                rows.append(_row(ctx, check, label, model, None, "%", "max", SKIP, f"the baseline has no '{model.name}' on {entry.backend}/{entry.device} at batch {entry.batch}", **where))
+                rows.append(make_row(ctx, check, label, model, None, "%", "max", SKIP, f"the baseline has no '{model.name}' on {entry.backend}/{entry.device} at batch {entry.batch}", **where))
                 continue
             if base.machine != entry.machine:
                 message = f"'{model.name}' latency was measured on machine {entry.machine} and the baseline's on {base.machine}"
                 if not ctx.thresholds.allow_foreign_baseline:
                     raise ConfigError(f"{message}: latency is only compared on the same machine. Profile both there, or pass --allow-foreign-baseline to skip this check.")
-                rows.append(_row(ctx, check, label, model, None, "%", "max", SKIP, f"{message}: skipped (--allow-foreign-baseline)", waived=True, **where))
+                rows.append(make_row(ctx, check, label, model, None, "%", "max", SKIP, f"{message}: skipped (--allow-foreign-baseline)", waived=True, **where))
                 continue
             increase = 100.0 * (entry.p99_ms / base.p99_ms - 1.0)
-            rows.append(_row(ctx, check, label, model, increase, "%", "max", detail=f"{entry.p99_ms:.3f} ms vs {base.p99_ms:.3f} ms", **where))
+            rows.append(make_row(ctx, check, label, model, increase, "%", "max", detail=f"{entry.p99_ms:.3f} ms vs {base.p99_ms:.3f} ms", **where))
     return rows
 
 
@@ -263,11 +231,11 @@ def check_speedup(ctx: GateContext) -> list[CheckRow]:
             where = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
             candidates = [t for t in teacher.latency_at(entry.batch) if t.device == entry.device and t.machine == entry.machine]
             if not candidates:
-                rows.append(_row(ctx, "min_speedup", "speed-up over teacher", model, None, "×", "min", SKIP, f"teacher not profiled on {entry.device} at batch {entry.batch} on the same machine", **where))
+                rows.append(make_row(ctx, "min_speedup", "speed-up over teacher", model, None, "×", "min", SKIP, f"teacher not profiled on {entry.device} at batch {entry.batch} on the same machine", **where))
                 continue
             fastest = min(candidates, key=lambda t: t.mean_ms)
             speedup = fastest.mean_ms / entry.mean_ms
-            rows.append(_row(ctx, "min_speedup", "speed-up over teacher", model, speedup, "×", "min", detail=f"mean {entry.mean_ms:.3f} ms vs teacher {fastest.mean_ms:.3f} ms ({fastest.backend})", **where))
+            rows.append(make_row(ctx, "min_speedup", "speed-up over teacher", model, speedup, "×", "min", detail=f"mean {entry.mean_ms:.3f} ms vs teacher {fastest.mean_ms:.3f} ms ({fastest.backend})", **where))
     return rows
 
 
@@ -275,19 +243,7 @@ def check_size(ctx: GateContext) -> list[CheckRow]:
     rows = []
     for model in ctx.artefacts:
         if model.size_bytes is None:
-            rows.append(_row(ctx, "max_size_mb", "file size", model, None, "MB", "max", SKIP, "no size recorded"))
+            rows.append(make_row(ctx, "max_size_mb", "file size", model, None, "MB", "max", SKIP, "no size recorded"))
         else:
-            rows.append(_row(ctx, "max_size_mb", "file size", model, model.size_bytes / 1e6, "MB", "max", detail=f"{model.format} {model.precision}"))
+            rows.append(make_row(ctx, "max_size_mb", "file size", model, model.size_bytes / 1e6, "MB", "max", detail=f"{model.format} {model.precision}"))
     return rows
-
-
-CHECKS: dict[str, Callable[[GateContext], list[CheckRow]]] = {
-    "max_drop_vs_teacher": check_drop_vs_teacher,
-    "max_drop_vs_baseline": check_drop_vs_baseline,
-    "max_class_drop": check_class_drop,
-    "min_agreement": check_agreement,
-    "max_p99_ms": check_p99,
-    "max_p99_increase_vs_baseline": check_p99_vs_baseline,
-    "min_speedup": check_speedup,
-    "max_size_mb": check_size,
-}

@@ -4,37 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from edgekd.errors import ConfigError
-
-# A threshold left at None is not checked.
-THRESHOLD_FIELDS = (
-    "max_drop_vs_teacher",
-    "max_drop_vs_baseline",
-    "max_class_drop",
-    "min_agreement",
-    "max_p99_ms",
-    "max_p99_increase_vs_baseline",
-    "min_speedup",
-    "max_size_mb",
-)
+from edgekd.gate.registry import GATE_CHECKS, THRESHOLD_FIELDS
 
 
-class GateThresholds(BaseModel):
-    """What a release must satisfy. Every field is optional; an unset threshold is not checked.
+class _GateOptions(BaseModel):
+    """How the gate judges, beside the thresholds (`GateThresholds` adds those from `GATE_CHECKS`).
 
     Attributes:
-        max_drop_vs_teacher: max top-1 drop of an artefact below the teacher, percentage points.
-        max_drop_vs_baseline: max top-1 drop below the same artefact in the baseline report (points).
-        max_class_drop: max drop of any single class's accuracy below the teacher's (points).
-        min_agreement: min share of test samples where the artefact predicts the teacher's class (%).
-        max_p99_ms: max p99 latency at `batch`, ms (every backend/device the artefact was profiled on).
-        max_p99_increase_vs_baseline: max p99 latency increase over the baseline's, % (same
-            machine fingerprint only).
-        min_speedup: min speed-up over the teacher at `batch` (teacher mean / artefact mean latency,
-            same device and machine, the teacher at its fastest backend — as the report computes it).
-        max_size_mb: max artefact file size, MB (10^6 bytes).
         batch: the batch size latency checks read.
         significance: judge accuracy drops by their paired confidence bounds, not point estimates.
         significance_mode: how (`edgekd.gate.stats`): `inferiority` (None means this) fails a drop
@@ -48,14 +27,6 @@ class GateThresholds(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_drop_vs_teacher: Optional[float] = Field(None, ge=0)
-    max_drop_vs_baseline: Optional[float] = Field(None, ge=0)
-    max_class_drop: Optional[float] = Field(None, ge=0)
-    min_agreement: Optional[float] = Field(None, ge=0, le=100)
-    max_p99_ms: Optional[float] = Field(None, gt=0)
-    max_p99_increase_vs_baseline: Optional[float] = Field(None, ge=0)
-    min_speedup: Optional[float] = Field(None, gt=0)
-    max_size_mb: Optional[float] = Field(None, gt=0)
     batch: int = Field(1, ge=1)
     significance: bool = False
     significance_mode: Optional[Literal["inferiority", "non-inferiority"]] = None
@@ -71,7 +42,7 @@ class GateThresholds(BaseModel):
         return values
 
     @model_validator(mode="after")
-    def _mode_needs_significance(self) -> "GateThresholds":
+    def _mode_needs_significance(self) -> "_GateOptions":
         if self.significance_mode is not None and not self.significance:
             raise ValueError(
                 f"significance_mode {self.significance_mode!r} judges drops by their confidence bounds, "
@@ -103,3 +74,13 @@ class GateThresholds(BaseModel):
                 raise ConfigError(f"gate options: {error['msg'].removeprefix('Value error, ')}.") from None
             flag = "--" + str(error["loc"][0]).replace("_", "-")
             raise ConfigError(f"{flag}: {error['msg']} (got {error.get('input')!r}).") from None
+
+
+GateThresholds = create_model(
+    "GateThresholds",
+    __base__=_GateOptions,
+    __module__=__name__,
+    __doc__="What a release must satisfy: one optional threshold per `GATE_CHECKS` entry (unset: not checked), "
+    "and how they are judged (`_GateOptions`).",
+    **{check.field: (Optional[float], check.pydantic_field()) for check in GATE_CHECKS},
+)

@@ -24,7 +24,7 @@ ROLES = ("teacher", "student", "artefact")
 
 
 @dataclass(frozen=True)
-class Latency:
+class GateLatency:
     """One profiled configuration of an artefact (times in ms, throughput in img/s)."""
 
     backend: str
@@ -50,7 +50,7 @@ class SamplePredictions:
 
 
 @dataclass
-class ModelEntry:
+class GateModel:
     """One model of a report: the teacher, a student or an exported artefact."""
 
     name: str
@@ -63,7 +63,7 @@ class ModelEntry:
     top1: float | None
     per_class: list[float | None] | None
     agreement: float | None
-    latency: list[Latency] = field(default_factory=list)
+    latency: list[GateLatency] = field(default_factory=list)
     eval_path: Path | None = None
     eval_backend: str | None = None
     eval_device: str | None = None
@@ -77,23 +77,23 @@ class ModelEntry:
     def device(self) -> str:
         return self.eval_device or ("cuda" if self.target in ("cuda", "tensorrt", "jetson") else "cpu")
 
-    def latency_at(self, batch: int) -> list[Latency]:
+    def latency_at(self, batch: int) -> list[GateLatency]:
         return [entry for entry in self.latency if entry.batch == batch]
 
 
 @dataclass
-class Report:
+class GateReport:
     """A loaded report: its models, their classes, and where it lives."""
 
     path: Path
-    models: list[ModelEntry]
+    models: list[GateModel]
     class_names: list[str]
     teacher_name: str | None = None
 
     def names(self) -> list[str]:
         return [m.name for m in self.models]
 
-    def teacher(self) -> ModelEntry | None:
+    def teacher(self) -> GateModel | None:
         """The report's teacher (else a PyTorch one when the teacher appears in other formats too)."""
         if self.teacher_name is not None and self.find(self.teacher_name) is not None:
             return self.find(self.teacher_name)
@@ -101,10 +101,10 @@ class Report:
         teachers.sort(key=lambda m: m.format != "torch")
         return teachers[0] if teachers else None
 
-    def find(self, name: str) -> ModelEntry | None:
+    def find(self, name: str) -> GateModel | None:
         return next((m for m in self.models if m.name == name), None)
 
-    def select(self, selectors: list[str]) -> list[ModelEntry]:
+    def select(self, selectors: list[str]) -> list[GateModel]:
         """Models named or of a role in `selectors`; empty selects every deployable one.
 
         Raises:
@@ -112,7 +112,7 @@ class Report:
         """
         if not selectors:
             return [m for m in self.models if m.role in DEPLOYABLE_ROLES]
-        chosen: list[ModelEntry] = []
+        chosen: list[GateModel] = []
         for selector in selectors:
             matches = [m for m in self.models if m.name == selector or m.role == selector]
             if not matches:
@@ -121,14 +121,14 @@ class Report:
         return chosen
 
 
-def _entry(model: schema.ModelEntry, report_path: Path) -> ModelEntry:
+def _entry(model: schema.ModelEntry, report_path: Path) -> GateModel:
     accuracy = model.accuracy
     eval_path = None
     if accuracy is not None and accuracy.eval_path:
         eval_path = Path(accuracy.eval_path)
         if not eval_path.is_absolute():  # normalised so that messages name it plainly
             eval_path = Path(os.path.normpath(report_path.parent / eval_path))
-    return ModelEntry(
+    return GateModel(
         name=model.name,
         role=model.role,
         format=model.format,
@@ -139,14 +139,14 @@ def _entry(model: schema.ModelEntry, report_path: Path) -> ModelEntry:
         top1=accuracy.top1 if accuracy else None,
         per_class=list(accuracy.per_class) if accuracy and accuracy.per_class else None,
         agreement=accuracy.agreement_with_teacher if accuracy else None,
-        latency=[Latency(e.backend, e.device, e.machine, e.batch, e.p50_ms, e.p99_ms, e.mean_ms) for e in model.latency],
+        latency=[GateLatency(e.backend, e.device, e.machine, e.batch, e.p50_ms, e.p99_ms, e.mean_ms) for e in model.latency],
         eval_path=eval_path,
         eval_backend=accuracy.backend if accuracy else None,
         eval_device=accuracy.device if accuracy else None,
     )
 
 
-def load_report(path: str | Path) -> Report:
+def load_gate_report(path: str | Path) -> GateReport:
     """Load `report.json` (or the one inside a directory), validated by the report's own schema.
 
     Raises:
@@ -158,10 +158,10 @@ def load_report(path: str | Path) -> Report:
     if not path.is_file():
         raise ConfigError(f"report not found: {path} (make one with 'edgekd report RUN_DIR… --out DIR').")
     report = schema.load_report(path)
-    return Report(path, [_entry(m, path) for m in report.models], list(report.class_names), report.teacher)
+    return GateReport(path, [_entry(m, path) for m in report.models], list(report.class_names), report.teacher)
 
 
-def load_predictions(model: ModelEntry) -> SamplePredictions | None:
+def load_predictions(model: GateModel) -> SamplePredictions | None:
     """The per-sample predictions behind a model's accuracy, or None when the report has none.
 
     Raises:

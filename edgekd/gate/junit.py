@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from edgekd.gate.checks import FAIL, SKIP, CheckRow
-from edgekd.gate.markdown import format_measured, format_threshold
+from edgekd.gate.rows import FAIL, SKIP, CheckRow, format_measured, format_threshold
 
 
 def _case_name(row: CheckRow) -> str:

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from edgekd.gate.checks import FAIL, PASS, CheckRow
-
-if TYPE_CHECKING:
-    from edgekd.gate.runner import GateResult
+from edgekd.gate.result import GateResult
+from edgekd.gate.rows import FAIL, PASS, format_measured, format_threshold
 
 STATUS_MARK = {PASS: "✅ pass", FAIL: "❌ FAIL", "skip": "➖ skip"}
-
-
-def format_measured(row: CheckRow) -> str:
-    """The measured value with its unit ("-" when skipped)."""
-    if row.measured is None:
-        return "-"
-    return f"{row.measured:.2f} {row.unit}" if row.unit != "×" else f"{row.measured:.2f}×"
-
-
-def format_threshold(row: CheckRow) -> str:
-    """"≤ 2.00 pts" or "≥ 3.00×"."""
-    sign = "≤" if row.bound == "max" else "≥"
-    value = f"{row.threshold:.2f}×" if row.unit == "×" else f"{row.threshold:.2f} {row.unit}"
-    return f"{sign} {value}"
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def gate_markdown(result: "GateResult") -> str:
+def gate_markdown(result: GateResult) -> str:
     """The whole gate.md: verdict line, the checks table, then the failures spelled out."""
     counts = result.counts()
     verdict = "✅ **Gate passed**" if result.passed else "❌ **Gate failed**"

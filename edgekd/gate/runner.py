@@ -7,55 +7,18 @@ optional JUnit XML, each atomically, before the caller turns a failure into exit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from edgekd.artifacts import atomic_write_text, provenance, write_json
+from edgekd.artifacts import atomic_write_text, write_json
 from edgekd.errors import ConfigError
-from edgekd.gate.checks import CHECKS, FAIL, PASS, SKIP, CheckRow, GateContext
-from edgekd.gate.config import THRESHOLD_FIELDS, GateThresholds
-from edgekd.gate.inputs import Report, load_report
+from edgekd.gate.checks import GateContext
+from edgekd.gate.config import GateThresholds
+from edgekd.gate.inputs import load_gate_report
 from edgekd.gate.junit import junit_xml
 from edgekd.gate.markdown import gate_markdown
-
-GATE_SCHEMA = "edgekd.gate/1"
-
-
-@dataclass
-class GateResult:
-    """The gate's verdict.
-
-    Attributes:
-        rows: one per artefact × check (× backend/device/batch for latency checks).
-        passed: no row failed.
-    """
-
-    report: Report
-    baseline: Report | None
-    thresholds: GateThresholds
-    rows: list[CheckRow]
-
-    @property
-    def passed(self) -> bool:
-        return all(row.status != FAIL for row in self.rows)
-
-    def counts(self) -> dict[str, int]:
-        return {status: sum(row.status == status for row in self.rows) for status in (PASS, FAIL, SKIP)}
-
-    def failures(self) -> list[CheckRow]:
-        return [row for row in self.rows if row.status == FAIL]
-
-    def to_dict(self) -> dict:
-        return {
-            "schema": GATE_SCHEMA,
-            "passed": self.passed,
-            "counts": self.counts(),
-            "report": str(self.report.path),
-            "baseline": str(self.baseline.path) if self.baseline else None,
-            "thresholds": self.thresholds.model_dump(),
-            "rows": [row.to_dict() for row in self.rows],
-            "provenance": provenance(self.thresholds.model_dump()),
-        }
+from edgekd.gate.registry import BY_FIELD, GATE_CHECKS
+from edgekd.gate.result import GateResult
+from edgekd.gate.rows import SKIP, CheckRow
 
 
 def run_gate(report_path: str | Path, thresholds: GateThresholds, baseline_path: str | Path | None = None) -> GateResult:
@@ -68,20 +31,20 @@ def run_gate(report_path: str | Path, thresholds: GateThresholds, baseline_path:
     """
     active = thresholds.active()
     if not active:
-        flags = ", ".join("--" + name.replace("_", "-") for name in THRESHOLD_FIELDS)
+        flags = ", ".join(check.flag for check in GATE_CHECKS)
         raise ConfigError(f"no threshold set: give at least one of {flags} (or a pipeline's gate: section).")
-    report = load_report(report_path)
-    baseline = load_report(baseline_path) if baseline_path is not None else None
+    report = load_gate_report(report_path)
+    baseline = load_gate_report(baseline_path) if baseline_path is not None else None
     artefacts = report.select(thresholds.artefacts)
     if not artefacts:
         raise ConfigError(f"{report.path} has no deployable artefact (role student or artefact) to gate; choose some with --artefact NAME|ROLE.")
     context = GateContext(report, baseline, thresholds, artefacts)
     rows: list[CheckRow] = []
     for name in active:
-        produced = CHECKS[name](context)
+        produced = BY_FIELD[name].check(context)
         if produced and all(row.status == SKIP and not row.waived for row in produced):
             reasons = "; ".join(sorted({f"{row.artefact}: {row.detail}" for row in produced}))
-            raise ConfigError(f"--{name.replace('_', '-')} could not be checked on any artefact ({reasons}).")
+            raise ConfigError(f"{BY_FIELD[name].flag} could not be checked on any artefact ({reasons}).")
         rows.extend(produced)
     return GateResult(report, baseline, thresholds, rows)
 

@@ -18,6 +18,7 @@ from edgekd.errors import ConfigError
 from edgekd.locks import folder_lock
 from edgekd.models import model_cost, resolve_model_path
 from edgekd.report.schema import REPORT_SCHEMA, Accuracy, Comparison, Curve, Distillation, Latency, ModelEntry, Pareto, ParetoPoint, Power, Report, Speedup
+from edgekd.report.gain import with_gain_vs_alone
 from edgekd.report.sources import Sources, collect, read_artefact, read_curve
 
 NATURAL_BACKEND = {"torch": "torch", "onnx": "ort", "tensorrt": "trt"}
@@ -308,7 +309,10 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
         latency_definition=next((p.get("latency_definition") for _, p in sources.profiles), None),
         models=models, comparisons=[_comparison(m, teacher, batch) for m in models if teacher is not None and m is not teacher],
         pareto=_pareto(models, batch), curves=_curves(sources, records, names, out_dir),
-        distillation=[Distillation(model=names[sha], **record["distillation"]) for sha, record in records.items() if record.get("distillation")],
+        distillation=with_gain_vs_alone([
+            (tuple(facts.get("recipe") or ()), Distillation(model=names[sha], **{k: v for k, v in facts.items() if k != "recipe"}))
+            for sha, facts in ((sha, record.get("distillation")) for sha, record in records.items()) if facts
+        ]),
         sources=sources.files(), notes=notes, provenance=run_facts,
     )
 

@@ -116,7 +116,12 @@ class UnseenClass(_Strict):
 
 
 class Distillation(_Strict):
-    """What a student was distilled from, as its card (student.json) records it."""
+    """What a student was distilled from, as its card (student.json) records it.
+
+    `alone` names the same recipe and seed trained without a teacher (method `none`), when the
+    report has it (`edgekd.report.gain`): `gain_vs_alone_pts` is this student's test top-1 minus
+    that one's, `gap_closed_pct` that gain as a share of the teacher's lead over the student alone.
+    """
 
     model: str
     method: Optional[str] = None
@@ -125,6 +130,9 @@ class Distillation(_Strict):
     ensemble_top1: Optional[float] = None
     student_top1: Optional[float] = None
     unseen_classes: list[UnseenClass] = Field(default_factory=list)
+    alone: Optional[str] = None
+    gain_vs_alone_pts: Optional[float] = None
+    gap_closed_pct: Optional[float] = None
 
 
 class Speedup(_Strict):

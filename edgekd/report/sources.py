@@ -104,7 +104,13 @@ def distillation_facts(card: dict[str, Any]) -> dict[str, Any] | None:
         "ensemble_top1": ensemble.get("top1"),
         "student_top1": (metrics.get("test") or {}).get("top1"),
         "unseen_classes": [{"name": r["class"], "top1": r.get("test"), "top1_before_bias_adjust": r.get("test_before_bias_adjust", r.get("test"))} for r in unseen],
+        "recipe": recipe_key(card),
     }
+
+
+def recipe_key(card: dict[str, Any]) -> tuple:
+    """What a distilled student and its student-alone twin share: arch, data and seed (not the method)."""
+    return (card.get("arch"), (card.get("dataset") or {}).get("fingerprint"), (card.get("provenance") or {}).get("seed"))
 
 
 def _walk(root: Path) -> list[Path]:

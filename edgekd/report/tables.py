@@ -123,11 +123,15 @@ def distillation_table(report: Report) -> Table | None:
         teachers = ", ".join(f"{t.arch or DASH} {pct(t.top1)}{_versus(t)}" for t in d.teachers)
         unseen = "; ".join(f"{u.name} {pct(u.top1_before_bias_adjust)} → {pct(u.top1)}" for u in d.unseen_classes) or DASH
         ensemble = f"{pct(d.ensemble_top1)} ({d.ensemble_rule})" if d.ensemble_rule else DASH
-        rows.append([d.model, d.method or DASH, teachers, ensemble, pct(d.student_top1), unseen])
+        gain = DASH if d.gain_vs_alone_pts is None else f"{d.gain_vs_alone_pts:+.2f} ({d.alone})"
+        gap = DASH if d.gap_closed_pct is None else f"{d.gap_closed_pct:.0f} %"
+        rows.append([d.model, d.method or DASH, teachers, ensemble, pct(d.student_top1), gain, gap, unseen])
     note = ("Test top-1 % as each student's card records it (its own data and split). Ensemble members: test images only the ensemble "
             "gets right / only the member, and McNemar's exact p (small p: the difference is beyond chance). "
+            "Gain vs alone: test top-1 points over the same recipe and seed trained without a teacher (method none); gap closed: "
+            "that gain as a share of the teacher's lead over the student alone. "
             "Classes never seen: test top-1 of that class without → with the bias adjustment.")
-    return Table("Distillation", ["student", "method", "teachers (test top-1 %)", "ensemble top-1 %", "student top-1 %", "classes never seen"], rows, note)
+    return Table("Distillation", ["student", "method", "teachers (test top-1 %)", "ensemble top-1 %", "student top-1 %", "gain vs alone (pts)", "gap closed", "classes never seen"], rows, note)
 
 
 def machines_table(report: Report) -> Table | None:

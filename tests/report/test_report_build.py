@@ -131,7 +131,7 @@ def test_training_curves_come_from_metrics_jsonl(built):
 
 def test_the_gate_reads_this_report_and_its_predictions(built):
     from edgekd.gate.inputs import load_predictions
-    from edgekd.gate.inputs import load_report as gate_load_report
+    from edgekd.gate.inputs import load_gate_report as gate_load_report
 
     report = gate_load_report(built.json_path)
     assert report.teacher().name == "teacher.safetensors" and report.class_names == [str(i) for i in range(10)]
