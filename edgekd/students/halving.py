@@ -38,16 +38,3 @@ def ranked(scores: list[Score]) -> list[Score]:
 def better_half(scores: list[Score]) -> list[str]:
     """The names that continue after a rung: the better ⌈n/2⌉."""
     return [s.arch for s in ranked(scores)[: math.ceil(len(scores) / 2)]]
-
-
-def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
-    """For (latency ms, val top-1 %) points: which are not dominated (no other point is at
-    most as slow and at least as accurate, and strictly better in one)."""
-    front = []
-    for i, (latency, accuracy) in enumerate(points):
-        dominated = any(
-            j != i and other_latency <= latency and other_accuracy >= accuracy and (other_latency < latency or other_accuracy > accuracy)
-            for j, (other_latency, other_accuracy) in enumerate(points)
-        )
-        front.append(not dominated)
-    return front

@@ -7,7 +7,7 @@ from typing import Any
 
 from edgekd.report.svg import Point, scatter_with_front
 from edgekd.students.config import PERCENTILES
-from edgekd.students.halving import pareto_front
+from edgekd.report import pareto_front  # one definition of "not dominated", shared with the report
 
 
 def _num(value: float | None, digits: int = 2) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from edgekd.students.candidates import Candidate, resolve_candidates
-from edgekd.students.halving import Score, better_half, pareto_front, ranked, rung_epochs
+from edgekd.report import pareto_front
+from edgekd.students.halving import Score, better_half, ranked, rung_epochs
 from edgekd.students.latency import flops_vs_latency
 from edgekd.errors import ConfigError
 
