@@ -9,6 +9,9 @@ teacher logits cached so that every student sees the same teacher outputs. A met
 the student alone when its mean gain over ≥ 3 seeds exceeds the std of the paired differences.
 
     python benchmarks/methods_digits.py --seeds 3 --epochs 15 --out runs/methods-digits
+
+A method may carry its own options, `:`-separated, to compare variants of one method:
+`--methods none,kd,fitnet,fitnet:hint_epochs=2:stage_schedule=per-stage`.
 """
 
 from __future__ import annotations
@@ -23,9 +26,26 @@ from edgekd.bench.stats import compare_to_alone
 from edgekd.data import DataConfig
 from edgekd.distill import DistillConfig, distill
 from edgekd.distill.config import DEFAULT_LR
+from edgekd.distill.methods import METHODS
 from edgekd.engine import OptimConfig, TrainConfig
-from edgekd.errors import EdgekdError, TrainingError
+from edgekd.errors import ConfigError, EdgekdError, TrainingError
 from edgekd.teacher import TeacherConfig, train_teacher
+
+
+def method_variant(text: str) -> tuple[str, dict[str, object]]:
+    """`fitnet:hint_epochs=2:beta=1` → ("fitnet", {"hint_epochs": 2, "beta": 1.0}), each value
+    converted to the type the method declares for it."""
+    name, *pairs = text.split(":")
+    if name not in METHODS:
+        raise ConfigError(f"unknown method '{name}' in --methods: use one of {', '.join(sorted(METHODS))}.")
+    declared = {option.name: option for option in METHODS[name].options}
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in declared:
+            raise ConfigError(f"--methods {text}: {name} has no option '{key}' (it has {', '.join(declared) or 'none'}).")
+        options[key] = declared[key].type(value)
+    return name, options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         teacher_top1 = None
         for seed in range(args.seeds):
             for method in methods:
+                name, options = method_variant(method)
+                run_dir = args.out / f"{method.replace(':', '_').replace('=', '-')}-s{seed}"
                 config = DistillConfig(
-                    "mobilenetv3_small_050", args.out / f"{method}-s{seed}", teacher=(str(teacher_dir),), method=method, data=data,
+                    "mobilenetv3_small_050", run_dir, teacher=(str(teacher_dir),), method=name, method_options=options, data=data,
                     train=TrainConfig(epochs=args.epochs, batch_size=64, optim=OptimConfig(lr=DEFAULT_LR), seed=seed),
                     teacher_cache=args.out / "teacher-cache", img_size=32, device="cpu", mix=args.mix,
                 )

@@ -37,14 +37,23 @@ def build_optimizer(params, config: OptimConfig) -> torch.optim.Optimizer:
     raise ConfigError(f"unknown optimizer '{config.name}': use sgd or adamw.")
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, config: OptimConfig, total_steps: int, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Cosine decay per step from the peak lr to `min_lr_ratio`·lr, after a linear warm-up."""
+def build_scheduler(optimizer: torch.optim.Optimizer, config: OptimConfig, total_steps: int, steps_per_epoch: int, restarts: tuple[int, ...] = ()) -> torch.optim.lr_scheduler.LambdaLR:
+    """Cosine decay per step from the peak lr to `min_lr_ratio`·lr, after a linear warm-up.
+
+    `restarts`: epochs at which the schedule starts over, each segment with its own warm-up
+    and a cosine spanning only that segment (a stage that starts at the decayed tail of one
+    long cosine would otherwise train at a fraction of the peak lr).
+    """
     warmup = int(round(config.warmup_epochs * steps_per_epoch))
+    starts = [0] + sorted({e * steps_per_epoch for e in restarts if 0 < e * steps_per_epoch < total_steps})
 
     def factor(step: int) -> float:
+        begin = max(s for s in starts if s <= step)
+        end = min([s for s in starts if s > step] + [total_steps])
+        step, length = step - begin, end - begin
         if step < warmup:
             return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
+        progress = (step - warmup) / max(1, length - warmup)
         cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
         return config.min_lr_ratio + (1.0 - config.min_lr_ratio) * cosine
 

@@ -52,6 +52,11 @@ class TrainingTask(nn.Module):
         """torch.compile the student's forward (the loss stays eager)."""
         self.__dict__["student_call"] = torch.compile(self.student_call)
 
+    def schedule_restarts(self) -> tuple[int, ...]:
+        """Epochs at which the lr schedule starts over (warm-up, then a fresh cosine to the
+        run's end or the next restart), e.g. at a new training stage; () for one schedule."""
+        return ()
+
     def start_epoch(self, epoch: int) -> None:
         """Hook for tasks whose behaviour changes between epochs (e.g. training stages)."""
 

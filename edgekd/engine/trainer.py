@@ -152,7 +152,7 @@ class Trainer:
         steps_per_epoch = len(loader)
         params = [p for module in task.trainable_modules().values() for p in module.parameters() if p.requires_grad]
         optimizer = build_optimizer(params, cfg.optim)
-        scheduler = build_scheduler(optimizer, cfg.optim, cfg.epochs * steps_per_epoch, steps_per_epoch)
+        scheduler = build_scheduler(optimizer, cfg.optim, cfg.epochs * steps_per_epoch, steps_per_epoch, task.schedule_restarts())
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.needs_scaler)
         ema = self._make_ema(task)
         history: list[dict[str, Any]] = []

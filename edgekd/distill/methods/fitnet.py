@@ -61,6 +61,7 @@ class FitNet(KnowledgeDistillation):
         MethodOption("guided_layer", str, None, "Student layer (module path; default: its middle timm stage)."),
         MethodOption("hint_epochs", int, 1, "Epochs of stage 1 (hint regression), counted within --epochs.", ge=0),
         MethodOption("beta", float, 0.0, "Weight β of the hint loss added to KD in stage 2 (0: KD alone).", ge=0),
+        MethodOption("stage_schedule", str, "shared", "lr schedule of the two stages: shared (one cosine over --epochs) or per-stage (stage 2 restarts warm-up and cosine).", choices=("shared", "per-stage")),
     )
 
     def __init__(self, student: nn.Module, student_input: ModelInput, targets, **settings):
@@ -106,6 +107,9 @@ class FitNet(KnowledgeDistillation):
             # Match the student's layout, or DDP's gradient buckets mismatch the adapter's grads.
             self.adapter.to(memory_format=torch.channels_last)
         self.__dict__["side_call"] = DistributedDataParallel(self.side, device_ids=device_ids, find_unused_parameters=True)
+
+    def schedule_restarts(self) -> tuple[int, ...]:
+        return (self.hint_epochs,) if self.stage_schedule == "per-stage" and self.hint_epochs > 0 else ()
 
     @property
     def in_hint_stage(self) -> bool:
