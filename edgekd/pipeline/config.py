@@ -437,7 +437,8 @@ def _describe_error(error: dict, data: Any) -> tuple[KeyPath, str]:
     kind = error["type"]
     if kind == "extra_forbidden":
         model = _model_at(raw)
-        known = sorted(model.model_fields) if model is not None else []
+        # The keys a user writes: a field's alias where it has one (`from`, not `from_run`).
+        known = sorted(field.alias or name for name, field in model.model_fields.items()) if model is not None else []
         known = [k for k in known if k != "source"]
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""

@@ -69,7 +69,7 @@ def test_a_new_method_gets_its_flag_and_pipeline_key_from_its_declaration(tmp_pa
               student: test_resnet
               methods: [{method: test_scaled_ce, ce_scale: 2.0}, {method: kd, ce_scale: 2.0}]
         """))
-        with pytest.raises(ConfigError, match=r":6: unknown key 'distill.methods\[1\].ce_scale'. Known keys here: alpha, epochs"):
+        with pytest.raises(ConfigError, match=r":6: unknown key 'distill.methods\[1\].ce_scale'. Known keys here: alpha, (.*, )?epochs, "):
             reloaded.load_pipeline(path)
         path.write_text(path.read_text().replace(", {method: kd, ce_scale: 2.0}", ""))
         pipeline = reloaded.load_pipeline(path)
