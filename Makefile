@@ -33,7 +33,9 @@ demo: setup
 test: setup browser
 	# PASSIVE: idle OpenMP threads sleep instead of spinning, so the multi-process (DDP) tests
 	# do not starve each other on 2 cores.
-	OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+	# -n 2: most tests keep one core busy (small models, process start-up), so two workers use
+	# both; --dist loadfile keeps a file's tests (and its module fixtures) on one worker.
+	OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
