@@ -20,7 +20,7 @@ import onnx
 import torch
 from torch import nn
 
-from edgekd.export.int8_report import DEFAULT_DROP_BUDGET, Int8Report, accuracy_block, judge
+from edgekd.export.int8_report import Int8Report, judge
 from edgekd.export.onnx_export import INPUT_NAME, OUTPUT_NAME, example_input, save_with_metadata
 from edgekd.export.parity import ParityGate, compare
 from edgekd.export.samples import predict_backend
@@ -120,14 +120,7 @@ def _unoptimised(backend: OrtBackend, path: Path) -> OrtBackend:
 
 def measure(run: "_Export", fp32_path: Path, int8: Backend) -> Int8Report:
     """Top-1 of the QDQ model vs the FP32 ONNX of the same weights on val and test (no CPU timing: a TensorRT model)."""
-    fp32 = run.ort(fp32_path)
-    report = Int8Report(TARGET, budget=run.config.max_drop if run.config.max_drop is not None else DEFAULT_DROP_BUDGET)
-    for images in (run.val, run.test):
-        if images is None or len(images) == 0:
-            continue
-        reference = run.predict(("fp32", fp32_path.name), lambda: fp32, images, False)
-        report.accuracy[images.split] = accuracy_block(reference, predict_backend(int8, images))
-    return judge(report)
+    return judge(run.score_int8(TARGET, run.ort(fp32_path), fp32_path, int8, False))
 
 
 def _float_ops(graph: onnx.GraphProto) -> dict[str, int]:

@@ -287,14 +287,19 @@ class _Export:
         )
         return search, mixed_path if search.chosen == "mixed" else all_path
 
-    def judge_int8(self, target: str, fp32: OrtBackend, fp32_path: Path, int8_path: Path, as_frames: bool) -> Int8Report:
-        int8 = self.ort(int8_path)
+    def score_int8(self, target: str, fp32: OrtBackend, fp32_path: Path, int8: Backend, as_frames: bool) -> Int8Report:
+        """Top-1 of an INT8 model vs the FP32 ONNX of the same weights on val and test (not yet judged)."""
         report = Int8Report(target, budget=self.config.max_drop if self.config.max_drop is not None else DEFAULT_DROP_BUDGET)
         for images in (self.val, self.test):
             if images is None or len(images) == 0:
                 continue
             reference = self.predict(("fp32", fp32_path.name), lambda: fp32, images, as_frames)
             report.accuracy[images.split] = accuracy_block(reference, predict_backend(int8, images, as_frames=as_frames))
+        return report
+
+    def judge_int8(self, target: str, fp32: OrtBackend, fp32_path: Path, int8_path: Path, as_frames: bool) -> Int8Report:
+        int8 = self.ort(int8_path)
+        report = self.score_int8(target, fp32, fp32_path, int8, as_frames)
         # A TensorRT-target model is not timed here: CPU figures say nothing about it on the GPU.
         if self.config.latency and target == "cpu":
             self.progress.log(f"timing FP32 vs INT8 ({target}) on this CPU, batch 1 and 32 …")
