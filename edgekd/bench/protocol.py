@@ -44,6 +44,7 @@ class StudentRun:
     lr: float | None = None
     options: tuple[tuple[str, Any], ...] = ()
     label: str = ""
+    mix: str = "none"  # `none`, `mixup` or `cutmix`: teacher and student see the same mixed views
     claim: bool = True  # False: a reference recipe, reported but not held to "beats the student alone"
 
     @property
@@ -52,7 +53,8 @@ class StudentRun:
 
     def settings(self) -> dict:
         """lr and every option of the method as the run uses them (defaults filled in), for tables."""
-        return {"lr": self.effective_lr, **METHODS[self.method].resolve_options(dict(self.options))}
+        mix = {"mix": self.mix} if self.mix != "none" else {}
+        return {"lr": self.effective_lr, **mix, **METHODS[self.method].resolve_options(dict(self.options))}
 
 
 def _sweep_run(method: str, lr: float = LR, temperature: float | None = None, alpha: float | None = None, kd_loss: str | None = None) -> StudentRun:
@@ -69,6 +71,8 @@ HEADLINE = (
     StudentRun("fitnet", "fitnet", label="FitNet (1 hint epoch, then KD), shipped defaults"),
     StudentRun("dkd", "dkd", label="DKD (α·TCKD + β·NCKD), shipped defaults"),
     StudentRun("dist", "dist", label="DIST (Pearson relations), shipped defaults"),
+    StudentRun("kd-cutmix", "kd", mix="cutmix", label="KD on consistent CutMix views"),
+    StudentRun("dist-cutmix", "dist", mix="cutmix", label="DIST on consistent CutMix views"),
     StudentRun("kd-textbook", "kd", LR, (("temperature", 4.0), ("alpha", 0.9), ("kd_loss", "kl")), label="KD textbook (T=4, α=0.9, lr 0.1)", claim=False),
 )
 

@@ -72,7 +72,7 @@ def student_config(config: BenchConfig, run: StudentRun, seed: int, teacher: dic
         teacher=(teacher["path"],), method=run.method, method_options=dict(run.options),
         data=DataConfig(P.DATA, val_size=val_size, limit_train=config.effective_limit_train, split_seed=0),
         train=_train(config.effective_student_epochs, run.effective_lr, seed),
-        teacher_cache=config.out / "teacher-cache", img_size=P.IMG_SIZE,
+        teacher_cache=config.out / "teacher-cache", img_size=P.IMG_SIZE, mix=run.mix,
     )
 
 
