@@ -34,9 +34,9 @@ sys.path.insert(0, str(REPO))
 from edgekd.artifacts import write_json  # noqa: E402
 from edgekd.bench.deploy import BATCHES, deploy_model  # noqa: E402
 from edgekd.bench.deploy import checks as deploy_checks  # noqa: E402
+from edgekd.cli.console import RichProgress  # noqa: E402
 from edgekd.data import DataConfig, to_unit_float  # noqa: E402
 from edgekd.engine import OptimConfig, TrainConfig  # noqa: E402
-from edgekd.cli.console import RichProgress  # noqa: E402
 from edgekd.teacher import TeacherConfig, train_teacher  # noqa: E402
 
 DEFAULT_STUDENT = "mobilenetv3_small_050"
@@ -46,15 +46,25 @@ MODELS = {DEFAULT_STUDENT: "default student", "resnet18": "resnet18"}
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small training (2,000 images, 1 epoch) and short timings")
-    parser.add_argument("--out", type=Path, default=None, help="work folder (models are cached here); default runs/deploy-speed[-quick]")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="work folder (models are cached here); default runs/deploy-speed[-quick]"
+    )
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated timm names")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 3, quick 1)")
     parser.add_argument("--limit-train", type=int, default=None, help="training images (default all, quick 2000)")
     parser.add_argument("--img-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for PyTorch and ONNX Runtime alike")
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count(), help="threads for PyTorch and ONNX Runtime alike"
+    )
     parser.add_argument("--calib", type=Path, default=REPO / "calibration" / "fmnist-val-512.yaml")
-    parser.add_argument("--re-export", action="store_true", help="export again even when DIR/<model>/export/export.json matches the weights")
-    parser.add_argument("--min-time", type=float, default=None, help="seconds of timing per batch size (default 3, quick 1)")
+    parser.add_argument(
+        "--re-export",
+        action="store_true",
+        help="export again even when DIR/<model>/export/export.json matches the weights",
+    )
+    parser.add_argument(
+        "--min-time", type=float, default=None, help="seconds of timing per batch size (default 3, quick 1)"
+    )
     return parser.parse_args()
 
 
@@ -66,9 +76,12 @@ def train(arch: str, out_dir: Path, args: argparse.Namespace) -> Path:
     limit = args.limit_train or (2000 if args.quick else None)
     print(f"[train] {arch} on fashion-mnist ({limit or 'all'} images, {epochs} epochs, {args.img_size} px)", flush=True)
     config = TeacherConfig(
-        arch, out_dir, DataConfig("fashion-mnist", limit_train=limit),
+        arch,
+        out_dir,
+        DataConfig("fashion-mnist", limit_train=limit),
         TrainConfig(epochs=epochs, batch_size=128, optim=OptimConfig(lr=0.1, warmup_epochs=0.2 if epochs > 1 else 0.0)),
-        img_size=args.img_size, device="cpu",
+        img_size=args.img_size,
+        device="cpu",
     )
     return train_teacher(config).weights_path
 
@@ -90,7 +103,17 @@ def main() -> int:
     progress = RichProgress()
     for arch in args.models.split(","):
         weights = train(arch, out / arch, args)
-        report["models"][arch] = deploy_model(MODELS.get(arch, arch), weights, out / arch / "export", calib, pixels, args.threads, min_time, progress, quick=args.quick)
+        report["models"][arch] = deploy_model(
+            MODELS.get(arch, arch),
+            weights,
+            out / arch / "export",
+            calib,
+            pixels,
+            args.threads,
+            min_time,
+            progress,
+            quick=args.quick,
+        )
     report["wall_s"] = time.perf_counter() - started
     print_report(report)
     report["checks"] = checks(report)
@@ -103,13 +126,21 @@ def main() -> int:
 
 def print_report(report: dict) -> None:
     for arch, entry in report["models"].items():
-        print(f"\n{arch} ({entry['role']}), {report['img_size']} px, {report['threads']} threads — FP32 test top-1 {entry['fp32_test_top1']:.2f} %")
-        print(f"  {'runner':28s}" + "".join(f"{'batch ' + str(b):>14s}" for b in BATCHES) + f"{'vs ort fp32 @32':>17s}{'test drop':>11s}")
+        print(
+            f"\n{arch} ({entry['role']}), {report['img_size']} px, {report['threads']} threads — FP32 test top-1 {entry['fp32_test_top1']:.2f} %"
+        )
+        print(
+            f"  {'runner':28s}"
+            + "".join(f"{'batch ' + str(b):>14s}" for b in BATCHES)
+            + f"{'vs ort fp32 @32':>17s}{'test drop':>11s}"
+        )
         fp32_32 = entry["latency_ms"]["ort fp32"][32]
         for name, per_batch in entry["latency_ms"].items():
             drop = entry["int8_test"].get(name, {}).get("drop")
             cells = "".join(f"{per_batch[b]:11.3f} ms" for b in BATCHES)
-            print(f"  {name:28s}{cells}{fp32_32 / per_batch[32]:16.2f}×{'' if drop is None else f'{drop:+9.2f} pt':>11s}")
+            print(
+                f"  {name:28s}{cells}{fp32_32 / per_batch[32]:16.2f}×{'' if drop is None else f'{drop:+9.2f} pt':>11s}"
+            )
 
 
 def checks(report: dict) -> list[str]:

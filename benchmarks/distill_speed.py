@@ -16,14 +16,18 @@ Targets: KD from the cache ≥ 0.95 × student alone; online KD ≥ 0.95 × 1/(1
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from edgekd.distill.speed import MODES, SpeedConfig, measure_speed
 from edgekd.errors import EdgekdError
 
-LABELS = {"student": "student alone", "teacher": "teacher inference", "online_kd": "online KD", "cached_kd": "KD from cache"}
+LABELS = {
+    "student": "student alone",
+    "teacher": "teacher inference",
+    "online_kd": "online KD",
+    "cached_kd": "KD from cache",
+}
 
 
 def _table(result: dict) -> str:
@@ -39,15 +43,23 @@ def _table(result: dict) -> str:
         )
     for mode in steps["img_per_s"]:
         if mode not in MODES:  # --methods: step rates from the cache only
-            lines.append(f"| {mode.replace('cached_', '')} from cache | {steps['img_per_s'][mode]:.0f} | {steps['ratio_to_student'][mode]:.2f} | | |")
-    lines.append(f"| bound 1/(1/student+1/teacher) | {steps['online_bound_img_per_s']:.0f} | | {epochs['online_bound_img_per_s']:.0f} | |")
+            lines.append(
+                f"| {mode.replace('cached_', '')} from cache | {steps['img_per_s'][mode]:.0f} | {steps['ratio_to_student'][mode]:.2f} | | |"
+            )
+    lines.append(
+        f"| bound 1/(1/student+1/teacher) | {steps['online_bound_img_per_s']:.0f} | | {epochs['online_bound_img_per_s']:.0f} | |"
+    )
     lines.append("")
     for name, target in result["targets"].items():
         label = "KD from cache / student alone" if name == "cached_kd_vs_student" else "online KD / bound"
-        lines.append(f"{label} (steps): {target['measured']:.3f}  target ≥ {target['target']}  {'met' if target['met'] else 'MISSED'}")
+        lines.append(
+            f"{label} (steps): {target['measured']:.3f}  target ≥ {target['target']}  {'met' if target['met'] else 'MISSED'}"
+        )
     lines.append(f"(epochs: {epochs['cached_kd_vs_student']:.3f} and {epochs['online_kd_vs_bound']:.3f})")
     machine = result["machine"]
-    lines.append(f"machine: {machine['processor']}, {machine['threads']} threads, torch {machine['torch']}; wall {result['wall_time_s']:.0f} s")
+    lines.append(
+        f"machine: {machine['processor']}, {machine['threads']} threads, torch {machine['torch']}; wall {result['wall_time_s']:.0f} s"
+    )
     return "\n".join(lines)
 
 
@@ -55,14 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: fewer rounds, 2,048-sample epochs")
     parser.add_argument("--data", default="fashion-mnist")
-    parser.add_argument("--teacher", default=None, help="a trained teacher (default: random resnet18; speed does not depend on weights)")
+    parser.add_argument(
+        "--teacher", default=None, help="a trained teacher (default: random resnet18; speed does not depend on weights)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--methods", default="", help="more methods timed from the cache beside KD, e.g. dkd,dist (step rates)")
+    parser.add_argument(
+        "--methods", default="", help="more methods timed from the cache beside KD, e.g. dkd,dist (step rates)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args(argv)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    config = SpeedConfig(data=args.data, teacher=args.teacher, threads=args.threads, device=args.device, methods=methods)
+    config = SpeedConfig(
+        data=args.data, teacher=args.teacher, threads=args.threads, device=args.device, methods=methods
+    )
     if args.quick:
         config = SpeedConfig(**{**config.__dict__, "rounds": 3, "steps": 5, "warmup": 2, "epoch_samples": 2048})
     try:

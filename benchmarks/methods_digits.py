@@ -43,14 +43,18 @@ def method_variant(text: str) -> tuple[str, dict[str, object]]:
     for pair in pairs:
         key, _, value = pair.partition("=")
         if key not in declared:
-            raise ConfigError(f"--methods {text}: {name} has no option '{key}' (it has {', '.join(declared) or 'none'}).")
+            raise ConfigError(
+                f"--methods {text}: {name} has no option '{key}' (it has {', '.join(declared) or 'none'})."
+            )
         options[key] = declared[key].type(value)
     return name, options
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", default="none,kd,dkd,dist", help="comma-separated; 'none' (the student alone) is the reference")
+    parser.add_argument(
+        "--methods", default="none,kd,dkd,dist", help="comma-separated; 'none' (the student alone) is the reference"
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=15, help="student epochs")
     parser.add_argument("--teacher-epochs", type=int, default=15)
@@ -66,7 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         teacher_dir = args.out / "teacher"
         if not (teacher_dir / "teacher.safetensors").exists():
-            train_teacher(TeacherConfig("resnet18", teacher_dir, data, TrainConfig(epochs=args.teacher_epochs, batch_size=64, optim=OptimConfig(lr=0.1)), img_size=32, device="cpu"))
+            train_teacher(
+                TeacherConfig(
+                    "resnet18",
+                    teacher_dir,
+                    data,
+                    TrainConfig(epochs=args.teacher_epochs, batch_size=64, optim=OptimConfig(lr=0.1)),
+                    img_size=32,
+                    device="cpu",
+                )
+            )
         top1: dict[str, list[float]] = {m: [] for m in methods}
         diverged = {m: 0 for m in methods}
         teacher_top1 = None
@@ -75,9 +88,17 @@ def main(argv: list[str] | None = None) -> int:
                 name, options = method_variant(method)
                 run_dir = args.out / f"{method.replace(':', '_').replace('=', '-')}-s{seed}"
                 config = DistillConfig(
-                    "mobilenetv3_small_050", run_dir, teacher=(str(teacher_dir),), method=name, method_options=options, data=data,
+                    "mobilenetv3_small_050",
+                    run_dir,
+                    teacher=(str(teacher_dir),),
+                    method=name,
+                    method_options=options,
+                    data=data,
                     train=TrainConfig(epochs=args.epochs, batch_size=64, optim=OptimConfig(lr=DEFAULT_LR), seed=seed),
-                    teacher_cache=args.out / "teacher-cache", img_size=32, device="cpu", mix=args.mix,
+                    teacher_cache=args.out / "teacher-cache",
+                    img_size=32,
+                    device="cpu",
+                    mix=args.mix,
                 )
                 try:
                     card = distill(config).card
@@ -92,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     except EdgekdError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    print(f"\nteacher resnet18: test top-1 {teacher_top1:.2f} %; students mobilenetv3_small_050, {args.epochs} epochs, {args.seeds} seeds, mix {args.mix}\n")
+    print(
+        f"\nteacher resnet18: test top-1 {teacher_top1:.2f} %; students mobilenetv3_small_050, {args.epochs} epochs, {args.seeds} seeds, mix {args.mix}\n"
+    )
     print("| method | test top-1 (mean ± std) | gain vs alone (± paired std) | gap closed | beats alone? | diverged |")
     print("|---|---:|---:|---:|---|---:|")
     for method in methods:
@@ -102,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         gap = "–" if stats["gap_closed"] is None else f"{100 * stats['gap_closed']:.0f} %"
         verdict = ("yes" if stats["beats_alone"] else "no") if stats["rule_applies"] else "n/a (< 3 seeds)"
-        print(f"| {method} | {stats['mean']:.2f} ± {stats['std']:.2f} | {stats['gain_mean']:+.2f} ± {stats['gain_std']:.2f} | {gap} | {verdict} | {diverged[method]} |")
+        print(
+            f"| {method} | {stats['mean']:.2f} ± {stats['std']:.2f} | {stats['gain_mean']:+.2f} ± {stats['gain_std']:.2f} | {gap} | {verdict} | {diverged[method]} |"
+        )
     return 0
 
 

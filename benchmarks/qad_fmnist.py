@@ -79,55 +79,170 @@ def main() -> None:
     if args.quick:
         args.limit_train, args.fp32_epochs, args.qad_epochs = 2000, 1, 1
     out: Path = args.out
-    common = ["--data", "fashion-mnist", "--img-size", "32", "--limit-train", str(args.limit_train), "--device", "cpu", "--workers", "0"]
+    common = [
+        "--data",
+        "fashion-mnist",
+        "--img-size",
+        "32",
+        "--limit-train",
+        str(args.limit_train),
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+    ]
 
     fp32 = out / "fp32"
-    edgekd(["distill", "--student", STUDENT, "--method", "none", *common, "--epochs", str(args.fp32_epochs), "--out", str(fp32)], fp32 / "student.json")
+    edgekd(
+        [
+            "distill",
+            "--student",
+            STUDENT,
+            "--method",
+            "none",
+            *common,
+            "--epochs",
+            str(args.fp32_epochs),
+            "--out",
+            str(fp32),
+        ],
+        fp32 / "student.json",
+    )
     kd = out / "kd-epoch"
-    edgekd(["distill", "--student", STUDENT, "--teacher", str(fp32), *common, "--epochs", "1", "--out", str(kd)], kd / "student.json")
+    edgekd(
+        ["distill", "--student", STUDENT, "--teacher", str(fp32), *common, "--epochs", "1", "--out", str(kd)],
+        kd / "student.json",
+    )
 
     ft = out / "ft-fp32"
-    edgekd(["distill", "--student", STUDENT, "--teacher", str(fp32), "--pretrained", str(fp32 / "student.safetensors"), *common,
-            "--epochs", str(args.qad_epochs), "--lr", str(QAD_LR), "--out", str(ft)], ft / "student.json")
+    edgekd(
+        [
+            "distill",
+            "--student",
+            STUDENT,
+            "--teacher",
+            str(fp32),
+            "--pretrained",
+            str(fp32 / "student.safetensors"),
+            *common,
+            "--epochs",
+            str(args.qad_epochs),
+            "--lr",
+            str(QAD_LR),
+            "--out",
+            str(ft),
+        ],
+        ft / "student.json",
+    )
 
     recipes = [("int8", True)] + ([("int8-per-tensor", False)] if args.per_tensor else [])
     results: dict[str, dict] = {}
     fp32_test = None
     for recipe, per_channel in recipes:
         ptq_dir = out / f"ptq-{recipe}"
-        edgekd(["export", str(fp32 / "student.safetensors"), "--int8", "--int8-target", "tensorrt", "--calib", CALIB, *([] if per_channel else ["--per-tensor"]),
-                "--threads", str(args.threads), "--out", str(ptq_dir)], ptq_dir / "export.json")
+        edgekd(
+            [
+                "export",
+                str(fp32 / "student.safetensors"),
+                "--int8",
+                "--int8-target",
+                "tensorrt",
+                "--calib",
+                CALIB,
+                *([] if per_channel else ["--per-tensor"]),
+                "--threads",
+                str(args.threads),
+                "--out",
+                str(ptq_dir),
+            ],
+            ptq_dir / "export.json",
+        )
         fp32_test = fp32_test or test_predictions(ptq_dir / "student.onnx", out / "eval" / "fp32-onnx", args.threads)
-        ptq_test = test_predictions(ptq_dir / "student.int8-tensorrt.onnx", out / "eval" / f"ptq-{recipe}", args.threads)
+        ptq_test = test_predictions(
+            ptq_dir / "student.int8-tensorrt.onnx", out / "eval" / f"ptq-{recipe}", args.threads
+        )
         ft_dir = out / f"ft-ptq-{recipe}"
-        edgekd(["export", str(ft / "student.safetensors"), "--int8", "--int8-target", "tensorrt", "--calib", CALIB, *([] if per_channel else ["--per-tensor"]),
-                "--threads", str(args.threads), "--out", str(ft_dir)], ft_dir / "export.json")
+        edgekd(
+            [
+                "export",
+                str(ft / "student.safetensors"),
+                "--int8",
+                "--int8-target",
+                "tensorrt",
+                "--calib",
+                CALIB,
+                *([] if per_channel else ["--per-tensor"]),
+                "--threads",
+                str(args.threads),
+                "--out",
+                str(ft_dir),
+            ],
+            ft_dir / "export.json",
+        )
         ft_fp32_test = test_predictions(ft_dir / "student.onnx", out / "eval" / "ft-fp32-onnx", args.threads)
-        ft_ptq_test = test_predictions(ft_dir / "student.int8-tensorrt.onnx", out / "eval" / f"ft-ptq-{recipe}", args.threads)
+        ft_ptq_test = test_predictions(
+            ft_dir / "student.int8-tensorrt.onnx", out / "eval" / f"ft-ptq-{recipe}", args.threads
+        )
 
         qad = out / f"qad-{recipe}"
-        edgekd(["distill", "--teacher", "self", "--from", str(fp32), "--quantize", recipe, "--calib", CALIB, *common, "--epochs", str(args.qad_epochs), "--out", str(qad)], qad / "student.json")
+        edgekd(
+            [
+                "distill",
+                "--teacher",
+                "self",
+                "--from",
+                str(fp32),
+                "--quantize",
+                recipe,
+                "--calib",
+                CALIB,
+                *common,
+                "--epochs",
+                str(args.qad_epochs),
+                "--out",
+                str(qad),
+            ],
+            qad / "student.json",
+        )
         qad_export = out / f"qad-{recipe}-export"
-        edgekd(["export", str(qad / "student.safetensors"), "--threads", str(args.threads), "--out", str(qad_export)], qad_export / "export.json")
-        qad_test = test_predictions(qad_export / "student.int8-tensorrt.onnx", out / "eval" / f"qad-{recipe}", args.threads)
+        edgekd(
+            ["export", str(qad / "student.safetensors"), "--threads", str(args.threads), "--out", str(qad_export)],
+            qad_export / "export.json",
+        )
+        qad_test = test_predictions(
+            qad_export / "student.int8-tensorrt.onnx", out / "eval" / f"qad-{recipe}", args.threads
+        )
         qad_card = json.loads((qad / "student.json").read_text())
         export_facts = {a["name"]: a for a in json.loads((qad_export / "export.json").read_text())["artefacts"]}
         ptq_facts = {a["name"]: a for a in json.loads((ptq_dir / "export.json").read_text())["artefacts"]}
         results[recipe] = {
             "fp32_onnx_top1": fp32_test.top1(),
-            "ptq_top1": ptq_test.top1(), "ptq_drop": fp32_test.top1() - ptq_test.top1(),
-            "qad_top1": qad_test.top1(), "qad_drop": fp32_test.top1() - qad_test.top1(),
+            "ptq_top1": ptq_test.top1(),
+            "ptq_drop": fp32_test.top1() - ptq_test.top1(),
+            "qad_top1": qad_test.top1(),
+            "qad_drop": fp32_test.top1() - qad_test.top1(),
             "qad_vs_ptq": qad_test.versus(ptq_test),
-            "ft_fp32_onnx_top1": ft_fp32_test.top1(), "ft_ptq_top1": ft_ptq_test.top1(), "ft_ptq_drop": ft_fp32_test.top1() - ft_ptq_test.top1(),
+            "ft_fp32_onnx_top1": ft_fp32_test.top1(),
+            "ft_ptq_top1": ft_ptq_test.top1(),
+            "ft_ptq_drop": ft_fp32_test.top1() - ft_ptq_test.top1(),
             "qad_vs_ft_ptq": qad_test.versus(ft_ptq_test),
             "qad_fake_quant_before_training": qad_card["training"]["quantize"]["ptq"],
             "qad_epoch_s": epoch_times(qad),
-            "qdq_pairs": {"ptq": ptq_facts["student.int8-tensorrt.onnx"]["details"]["quantization"].get("quantize_linear"),
-                          "qad": export_facts["student.int8-tensorrt.onnx"]["details"]["quantization"]["quantize_linear"]},
+            "qdq_pairs": {
+                "ptq": ptq_facts["student.int8-tensorrt.onnx"]["details"]["quantization"].get("quantize_linear"),
+                "qad": export_facts["student.int8-tensorrt.onnx"]["details"]["quantization"]["quantize_linear"],
+            },
             "qad_float_ops": export_facts["student.int8-tensorrt.onnx"]["details"]["quantization"]["float_ops"],
         }
-    summary = {"limit_train": args.limit_train, "fp32_epochs": args.fp32_epochs, "qad_epochs": args.qad_epochs,
-               "fp32_epoch_s": epoch_times(fp32), "kd_epoch_s": epoch_times(kd), "ft_epoch_s": epoch_times(ft), "recipes": results}
+    summary = {
+        "limit_train": args.limit_train,
+        "fp32_epochs": args.fp32_epochs,
+        "qad_epochs": args.qad_epochs,
+        "fp32_epoch_s": epoch_times(fp32),
+        "kd_epoch_s": epoch_times(kd),
+        "ft_epoch_s": epoch_times(ft),
+        "recipes": results,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 

@@ -35,13 +35,15 @@ class PlainFashionMNIST(torch.utils.data.Dataset):
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean: float, std: float):
         self.images, self.labels = images, labels
-        self.transform = v2.Compose([
-            v2.Resize(32, antialias=True),
-            v2.RandomCrop(32, padding=4),
-            v2.RandomHorizontalFlip(),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize([mean] * 3, [std] * 3),
-        ])
+        self.transform = v2.Compose(
+            [
+                v2.Resize(32, antialias=True),
+                v2.RandomCrop(32, padding=4),
+                v2.RandomHorizontalFlip(),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Normalize([mean] * 3, [std] * 3),
+            ]
+        )
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -120,13 +122,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=100, help="training steps per contender")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--plain-epochs", type=int, default=0, help="instead: train the plain loop for whole epochs and print its test top-1")
+    parser.add_argument(
+        "--plain-epochs",
+        type=int,
+        default=0,
+        help="instead: train the plain loop for whole epochs and print its test top-1",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(2)
     if args.plain_epochs:
-        top1, rate = plain_loop_epochs(DataConfig("fashion-mnist", val_size=0).load(), args.plain_epochs, args.batch_size, args.seed)
-        print(json.dumps({"plain_loop_epochs": args.plain_epochs, "seed": args.seed, "test_top1": round(top1, 2), "img_s": round(rate, 1)}))
+        top1, rate = plain_loop_epochs(
+            DataConfig("fashion-mnist", val_size=0).load(), args.plain_epochs, args.batch_size, args.seed
+        )
+        print(
+            json.dumps(
+                {
+                    "plain_loop_epochs": args.plain_epochs,
+                    "seed": args.seed,
+                    "test_top1": round(top1, 2),
+                    "img_s": round(rate, 1),
+                }
+            )
+        )
         return
     samples = args.steps * args.batch_size
     # One epoch of exactly `steps` batches for the engine; the plain loop stops after `steps`.
@@ -137,7 +155,11 @@ def main() -> None:
     plain_cl = plain_loop(full, args.steps, args.batch_size, channels_last=True)
     engine = edgekd_engine(dataset, args.steps, args.batch_size)
     figures = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "torch": torch.__version__},
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+        },
         "steps": args.steps,
         "batch_size": args.batch_size,
         "plain_loop_img_s": round(plain, 1),

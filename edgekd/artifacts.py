@@ -61,7 +61,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, target)
     except Exception as exc:
         if is_out_of_space(exc):
-            raise DiskFull(f"cannot write {target}: the disk is full (no space left in {target.parent}); free some space or write elsewhere. The previous {target.name}, if any, is kept.") from exc
+            raise DiskFull(
+                f"cannot write {target}: the disk is full (no space left in {target.parent}); free some space or write elsewhere. The previous {target.name}, if any, is kept."
+            ) from exc
         raise
     finally:
         if tmp is not None and tmp.exists():
@@ -76,7 +78,9 @@ def is_out_of_space(exc: BaseException) -> bool:
         if isinstance(seen, OSError) and seen.errno in _NO_SPACE:
             return True
         text = str(seen)
-        if any(mark in text for mark in ("No space left on device", "Disk quota exceeded", f"(os error {errno.ENOSPC})")):
+        if any(
+            mark in text for mark in ("No space left on device", "Disk quota exceeded", f"(os error {errno.ENOSPC})")
+        ):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

@@ -137,7 +137,9 @@ def check_classes(card: ModelCard, dataset: Dataset, what: str) -> None:
 
 
 @torch.no_grad()
-def run_split(backend: Backend, dataset: Dataset, split: str, batch_size: int, progress: Progress, label: str) -> Predictions:
+def run_split(
+    backend: Backend, dataset: Dataset, split: str, batch_size: int, progress: Progress, label: str
+) -> Predictions:
     """Logits of `backend` over a split, in file order.
 
     Pixels are brought to the model's input size exactly as training's `predict` does
@@ -173,10 +175,19 @@ def _teacher_from_eval(path: Path, dataset: Dataset, split: str) -> tuple[torch.
         )
     predicted = torch.tensor(teacher.predictions.predicted, dtype=torch.int64)
     artefact = teacher.artefact
-    return predicted, {"source": "eval.json", "eval_path": str(path.resolve()), "name": artefact.name, "path": artefact.path, "sha256": artefact.sha256, "top1": teacher.metrics.top1}
+    return predicted, {
+        "source": "eval.json",
+        "eval_path": str(path.resolve()),
+        "name": artefact.name,
+        "path": artefact.path,
+        "sha256": artefact.sha256,
+        "top1": teacher.metrics.top1,
+    }
 
 
-def _teacher_predictions(config: EvalConfig, dataset: Dataset, progress: Progress) -> tuple[torch.Tensor, dict[str, Any]]:
+def _teacher_predictions(
+    config: EvalConfig, dataset: Dataset, progress: Progress
+) -> tuple[torch.Tensor, dict[str, Any]]:
     path = Path(config.teacher)
     if path.suffix == ".json" and path.exists():
         return _teacher_from_eval(path, dataset, config.split)
@@ -185,7 +196,13 @@ def _teacher_predictions(config: EvalConfig, dataset: Dataset, progress: Progres
     check_classes(backend.card, dataset, f"teacher {path.name}")
     predictions = run_split(backend, dataset, config.split, config.batch_size, progress, f"teacher {path.name}")
     record = artefact_record(path, backend)
-    return predictions.predicted, {"source": "artefact", "name": record["name"], "path": record["path"], "sha256": record["sha256"], "top1": predictions.top1()}
+    return predictions.predicted, {
+        "source": "artefact",
+        "name": record["name"],
+        "path": record["path"],
+        "sha256": record["sha256"],
+        "top1": predictions.top1(),
+    }
 
 
 def evaluate(config: EvalConfig, progress: Progress | None = None) -> EvalResult:
@@ -205,7 +222,9 @@ def evaluate(config: EvalConfig, progress: Progress | None = None) -> EvalResult
     check_classes(card, dataset, artefact.name)
     recorded_fingerprint = (card.dataset or {}).get("fingerprint")
     if recorded_fingerprint and recorded_fingerprint != dataset.fingerprint:
-        progress.log(f"note: {artefact.name} was trained on dataset {recorded_fingerprint}; scoring it on {dataset.fingerprint}.")
+        progress.log(
+            f"note: {artefact.name} was trained on dataset {recorded_fingerprint}; scoring it on {dataset.fingerprint}."
+        )
 
     started = time.perf_counter()
     predictions = run_split(backend, dataset, config.split, config.batch_size, progress, artefact.name)
@@ -216,7 +235,9 @@ def evaluate(config: EvalConfig, progress: Progress | None = None) -> EvalResult
     if config.teacher is not None:
         teacher_predicted, teacher_block = _teacher_predictions(config, dataset, progress)
         if len(teacher_predicted) != count:
-            raise ConfigError(f"the teacher's predictions cover {len(teacher_predicted)} samples, the split has {count}.")
+            raise ConfigError(
+                f"the teacher's predictions cover {len(teacher_predicted)} samples, the split has {count}."
+            )
         teacher_block["agreement"] = 100.0 * predictions.predicted.eq(teacher_predicted).float().mean().item()
 
     run_facts = provenance(config.describe())
@@ -247,12 +268,22 @@ def evaluate(config: EvalConfig, progress: Progress | None = None) -> EvalResult
             predicted=predictions.predicted.tolist(),
             teacher_predicted=None if teacher_predicted is None else teacher_predicted.tolist(),
         ),
-        timing={"wall_s": wall_s, "img_per_s": count / wall_s if wall_s > 0 else None, "note": "whole pass incl. data preparation; not a latency figure (see edgekd profile)"},
+        timing={
+            "wall_s": wall_s,
+            "img_per_s": count / wall_s if wall_s > 0 else None,
+            "note": "whole pass incl. data preparation; not a latency figure (see edgekd profile)",
+        },
         provenance=run_facts,
     )
     payload = written.to_json_dict()
     out_dir = Path(config.out_dir) if config.out_dir is not None else default_out_dir(artefact)
     path = out_dir / "eval.json"
     write_json(path, payload)
-    progress.finish({"top1": payload["metrics"]["top1"], "top5": payload["metrics"]["top5"], **({"agreement": teacher_block["agreement"]} if teacher_block else {})})
+    progress.finish(
+        {
+            "top1": payload["metrics"]["top1"],
+            "top5": payload["metrics"]["top5"],
+            **({"agreement": teacher_block["agreement"]} if teacher_block else {}),
+        }
+    )
     return EvalResult(path, payload)

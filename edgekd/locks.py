@@ -62,7 +62,9 @@ def read_holder(folder: str | os.PathLike) -> Holder | None:
 def _this_holder() -> Holder:
     program = Path(sys.argv[0]).name
     command = " ".join(["edgekd" if program == "__main__.py" else program, *sys.argv[1:]])  # python -m edgekd
-    return Holder(os.getpid(), socket.gethostname(), command[:300], datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    return Holder(
+        os.getpid(), socket.gethostname(), command[:300], datetime.now(timezone.utc).isoformat(timespec="seconds")
+    )
 
 
 def _refusal(folder: Path) -> FolderInUse:
@@ -95,7 +97,9 @@ def _acquire(lock_path: Path) -> int:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike, *, log: Callable[[str], None] | None = None, enabled: bool = True) -> Iterator[None]:
+def folder_lock(
+    folder: str | os.PathLike, *, log: Callable[[str], None] | None = None, enabled: bool = True
+) -> Iterator[None]:
     """Hold `folder`'s lock for the block (creating the folder if needed).
 
     On entry, a lock file left by a run that died (its flock gone with it) is taken over and
@@ -155,7 +159,9 @@ def folder_lock(folder: str | os.PathLike, *, log: Callable[[str], None] | None 
 
 
 def _disk_full(lock_path: Path) -> DiskFull:
-    return DiskFull(f"cannot write {lock_path}: the disk is full (no space left in {lock_path.parent}); free some space or write elsewhere.")
+    return DiskFull(
+        f"cannot write {lock_path}: the disk is full (no space left in {lock_path.parent}); free some space or write elsewhere."
+    )
 
 
 def _first_missing(folder: Path) -> Path | None:

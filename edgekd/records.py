@@ -15,7 +15,15 @@ from edgekd.models import resolve_model_path
 from edgekd.runtime import Backend, artefact_format
 from edgekd.schemas import EVAL_SCHEMA
 
-__all__ = ["EVAL_SCHEMA", "PROFILE_SCHEMA", "BACKEND_NAMES", "artefact_record", "check_backend_name", "open_artefact", "resolve_artefact"]
+__all__ = [
+    "EVAL_SCHEMA",
+    "PROFILE_SCHEMA",
+    "BACKEND_NAMES",
+    "artefact_record",
+    "check_backend_name",
+    "open_artefact",
+    "resolve_artefact",
+]
 PROFILE_SCHEMA = "edgekd.profile/1"
 BACKEND_NAMES = ("torch", "ort", "trt")
 
@@ -38,7 +46,9 @@ def resolve_artefact(path: str | Path) -> Path:
 def check_backend_name(backend: str | None) -> None:
     """Refuse a backend name that no artefact could use."""
     if backend is not None and backend not in BACKEND_NAMES:
-        raise ModelError(f"unknown backend '{backend}': use one of {', '.join(BACKEND_NAMES)} (or leave it out for the artefact's own).")
+        raise ModelError(
+            f"unknown backend '{backend}': use one of {', '.join(BACKEND_NAMES)} (or leave it out for the artefact's own)."
+        )
 
 
 def artefact_record(path: Path, backend: Backend) -> dict[str, Any]:

@@ -39,12 +39,19 @@ class _Open(BaseModel):
 
 # What a person reads for pydantic's error types (its own wording names internal classes).
 EXPECTED = {
-    "int_parsing": "expected an integer", "int_type": "expected an integer", "int_from_float": "expected an integer",
-    "float_parsing": "expected a number", "float_type": "expected a number",
-    "string_type": "expected a string", "bool_parsing": "expected true or false", "bool_type": "expected true or false",
-    "model_type": "expected a JSON object", "dict_type": "expected a JSON object",
+    "int_parsing": "expected an integer",
+    "int_type": "expected an integer",
+    "int_from_float": "expected an integer",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "string_type": "expected a string",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "model_type": "expected a JSON object",
+    "dict_type": "expected a JSON object",
     "model_attributes_type": "expected a JSON object",
-    "list_type": "expected a list", "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "tuple_type": "expected a list",
 }
 
 

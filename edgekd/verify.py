@@ -75,14 +75,26 @@ class Reference:
         """The artefact's own threshold (by file stem: an engine shares its ONNX's), else its precision's."""
         threshold = self.thresholds.get(Path(name).stem) or self.thresholds.get(precision)
         if threshold is None:
-            raise ConfigError(f"the reference has no threshold for {name} ({precision}); it has {', '.join(self.thresholds)}.")
+            raise ConfigError(
+                f"the reference has no threshold for {name} ({precision}); it has {', '.join(self.thresholds)}."
+            )
         return threshold
 
     def save(self, path: Path) -> Path:
         """Write atomically as an uncompressed `.npz` (arrays plus one JSON string)."""
-        meta = {"schema": REFERENCE_SCHEMA, "thresholds": {k: asdict(v) for k, v in self.thresholds.items()}, **self.info}
+        meta = {
+            "schema": REFERENCE_SCHEMA,
+            "thresholds": {k: asdict(v) for k, v in self.thresholds.items()},
+            **self.info,
+        }
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, inputs=self.inputs, logits=self.logits.astype(np.float32), labels=self.labels.astype(np.int64), meta=np.array(json.dumps(meta)))
+            np.savez(
+                handle,
+                inputs=self.inputs,
+                logits=self.logits.astype(np.float32),
+                labels=self.labels.astype(np.int64),
+                meta=np.array(json.dumps(meta)),
+            )
         return path
 
     @classmethod
@@ -105,7 +117,9 @@ class Reference:
             raise ModelError(f"{path}: schema {meta.get('schema')!r}, expected {REFERENCE_SCHEMA}.")
         inputs, logits, labels = arrays["inputs"], arrays["logits"], arrays["labels"]
         if logits.ndim != 2 or len(inputs) != len(logits) or len(labels) != len(logits) or len(logits) == 0:
-            raise ModelError(f"{path}: inconsistent arrays (inputs {inputs.shape}, logits {logits.shape}, labels {labels.shape}).")
+            raise ModelError(
+                f"{path}: inconsistent arrays (inputs {inputs.shape}, logits {logits.shape}, labels {labels.shape})."
+            )
         return cls(inputs, logits, labels, thresholds, meta)
 
 
@@ -157,16 +171,23 @@ class VerifyResult:
 
 def run_backend(backend: Backend, inputs: np.ndarray, batch: int = RUN_BATCH) -> np.ndarray:
     """Logits of `backend` for inputs that are already its input tensor (no `prepare`)."""
-    parts = [backend.run(torch.from_numpy(np.ascontiguousarray(inputs[start : start + batch]))) for start in range(0, len(inputs), batch)]
+    parts = [
+        backend.run(torch.from_numpy(np.ascontiguousarray(inputs[start : start + batch])))
+        for start in range(0, len(inputs), batch)
+    ]
     return torch.cat(parts).numpy()
 
 
 def check(backend: Backend, name: str, reference: Reference) -> VerifyRow:
     """Run one open backend on the reference inputs and compare with the reference logits."""
     if backend.input_format != reference.input_format:
-        raise ConfigError(f"{name} takes {backend.input_format} input but the reference holds {reference.input_format}; use the reference exported with it.")
+        raise ConfigError(
+            f"{name} takes {backend.input_format} input but the reference holds {reference.input_format}; use the reference exported with it."
+        )
     if backend.card.num_classes != reference.logits.shape[1]:
-        raise ConfigError(f"{name} has {backend.card.num_classes} classes but the reference has {reference.logits.shape[1]}; it is another model's reference.")
+        raise ConfigError(
+            f"{name} has {backend.card.num_classes} classes but the reference has {reference.logits.shape[1]}; it is another model's reference."
+        )
     threshold = reference.threshold_for(name, backend.precision)
     expected_logits = torch.from_numpy(reference.logits)
     if getattr(backend, "output_name", None) == PROBS_OUTPUT:  # compared as probabilities, thresholds measured so
@@ -177,7 +198,19 @@ def check(backend: Backend, name: str, reference: Reference) -> VerifyRow:
     agreement, max_abs = expected.agreement(got), float(delta.max())
     finite = bool(torch.isfinite(got.logits).all())
     passed = finite and agreement >= threshold.min_agreement and max_abs <= threshold.max_abs_diff
-    return VerifyRow(name, backend.name, backend.precision, len(expected.labels), agreement, max_abs, float(delta.mean()), got.top1(), expected.top1(), threshold, passed)
+    return VerifyRow(
+        name,
+        backend.name,
+        backend.precision,
+        len(expected.labels),
+        agreement,
+        max_abs,
+        float(delta.mean()),
+        got.top1(),
+        expected.top1(),
+        threshold,
+        passed,
+    )
 
 
 def artefacts_in(bundle: Path, backend: str) -> list[Path]:
@@ -186,7 +219,14 @@ def artefacts_in(bundle: Path, backend: str) -> list[Path]:
     return sorted(p for p in bundle.iterdir() if p.is_file() and p.suffix in suffixes)
 
 
-def verify(target: str | Path, backend: str = "ort", reference: str | Path | None = None, device: str = "cpu", threads: int | None = None, progress=None) -> VerifyResult:
+def verify(
+    target: str | Path,
+    backend: str = "ort",
+    reference: str | Path | None = None,
+    device: str = "cpu",
+    threads: int | None = None,
+    progress=None,
+) -> VerifyResult:
     """Check a bundle's artefacts, or one artefact, against a reference.
 
     Args:
@@ -208,19 +248,25 @@ def verify(target: str | Path, backend: str = "ort", reference: str | Path | Non
         raise ConfigError(f"unknown --backend '{backend}': use {', '.join(BACKENDS)}.")
     target = Path(target)
     if not target.exists():
-        raise ConfigError(f"{target} does not exist: pass a bundle directory (export --bundle DIR) or an artefact file.")
+        raise ConfigError(
+            f"{target} does not exist: pass a bundle directory (export --bundle DIR) or an artefact file."
+        )
     if target.is_dir():
         paths = artefacts_in(target, backend)
         if not paths:
             hint = " (build them on the device with the bundle's build.sh)" if backend == "trt" else ""
-            raise ConfigError(f"{target} holds no {'/'.join(BACKEND_SUFFIXES[backend])} artefact for --backend {backend}{hint}.")
+            raise ConfigError(
+                f"{target} holds no {'/'.join(BACKEND_SUFFIXES[backend])} artefact for --backend {backend}{hint}."
+            )
         reference_path = Path(reference) if reference else target / REFERENCE_NAME
     else:
         paths = [target]
         kind = artefact_format(target)
         natural = {"onnx": "ort", "tensorrt": "trt", "torch": "torch"}[kind]
         if backend != natural:
-            raise ConfigError(f"--backend {backend} cannot run {target.name} (a {kind} artefact); use --backend {natural}.")
+            raise ConfigError(
+                f"--backend {backend} cannot run {target.name} (a {kind} artefact); use --backend {natural}."
+            )
         reference_path = Path(reference) if reference else target.parent / REFERENCE_NAME
     ref = Reference.load(reference_path)
     rows = []

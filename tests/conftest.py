@@ -42,7 +42,9 @@ def run_cli(capsys):
     return run
 
 
-def write_digit_pngs(root: Path, per_class: int = 12, classes: tuple[int, ...] = (0, 1, 2), size: int = 24) -> list[Path]:
+def write_digit_pngs(
+    root: Path, per_class: int = 12, classes: tuple[int, ...] = (0, 1, 2), size: int = 24
+) -> list[Path]:
     """Write real scikit-learn digits as RGB PNGs under root/<class>/; returns the files."""
     from sklearn.datasets import load_digits
 
@@ -74,5 +76,6 @@ def fashion_mnist_available() -> bool:
 
 
 needs_fashion_mnist = pytest.mark.skipif(
-    not fashion_mnist_available(), reason="Fashion-MNIST not installed: apt-get install dataset-fashion-mnist (make test does this)"
+    not fashion_mnist_available(),
+    reason="Fashion-MNIST not installed: apt-get install dataset-fashion-mnist (make test does this)",
 )

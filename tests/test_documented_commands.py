@@ -69,8 +69,12 @@ def edgekd_invocations(command: str) -> list[list[str]]:
             tokens = shlex.split(part)
         except ValueError:  # a quote opened in one '&&' part and closed in another (`bash -c "… && …"`)
             tokens = part.replace('"', " ").split()
-        tokens = ["edgekd" if token == "$RUN" else token for token in tokens]  # $RUN: the Jetson container's `docker run … edgekd:jp6`
-        start = next((i for i, token in enumerate(tokens) if token == "edgekd" or _is_image_running_a_command(tokens, i)), None)
+        tokens = [
+            "edgekd" if token == "$RUN" else token for token in tokens
+        ]  # $RUN: the Jetson container's `docker run … edgekd:jp6`
+        start = next(
+            (i for i, token in enumerate(tokens) if token == "edgekd" or _is_image_running_a_command(tokens, i)), None
+        )
         if start is not None:
             calls.append(tokens[start + 1 :])
     return calls
@@ -115,7 +119,9 @@ def test_the_documents_hold_commands():
     assert len(commands) > 40 and any("edgekd verify" in c for _, c in commands)
 
 
-@pytest.mark.parametrize(("document", "command"), documented_commands(), ids=lambda v: v[:60] if isinstance(v, str) else v)
+@pytest.mark.parametrize(
+    ("document", "command"), documented_commands(), ids=lambda v: v[:60] if isinstance(v, str) else v
+)
 def test_every_documented_edgekd_flag_exists(document, command):
     for args in edgekd_invocations(command):
         path, names = option_names(args)
@@ -126,7 +132,9 @@ def test_every_documented_edgekd_flag_exists(document, command):
 
 def test_documented_scripts_and_files_exist():
     for document, command in documented_commands():
-        for script in re.findall(r"(benchmarks/\S+\.py|pipelines/\S+\.yaml|calibration/\S+\.yaml|Dockerfile\.\w+)", command):
+        for script in re.findall(
+            r"(benchmarks/\S+\.py|pipelines/\S+\.yaml|calibration/\S+\.yaml|Dockerfile\.\w+)", command
+        ):
             assert (ROOT / script).exists(), f"{document}: {script} does not exist"
 
 
@@ -165,7 +173,19 @@ def test_bundle_commands_run_as_written(command, run_cli, monkeypatch, tmp_path)
     from edgekd.export import ExportConfig, export
 
     student = train_student(tmp_path / "student", "resnet10t", epochs=1)
-    export(ExportConfig(student, tmp_path / "runs" / "export", int8=True, calib=DIGITS_SPEC, int8_target=("cpu",), speed_search=False, latency=False, bundle=tmp_path / "runs" / "bundle", reference_samples=50))
+    export(
+        ExportConfig(
+            student,
+            tmp_path / "runs" / "export",
+            int8=True,
+            calib=DIGITS_SPEC,
+            int8_target=("cpu",),
+            speed_search=False,
+            latency=False,
+            bundle=tmp_path / "runs" / "bundle",
+            reference_samples=50,
+        )
+    )
     monkeypatch.chdir(tmp_path)
     result = run_cli(*shlex.split(command)[1:])
     assert result.code == 0, result.stdout + result.stderr
@@ -178,18 +198,26 @@ def test_device_only_commands_say_why():
     # The Jetson path of README, docs/export.md and docs/evaluate-profile-report.md goes through a bundle: no FP16/INT8 conversion on the device.
     for document, command, _ in device:
         if document in ("README.md", "export.md", "evaluate-profile-report.md") and "--trt" in command:
-            assert "--fp16" not in command and "--int8" not in command, f"{document}: '{command}' converts on the device"
+            assert "--fp16" not in command and "--int8" not in command, (
+                f"{document}: '{command}' converts on the device"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.test_documented_commands", description=__doc__.splitlines()[0])
-    parser.add_argument("--list", action="store_true", help="print every documented command with what the suite does with it")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.test_documented_commands", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--list", action="store_true", help="print every documented command with what the suite does with it"
+    )
     args = parser.parse_args(argv)
     if not args.list:
         parser.print_help()
         return 2
     rows = [(coverage(command), document, command) for document, command in documented_commands()]
-    for status in sorted({status for status, _, _ in rows}, key=lambda s: (not s.startswith("ran"), not s.startswith("flag"), s)):
+    for status in sorted(
+        {status for status, _, _ in rows}, key=lambda s: (not s.startswith("ran"), not s.startswith("flag"), s)
+    ):
         chosen = [(document, command) for s, document, command in rows if s == status]
         print(f"## {status}: {len(chosen)}")
         for document, command in chosen:

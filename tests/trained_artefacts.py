@@ -41,7 +41,9 @@ _CACHE: dict[str, Artefacts] = {}
 DIGITS = DataConfig(spec="digits")
 
 
-def train_tiny(out_dir: Path, arch: str, role: str, epochs: int = 2, lr: float = 0.05, data: DataConfig = DIGITS) -> Path:
+def train_tiny(
+    out_dir: Path, arch: str, role: str, epochs: int = 2, lr: float = 0.05, data: DataConfig = DIGITS
+) -> Path:
     """Train `arch` at 16 px (on digits unless `data` says otherwise); returns `<role>.safetensors` (with its card)."""
     config = TeacherConfig(
         arch=arch,
@@ -82,8 +84,14 @@ def export_onnx(weights: Path, out_path: Path) -> Path:
     with warnings.catch_warnings():  # the TorchScript exporter is deprecated, but quick and enough for test files
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            model, (example,), str(out_path), input_names=["input"], output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False, opset_version=17,
+            model,
+            (example,),
+            str(out_path),
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            dynamo=False,
+            opset_version=17,
         )
     _add_metadata(out_path, card.to_dict(), "fp32")
     return out_path
@@ -106,8 +114,13 @@ def quantize_int8(weights: Path, fp32_onnx: Path, out_path: Path, data: DataConf
             return next(self.batches, None)
 
     quantize_static(
-        str(fp32_onnx), str(out_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+        str(fp32_onnx),
+        str(out_path),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
     )
     _add_metadata(out_path, card.to_dict(), "int8")
     return out_path
@@ -136,4 +149,10 @@ def build_artefacts(root: Path, data: DataConfig = DIGITS, epochs: int = 2) -> A
 def copy_artefacts(source: Artefacts, dest: Path) -> Artefacts:
     """A private copy, for tests that write next to the artefacts."""
     shutil.copytree(source.root, dest)
-    return Artefacts(dest, *(dest / p.relative_to(source.root) for p in (source.teacher, source.student, source.student_onnx, source.student_int8)))
+    return Artefacts(
+        dest,
+        *(
+            dest / p.relative_to(source.root)
+            for p in (source.teacher, source.student, source.student_onnx, source.student_int8)
+        ),
+    )

@@ -29,7 +29,16 @@ BATCHES = (1, 32)
 EAGER = "torch eager channels_last"
 
 
-def export_once(weights: Path, out_dir: Path, calib: Path, threads: int, progress: Progress, *, quick: bool = False, again: bool = False) -> dict:
+def export_once(
+    weights: Path,
+    out_dir: Path,
+    calib: Path,
+    threads: int,
+    progress: Progress,
+    *,
+    quick: bool = False,
+    again: bool = False,
+) -> dict:
     """`edgekd.export.export` of a checkpoint, reused while OUT/export.json matches its weights."""
     summary_path = out_dir / "export.json"
     if summary_path.exists() and not again:
@@ -38,8 +47,16 @@ def export_once(weights: Path, out_dir: Path, calib: Path, threads: int, progres
             progress.log(f"export {weights.parent.name}: reusing {summary_path}")
             return summary
     progress.log(f"export {weights.parent.name}: FP32 ONNX (parity gate), INT8 cpu + tensorrt from {calib.name}")
-    config = ExportConfig(weights, out_dir, int8=True, calib=calib, int8_target=("cpu", "tensorrt"), latency=False,
-                          threads=threads, parity_samples=1000 if quick else None)
+    config = ExportConfig(
+        weights,
+        out_dir,
+        int8=True,
+        calib=calib,
+        int8_target=("cpu", "tensorrt"),
+        latency=False,
+        threads=threads,
+        parity_samples=1000 if quick else None,
+    )
     return json.loads(export(config, progress).summary_path.read_text())
 
 
@@ -48,7 +65,9 @@ def _eager(model, inputs):
     return model(inputs)
 
 
-def time_artefacts(weights: Path, onnx_files: dict[str, Path], pixels: torch.Tensor, threads: int, min_time: float) -> dict[str, dict[int, float]]:
+def time_artefacts(
+    weights: Path, onnx_files: dict[str, Path], pixels: torch.Tensor, threads: int, min_time: float
+) -> dict[str, dict[int, float]]:
     """Median ms per call of every runner at each batch size (interleaved blocks)."""
     model, _ = load_model(weights)
     runtime_torch = open_backend(weights)  # channels_last, as edgekd runs PyTorch
@@ -57,7 +76,10 @@ def time_artefacts(weights: Path, onnx_files: dict[str, Path], pixels: torch.Ten
     for batch in BATCHES:
         batch_pixels = pixels[:batch]
         nchw_input = runtime_torch.prepare(batch_pixels)
-        runners = {EAGER: lambda x=nchw_input: runtime_torch.run(x), "torch eager NCHW": lambda x=nchw_input: _eager(model, x)}
+        runners = {
+            EAGER: lambda x=nchw_input: runtime_torch.run(x),
+            "torch eager NCHW": lambda x=nchw_input: _eager(model, x),
+        }
         for name, backend in backends.items():
             prepared = backend.prepare(batch_pixels)
             runners[name] = lambda b=backend, x=prepared: b.run(x)
@@ -67,7 +89,18 @@ def time_artefacts(weights: Path, onnx_files: dict[str, Path], pixels: torch.Ten
     return results
 
 
-def deploy_model(role: str, weights: Path, out_dir: Path, calib: Path, pixels: torch.Tensor, threads: int, min_time: float, progress: Progress, *, quick: bool = False) -> dict:
+def deploy_model(
+    role: str,
+    weights: Path,
+    out_dir: Path,
+    calib: Path,
+    pixels: torch.Tensor,
+    threads: int,
+    min_time: float,
+    progress: Progress,
+    *,
+    quick: bool = False,
+) -> dict:
     """Export one model and time all its artefacts: the figures of one deployment table."""
     summary = export_once(weights, out_dir, calib, threads, progress, quick=quick)
     artefacts = {(a["precision"], a["target"]): a for a in summary["artefacts"]}
@@ -77,14 +110,22 @@ def deploy_model(role: str, weights: Path, out_dir: Path, calib: Path, pixels: t
         record = artefacts[("int8", target)]
         onnx_files[f"ort int8 {target}"] = Path(record["path"])
         drops[f"ort int8 {target}"] = record["int8"]["accuracy"]["test"]
-    progress.log(f"timing {weights.parent.name}: batch {' and '.join(map(str, BATCHES))}, {threads} threads, ≥ {min_time:g} s each")
+    progress.log(
+        f"timing {weights.parent.name}: batch {' and '.join(map(str, BATCHES))}, {threads} threads, ≥ {min_time:g} s each"
+    )
     latency = time_artefacts(weights, onnx_files, pixels, threads, min_time)
     speed_search = (artefacts[("int8", "cpu")].get("details") or {}).get("speed_search") or {}
     return {
-        "role": role, "arch": summary["source"].get("arch") or weights.parent.name, "weights": str(weights),
-        "latency_ms": latency, "int8_test": drops, "fp32_test_top1": next(iter(drops.values()))["fp32_top1"],
+        "role": role,
+        "arch": summary["source"].get("arch") or weights.parent.name,
+        "weights": str(weights),
+        "latency_ms": latency,
+        "int8_test": drops,
+        "fp32_test_top1": next(iter(drops.values()))["fp32_top1"],
         "parity": artefacts[("fp32", None)]["parity"],
-        "int8_cpu_in_float": (artefacts[("int8", "cpu")].get("details") or {}).get("quantization", {}).get("weighted_in_float", []),
+        "int8_cpu_in_float": (artefacts[("int8", "cpu")].get("details") or {})
+        .get("quantization", {})
+        .get("weighted_in_float", []),
         "speed_search_chosen": speed_search.get("chosen"),
     }
 
@@ -96,17 +137,36 @@ def checks(models: dict[str, dict]) -> list[dict]:
         latency, role = entry["latency_ms"], entry["role"]
         student = role == "default student"
         eager_ratio = latency[EAGER][1] / latency["ort fp32"][1]
-        found.append({"status": ("PASS" if eager_ratio >= 10 else "MISS") if student else "INFO",
-                      "line": f"{key}: ORT FP32 vs eager at batch 1: {eager_ratio:.1f}× (target ≥ 10× for the default student)"})
+        found.append(
+            {
+                "status": ("PASS" if eager_ratio >= 10 else "MISS") if student else "INFO",
+                "line": f"{key}: ORT FP32 vs eager at batch 1: {eager_ratio:.1f}× (target ≥ 10× for the default student)",
+            }
+        )
         speedup = latency["ort fp32"][32] / latency["ort int8 cpu"][32]
         drop = entry["int8_test"]["ort int8 cpu"]["drop"]
         if role == "resnet18":
             ok = speedup >= 1.5 and drop <= 0.5
-            found.append({"status": "PASS" if ok else "MISS", "line": f"{key}: CPU INT8 vs FP32 at batch 32: {speedup:.2f}×, drop {drop:+.2f} pt (target ≥ 1.5×, ≤ 0.5 pt)"})
+            found.append(
+                {
+                    "status": "PASS" if ok else "MISS",
+                    "line": f"{key}: CPU INT8 vs FP32 at batch 32: {speedup:.2f}×, drop {drop:+.2f} pt (target ≥ 1.5×, ≤ 0.5 pt)",
+                }
+            )
         else:
             ok = speedup >= 1.0 and drop <= 0.5
             verdict = "INT8 usable" if ok else "fallback: ship FP32 (INT8 not faster or too lossy)"
-            found.append({"status": "PASS" if ok else "INFO", "line": f"{key}: CPU INT8 vs FP32 at batch 32: {speedup:.2f}×, at batch 1: {latency['ort fp32'][1] / latency['ort int8 cpu'][1]:.2f}×, drop {drop:+.2f} pt → {verdict}"})
+            found.append(
+                {
+                    "status": "PASS" if ok else "INFO",
+                    "line": f"{key}: CPU INT8 vs FP32 at batch 32: {speedup:.2f}×, at batch 1: {latency['ort fp32'][1] / latency['ort int8 cpu'][1]:.2f}×, drop {drop:+.2f} pt → {verdict}",
+                }
+            )
         agreement = entry["parity"]["agreement"]
-        found.append({"status": "PASS" if agreement >= 99.9 else "MISS", "line": f"{key}: FP32 ONNX top-1 agreement with PyTorch {agreement:.2f} % (target ≥ 99.9 %)"})
+        found.append(
+            {
+                "status": "PASS" if agreement >= 99.9 else "MISS",
+                "line": f"{key}: FP32 ONNX top-1 agreement with PyTorch {agreement:.2f} % (target ≥ 99.9 %)",
+            }
+        )
     return found

@@ -6,7 +6,12 @@ from typing import Any
 
 from edgekd.distill.speed import MODES
 
-SPEED_LABELS = {"student": "student alone", "teacher": "teacher inference", "online_kd": "online KD", "cached_kd": "KD from cache"}
+SPEED_LABELS = {
+    "student": "student alone",
+    "teacher": "teacher inference",
+    "online_kd": "online KD",
+    "cached_kd": "KD from cache",
+}
 
 
 def _pct(value: float | None, digits: int = 2) -> str:
@@ -44,7 +49,9 @@ def accuracy_table(result: dict[str, Any]) -> list[str]:
             verdict = ("**yes**" if stats["beats_alone"] else "no") if stats["rule_applies"] else "n/a (< 3 seeds)"
         rates = [r["train_img_per_s"] for r in summary["runs"] if r.get("train_img_per_s")]
         rate = f"{sum(rates) / len(rates):.0f}" if rates else "–"
-        lines.append(f"| {summary['label']} | {_settings(summary['settings'])} | {stats['mean']:.2f} ± {stats['std']:.2f} | {stats['seeds']} | {gain} | {gap} | {verdict} | {rate} |")
+        lines.append(
+            f"| {summary['label']} | {_settings(summary['settings'])} | {stats['mean']:.2f} ± {stats['std']:.2f} | {stats['seeds']} | {gain} | {gap} | {verdict} | {rate} |"
+        )
     return lines
 
 
@@ -52,15 +59,22 @@ def sweep_table(sweep: list[dict]) -> list[str]:
     if not sweep:
         return []
     base = next((r["val_top1"] for r in sweep if r["run"] == "none-lr0.1"), None)
-    lines = ["| run | settings | val top-1 seed 0 | seed 1 | mean | Δ mean vs none-lr0.1 |", "|---|---|---:|---:|---:|---:|"]
+    lines = [
+        "| run | settings | val top-1 seed 0 | seed 1 | mean | Δ mean vs none-lr0.1 |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for row in sorted(sweep, key=lambda r: -(r["val_top1"] if r["val_top1"] is not None else -1)):
         if row["val_top1"] is None:
-            lines.append(f"| {row['run']} | {_settings(row['settings'])} | diverged ({row['diverged'].split(';')[0]}) | | | |")
+            lines.append(
+                f"| {row['run']} | {_settings(row['settings'])} | diverged ({row['diverged'].split(';')[0]}) | | | |"
+            )
             continue
         by_seed = {int(k): v for k, v in row["val_by_seed"].items()}
         second = f"{by_seed[1]:.2f}" if 1 in by_seed else ""
         delta = "–" if base is None else f"{row['val_top1'] - base:+.2f}"
-        lines.append(f"| {row['run']} | {_settings(row['settings'])} | {by_seed[0]:.2f} | {second} | {row['val_top1']:.2f} | {delta} |")
+        lines.append(
+            f"| {row['run']} | {_settings(row['settings'])} | {by_seed[0]:.2f} | {second} | {row['val_top1']:.2f} | {delta} |"
+        )
     return lines
 
 
@@ -68,8 +82,12 @@ def speed_table(speed: dict[str, Any]) -> list[str]:
     steps, epochs = speed["steps"], speed["epochs"]
     lines = ["| mode | step img/s | × student | epoch img/s | × student |", "|---|---:|---:|---:|---:|"]
     for mode in MODES:
-        lines.append(f"| {SPEED_LABELS[mode]} | {steps['img_per_s'][mode]:.0f} | {steps['ratio_to_student'][mode]:.2f} | {epochs['img_per_s'][mode]:.0f} | {epochs['ratio_to_student'][mode]:.2f} |")
-    lines.append(f"| bound 1/(1/student + 1/teacher) | {steps['online_bound_img_per_s']:.0f} | | {epochs['online_bound_img_per_s']:.0f} | |")
+        lines.append(
+            f"| {SPEED_LABELS[mode]} | {steps['img_per_s'][mode]:.0f} | {steps['ratio_to_student'][mode]:.2f} | {epochs['img_per_s'][mode]:.0f} | {epochs['ratio_to_student'][mode]:.2f} |"
+        )
+    lines.append(
+        f"| bound 1/(1/student + 1/teacher) | {steps['online_bound_img_per_s']:.0f} | | {epochs['online_bound_img_per_s']:.0f} | |"
+    )
     return lines
 
 
@@ -78,13 +96,21 @@ def deploy_tables(deploy: dict[str, Any]) -> list[str]:
     for key, entry in deploy["models"].items():
         latency, drops = entry["latency_ms"], entry["int8_test"]
         fp32 = latency["ort fp32"]
-        lines += [f"**{key}** ({entry['role']}), FP32 test top-1 {entry['fp32_test_top1']:.2f} %, ONNX agreement {entry['parity']['agreement']:.2f} %", "",
-                  "| runner | batch 1 (ms) | batch 32 (ms) | × ORT FP32 @1 | × ORT FP32 @32 | INT8 test drop |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"**{key}** ({entry['role']}), FP32 test top-1 {entry['fp32_test_top1']:.2f} %, ONNX agreement {entry['parity']['agreement']:.2f} %",
+            "",
+            "| runner | batch 1 (ms) | batch 32 (ms) | × ORT FP32 @1 | × ORT FP32 @32 | INT8 test drop |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for runner, per_batch in latency.items():
             drop = drops.get(runner, {}).get("drop")
-            lines.append(f"| {runner} | {per_batch[1]:.3f} | {per_batch[32]:.3f} | {fp32[1] / per_batch[1]:.2f} | {fp32[32] / per_batch[32]:.2f} | {'' if drop is None else f'{drop:+.2f} pt'} |")
+            lines.append(
+                f"| {runner} | {per_batch[1]:.3f} | {per_batch[32]:.3f} | {fp32[1] / per_batch[1]:.2f} | {fp32[32] / per_batch[32]:.2f} | {'' if drop is None else f'{drop:+.2f} pt'} |"
+            )
         if entry.get("int8_cpu_in_float"):
-            lines.append(f"\nCPU INT8 keeps {len(entry['int8_cpu_in_float'])} layers in float (speed search: INT8 was slower there).")
+            lines.append(
+                f"\nCPU INT8 keeps {len(entry['int8_cpu_in_float'])} layers in float (speed search: INT8 was slower there)."
+            )
         lines.append("")
     return lines
 
@@ -102,7 +128,12 @@ def render(result: dict[str, Any]) -> str:
         *accuracy_table(result),
     ]
     if result.get("sweep"):
-        lines += ["", "## Val sweep (10,000 train images held out; seed 0): the evidence behind the defaults", "", *sweep_table(result["sweep"])]
+        lines += [
+            "",
+            "## Val sweep (10,000 train images held out; seed 0): the evidence behind the defaults",
+            "",
+            *sweep_table(result["sweep"]),
+        ]
     if result.get("speed"):
         lines += ["", "## Training speed (batch 128, 32 px)", "", *speed_table(result["speed"])]
     if result.get("deploy"):

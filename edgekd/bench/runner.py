@@ -33,13 +33,31 @@ def _accuracy(config: BenchConfig, teacher: dict, progress: Progress, tracking: 
     runs: dict[str, list[dict]] = {}
     for run in config.runs:  # the student alone comes first: each other run's tracked gain is against its seed
         alone_runs = runs.get("alone") if run.name != "alone" else None
-        runs[run.name] = [student_run(config, run, seed, teacher, config.out / "runs" / f"{run.name}-s{seed}", progress, tracking,
-                                      alone_top1=alone_runs[seed]["test_top1"] if alone_runs else None) for seed in range(config.seeds)]
+        runs[run.name] = [
+            student_run(
+                config,
+                run,
+                seed,
+                teacher,
+                config.out / "runs" / f"{run.name}-s{seed}",
+                progress,
+                tracking,
+                alone_top1=alone_runs[seed]["test_top1"] if alone_runs else None,
+            )
+            for seed in range(config.seeds)
+        ]
     alone = [r["test_top1"] for r in runs["alone"]]
     students = {}
     for run in config.runs:
         top1 = [r["test_top1"] for r in runs[run.name]]
-        students[run.name] = {"label": run.label or run.name, "method": run.method, "claim": run.claim, "settings": run.settings(), "runs": runs[run.name], "stats": compare_to_alone(top1, alone, teacher["test_top1"])}
+        students[run.name] = {
+            "label": run.label or run.name,
+            "method": run.method,
+            "claim": run.claim,
+            "settings": run.settings(),
+            "runs": runs[run.name],
+            "stats": compare_to_alone(top1, alone, teacher["test_top1"]),
+        }
     return students
 
 
@@ -52,7 +70,9 @@ def _sweep(config: BenchConfig, teacher: dict, progress: Progress, tracking: Ben
         try:
             for seed in seeds:
                 folder = config.out / "sweep" / (run.name if seed == 0 else f"{run.name}-s{seed}")
-                row["val_by_seed"][seed] = student_run(config, run, seed, teacher, folder, progress, tracking, val_size=P.SWEEP_VAL_SIZE)["val_top1"]
+                row["val_by_seed"][seed] = student_run(
+                    config, run, seed, teacher, folder, progress, tracking, val_size=P.SWEEP_VAL_SIZE
+                )["val_top1"]
             row["val_top1"] = sum(row["val_by_seed"].values()) / len(seeds)
         except TrainingError as exc:  # a diverging recipe is a finding of the sweep, not a failure of the bench
             progress.log(f"{run.name}: {exc}")
@@ -64,9 +84,19 @@ def _sweep(config: BenchConfig, teacher: dict, progress: Progress, tracking: Ben
 def _speed(config: BenchConfig, teacher: dict, progress: Progress) -> dict[str, Any]:
     from edgekd.distill.speed import SpeedConfig, measure_speed
 
-    speed = SpeedConfig(teacher=teacher["path"], teacher_arch=P.TEACHER_ARCH, student_arch=P.STUDENT_ARCH, img_size=P.IMG_SIZE, batch_size=P.BATCH_SIZE, threads=config.threads, device="cpu")
+    speed = SpeedConfig(
+        teacher=teacher["path"],
+        teacher_arch=P.TEACHER_ARCH,
+        student_arch=P.STUDENT_ARCH,
+        img_size=P.IMG_SIZE,
+        batch_size=P.BATCH_SIZE,
+        threads=config.threads,
+        device="cpu",
+    )
     if config.quick:
-        speed = SpeedConfig(**{**asdict(speed), "rounds": 2, "steps": 3, "warmup": 1, "batches": 4, "epoch_samples": 1024})
+        speed = SpeedConfig(
+            **{**asdict(speed), "rounds": 2, "steps": 3, "warmup": 1, "batches": 4, "epoch_samples": 1024}
+        )
     progress.log("training speed: step rates and whole epochs per mode")
     return measure_speed(speed, progress)
 
@@ -80,10 +110,26 @@ def _deploy(config: BenchConfig, teacher: dict, students: dict, progress: Progre
     min_time = 0.3 if config.quick else 3.0
     kd = students.get("kd") or next(iter(students.values()))
     models = {
-        f"{P.STUDENT_ARCH} ({kd['runs'][0]['run']} seed 0)": ("default student", Path(kd["runs"][0]["path"]) / "student.safetensors"),
+        f"{P.STUDENT_ARCH} ({kd['runs'][0]['run']} seed 0)": (
+            "default student",
+            Path(kd["runs"][0]["path"]) / "student.safetensors",
+        ),
         f"{P.TEACHER_ARCH} (the teacher)": ("resnet18", Path(teacher["weights"])),
     }
-    figures = {key: deploy_model(role, weights, config.out / "export" / role.replace(" ", "-"), calib, pixels, config.threads, min_time, progress, quick=config.quick) for key, (role, weights) in models.items()}
+    figures = {
+        key: deploy_model(
+            role,
+            weights,
+            config.out / "export" / role.replace(" ", "-"),
+            calib,
+            pixels,
+            config.threads,
+            min_time,
+            progress,
+            quick=config.quick,
+        )
+        for key, (role, weights) in models.items()
+    }
     return {"models": figures, "threads": config.threads, "batches": [1, 32]}
 
 
@@ -93,12 +139,30 @@ def _targets(result: dict[str, Any]) -> list[dict]:
         if summary["method"] == "none":
             continue
         stats = summary["stats"]
-        status = ("PASS" if stats["beats_alone"] else "MISS") if stats["rule_applies"] and summary.get("claim", True) else "INFO"
-        found.append({"status": status, "line": f"{summary['label']}: {stats['mean']:.2f} % vs alone, gain {stats['gain_mean']:+.2f} ± {stats['gain_std']:.2f} pt over {stats['seeds']} seed(s) (beats alone: mean gain > paired std over ≥ 3 seeds)"})
+        status = (
+            ("PASS" if stats["beats_alone"] else "MISS")
+            if stats["rule_applies"] and summary.get("claim", True)
+            else "INFO"
+        )
+        found.append(
+            {
+                "status": status,
+                "line": f"{summary['label']}: {stats['mean']:.2f} % vs alone, gain {stats['gain_mean']:+.2f} ± {stats['gain_std']:.2f} pt over {stats['seeds']} seed(s) (beats alone: mean gain > paired std over ≥ 3 seeds)",
+            }
+        )
     if result.get("speed"):
         for name, target in result["speed"]["targets"].items():
-            label = "KD from cache / student alone" if name == "cached_kd_vs_student" else "online KD / (1/(1/student + 1/teacher))"
-            found.append({"status": "PASS" if target["met"] else "MISS", "line": f"{label} (step rates): {target['measured']:.3f} (target ≥ {target['target']})"})
+            label = (
+                "KD from cache / student alone"
+                if name == "cached_kd_vs_student"
+                else "online KD / (1/(1/student + 1/teacher))"
+            )
+            found.append(
+                {
+                    "status": "PASS" if target["met"] else "MISS",
+                    "line": f"{label} (step rates): {target['measured']:.3f} (target ≥ {target['target']})",
+                }
+            )
     if result.get("deploy"):
         found += deploy_checks(result["deploy"]["models"])
     return found
@@ -108,11 +172,25 @@ def _machine(threads: int) -> dict[str, Any]:
     facts = system_facts()
     import timm
 
-    return {"cpu": facts["cpu_model"], "logical_cores": facts["cpu_logical_cores"], "threads": threads, "python": facts["python"],
-            "torch": facts["torch"], "timm": timm.__version__, "onnxruntime": facts["onnxruntime"], "edgekd": facts["edgekd"], "fingerprint": facts["fingerprint"]}
+    return {
+        "cpu": facts["cpu_model"],
+        "logical_cores": facts["cpu_logical_cores"],
+        "threads": threads,
+        "python": facts["python"],
+        "torch": facts["torch"],
+        "timm": timm.__version__,
+        "onnxruntime": facts["onnxruntime"],
+        "edgekd": facts["edgekd"],
+        "fingerprint": facts["fingerprint"],
+    }
 
 
-def run_bench(config: BenchConfig, progress: Progress | None = None, command: str = "edgekd bench", track: Sequence[TrackTarget] = ()) -> dict[str, Any]:
+def run_bench(
+    config: BenchConfig,
+    progress: Progress | None = None,
+    command: str = "edgekd bench",
+    track: Sequence[TrackTarget] = (),
+) -> dict[str, Any]:
     """Run the benchmark and write OUT/bench.json + OUT/bench.md. Returns the figures.
 
     With `track`: one parent run for the bench, one child per training run (see `tracking.py`)."""
@@ -124,7 +202,16 @@ def run_bench(config: BenchConfig, progress: Progress | None = None, command: st
     started = time.perf_counter()
     torch.set_num_threads(config.threads)
     config.out.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"schema": "edgekd.bench/1", "command": command, "config": {**asdict(config), "out": str(config.out), "teacher": str(config.teacher) if config.teacher else None, "runs": [asdict(r) for r in config.runs]}}
+    result: dict[str, Any] = {
+        "schema": "edgekd.bench/1",
+        "command": command,
+        "config": {
+            **asdict(config),
+            "out": str(config.out),
+            "teacher": str(config.teacher) if config.teacher else None,
+            "runs": [asdict(r) for r in config.runs],
+        },
+    }
     tracking = BenchTracking(track, result["config"], command)
     try:
         _measure(config, result, progress, tracking)

@@ -42,37 +42,63 @@ def teacher_run(config: BenchConfig, progress: Progress, tracking: BenchTracking
         folder = Path(config.teacher)
         card = _read_card(folder / "teacher.json")
         if card is None or not (folder / "teacher.safetensors").is_file():
-            raise ConfigError(f"--teacher {folder}: no teacher.safetensors + teacher.json there; pass a folder written by 'edgekd teacher train'.")
+            raise ConfigError(
+                f"--teacher {folder}: no teacher.safetensors + teacher.json there; pass a folder written by 'edgekd teacher train'."
+            )
         progress.log(f"teacher: using {folder} ({card['arch']}, test top-1 {card['metrics']['test']['top1']:.2f} %)")
         tracking.reused("teacher", card.get("provenance", {}).get("config") or {}, card, folder, status="given")
     else:
         folder = config.out / "teacher"
         teacher_config = TeacherConfig(
-            P.TEACHER_ARCH, folder, DataConfig(P.DATA, val_size=0, limit_train=config.effective_limit_train),
-            _train(config.effective_teacher_epochs, P.LR, 0), img_size=P.IMG_SIZE, device="cpu",
+            P.TEACHER_ARCH,
+            folder,
+            DataConfig(P.DATA, val_size=0, limit_train=config.effective_limit_train),
+            _train(config.effective_teacher_epochs, P.LR, 0),
+            img_size=P.IMG_SIZE,
+            device="cpu",
         )
         card = _read_card(folder / "teacher.json")
-        if card is None or card.get("provenance", {}).get("config") != json.loads(json.dumps(teacher_config.describe())):
+        if card is None or card.get("provenance", {}).get("config") != json.loads(
+            json.dumps(teacher_config.describe())
+        ):
             progress.log(f"teacher: training {P.TEACHER_ARCH} for {teacher_config.train.epochs} epochs")
-            _tracked(tracking, "teacher", teacher_config.describe(), progress, lambda sink: train_teacher(teacher_config, sink))
+            _tracked(
+                tracking,
+                "teacher",
+                teacher_config.describe(),
+                progress,
+                lambda sink: train_teacher(teacher_config, sink),
+            )
             tracking.trained("teacher", folder / "teacher.safetensors")
             card = _read_card(folder / "teacher.json")
         else:
             progress.log(f"teacher: reusing {folder}")
             tracking.reused("teacher", teacher_config.describe(), card, folder)
     weights = folder / "teacher.safetensors"
-    return {"path": str(folder), "weights": str(weights), "sha256": sha256_file(weights), "arch": card["arch"],
-            "test_top1": card["metrics"]["test"]["top1"], "train_img_per_s": card.get("training", {}).get("train_img_per_s")}
+    return {
+        "path": str(folder),
+        "weights": str(weights),
+        "sha256": sha256_file(weights),
+        "arch": card["arch"],
+        "test_top1": card["metrics"]["test"]["top1"],
+        "train_img_per_s": card.get("training", {}).get("train_img_per_s"),
+    }
 
 
-def student_config(config: BenchConfig, run: StudentRun, seed: int, teacher: dict, folder: Path, *, val_size: float) -> DistillConfig:
+def student_config(
+    config: BenchConfig, run: StudentRun, seed: int, teacher: dict, folder: Path, *, val_size: float
+) -> DistillConfig:
     """The `edgekd distill` settings of one benchmark run."""
     return replace(
         DistillConfig(P.STUDENT_ARCH, folder),
-        teacher=(teacher["path"],), method=run.method, method_options=dict(run.options),
+        teacher=(teacher["path"],),
+        method=run.method,
+        method_options=dict(run.options),
         data=DataConfig(P.DATA, val_size=val_size, limit_train=config.effective_limit_train, split_seed=0),
         train=_train(config.effective_student_epochs, run.effective_lr, seed),
-        teacher_cache=config.out / "teacher-cache", img_size=P.IMG_SIZE, mix=run.mix,
+        teacher_cache=config.out / "teacher-cache",
+        img_size=P.IMG_SIZE,
+        mix=run.mix,
     )
 
 
@@ -99,14 +125,26 @@ def _same_run(card: dict | None, wanted: DistillConfig, teacher_sha: str) -> boo
     done = {**{k: v for k, v in defaults.items() if k not in done}, **done}
     # Older cards kept the method's options as top-level keys: leave every option name out here.
     ignored = _IGNORED | set(all_options())
-    same_settings = {k: v for k, v in done.items() if k not in ignored} == {k: v for k, v in want.items() if k not in ignored}
+    same_settings = {k: v for k, v in done.items() if k not in ignored} == {
+        k: v for k, v in want.items() if k not in ignored
+    }
     same_settings = same_settings and _method_settings(wanted.method, done) == _method_settings(wanted.method, want)
     teachers = card.get("training", {}).get("teachers") or [{}]
     return same_settings and teachers[0].get("sha256") == teacher_sha
 
 
-def student_run(config: BenchConfig, run: StudentRun, seed: int, teacher: dict, folder: Path, progress: Progress, tracking: BenchTracking, *,
-                val_size: float = 0, alone_top1: float | None = None) -> dict[str, Any]:
+def student_run(
+    config: BenchConfig,
+    run: StudentRun,
+    seed: int,
+    teacher: dict,
+    folder: Path,
+    progress: Progress,
+    tracking: BenchTracking,
+    *,
+    val_size: float = 0,
+    alone_top1: float | None = None,
+) -> dict[str, Any]:
     """Train one student (or reuse it) and return its figures; with `alone_top1` (the student
     alone's test top-1 at this seed) its tracked run also gets `gain_vs_alone`."""
     wanted = student_config(config, run, seed, teacher, folder, val_size=val_size)
@@ -126,9 +164,14 @@ def student_run(config: BenchConfig, run: StudentRun, seed: int, teacher: dict, 
     else:
         tracking.trained(label, folder / "student.safetensors", extra)
     return {
-        "run": run.name, "seed": seed, "path": str(folder), "settings": run.settings(),
-        "val_top1": (metrics.get("val") or {}).get("top1"), "test_top1": metrics["test"]["top1"],
-        "train_img_per_s": training.get("train_img_per_s"), "wall_time_s": training.get("wall_time_s"),
+        "run": run.name,
+        "seed": seed,
+        "path": str(folder),
+        "settings": run.settings(),
+        "val_top1": (metrics.get("val") or {}).get("top1"),
+        "test_top1": metrics["test"]["top1"],
+        "train_img_per_s": training.get("train_img_per_s"),
+        "wall_time_s": training.get("wall_time_s"),
     }
 
 

@@ -22,8 +22,12 @@ class BenchTracking:
     """The tracker side of `run_bench` (a no-op without targets)."""
 
     def __init__(self, targets: Sequence[TrackTarget], config: Mapping[str, Any], command: str):
-        self.runs = RunTree(targets, f"bench {config['out']}", flatten({k: v for k, v in config.items() if k != "runs"}),
-                            {"edgekd.role": "bench", "edgekd.command": command})
+        self.runs = RunTree(
+            targets,
+            f"bench {config['out']}",
+            flatten({k: v for k, v in config.items() if k != "runs"}),
+            {"edgekd.role": "bench", "edgekd.command": command},
+        )
 
     def start(self, label: str, recipe: Mapping[str, Any], progress: Progress) -> Progress:
         """Open the child of a run about to train; returns the progress sink it trains with."""
@@ -38,14 +42,32 @@ class BenchTracking:
             log_model(self.runs.child(label), card, weights)
         self.runs.finish(label, {"edgekd.status": "ran"}, extra, _epochs(card.training if card else {}))
 
-    def reused(self, label: str, recipe: Mapping[str, Any], card: Mapping[str, Any], out_dir: Path, extra: Mapping[str, float] | None = None, status: str = "reused") -> None:
+    def reused(
+        self,
+        label: str,
+        recipe: Mapping[str, Any],
+        card: Mapping[str, Any],
+        out_dir: Path,
+        extra: Mapping[str, float] | None = None,
+        status: str = "reused",
+    ) -> None:
         """A finished run found in the work folder (or a `--teacher` given): its recipe and
         recorded figures, tagged with `status`."""
         if not self.runs:
             return
         self.runs.start(label, flatten(recipe), SilentProgress())
-        tags = {"edgekd.status": status, "edgekd.out_dir": str(out_dir), "edgekd.role": card.get("role", ""), "edgekd.arch": card.get("arch", "")}
-        self.runs.finish(label, tags, {**final_metrics(card.get("metrics") or {}), **(extra or {})}, _epochs(card.get("training") or {}))
+        tags = {
+            "edgekd.status": status,
+            "edgekd.out_dir": str(out_dir),
+            "edgekd.role": card.get("role", ""),
+            "edgekd.arch": card.get("arch", ""),
+        }
+        self.runs.finish(
+            label,
+            tags,
+            {**final_metrics(card.get("metrics") or {}), **(extra or {})},
+            _epochs(card.get("training") or {}),
+        )
 
     def failed(self, label: str, error: Exception) -> None:
         self.runs.finish(label, {"edgekd.status": "failed", "edgekd.error": str(error)}, status="FAILED")
@@ -58,7 +80,12 @@ class BenchTracking:
                 stats = summary["stats"]
                 figures[f"{name}.test_top1_mean"] = stats["mean"]
                 if summary["method"] != "none":
-                    figures.update({f"{name}.gain_vs_alone_mean": stats["gain_mean"], f"{name}.gain_vs_alone_std": stats["gain_std"]})
+                    figures.update(
+                        {
+                            f"{name}.gain_vs_alone_mean": stats["gain_mean"],
+                            f"{name}.gain_vs_alone_std": stats["gain_std"],
+                        }
+                    )
             for status_name in ("PASS", "MISS"):
                 figures[f"targets_{status_name.lower()}"] = sum(t["status"] == status_name for t in result["targets"])
             self.runs.parent.log_metrics(figures, 0)

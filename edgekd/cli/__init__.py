@@ -21,8 +21,8 @@ from rich.markup import escape
 
 from edgekd import __version__
 from edgekd.artifacts import is_out_of_space
-from edgekd.cli import data, teacher
 from edgekd.cli import bench as bench_cli
+from edgekd.cli import data, teacher
 from edgekd.cli import distill as distill_cli
 from edgekd.cli import evaluate as evaluate_cli
 from edgekd.cli import export as export_cli
@@ -71,7 +71,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
 ) -> None:
     """edgekd: teacher → distill → export → eval/profile → report → gate."""
 
@@ -103,8 +105,16 @@ def main(argv: list[str] | None = None) -> None:
         if not is_out_of_space(exc):
             raise
         _traceback_if_debugging(exc)
-        where = f"writing {exc.filename}" if exc.filename else f"in the output folder or in the temporary folder {tempfile.gettempdir()}"
-        err.print(f"[bold red]error:[/] the disk is full {where}; free some space, or set TMPDIR to a folder on another disk.", highlight=False, soft_wrap=True)
+        where = (
+            f"writing {exc.filename}"
+            if exc.filename
+            else f"in the output folder or in the temporary folder {tempfile.gettempdir()}"
+        )
+        err.print(
+            f"[bold red]error:[/] the disk is full {where}; free some space, or set TMPDIR to a folder on another disk.",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(2)
     if result == INTERRUPTED:  # Typer turns Ctrl-C inside a command into a returned 130
         _interrupted()

@@ -16,17 +16,50 @@ from edgekd.errors import CheckFailed
 
 
 def bench_command(
-    out_dir: Annotated[Path, typer.Option("--out", help="Work and result folder; finished runs found there with the same settings are reused.")] = Path("runs/bench"),
-    quick: Annotated[bool, typer.Option("--quick", help="Smoke mode: 4,000 train images, 1 teacher + 2 student epochs, short timings (a few minutes).")] = False,
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds of each student recipe (≥ 3 for the 'beats the student alone' rule).")] = 1,
-    teacher: Annotated[Optional[Path], typer.Option("--teacher", help="A trained FMNIST-32 resnet18 run folder to use instead of training one.")] = None,
-    sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="Also run the val sweep behind the KD defaults (18 runs).")] = False,
-    speed: Annotated[bool, typer.Option("--speed/--no-speed", help="Measure training speed (step rates and whole epochs).")] = True,
-    deploy: Annotated[bool, typer.Option("--deploy/--no-deploy", help="Export and time eager vs ONNX Runtime FP32 vs INT8.")] = True,
-    threads: Annotated[int, typer.Option("--threads", help="CPU threads for training and inference (the protocol uses 2).")] = 2,
-    limit_train: Annotated[Optional[int], typer.Option("--limit-train", help="Train images (default: all; --quick: 4000). Not the protocol.")] = None,
-    teacher_epochs: Annotated[Optional[int], typer.Option("--teacher-epochs", help="Teacher epochs (default 4; --quick: 1). Not the protocol.")] = None,
-    student_epochs: Annotated[Optional[int], typer.Option("--student-epochs", help="Student epochs (default 4; --quick: 2). Not the protocol.")] = None,
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Work and result folder; finished runs found there with the same settings are reused."
+        ),
+    ] = Path("runs/bench"),
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="Smoke mode: 4,000 train images, 1 teacher + 2 student epochs, short timings (a few minutes).",
+        ),
+    ] = False,
+    seeds: Annotated[
+        int, typer.Option("--seeds", help="Seeds of each student recipe (≥ 3 for the 'beats the student alone' rule).")
+    ] = 1,
+    teacher: Annotated[
+        Optional[Path],
+        typer.Option("--teacher", help="A trained FMNIST-32 resnet18 run folder to use instead of training one."),
+    ] = None,
+    sweep: Annotated[
+        bool, typer.Option("--sweep/--no-sweep", help="Also run the val sweep behind the KD defaults (18 runs).")
+    ] = False,
+    speed: Annotated[
+        bool, typer.Option("--speed/--no-speed", help="Measure training speed (step rates and whole epochs).")
+    ] = True,
+    deploy: Annotated[
+        bool, typer.Option("--deploy/--no-deploy", help="Export and time eager vs ONNX Runtime FP32 vs INT8.")
+    ] = True,
+    threads: Annotated[
+        int, typer.Option("--threads", help="CPU threads for training and inference (the protocol uses 2).")
+    ] = 2,
+    limit_train: Annotated[
+        Optional[int],
+        typer.Option("--limit-train", help="Train images (default: all; --quick: 4000). Not the protocol."),
+    ] = None,
+    teacher_epochs: Annotated[
+        Optional[int],
+        typer.Option("--teacher-epochs", help="Teacher epochs (default 4; --quick: 1). Not the protocol."),
+    ] = None,
+    student_epochs: Annotated[
+        Optional[int],
+        typer.Option("--student-epochs", help="Student epochs (default 4; --quick: 2). Not the protocol."),
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a target is missed.")] = False,
     track: opt.Track = None,
 ) -> None:
@@ -36,9 +69,22 @@ def bench_command(
     """
     from edgekd.bench import BenchConfig, run_bench
 
-    config = BenchConfig(out_dir, seeds=seeds, quick=quick, teacher=teacher, sweep=sweep, speed=speed, deploy=deploy, threads=threads,
-                         limit_train=limit_train, teacher_epochs=teacher_epochs, student_epochs=student_epochs)
-    command = "edgekd " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "edgekd bench"
+    config = BenchConfig(
+        out_dir,
+        seeds=seeds,
+        quick=quick,
+        teacher=teacher,
+        sweep=sweep,
+        speed=speed,
+        deploy=deploy,
+        threads=threads,
+        limit_train=limit_train,
+        teacher_epochs=teacher_epochs,
+        student_epochs=student_epochs,
+    )
+    command = (
+        "edgekd " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "edgekd bench"
+    )
     result = run_bench(config, RichProgress(), command=command, track=opt.track_targets(track))
     out.print(Markdown((out_dir / "bench.md").read_text()))
     err.print(f"bench done {out_dir / 'bench.json'} ({result['wall_time_s'] / 60:.1f} min)")

@@ -139,5 +139,14 @@ def print_result(text: str, payload: dict[str, Any], *, as_json: bool = False) -
 def model_result(weights_path, card) -> dict[str, Any]:
     """The `--json` result of a training command: where the model is and its figures (the
     card's metric blocks without per-class lists; the card itself has everything)."""
-    metrics = {name: {k: v for k, v in block.items() if k != "per_class"} for name, block in card.metrics.items() if isinstance(block, dict)}
-    return {"weights": str(weights_path), "card": str(weights_path.with_suffix(".json")), "metrics": metrics, "training": card.training}
+    metrics = {
+        name: {k: v for k, v in block.items() if k != "per_class"}
+        for name, block in card.metrics.items()
+        if isinstance(block, dict)
+    }
+    return {
+        "weights": str(weights_path),
+        "card": str(weights_path.with_suffix(".json")),
+        "metrics": metrics,
+        "training": card.training,
+    }

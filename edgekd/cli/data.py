@@ -15,7 +15,9 @@ app = typer.Typer(help="Inspect datasets.", no_args_is_help=True)
 
 @app.command("info")
 def info_command(
-    spec: Annotated[str, typer.Argument(help="Dataset spec: fashion-mnist, digits, imagefolder:PATH, cifar10:PATH, cifar100:PATH.")],
+    spec: Annotated[
+        str, typer.Argument(help="Dataset spec: fashion-mnist, digits, imagefolder:PATH, cifar10:PATH, cifar100:PATH.")
+    ],
     img_size: Annotated[int, typer.Option("--img-size", help="Storage size for ImageFolder sets (px).")] = 32,
     val_size: opt.ValSize = 0.1,
     limit_train: opt.LimitTrain = None,
@@ -26,7 +28,9 @@ def info_command(
     """Show splits, class counts, mean/std and the fingerprint of a dataset spec."""
     dataset = opt.data_config(spec, data_dir, val_size, limit_train, split_seed, workers).load(img_size)
     facts = dataset.describe()
-    out.print(f"[bold]{facts['spec']}[/]  fingerprint {facts['fingerprint']}  channels {facts['channels']}  stored {facts['stored_size']} px  mean {facts['mean']}  std {facts['std']}")
+    out.print(
+        f"[bold]{facts['spec']}[/]  fingerprint {facts['fingerprint']}  channels {facts['channels']}  stored {facts['stored_size']} px  mean {facts['mean']}  std {facts['std']}"
+    )
     table = Table()
     table.add_column("class")
     for split in ("train", "val", "test"):

@@ -49,7 +49,10 @@ def list_layers_command(model: str, img_size: int, explicit_size: bool) -> None:
         auto = middle_stage(network)["module"]
     except ModelError:
         auto = None
-    table = Table(title=f"{name}: layers with (B, C, H, W) outputs at {img_size} px", caption="stride: input px per output px; timm stage: feature_info index (auto: the default --guided-layer)")
+    table = Table(
+        title=f"{name}: layers with (B, C, H, W) outputs at {img_size} px",
+        caption="stride: input px per output px; timm stage: feature_info index (auto: the default --guided-layer)",
+    )
     table.add_column("layer", no_wrap=True)  # the path is what users copy: never cut it
     table.add_column("type", overflow="ellipsis", max_width=18)
     for column in ("channels", "stride", "output"):
@@ -57,7 +60,9 @@ def list_layers_command(model: str, img_size: int, explicit_size: bool) -> None:
     table.add_column("timm stage")
     for layer in layers:
         stage = "" if layer.stage is None else f"#{layer.stage}" + (" auto" if layer.name == auto else "")
-        table.add_row(layer.name, layer.kind, str(layer.channels), f"{layer.stride:g}", f"{layer.height}×{layer.width}", stage)
+        table.add_row(
+            layer.name, layer.kind, str(layer.channels), f"{layer.stride:g}", f"{layer.height}×{layer.width}", stage
+        )
     out.print(table)
 
 
@@ -84,7 +89,17 @@ def _relaunch_under_torchrun(ctx: typer.Context, nproc: int) -> int:
                 args += [param.opts[0], str(item)]
         elif value is not None:
             args += [param.opts[0], str(value)]
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "edgekd", "distill", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "edgekd",
+        "distill",
+        *args,
+    ]
     return subprocess.call(command, env=os.environ.copy())
 
 
@@ -100,23 +115,78 @@ def _method_help() -> str:
 @opt.with_method_options
 def distill_command(
     ctx: typer.Context,
-    teacher: Annotated[Optional[list[str]], typer.Option("--teacher", help="Teacher run directory or weights file; repeat for several teachers (an ensemble).")] = None,
-    student: Annotated[Optional[str], typer.Option("--student", help="Student timm architecture, e.g. mobilenetv3_small_050.")] = None,
+    teacher: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--teacher", help="Teacher run directory or weights file; repeat for several teachers (an ensemble)."
+        ),
+    ] = None,
+    student: Annotated[
+        Optional[str], typer.Option("--student", help="Student timm architecture, e.g. mobilenetv3_small_050.")
+    ] = None,
     method: Annotated[str, typer.Option("--method", help=_method_help())] = "kd",
-    ensemble: Annotated[str, typer.Option("--ensemble", help="Several teachers: prob (mean of probabilities at T) or logit (mean logits).")] = DistillConfig.ensemble,
-    mix: Annotated[str, typer.Option("--mix", help="Mixed views: none, mixup or cutmix; teacher and student see the same mixed batch, replayable from (seed, epoch, sample) so the teacher cache holds it. --alpha 1 (kd) drops the label term: function matching.")] = DistillConfig.mix,
-    mix_alpha: Annotated[float, typer.Option("--mix-alpha", help="The mix's λ ~ Beta(α, α).")] = DistillConfig.mix_alpha,
-    teacher_arch: Annotated[Optional[str], typer.Option("--teacher-arch", help="timm architecture of a bare teacher checkpoint without teacher.json.")] = None,
-    teacher_img_size: Annotated[Optional[int], typer.Option("--teacher-img-size", help="Input size (px) of a bare teacher checkpoint (default: --img-size).")] = None,
-    teacher_mean: Annotated[Optional[str], typer.Option("--teacher-mean", help="Bare teacher's normalisation mean, e.g. 0.485,0.456,0.406 (default: timm's pretrained config).")] = None,
-    teacher_std: Annotated[Optional[str], typer.Option("--teacher-std", help="Bare teacher's normalisation std (default: timm's pretrained config).")] = None,
-    teacher_cache: Annotated[Optional[Path], typer.Option("--teacher-cache", help="Directory of the teacher-logit cache: filled by the first run, read by the next ones.")] = None,
-    list_layers: Annotated[Optional[str], typer.Option("--list-layers", help="Print the feature layers (channels, stride) of a timm architecture or saved model, then exit.")] = None,
-    nproc: Annotated[int, typer.Option("--nproc", help="Run N DDP processes on this machine (shortcut for torchrun --nproc-per-node N -m edgekd distill …).")] = 1,
+    ensemble: Annotated[
+        str,
+        typer.Option("--ensemble", help="Several teachers: prob (mean of probabilities at T) or logit (mean logits)."),
+    ] = DistillConfig.ensemble,
+    mix: Annotated[
+        str,
+        typer.Option(
+            "--mix",
+            help="Mixed views: none, mixup or cutmix; teacher and student see the same mixed batch, replayable from (seed, epoch, sample) so the teacher cache holds it. --alpha 1 (kd) drops the label term: function matching.",
+        ),
+    ] = DistillConfig.mix,
+    mix_alpha: Annotated[
+        float, typer.Option("--mix-alpha", help="The mix's λ ~ Beta(α, α).")
+    ] = DistillConfig.mix_alpha,
+    teacher_arch: Annotated[
+        Optional[str],
+        typer.Option("--teacher-arch", help="timm architecture of a bare teacher checkpoint without teacher.json."),
+    ] = None,
+    teacher_img_size: Annotated[
+        Optional[int],
+        typer.Option("--teacher-img-size", help="Input size (px) of a bare teacher checkpoint (default: --img-size)."),
+    ] = None,
+    teacher_mean: Annotated[
+        Optional[str],
+        typer.Option(
+            "--teacher-mean",
+            help="Bare teacher's normalisation mean, e.g. 0.485,0.456,0.406 (default: timm's pretrained config).",
+        ),
+    ] = None,
+    teacher_std: Annotated[
+        Optional[str],
+        typer.Option("--teacher-std", help="Bare teacher's normalisation std (default: timm's pretrained config)."),
+    ] = None,
+    teacher_cache: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--teacher-cache",
+            help="Directory of the teacher-logit cache: filled by the first run, read by the next ones.",
+        ),
+    ] = None,
+    list_layers: Annotated[
+        Optional[str],
+        typer.Option(
+            "--list-layers",
+            help="Print the feature layers (channels, stride) of a timm architecture or saved model, then exit.",
+        ),
+    ] = None,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            help="Run N DDP processes on this machine (shortcut for torchrun --nproc-per-node N -m edgekd distill …).",
+        ),
+    ] = 1,
     out_dir: opt.OutDir = Path("runs/student"),
     data: opt.DataSpec = "fashion-mnist",
-    img_size: Annotated[int, typer.Option("--img-size", help="Student input size in px (augmentation happens at this size).")] = 32,
-    pretrained: Annotated[Optional[str], typer.Option("--pretrained", help="Student initial weights: local file or 'cache' (hub cache).")] = None,
+    img_size: Annotated[
+        int, typer.Option("--img-size", help="Student input size in px (augmentation happens at this size).")
+    ] = 32,
+    pretrained: Annotated[
+        Optional[str], typer.Option("--pretrained", help="Student initial weights: local file or 'cache' (hub cache).")
+    ] = None,
     in_chans: Annotated[Optional[int], typer.Option("--in-chans", help="Student input channels (default 3).")] = None,
     label_smoothing: Annotated[float, typer.Option("--label-smoothing", help="Label smoothing of the CE term.")] = 0.0,
     epochs: opt.Epochs = 10,
@@ -143,14 +213,57 @@ def distill_command(
     data_dir: opt.DataDir = None,
     workers: opt.Workers = 2,
     resume: opt.Resume = False,
-    transfer_data: Annotated[Optional[str], typer.Option("--transfer-data", help="Transfer set the student also learns from: unlabeled:PATH (every image under PATH, soft term only) or a labelled spec with --data's classes.")] = None,
-    transfer_ratio: Annotated[Optional[float], typer.Option("--transfer-ratio", help="Share of transfer images in the training set (and so in each shuffled batch): 1 = the transfer set alone; default: every image once per epoch.")] = None,
-    limit_transfer: Annotated[Optional[int], typer.Option("--limit-transfer", help="Use a seeded random subset of this many transfer images.")] = None,
-    drop_classes: Annotated[Optional[str], typer.Option("--drop-classes", help="Comma-separated class names whose labelled images the student never sees (val and test keep them), e.g. Sandal.")] = None,
-    quantize: Annotated[Optional[str], typer.Option("--quantize", help="Quantization-aware distillation (NVIDIA ModelOpt): int8 (per-channel weights) or int8-per-tensor; needs --from. Default lr then 1/10, epochs 2.")] = None,
-    from_run: Annotated[Optional[Path], typer.Option("--from", help="--quantize: the trained FP32 student to start from (run directory or student.safetensors).")] = None,
-    calib: Annotated[Optional[Path], typer.Option("--calib", help="--quantize: calibration spec YAML (default: calibration/digits-val.yaml or fmnist-val-512.yaml).")] = None,
-    bias_adjust: Annotated[Optional[str], typer.Option("--bias-adjust", help="Shift the output bias of the dropped classes: auto (maximise val top-1), auto:TOL (best val recall of the dropped classes within TOL points of the best val top-1) or NAME=VALUE[,NAME=VALUE].")] = None,
+    transfer_data: Annotated[
+        Optional[str],
+        typer.Option(
+            "--transfer-data",
+            help="Transfer set the student also learns from: unlabeled:PATH (every image under PATH, soft term only) or a labelled spec with --data's classes.",
+        ),
+    ] = None,
+    transfer_ratio: Annotated[
+        Optional[float],
+        typer.Option(
+            "--transfer-ratio",
+            help="Share of transfer images in the training set (and so in each shuffled batch): 1 = the transfer set alone; default: every image once per epoch.",
+        ),
+    ] = None,
+    limit_transfer: Annotated[
+        Optional[int], typer.Option("--limit-transfer", help="Use a seeded random subset of this many transfer images.")
+    ] = None,
+    drop_classes: Annotated[
+        Optional[str],
+        typer.Option(
+            "--drop-classes",
+            help="Comma-separated class names whose labelled images the student never sees (val and test keep them), e.g. Sandal.",
+        ),
+    ] = None,
+    quantize: Annotated[
+        Optional[str],
+        typer.Option(
+            "--quantize",
+            help="Quantization-aware distillation (NVIDIA ModelOpt): int8 (per-channel weights) or int8-per-tensor; needs --from. Default lr then 1/10, epochs 2.",
+        ),
+    ] = None,
+    from_run: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--from", help="--quantize: the trained FP32 student to start from (run directory or student.safetensors)."
+        ),
+    ] = None,
+    calib: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--calib",
+            help="--quantize: calibration spec YAML (default: calibration/digits-val.yaml or fmnist-val-512.yaml).",
+        ),
+    ] = None,
+    bias_adjust: Annotated[
+        Optional[str],
+        typer.Option(
+            "--bias-adjust",
+            help="Shift the output bias of the dropped classes: auto (maximise val top-1), auto:TOL (best val recall of the dropped classes within TOL points of the best val top-1) or NAME=VALUE[,NAME=VALUE].",
+        ),
+    ] = None,
     track: opt.Track = None,
     as_json: opt.Json = False,
     quiet: opt.Quiet = False,
@@ -167,7 +280,9 @@ def distill_command(
     if list_layers is not None:
         list_layers_command(list_layers, img_size, _given(ctx, "img_size"))
         return
-    if quantize is not None and from_run is not None:  # QAD: the --from student's model and data, a short gentle schedule
+    if (
+        quantize is not None and from_run is not None
+    ):  # QAD: the --from student's model and data, a short gentle schedule
         from edgekd.distill.qad import QAD_EPOCHS, QAD_LR, from_student_card
 
         start = from_student_card(from_run)
@@ -184,10 +299,23 @@ def distill_command(
         method=method,
         data=opt.data_config(data, data_dir, val_size, limit_train, split_seed, workers),
         train=opt.train_config(
-            epochs=epochs, batch_size=batch_size, opt=optimizer, lr=lr, momentum=momentum, nesterov=nesterov,
-            weight_decay=weight_decay, warmup_epochs=warmup_epochs, ema_decay=ema_decay, grad_clip=grad_clip,
-            amp=amp, channels_last=channels_last, compile=compile_model, keep=keep, seed=seed,
-            crop_padding=crop_padding, flip=flip,
+            epochs=epochs,
+            batch_size=batch_size,
+            opt=optimizer,
+            lr=lr,
+            momentum=momentum,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+            warmup_epochs=warmup_epochs,
+            ema_decay=ema_decay,
+            grad_clip=grad_clip,
+            amp=amp,
+            channels_last=channels_last,
+            compile=compile_model,
+            keep=keep,
+            seed=seed,
+            crop_padding=crop_padding,
+            flip=flip,
         ),
         method_options={name: value for name, value in method_options.items() if value is not None},
         ensemble=ensemble,
@@ -221,7 +349,12 @@ def distill_command(
         if code:
             raise typer.Exit(code)
         return
-    with tracking(opt.track_targets(track), f"{config.method} {student}", config.describe(), make_progress(as_json=as_json, quiet=quiet)) as (run, progress):
+    with tracking(
+        opt.track_targets(track),
+        f"{config.method} {student}",
+        config.describe(),
+        make_progress(as_json=as_json, quiet=quiet),
+    ) as (run, progress):
         result = distill(config, progress)
         log_model(run, result.card, result.weights_path)
     if int(os.environ.get("RANK", "0")) != 0:
@@ -240,7 +373,9 @@ def _result_line(method: str, result) -> str:
         line += f"  test top-1 {test['top1']:.2f} %"
         if teacher_top1 is not None and test.get("agreement") is not None:
             line += f"  (teacher {teacher_top1:.2f} %, agreement {test['agreement']:.2f} %)"
-    return line + f"  train {training['train_img_per_s']:.0f} img/s (whole epochs)  wall {training['wall_time_s']:.0f} s"
+    return (
+        line + f"  train {training['train_img_per_s']:.0f} img/s (whole epochs)  wall {training['wall_time_s']:.0f} s"
+    )
 
 
 def _pct(value) -> str:
@@ -258,19 +393,39 @@ def _print_extras(metrics: dict, training: dict) -> None:
         table.add_column("test: only ensemble right / only member right (McNemar p)", justify="right")
         for member in ensemble["members"]:
             paired = member.get("test_vs_ensemble")
-            versus = f"{paired['only_ensemble_right']} / {paired['only_member_right']} (p {paired['mcnemar_p']:.2g})" if paired else ""
-            table.add_row(f"teacher {member['arch']} ({Path(member['path']).parent.name or member['path']})", _pct(member["val_top1"]), _pct(member["top1"]), versus)
+            versus = (
+                f"{paired['only_ensemble_right']} / {paired['only_member_right']} (p {paired['mcnemar_p']:.2g})"
+                if paired
+                else ""
+            )
+            table.add_row(
+                f"teacher {member['arch']} ({Path(member['path']).parent.name or member['path']})",
+                _pct(member["val_top1"]),
+                _pct(member["top1"]),
+                versus,
+            )
         table.add_row("ensemble", _pct(ensemble["val_top1"]), _pct(ensemble["top1"]), "")
         table.add_row("student", _pct(ensemble["student_val_top1"]), _pct(ensemble["student_top1"]), "")
         out.print(table)
     if training.get("never_seen_classes"):
         adjusted = "bias_adjust" in metrics
         table = Table(title="student per-class accuracy % (✗ = never seen in training)")
-        for column in ("class", "seen", "train images", "val", "test") + (("test before bias adjust",) if adjusted else ()):
+        for column in ("class", "seen", "train images", "val", "test") + (
+            ("test before bias adjust",) if adjusted else ()
+        ):
             table.add_column(column, justify="left" if column == "class" else "right")
         for row in metrics["per_class"]:
-            table.add_row(row["class"], "" if row["seen"] else "✗", str(row["train_labelled"]), _pct(row["val"]), _pct(row["test"]), *((_pct(row["test_before_bias_adjust"]),) if adjusted else ()))
+            table.add_row(
+                row["class"],
+                "" if row["seen"] else "✗",
+                str(row["train_labelled"]),
+                _pct(row["val"]),
+                _pct(row["test"]),
+                *((_pct(row["test_before_bias_adjust"]),) if adjusted else ()),
+            )
         out.print(table)
         if adjusted:
             shifts = ", ".join(f"{n} +{v:.3f}" for n, v in metrics["bias_adjust"]["shifts"].items())
-            out.print(f"bias adjust ({metrics['bias_adjust']['rule']}): {shifts}; test top-1 {_pct(metrics['before_bias_adjust']['test'].get('top1'))} → {_pct(metrics['test']['top1'])} %")
+            out.print(
+                f"bias adjust ({metrics['bias_adjust']['rule']}): {shifts}; test top-1 {_pct(metrics['before_bias_adjust']['test'].get('top1'))} → {_pct(metrics['test']['top1'])} %"
+            )

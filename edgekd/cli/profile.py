@@ -23,15 +23,35 @@ def parse_batches(text: str) -> tuple[int, ...]:
 
 
 def profile_command(
-    artefact: Annotated[Path, typer.Argument(help="A .safetensors model (with its .json card), an .onnx, a TensorRT .engine/.plan, or a run directory.")],
-    backend: Annotated[Optional[str], typer.Option("--backend", help="torch, ort or trt (default: the artefact's own).")] = None,
+    artefact: Annotated[
+        Path,
+        typer.Argument(
+            help="A .safetensors model (with its .json card), an .onnx, a TensorRT .engine/.plan, or a run directory."
+        ),
+    ],
+    backend: Annotated[
+        Optional[str], typer.Option("--backend", help="torch, ort or trt (default: the artefact's own).")
+    ] = None,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
     batch: Annotated[str, typer.Option("--batch", help="Batch sizes, comma-separated.")] = "1,8,32",
-    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU intra-op threads for PyTorch and ONNX Runtime alike (default: PyTorch's setting).")] = None,
+    threads: Annotated[
+        Optional[int],
+        typer.Option(
+            "--threads", help="CPU intra-op threads for PyTorch and ONNX Runtime alike (default: PyTorch's setting)."
+        ),
+    ] = None,
     warmup_ms: Annotated[float, typer.Option("--warmup-ms", help="Warm-up per batch size (ms).")] = 200.0,
     duration: Annotated[float, typer.Option("--duration", help="Timed run per batch size (s).")] = 3.0,
-    min_iterations: Annotated[int, typer.Option("--min-iterations", help="Minimum timed calls per batch size (>= 10).")] = 10,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output directory for profile.json (default: <artefact dir>/profile/<name>-<backend>-<device>).")] = None,
+    min_iterations: Annotated[
+        int, typer.Option("--min-iterations", help="Minimum timed calls per batch size (>= 10).")
+    ] = 10,
+    out_dir: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out",
+            help="Output directory for profile.json (default: <artefact dir>/profile/<name>-<backend>-<device>).",
+        ),
+    ] = None,
 ) -> None:
     """Time an artefact per batch size (mean/p50/p90/p95/p99 ms, img/s) with the machine's facts → profile.json."""
     config = ProfileConfig(
@@ -46,12 +66,26 @@ def profile_command(
     result = profile(config, RichProgress())
     payload = result.payload
     info = payload["backend"]
-    table = Table(title=f"{payload['artefact']['name']} on {info['backend']}/{info['device']} ({payload['artefact']['precision']}, {info['threads'] or '-'} threads), machine {payload['machine']}")
-    for column in ("batch", "iterations", "mean ms", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "min ms", "max ms", "img/s"):
+    table = Table(
+        title=f"{payload['artefact']['name']} on {info['backend']}/{info['device']} ({payload['artefact']['precision']}, {info['threads'] or '-'} threads), machine {payload['machine']}"
+    )
+    for column in (
+        "batch",
+        "iterations",
+        "mean ms",
+        "p50 ms",
+        "p90 ms",
+        "p95 ms",
+        "p99 ms",
+        "min ms",
+        "max ms",
+        "img/s",
+    ):
         table.add_column(column, justify="right")
     for entry in payload["batches"]:
         table.add_row(
-            str(entry["batch"]), str(entry["iterations"]),
+            str(entry["batch"]),
+            str(entry["iterations"]),
             *(f"{entry[k]:.3f}" for k in ("mean_ms", "median_ms", "p90_ms", "p95_ms", "p99_ms", "min_ms", "max_ms")),
             f"{entry['throughput_img_s']:,.0f}",
         )

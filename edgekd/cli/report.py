@@ -12,15 +12,34 @@ from edgekd.report import ReportConfig, build_report
 
 
 def report_command(
-    inputs: Annotated[list[Path], typer.Argument(help="Run directories (searched recursively) or eval.json/profile.json/artefact files.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Output directory for report.json, report.md and report.html.")] = Path("runs/report"),
-    teacher: Annotated[Optional[Path], typer.Option("--teacher", help="The teacher artefact or its run directory (default: the model whose card says role teacher).")] = None,
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Run directories (searched recursively) or eval.json/profile.json/artefact files."),
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Output directory for report.json, report.md and report.html.")
+    ] = Path("runs/report"),
+    teacher: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--teacher",
+            help="The teacher artefact or its run directory (default: the model whose card says role teacher).",
+        ),
+    ] = None,
     title: Annotated[str, typer.Option("--title", help="Heading of the report.")] = "edgekd report",
-    batch: Annotated[Optional[int], typer.Option("--batch", help="Batch size of the speed-up column and the Pareto plot (default: 1 when profiled).")] = None,
+    batch: Annotated[
+        Optional[int],
+        typer.Option(
+            "--batch", help="Batch size of the speed-up column and the Pareto plot (default: 1 when profiled)."
+        ),
+    ] = None,
     split: Annotated[str, typer.Option("--split", help="Eval split to report when several were scored.")] = "test",
 ) -> None:
     """Join artefacts, eval.json and profile.json into one report (JSON, Markdown, self-contained HTML)."""
-    result = build_report(ReportConfig(inputs=tuple(inputs), out_dir=out_dir, teacher=teacher, title=title, batch=batch, split=split), RichProgress())
+    result = build_report(
+        ReportConfig(inputs=tuple(inputs), out_dir=out_dir, teacher=teacher, title=title, batch=batch, split=split),
+        RichProgress(),
+    )
     report = result.report
     for comparison in report.comparisons:
         parts = [comparison.model]
@@ -31,4 +50,7 @@ def report_command(
         if comparison.size_ratio is not None:
             parts.append(f"{comparison.size_ratio:.2f}× smaller")
         out.print("  " + ", ".join(parts), highlight=False)
-    out.print(f"[bold green]report[/] {len(report.models)} models → {result.json_path}, {result.markdown_path.name}, {result.html_path.name}", highlight=False)
+    out.print(
+        f"[bold green]report[/] {len(report.models)} models → {result.json_path}, {result.markdown_path.name}, {result.html_path.name}",
+        highlight=False,
+    )

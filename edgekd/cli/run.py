@@ -30,12 +30,16 @@ def _print_record(record: RunRecord) -> None:
     informative = record.reason and record.reason != "not run yet"
     why = f" ({record.reason})" if informative and record.status in ("ran", "will run", "kept", "failed") else ""
     summary = f"  {record.summary}" if record.summary else ""
-    err.print(f"  {STATUS_STYLE.get(record.status, record.status)} {record.label}{why}{timing}{summary}", highlight=False)
+    err.print(
+        f"  {STATUS_STYLE.get(record.status, record.status)} {record.label}{why}{timing}{summary}", highlight=False
+    )
 
 
 def _print_plan(result: PipelineResult) -> None:
     title = f"plan of {result.pipeline.name} (dry run: nothing was run)"
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False)
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False
+    )
     for column in ("stage", "run", "status", "why", "result"):
         table.add_column(column, no_wrap=column in ("stage", "status"), overflow="fold")
     for record in result.records:
@@ -46,11 +50,18 @@ def _print_plan(result: PipelineResult) -> None:
 
 
 def run_command(
-    pipeline_file: Annotated[Path, typer.Argument(metavar="PIPELINE.yaml", help="Pipeline file, e.g. pipelines/quickstart.yaml.")],
+    pipeline_file: Annotated[
+        Path, typer.Argument(metavar="PIPELINE.yaml", help="Pipeline file, e.g. pipelines/quickstart.yaml.")
+    ],
     force: Annotated[bool, typer.Option("--force", help="Rerun every stage, cached or not.")] = False,
-    from_stage: Annotated[Optional[str], typer.Option("--from", help=f"Rerun this stage and every later one; keep earlier ones ({', '.join(STAGES)}).")] = None,
+    from_stage: Annotated[
+        Optional[str],
+        typer.Option("--from", help=f"Rerun this stage and every later one; keep earlier ones ({', '.join(STAGES)})."),
+    ] = None,
     only_stage: Annotated[Optional[str], typer.Option("--only", help="Rerun just this stage.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate the pipeline and print the plan without running anything.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate the pipeline and print the plan without running anything.")
+    ] = False,
 ) -> None:
     """Run a pipeline: teacher → distill → export → eval → profile → report → gate, skipping cached stages.
 
@@ -58,10 +69,20 @@ def run_command(
     hashes. Exit 0 done (gate passed), 1 gate failed, 2 bad pipeline or input.
     """
     pipeline = load_pipeline(pipeline_file)
-    err.print(f"[bold]{pipeline.name}[/] → {pipeline.root}  ({' → '.join(pipeline.stages())}){'  [dry run]' if dry_run else ''}")
+    err.print(
+        f"[bold]{pipeline.name}[/] → {pipeline.root}  ({' → '.join(pipeline.stages())}){'  [dry run]' if dry_run else ''}"
+    )
     on_record = None if dry_run else _print_record  # a dry run prints its plan as one table
     # Ctrl-C: `edgekd.cli.main` says how to go on (finished runs are cached, training resumes).
-    result = run_pipeline(pipeline, force=force, from_stage=from_stage, only_stage=only_stage, dry_run=dry_run, progress=RichProgress(), on_record=on_record)
+    result = run_pipeline(
+        pipeline,
+        force=force,
+        from_stage=from_stage,
+        only_stage=only_stage,
+        dry_run=dry_run,
+        progress=RichProgress(),
+        on_record=on_record,
+    )
     if dry_run:
         _print_plan(result)
         return

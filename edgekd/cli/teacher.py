@@ -20,7 +20,9 @@ app = typer.Typer(help="Pick a timm architecture and train (fine-tune) the teach
 
 @app.command("list")
 def list_command(
-    pattern: Annotated[str, typer.Argument(help="Glob over timm names, e.g. 'resnet*'; a plain word matches anywhere.")] = "*",
+    pattern: Annotated[
+        str, typer.Argument(help="Glob over timm names, e.g. 'resnet*'; a plain word matches anywhere.")
+    ] = "*",
     img_size: Annotated[int, typer.Option("--img-size", help="Input size (px) for the GFLOPs column.")] = 224,
     limit: Annotated[int, typer.Option("--limit", help="Show at most N models (0: all).")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -34,7 +36,12 @@ def list_command(
     for column in ("model", "params (M)", f"GFLOPs @{img_size}px", "local weights"):
         table.add_column(column, justify="right" if "(" in column or "@" in column else "left")
     for row in rows:
-        table.add_row(row.name, f"{row.params / 1e6:.2f}", "-" if row.gflops is None else f"{row.gflops:.3f}", row.local_weights or "no")
+        table.add_row(
+            row.name,
+            f"{row.params / 1e6:.2f}",
+            "-" if row.gflops is None else f"{row.gflops:.3f}",
+            row.local_weights or "no",
+        )
     out.print(table)
     if not rows:
         out.print(f"No timm model matches '{pattern}'.")
@@ -46,8 +53,15 @@ def train_command(
     out_dir: opt.OutDir = Path("runs/teacher"),
     data: opt.DataSpec = "fashion-mnist",
     img_size: Annotated[int, typer.Option("--img-size", help="Model input size in px.")] = 32,
-    pretrained: Annotated[Optional[str], typer.Option("--pretrained", help="Local weights file (safetensors or state dict), or 'cache' for the local hub cache.")] = None,
-    in_chans: Annotated[Optional[int], typer.Option("--in-chans", help="Model input channels (default 3; 1 keeps grayscale).")] = None,
+    pretrained: Annotated[
+        Optional[str],
+        typer.Option(
+            "--pretrained", help="Local weights file (safetensors or state dict), or 'cache' for the local hub cache."
+        ),
+    ] = None,
+    in_chans: Annotated[
+        Optional[int], typer.Option("--in-chans", help="Model input channels (default 3; 1 keeps grayscale).")
+    ] = None,
     label_smoothing: Annotated[float, typer.Option("--label-smoothing", help="Cross-entropy label smoothing.")] = 0.0,
     epochs: opt.Epochs = 10,
     batch_size: opt.BatchSize = 128,
@@ -83,10 +97,23 @@ def train_command(
         out_dir=out_dir,
         data=opt.data_config(data, data_dir, val_size, limit_train, split_seed, workers),
         train=opt.train_config(
-            epochs=epochs, batch_size=batch_size, opt=optimizer, lr=lr, momentum=momentum, nesterov=nesterov,
-            weight_decay=weight_decay, warmup_epochs=warmup_epochs, ema_decay=ema_decay, grad_clip=grad_clip,
-            amp=amp, channels_last=channels_last, compile=compile_model, keep=keep, seed=seed,
-            crop_padding=crop_padding, flip=flip,
+            epochs=epochs,
+            batch_size=batch_size,
+            opt=optimizer,
+            lr=lr,
+            momentum=momentum,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+            warmup_epochs=warmup_epochs,
+            ema_decay=ema_decay,
+            grad_clip=grad_clip,
+            amp=amp,
+            channels_last=channels_last,
+            compile=compile_model,
+            keep=keep,
+            seed=seed,
+            crop_padding=crop_padding,
+            flip=flip,
         ),
         img_size=img_size,
         pretrained=pretrained,
@@ -94,7 +121,9 @@ def train_command(
         label_smoothing=label_smoothing,
         device=device,
     )
-    with tracking(opt.track_targets(track), f"teacher {model}", config.describe(), make_progress(as_json=as_json, quiet=quiet)) as (run, progress):
+    with tracking(
+        opt.track_targets(track), f"teacher {model}", config.describe(), make_progress(as_json=as_json, quiet=quiet)
+    ) as (run, progress):
         result = train_teacher(config, progress, resume=resume)
         log_model(run, result.card, result.weights_path)
     print_result(_result_line(result), model_result(result.weights_path, result.card), as_json=as_json)

@@ -1,7 +1,7 @@
 """Datasets: specs, three splits of uint8 images, batched replayable augmentation."""
 
-from edgekd.data.config import DataConfig
 from edgekd.data.augment import NO_AUGMENT, AugmentRecipe, ViewSampler, apply_views, to_unit_float
+from edgekd.data.config import DataConfig
 from edgekd.data.dataset import Dataset, ImageSplit, load_dataset
 from edgekd.data.loader import Batch, BatchLoader
 from edgekd.data.preprocess import InputSpec, ModelInput, fit_channels

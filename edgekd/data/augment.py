@@ -136,7 +136,9 @@ class MixSampler:
         return self._partner[rows], self._lam[rows], self._centre[rows]
 
 
-def mix_views(pixels: torch.Tensor, partner_pixels: torch.Tensor, lam: torch.Tensor, centre: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+def mix_views(
+    pixels: torch.Tensor, partner_pixels: torch.Tensor, lam: torch.Tensor, centre: torch.Tensor, kind: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mix each view with its partner's; returns (mixed (B, C, H, W), λ (B,): share of the first).
 
     Args:

@@ -77,7 +77,16 @@ def calibration_data_config(spec: CalibrationSpec, trained_on: dict[str, Any], d
     """
     options = trained_on.get("options") or {}
     same = spec.dataset == trained_on.get("spec")
-    val_size = spec.val_size if spec.val_size is not None else (options.get("val_size", DEFAULT_VAL_SIZE) if same else DEFAULT_VAL_SIZE)
+    val_size = (
+        spec.val_size
+        if spec.val_size is not None
+        else (options.get("val_size", DEFAULT_VAL_SIZE) if same else DEFAULT_VAL_SIZE)
+    )
     if spec.split == "val" and not val_size:
         val_size = DEFAULT_VAL_SIZE  # the model trained on all of train: hold a share out anyway
-    return DataConfig(spec=spec.dataset, data_dir=spec.data_dir or data_dir, val_size=val_size, split_seed=int(options.get("split_seed", 0)) if same else 0)
+    return DataConfig(
+        spec=spec.dataset,
+        data_dir=spec.data_dir or data_dir,
+        val_size=val_size,
+        split_seed=int(options.get("split_seed", 0)) if same else 0,
+    )

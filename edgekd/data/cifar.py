@@ -64,13 +64,20 @@ def read_cifar(root: Path, kind: str) -> tuple[tuple[np.ndarray, np.ndarray], tu
             break
     if kind == "cifar10":
         train_files = sorted(root.glob("data_batch_*"))
-        test_files, meta_file, label_key, names_key = [root / "test_batch"], root / "batches.meta", "labels", "label_names"
+        test_files, meta_file, label_key, names_key = (
+            [root / "test_batch"],
+            root / "batches.meta",
+            "labels",
+            "label_names",
+        )
     else:
         train_files = [root / "train"]
         test_files, meta_file, label_key, names_key = [root / "test"], root / "meta", "fine_labels", "fine_label_names"
     missing = [p.name for p in [*train_files, *test_files] if not p.exists()]
     if not train_files or missing:
-        raise DataError(f"{root} is not a {kind} python-batches folder (missing {', '.join(missing) or 'data_batch_*'}).")
+        raise DataError(
+            f"{root} is not a {kind} python-batches folder (missing {', '.join(missing) or 'data_batch_*'})."
+        )
     splits = []
     for files in (train_files, test_files):
         parts = [_batch_arrays(load_plain_pickle(p), label_key, p) for p in files]

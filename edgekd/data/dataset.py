@@ -15,13 +15,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from edgekd.data import cifar, imagefolder, idx
+from edgekd.data import cifar, idx, imagefolder
 from edgekd.data.spec import DatasetSpec, parse_spec
 from edgekd.data.splits import resolve_count, stratified_split, stratified_subset
 from edgekd.errors import DataError
 
 FASHION_MNIST_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
-FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 # Built-in sets without a test split get one held out with this fixed seed and share, so that
 # every run of every seed reports on the same test images.
@@ -184,14 +195,18 @@ def load_dataset(
     arrays: dict[str, tuple[Any, np.ndarray]] = {}
     stream_size = None
     if parsed.kind == "unlabeled":
-        raise DataError(f"'{parsed}' has no labels, so it cannot be trained or validated on alone: give it as a transfer set (edgekd distill --transfer-data {parsed}) with a labelled --data.")
+        raise DataError(
+            f"'{parsed}' has no labels, so it cannot be trained or validated on alone: give it as a transfer set (edgekd distill --transfer-data {parsed}) with a labelled --data."
+        )
     if parsed.kind == "fashion-mnist":
         folder = find_fashion_mnist(data_dir)
         arrays["train"], arrays["test"] = _read_idx_pair(folder, "train"), _read_idx_pair(folder, "t10k")
         class_names = list(FASHION_MNIST_CLASSES)
     elif parsed.kind == "digits":
         images, labels, class_names = _load_digits()
-        keep, test = stratified_split(labels, resolve_count(DEFAULT_TEST_SHARE, len(labels), "test share"), TEST_SPLIT_SEED)
+        keep, test = stratified_split(
+            labels, resolve_count(DEFAULT_TEST_SHARE, len(labels), "test share"), TEST_SPLIT_SEED
+        )
         arrays["train"], arrays["test"] = (images[keep], labels[keep]), (images[test], labels[test])
     elif parsed.kind in ("cifar10", "cifar100"):
         arrays["train"], arrays["test"], class_names = cifar.read_cifar(parsed.path, parsed.kind)
@@ -202,13 +217,18 @@ def load_dataset(
         options["image_size"] = image_size
         if "all" in arrays:  # one tree: hold test out first, with the fixed protocol seed
             files, labels = arrays.pop("all")
-            keep, test = stratified_split(labels, resolve_count(DEFAULT_TEST_SHARE, len(labels), "test share"), TEST_SPLIT_SEED)
+            keep, test = stratified_split(
+                labels, resolve_count(DEFAULT_TEST_SHARE, len(labels), "test share"), TEST_SPLIT_SEED
+            )
             arrays["train"] = (_subset_files(files, keep), labels[keep])
             arrays["test"] = (_subset_files(files, test), labels[test])
         elif "test" not in arrays:  # train + val only: split val in halves so test is never tuned on
             files, labels = arrays["val"]
             keep, test = stratified_split(labels, len(labels) // 2, TEST_SPLIT_SEED)
-            arrays["val"], arrays["test"] = (_subset_files(files, keep), labels[keep]), (_subset_files(files, test), labels[test])
+            arrays["val"], arrays["test"] = (
+                (_subset_files(files, keep), labels[keep]),
+                (_subset_files(files, test), labels[test]),
+            )
 
     if "val" not in arrays:
         images, labels = arrays["train"]
@@ -220,7 +240,9 @@ def load_dataset(
         images, labels = arrays["train"]
         arrays["train"] = _take(images, labels, stratified_subset(labels, limit_train, split_seed))
 
-    splits = {name: _to_split(name, *arrays[name], stream_size, workers, memory_budget) for name in ("train", "val", "test")}
+    splits = {
+        name: _to_split(name, *arrays[name], stream_size, workers, memory_budget) for name in ("train", "val", "test")
+    }
     train = splits["train"]
     if len(train) == 0:
         raise DataError(f"the training split of '{parsed}' is empty.")
@@ -229,7 +251,9 @@ def load_dataset(
         channels, size = train.images.shape[1], tuple(train.images.shape[2:])
     else:
         mean, std, channels, size = IMAGENET_MEAN, IMAGENET_STD, 3, (stream_size, stream_size)
-    dataset = Dataset(str(parsed), class_names, channels, size, splits["train"], splits["val"], splits["test"], mean, std, options)
+    dataset = Dataset(
+        str(parsed), class_names, channels, size, splits["train"], splits["val"], splits["test"], mean, std, options
+    )
     dataset.fingerprint = _fingerprint(parsed.kind, class_names, [splits[n] for n in ("train", "val", "test")], options)
     return dataset
 

@@ -9,7 +9,12 @@ from pathlib import Path
 from edgekd.errors import DataError
 
 BUILTIN_KINDS = ("fashion-mnist", "digits")
-PATH_KINDS = ("imagefolder", "cifar10", "cifar100", "unlabeled")  # unlabeled: transfer sets only (edgekd.data.unlabeled)
+PATH_KINDS = (
+    "imagefolder",
+    "cifar10",
+    "cifar100",
+    "unlabeled",
+)  # unlabeled: transfer sets only (edgekd.data.unlabeled)
 ALL_KINDS = BUILTIN_KINDS + PATH_KINDS
 
 
@@ -39,7 +44,9 @@ def parse_spec(text: str) -> DatasetSpec:
     if kind not in ALL_KINDS:
         close = difflib.get_close_matches(kind, ALL_KINDS, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise DataError(f"unknown dataset spec '{text}'.{hint} Known: {', '.join(k + (':PATH' if k in PATH_KINDS else '') for k in ALL_KINDS)}.")
+        raise DataError(
+            f"unknown dataset spec '{text}'.{hint} Known: {', '.join(k + (':PATH' if k in PATH_KINDS else '') for k in ALL_KINDS)}."
+        )
     if kind in PATH_KINDS:
         if not sep or not rest:
             raise DataError(f"dataset spec '{text}' needs a path: write '{kind}:PATH'.")

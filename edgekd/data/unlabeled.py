@@ -70,7 +70,14 @@ class UnlabeledSet:
     fingerprint: str
 
     def describe(self) -> dict:
-        return {"spec": self.spec, "kind": "unlabeled", "size": len(self.split), "found": self.found, "fingerprint": self.fingerprint, "streaming": not self.split.in_memory}
+        return {
+            "spec": self.spec,
+            "kind": "unlabeled",
+            "size": len(self.split),
+            "found": self.found,
+            "fingerprint": self.fingerprint,
+            "streaming": not self.split.in_memory,
+        }
 
 
 def scan_images(root: Path) -> list[Path]:
@@ -81,10 +88,14 @@ def scan_images(root: Path) -> list[Path]:
         DataError: the folder cannot be read, holds no image, a symlink loop or a non-UTF-8 name.
     """
     if not os.access(root, os.R_OK | os.X_OK):
-        raise DataError(f"cannot read the transfer folder {root} (permission denied); make it readable or pick another folder.")
+        raise DataError(
+            f"cannot read the transfer folder {root} (permission denied); make it readable or pick another folder."
+        )
     paths = walk_images(root, skip_hidden=True)
     if not paths:
-        raise DataError(f"no images under {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))} at any depth); point unlabeled:PATH at a folder of images.")
+        raise DataError(
+            f"no images under {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))} at any depth); point unlabeled:PATH at a folder of images."
+        )
     return sorted(paths)
 
 

@@ -41,4 +41,6 @@ def build_adapter(student_shape: tuple[int, int, int], teacher_shape: tuple[int,
     if teacher_h % student_h == 0 and teacher_w % student_w == 0 and teacher_h // student_h == teacher_w // student_w:
         k = teacher_h // student_h
         return nn.Sequential(nn.ConvTranspose2d(student_channels, teacher_channels, k, stride=k, bias=False), bn)
-    return nn.Sequential(Resize((teacher_h, teacher_w)), nn.Conv2d(student_channels, teacher_channels, 1, bias=False), bn)
+    return nn.Sequential(
+        Resize((teacher_h, teacher_w)), nn.Conv2d(student_channels, teacher_channels, 1, bias=False), bn
+    )

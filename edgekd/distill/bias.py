@@ -81,7 +81,9 @@ def parse_bias_adjust(text: str, class_names: list[str], unseen: list[int]) -> d
         except ValueError:
             tolerance = -1.0
         if not 0.0 <= tolerance < 100.0:
-            raise ConfigError(f"--bias-adjust auto:TOL takes TOL in val top-1 points, >= 0 (e.g. auto:2); got '{text}'.")
+            raise ConfigError(
+                f"--bias-adjust auto:TOL takes TOL in val top-1 points, >= 0 (e.g. auto:2); got '{text}'."
+            )
         return tolerance
     shifts: dict[int, float] = {}
     for item in text.split(","):
@@ -96,7 +98,9 @@ def parse_bias_adjust(text: str, class_names: list[str], unseen: list[int]) -> d
         if name not in class_names:
             raise ConfigError(f"--bias-adjust: no class named '{name}'; the classes are: {', '.join(class_names)}.")
         if class_names.index(name) not in unseen:
-            raise ConfigError(f"--bias-adjust: '{name}' is not a class the student never saw (those are: {', '.join(class_names[c] for c in unseen)}).")
+            raise ConfigError(
+                f"--bias-adjust: '{name}' is not a class the student never saw (those are: {', '.join(class_names[c] for c in unseen)})."
+            )
         shifts[class_names.index(name)] = number
     return shifts
 
@@ -119,6 +123,7 @@ def choose_shift(val: Predictions, unseen: list[int], tolerance: float = 0.0) ->
     points = torch.unique(torch.cat([torch.zeros(1), margin[margin > 0]]))
     below_margins, _ = margin[right_if_below].sort()
     above_margins, _ = margin[right_if_above].sort()
+
     # For s just above point p (p = 0: s = 0 exactly counts as "below" for margins >= 0).
     def correct_at(p: torch.Tensor, inclusive: bool) -> torch.Tensor:
         side = "left" if inclusive else "right"
@@ -155,7 +160,9 @@ def classifier_bias(model: nn.Module) -> torch.Tensor:
     """The output bias of a timm classifier (`get_classifier()`), as a parameter."""
     head = model.get_classifier() if hasattr(model, "get_classifier") else None
     if not isinstance(head, nn.Linear) or head.bias is None:
-        raise ModelError(f"--bias-adjust needs a linear classifier with a bias; {type(model).__name__}'s head is {type(head).__name__}.")
+        raise ModelError(
+            f"--bias-adjust needs a linear classifier with a bias; {type(model).__name__}'s head is {type(head).__name__}."
+        )
     return head.bias
 
 

@@ -114,13 +114,23 @@ class TeacherCache:
             payload = read_json(manifest)
             stored = payload["key"]
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            raise DataError(f"teacher cache {self.root} is damaged ({manifest.name} unreadable); delete that directory to rebuild it.") from exc
+            raise DataError(
+                f"teacher cache {self.root} is damaged ({manifest.name} unreadable); delete that directory to rebuild it."
+            ) from exc
         if payload.get("schema") != CACHE_SCHEMA:
-            raise DataError(f"teacher cache {self.root} has schema {payload.get('schema')!r}, this edgekd writes {CACHE_SCHEMA}; delete that directory or use another --teacher-cache.")
-        differing = [f"{name} (cache {stored.get(name)!r}, this run {value!r})" for name, value in self.key.to_dict().items() if stored.get(name) != value]
+            raise DataError(
+                f"teacher cache {self.root} has schema {payload.get('schema')!r}, this edgekd writes {CACHE_SCHEMA}; delete that directory or use another --teacher-cache."
+            )
+        differing = [
+            f"{name} (cache {stored.get(name)!r}, this run {value!r})"
+            for name, value in self.key.to_dict().items()
+            if stored.get(name) != value
+        ]
         if differing:
             # The entry's name is the key's digest: a differing key means an edited or foreign entry.
-            raise DataError(f"teacher cache {self.root} was made for other training views than its name says: {'; '.join(differing)}. Delete that directory.")
+            raise DataError(
+                f"teacher cache {self.root} was made for other training views than its name says: {'; '.join(differing)}. Delete that directory."
+            )
 
     # -- files ---------------------------------------------------------------------------
     def _table_path(self, teacher_id: str, name: str) -> Path:
@@ -156,9 +166,13 @@ class TeacherCache:
         expected = {"key_digest": self.key.digest(), "teacher": teacher_id, "name": name}
         wrong = [k for k, v in expected.items() if meta.get(k) != v]
         if wrong:
-            raise DataError(f"teacher cache table {path} belongs to another cache ({', '.join(wrong)} differ); delete it.")
+            raise DataError(
+                f"teacher cache table {path} belongs to another cache ({', '.join(wrong)} differ); delete it."
+            )
         if tuple(table.shape) != (rows, num_classes) or table.dtype != torch.float16:
-            raise DataError(f"teacher cache table {path} holds {tuple(table.shape)} {table.dtype}, this run needs ({rows}, {num_classes}) float16; delete it.")
+            raise DataError(
+                f"teacher cache table {path} holds {tuple(table.shape)} {table.dtype}, this run needs ({rows}, {num_classes}) float16; delete it."
+            )
         if _values_sha256(table) != meta.get("values_sha256"):
             return self._discard(path, teacher_id, name, "checksum mismatch")
         return table
@@ -176,7 +190,12 @@ class TeacherCache:
 
         path = self._table_path(teacher_id, name)
         table = table.detach().to("cpu", torch.float16).contiguous()
-        meta = {"key_digest": self.key.digest(), "teacher": teacher_id, "name": name, "values_sha256": _values_sha256(table)}
+        meta = {
+            "key_digest": self.key.digest(),
+            "teacher": teacher_id,
+            "name": name,
+            "values_sha256": _values_sha256(table),
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         # Runs share a cache without a lock: only temporaries of writers that died go.
         remove_stale_temporaries(path.parent)

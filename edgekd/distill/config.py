@@ -150,26 +150,44 @@ class DistillConfig:
         if self.transfer_ratio is not None and self.transfer_data is None:
             raise ConfigError("--transfer-ratio needs --transfer-data.")
         if self.transfer_ratio is not None and not 0.0 < self.transfer_ratio <= 1.0:
-            raise ConfigError(f"--transfer-ratio must be within (0, 1] (1: the transfer set alone), got {self.transfer_ratio}.")
+            raise ConfigError(
+                f"--transfer-ratio must be within (0, 1] (1: the transfer set alone), got {self.transfer_ratio}."
+            )
         if self.limit_transfer is not None and self.transfer_data is None:
             raise ConfigError("--limit-transfer needs --transfer-data.")
         if self.limit_transfer is not None and self.limit_transfer < 1:
             raise ConfigError(f"--limit-transfer must be positive, got {self.limit_transfer}.")
         if self.bias_adjust is not None and not self.drop_classes:
-            raise ConfigError("--bias-adjust shifts the bias of classes the student never saw: give --drop-classes too.")
+            raise ConfigError(
+                "--bias-adjust shifts the bias of classes the student never saw: give --drop-classes too."
+            )
         if self.teacher_std is not None and any(v <= 0 for v in self.teacher_std):
             raise ConfigError("--teacher-std values must be > 0.")
         self._validate_quantize()
 
     def _validate_quantize(self) -> None:
         if self.quantize is None:
-            given = [flag for flag, value in (("--from", self.from_run), ("--calib", self.calib), ("--teacher self", "self" in self.teacher)) if value]
+            given = [
+                flag
+                for flag, value in (
+                    ("--from", self.from_run),
+                    ("--calib", self.calib),
+                    ("--teacher self", "self" in self.teacher),
+                )
+                if value
+            ]
             if given:
-                raise ConfigError(f"{', '.join(given)} only apply to quantization-aware distillation: add --quantize int8.")
+                raise ConfigError(
+                    f"{', '.join(given)} only apply to quantization-aware distillation: add --quantize int8."
+                )
             return
         if self.quantize not in RECIPES:
             raise ConfigError(f"unknown --quantize '{self.quantize}': use {' or '.join(RECIPES)}.")
         if self.from_run is None:
-            raise ConfigError("--quantize fine-tunes a trained student: give --from RUN (its directory or student.safetensors).")
+            raise ConfigError(
+                "--quantize fine-tunes a trained student: give --from RUN (its directory or student.safetensors)."
+            )
         if self.method == "fitnet":
-            raise ConfigError("--quantize distils with --method kd (or none: quantization-aware training on labels alone), not fitnet.")
+            raise ConfigError(
+                "--quantize distils with --method kd (or none: quantization-aware training on labels alone), not fitnet."
+            )

@@ -18,7 +18,11 @@ def soft_targets(teacher_logits: Sequence[torch.Tensor], temperature: float, rul
             logits / T. Both are plain softmax(t/T) for a single teacher.
     """
     if len(teacher_logits) == 1 or rule == "logit":
-        mean_logits = torch.stack([t.float() for t in teacher_logits]).mean(0) if len(teacher_logits) > 1 else teacher_logits[0].float()
+        mean_logits = (
+            torch.stack([t.float() for t in teacher_logits]).mean(0)
+            if len(teacher_logits) > 1
+            else teacher_logits[0].float()
+        )
         return F.softmax(mean_logits / temperature, dim=1)
     return torch.stack([F.softmax(t.float() / temperature, dim=1) for t in teacher_logits]).mean(0)
 
@@ -41,7 +45,9 @@ def standardize_logits(logits: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     return (logits - logits.mean(dim=1, keepdim=True)) / (logits.std(dim=1, keepdim=True) + eps)
 
 
-def kd_loss(student_logits: torch.Tensor, target_probs: torch.Tensor, temperature: float, reduction: str = "batchmean") -> torch.Tensor:
+def kd_loss(
+    student_logits: torch.Tensor, target_probs: torch.Tensor, temperature: float, reduction: str = "batchmean"
+) -> torch.Tensor:
     """Hinton's soft term: T²·KL(p_teacher ‖ softmax(s/T)), float32.
 
     T² is applied at every T so that the soft term's gradients keep their scale when T

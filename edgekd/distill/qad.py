@@ -28,8 +28,7 @@ from edgekd.data.splits import stratified_subset
 from edgekd.distill.config import DEFAULT_LR, DistillConfig
 from edgekd.engine import Predictions, predict
 from edgekd.errors import ConfigError, DataError
-from edgekd.models import ModelCard, load_model, read_card, resolve_model_path
-from edgekd.models import quantized
+from edgekd.models import ModelCard, load_model, quantized, read_card, resolve_model_path
 
 SELF_TEACHER = "self"  # `--teacher self`: the FP32 student of `--from` teaches its quantized copy
 # The short, gentle schedule of fine-tuning a calibrated model: 1/10 of distillation's lr (ModelOpt's
@@ -43,7 +42,9 @@ def from_student_card(from_run: str | Path) -> ModelCard:
     """The card of the FP32 student a QAD run starts from (its arch, input and data are the run's defaults)."""
     card = read_card(resolve_model_path(from_run, ("student",)))
     if card is None or card.role != "student":
-        raise ConfigError(f"--from {from_run}: not an edgekd student (student.safetensors + student.json from 'edgekd distill').")
+        raise ConfigError(
+            f"--from {from_run}: not an edgekd student (student.safetensors + student.json from 'edgekd distill')."
+        )
     return card
 
 
@@ -77,32 +78,46 @@ class QadRun:
         if quantized.is_quantized_artefact(from_path):
             raise ConfigError(f"--from {config.from_run} is already a QAD student; start from the FP32 one.")
         if config.student and config.student != card.arch:
-            raise ConfigError(f"--student {config.student} differs from the --from student's architecture {card.arch}; leave --student out.")
+            raise ConfigError(
+                f"--student {config.student} differs from the --from student's architecture {card.arch}; leave --student out."
+            )
         if config.img_size != card.input.size:
-            raise ConfigError(f"--img-size {config.img_size} differs from the --from student's {card.input.size} px; pass --img-size {card.input.size}.")
+            raise ConfigError(
+                f"--img-size {config.img_size} differs from the --from student's {card.input.size} px; pass --img-size {card.input.size}."
+            )
         calib_path = Path(config.calib) if config.calib else cls._default_calib((card.dataset or {}).get("spec"))
         spec = load_calibration_spec(calib_path)
         teachers = tuple(str(from_path) if t == SELF_TEACHER else t for t in config.teacher)
-        return cls(config.quantize, from_path, card, calib_path, spec), replace(config, teacher=teachers, student=card.arch)
+        return cls(config.quantize, from_path, card, calib_path, spec), replace(
+            config, teacher=teachers, student=card.arch
+        )
 
     @staticmethod
     def _default_calib(dataset: str | None) -> Path:
         name = DEFAULT_CALIB.get(dataset or "")
         if name is None or not (Path("calibration") / name).is_file():
-            raise ConfigError(f"--quantize calibrates on a calibration spec: pass --calib calibration/NAME.yaml (see calibration/README.md) for {dataset or 'this dataset'}.")
+            raise ConfigError(
+                f"--quantize calibrates on a calibration spec: pass --calib calibration/NAME.yaml (see calibration/README.md) for {dataset or 'this dataset'}."
+            )
         return Path("calibration") / name
 
     def student(self, spec: InputSpec, num_classes: int, data_dir: str | None, log) -> nn.Module:
         """The FP32 student of `--from`, quantizers inserted and calibrated, BN frozen (CPU, train mode)."""
         model, card = load_model(self.from_path)
         if card.num_classes != num_classes or card.input != spec:
-            raise ConfigError(f"--from {self.from_path}: its {card.num_classes} classes / input {card.input} differ from this run's {num_classes} / {spec}; distil on the data it was trained on.")
+            raise ConfigError(
+                f"--from {self.from_path}: its {card.num_classes} classes / input {card.input} differ from this run's {num_classes} / {spec}; distil on the data it was trained on."
+            )
         inputs = self.calibration_inputs(spec, data_dir)
-        model = quantized.quantize_model(model, self.recipe, quantized.calibration_batches(inputs, self.calib_spec.batch_size))
+        model = quantized.quantize_model(
+            model, self.recipe, quantized.calibration_batches(inputs, self.calib_spec.batch_size)
+        )
         self.counts = quantized.quantization_counts(model)
         self.batchnorm_frozen = quantized.freeze_batchnorm(model)
-        log(f"QAD: {self.recipe} quantizers from ModelOpt ({self.counts['enabled']} enabled of {self.counts['quantizers']}), calibrated on {len(inputs)} "
-            f"{self.calib_spec.split} images of {self.calib_spec.dataset} ({self.calib_path.name}); {self.batchnorm_frozen} BatchNorm layers frozen")
+        log(
+            f"QAD: {self.recipe} quantizers from ModelOpt ({self.counts['enabled']} enabled of {self.counts['quantizers']}), calibrated on {len(inputs)} "
+            f"{self.calib_spec.split} images of {self.calib_spec.dataset} ({self.calib_path.name}); {self.batchnorm_frozen} BatchNorm layers frozen"
+        )
         return model.train()
 
     def calibration_inputs(self, spec: InputSpec, data_dir: str | None) -> torch.Tensor:
@@ -111,11 +126,17 @@ class QadRun:
         image_size = int(((self.from_card.dataset or {}).get("options") or {}).get("image_size", spec.size))
         dataset = config.load(image_size)
         if dataset.num_classes != self.from_card.num_classes:
-            raise DataError(f"{self.calib_path}: {dataset.spec} has {dataset.num_classes} classes but the student has {self.from_card.num_classes}.")
+            raise DataError(
+                f"{self.calib_path}: {dataset.spec} has {dataset.num_classes} classes but the student has {self.from_card.num_classes}."
+            )
         split = dataset.split(self.calib_spec.split)
         if not split.in_memory:
-            raise DataError(f"{self.calib_path}: QAD calibrates from an in-memory split; {dataset.spec} streams from disk.")
-        index = torch.as_tensor(stratified_subset(split.labels.numpy(), self.calib_spec.samples, self.calib_spec.seed), dtype=torch.int64)
+            raise DataError(
+                f"{self.calib_path}: QAD calibrates from an in-memory split; {dataset.spec} streams from disk."
+            )
+        index = torch.as_tensor(
+            stratified_subset(split.labels.numpy(), self.calib_spec.samples, self.calib_spec.seed), dtype=torch.int64
+        )
         if len(index) == 0:
             raise DataError(f"{self.calib_path}: the {self.calib_spec.split} split of {dataset.spec} is empty.")
         with torch.no_grad():
@@ -127,7 +148,9 @@ class QadRun:
         for split in ("val", "test"):
             data = dataset.split(split)
             if len(data):
-                predictions: Predictions = predict(model.to(device), model_input, BatchLoader(data, batch_size, shuffle=False), device)
+                predictions: Predictions = predict(
+                    model.to(device), model_input, BatchLoader(data, batch_size, shuffle=False), device
+                )
                 figures[f"{split}_top1"] = predictions.top1()
         self.ptq = figures
         model.train()
@@ -138,7 +161,15 @@ class QadRun:
             "recipe": self.recipe,
             "library": "nvidia-modelopt",
             "config": "INT8_DEFAULT_CFG" + (" with per-tensor weights" if self.recipe == "int8-per-tensor" else ""),
-            "from": {"path": str(self.from_path), "sha256": sha256_file(self.from_path), "arch": self.from_card.arch, "metrics": {k: {m: v for m, v in (self.from_card.metrics.get(k) or {}).items() if m != "per_class"} for k in ("val", "test")}},
+            "from": {
+                "path": str(self.from_path),
+                "sha256": sha256_file(self.from_path),
+                "arch": self.from_card.arch,
+                "metrics": {
+                    k: {m: v for m, v in (self.from_card.metrics.get(k) or {}).items() if m != "per_class"}
+                    for k in ("val", "test")
+                },
+            },
             "calibration": self.calib_spec.model_dump() | {"path": str(self.calib_path)},
             "quantizers": self.counts,
             "batchnorm": f"{self.batchnorm_frozen} layers frozen (running statistics fixed, unquantized; folded by TensorRT)",

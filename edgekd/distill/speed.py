@@ -19,7 +19,18 @@ from typing import Any, Callable
 
 import torch
 
-from edgekd.data import AugmentRecipe, Batch, BatchLoader, DataConfig, Dataset, ImageSplit, ModelInput, ViewSampler, apply_views, to_unit_float
+from edgekd.data import (
+    AugmentRecipe,
+    Batch,
+    BatchLoader,
+    DataConfig,
+    Dataset,
+    ImageSplit,
+    ModelInput,
+    ViewSampler,
+    apply_views,
+    to_unit_float,
+)
 from edgekd.distill.cache import CacheKey, TeacherCache, epoch_table
 from edgekd.distill.methods import METHODS
 from edgekd.distill.methods.kd import KnowledgeDistillation
@@ -28,8 +39,7 @@ from edgekd.distill.targets import TeacherTargets
 from edgekd.distill.teachers import TeacherBank, load_teacher
 from edgekd.engine import OptimConfig, Progress, SilentProgress, TrainConfig, Trainer, build_optimizer
 from edgekd.errors import ConfigError
-from edgekd.models import ModelCard, create_model, save_model
-from edgekd.models import input_spec_for
+from edgekd.models import ModelCard, create_model, input_spec_for, save_model
 
 MODES = ("student", "teacher", "online_kd", "cached_kd")
 
@@ -72,7 +82,9 @@ def _prepare_teacher(config: SpeedConfig, dataset: Dataset, workdir: Path):
     spec = input_spec_for(config.teacher_arch, dataset, config.img_size, None, None)
     torch.manual_seed(1)
     model = create_model(config.teacher_arch, dataset.num_classes)
-    card = ModelCard(arch=config.teacher_arch, num_classes=dataset.num_classes, class_names=dataset.class_names, input=spec)
+    card = ModelCard(
+        arch=config.teacher_arch, num_classes=dataset.num_classes, class_names=dataset.class_names, input=spec
+    )
     return load_teacher(save_model(model, card, workdir / "teacher.safetensors"))
 
 
@@ -108,6 +120,7 @@ def _train_step(task, optimizer) -> Callable:
         optimizer.zero_grad(set_to_none=True)
         out["loss"].backward()
         optimizer.step()
+
     return step
 
 
@@ -163,13 +176,17 @@ def step_rates(config: SpeedConfig, dataset: Dataset, teacher, workdir: Path, de
     return {mode: statistics.median(values) for mode, values in samples.items()}
 
 
-def epoch_rates(config: SpeedConfig, dataset: Dataset, teacher, workdir: Path, device: torch.device) -> dict[str, float]:
+def epoch_rates(
+    config: SpeedConfig, dataset: Dataset, teacher, workdir: Path, device: torch.device
+) -> dict[str, float]:
     """img/s of whole training epochs through the `Trainer` (data, augmentation, steps); the
     teacher's figure is an epoch of its inference on the same views, which also fills the cache
     that the `cached_kd` epoch then reads."""
     train = TrainConfig(epochs=1, batch_size=config.batch_size, seed=0, eval_batch_size=1024)
     bank = TeacherBank([teacher]).to(device)
-    cache = TeacherCache(workdir / "epoch-cache", CacheKey(dataset.fingerprint, train.augment.describe(), config.img_size, 0))
+    cache = TeacherCache(
+        workdir / "epoch-cache", CacheKey(dataset.fingerprint, train.augment.describe(), config.img_size, 0)
+    )
     rates: dict[str, float] = {}
 
     filler = TeacherTargets(bank, cache, len(dataset.train), dataset.num_classes)
@@ -179,7 +196,9 @@ def epoch_rates(config: SpeedConfig, dataset: Dataset, teacher, workdir: Path, d
     size = (config.img_size, config.img_size)
     started, seen = time.perf_counter(), 0
     for batch in loader.epoch(0):
-        pixels = apply_views(to_unit_float(batch.images.to(device), size), views.params(0, batch.indices), train.augment)
+        pixels = apply_views(
+            to_unit_float(batch.images.to(device), size), views.params(0, batch.indices), train.augment
+        )
         filler.logits(pixels, batch)
         seen += len(batch)
     rates["teacher"] = seen / (time.perf_counter() - started)
@@ -191,7 +210,11 @@ def epoch_rates(config: SpeedConfig, dataset: Dataset, teacher, workdir: Path, d
         if mode == "student":
             task = StudentAlone(student, student_input, None)
         else:
-            task = KnowledgeDistillation(student, student_input, TeacherTargets(bank, cache if mode == "cached_kd" else None, len(dataset.train), dataset.num_classes))
+            task = KnowledgeDistillation(
+                student,
+                student_input,
+                TeacherTargets(bank, cache if mode == "cached_kd" else None, len(dataset.train), dataset.num_classes),
+            )
         result = Trainer(train, device).fit(task, dataset)
         rates[mode] = result.history[0]["img_per_s"]
     return rates
@@ -213,16 +236,22 @@ def measure_speed(config: SpeedConfig, progress: Progress | None = None) -> dict
     progress = progress or SilentProgress()
     torch.set_num_threads(config.threads)
     device = torch.device(config.device)
-    unknown = [name for name in config.methods if name not in METHODS or not METHODS[name].uses_teacher or name == "fitnet"]
+    unknown = [
+        name for name in config.methods if name not in METHODS or not METHODS[name].uses_teacher or name == "fitnet"
+    ]
     if unknown:
-        raise ConfigError(f"speed: cannot time method(s) {', '.join(unknown)} from the cache; use logit methods such as {', '.join(m for m in METHODS if m not in ('none', 'fitnet'))}.")
+        raise ConfigError(
+            f"speed: cannot time method(s) {', '.join(unknown)} from the cache; use logit methods such as {', '.join(m for m in METHODS if m not in ('none', 'fitnet'))}."
+        )
     started = time.perf_counter()
     dataset = DataConfig(spec=config.data, val_size=0).load(config.img_size)
     small_eval = _subset(dataset.test, config.batch_size)
     with tempfile.TemporaryDirectory(prefix="edgekd-speed-") as tmp:
         workdir = Path(tmp)
         teacher = _prepare_teacher(config, dataset, workdir)
-        progress.log(f"step rates: {config.rounds} rounds × {config.steps} steps per mode, batch {config.batch_size}, {config.img_size} px")
+        progress.log(
+            f"step rates: {config.rounds} rounds × {config.steps} steps per mode, batch {config.batch_size}, {config.img_size} px"
+        )
         steps = _report(step_rates(config, dataset, teacher, workdir, device))
         train = dataset.train if config.epoch_samples is None else _subset(dataset.train, config.epoch_samples)
         epoch_set = replace(dataset, train=train, val=small_eval, test=small_eval)
@@ -233,9 +262,22 @@ def measure_speed(config: SpeedConfig, progress: Progress | None = None) -> dict
         "steps": steps,
         "epochs": epochs,
         "targets": {
-            "cached_kd_vs_student": {"target": 0.95, "measured": steps["cached_kd_vs_student"], "met": steps["cached_kd_vs_student"] >= 0.95},
-            "online_kd_vs_bound": {"target": 0.95, "measured": steps["online_kd_vs_bound"], "met": steps["online_kd_vs_bound"] >= 0.95},
+            "cached_kd_vs_student": {
+                "target": 0.95,
+                "measured": steps["cached_kd_vs_student"],
+                "met": steps["cached_kd_vs_student"] >= 0.95,
+            },
+            "online_kd_vs_bound": {
+                "target": 0.95,
+                "measured": steps["online_kd_vs_bound"],
+                "met": steps["online_kd_vs_bound"] >= 0.95,
+            },
         },
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(), "torch": torch.__version__, "threads": torch.get_num_threads()},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        },
         "wall_time_s": time.perf_counter() - started,
     }

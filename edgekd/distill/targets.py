@@ -91,7 +91,9 @@ class TeacherTargets:
         written = []
         for index, records in sorted(self._recorded.items()):
             indices = torch.cat([r[0] for r in records]) if records else torch.empty(0, dtype=torch.int64)
-            values = torch.cat([r[1] for r in records]) if records else torch.empty(0, self.num_classes, dtype=torch.float16)
+            values = (
+                torch.cat([r[1] for r in records]) if records else torch.empty(0, self.num_classes, dtype=torch.float16)
+            )
             indices, values = _gather(indices, values)
             if self.cache is None or not self.cache.writable or len(indices) == 0:
                 continue

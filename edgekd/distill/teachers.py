@@ -20,7 +20,15 @@ from edgekd.artifacts import sha256_file
 from edgekd.data import InputSpec, ModelInput, fit_channels
 from edgekd.data.dataset import IMAGENET_MEAN, IMAGENET_STD
 from edgekd.errors import ConfigError, ModelError
-from edgekd.models import ModelCard, create_model, pretrained_defaults, read_card, read_state_dict, resolve_arch, resolve_model_path
+from edgekd.models import (
+    ModelCard,
+    create_model,
+    pretrained_defaults,
+    read_card,
+    read_state_dict,
+    resolve_arch,
+    resolve_model_path,
+)
 
 
 @dataclass
@@ -50,7 +58,14 @@ class Teacher:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def describe(self) -> dict:
-        return {"path": str(self.path), "sha256": self.sha256, "arch": self.arch, "num_classes": self.num_classes, "input": self.input.to_dict(), "has_card": self.card is not None}
+        return {
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "arch": self.arch,
+            "num_classes": self.num_classes,
+            "input": self.input.to_dict(),
+            "has_card": self.card is not None,
+        }
 
 
 def load_teacher(
@@ -72,21 +87,36 @@ def load_teacher(
     """
     source = Path(source).expanduser()
     if not source.exists():
-        raise ModelError(f"teacher not found: {source}; pass a run directory (with teacher.safetensors) or a weights file.")
+        raise ModelError(
+            f"teacher not found: {source}; pass a run directory (with teacher.safetensors) or a weights file."
+        )
     weights_path = resolve_model_path(source, preferred=("teacher", "student"))
     card = read_card(weights_path)
     if card is None:
         return _load_bare(weights_path, arch, img_size or default_img_size, mean, std)
     if arch is not None and resolve_arch(arch) != card.arch:
-        raise ConfigError(f"--teacher-arch {arch} contradicts {weights_path.with_suffix('.json').name}, which says '{card.arch}'; drop --teacher-arch.")
+        raise ConfigError(
+            f"--teacher-arch {arch} contradicts {weights_path.with_suffix('.json').name}, which says '{card.arch}'; drop --teacher-arch."
+        )
     model = create_model(card.arch, card.num_classes, card.input.in_chans)
     _load_state(model, read_state_dict(weights_path), weights_path, card.arch)
-    return Teacher(weights_path, card.arch, sha256_file(weights_path), card.input, card.num_classes, list(card.class_names), _freeze(model), card)
+    return Teacher(
+        weights_path,
+        card.arch,
+        sha256_file(weights_path),
+        card.input,
+        card.num_classes,
+        list(card.class_names),
+        _freeze(model),
+        card,
+    )
 
 
 def _load_bare(weights_path: Path, arch: str | None, img_size: int, mean, std) -> Teacher:
     if arch is None:
-        raise ModelError(f"{weights_path} has no model card ({weights_path.with_suffix('.json').name}); give its timm architecture with --teacher-arch.")
+        raise ModelError(
+            f"{weights_path} has no model card ({weights_path.with_suffix('.json').name}); give its timm architecture with --teacher-arch."
+        )
     arch = resolve_arch(arch)
     state = read_state_dict(weights_path)
     defaults = pretrained_defaults(arch)
@@ -94,7 +124,9 @@ def _load_bare(weights_path: Path, arch: str | None, img_size: int, mean, std) -
     classifier = classifier[0] if isinstance(classifier, (list, tuple)) else classifier
     weight = state.get(f"{classifier}.weight")
     if weight is None:
-        raise ModelError(f"{weights_path} has no '{classifier}.weight' (the classifier of {arch}); is it a {arch} checkpoint?")
+        raise ModelError(
+            f"{weights_path} has no '{classifier}.weight' (the classifier of {arch}); is it a {arch} checkpoint?"
+        )
     num_classes = int(weight.shape[0])
     first_conv = defaults.get("first_conv") or ""
     first_conv = first_conv[0] if isinstance(first_conv, (list, tuple)) else first_conv
@@ -131,19 +163,29 @@ def check_class_names(teacher: Teacher, class_names: list[str], data_spec: str) 
     """
     if teacher.class_names is None:
         if teacher.num_classes != len(class_names):
-            raise ConfigError(f"teacher {teacher.path} outputs {teacher.num_classes} classes but {data_spec} has {len(class_names)}.")
+            raise ConfigError(
+                f"teacher {teacher.path} outputs {teacher.num_classes} classes but {data_spec} has {len(class_names)}."
+            )
         return
     if teacher.class_names == class_names:
         return
     teacher_only = [n for n in teacher.class_names if n not in class_names]
     data_only = [n for n in class_names if n not in teacher.class_names]
     if teacher_only or data_only:
-        parts = ([f"only the teacher has {', '.join(teacher_only)}"] if teacher_only else []) + ([f"only the data has {', '.join(data_only)}"] if data_only else [])
+        parts = ([f"only the teacher has {', '.join(teacher_only)}"] if teacher_only else []) + (
+            [f"only the data has {', '.join(data_only)}"] if data_only else []
+        )
         detail = "; ".join(parts)
     else:
-        moved = [f"{n} (teacher #{teacher.class_names.index(n)}, data #{i})" for i, n in enumerate(class_names) if teacher.class_names[i] != n]
+        moved = [
+            f"{n} (teacher #{teacher.class_names.index(n)}, data #{i})"
+            for i, n in enumerate(class_names)
+            if teacher.class_names[i] != n
+        ]
         detail = f"same classes in another order: {', '.join(moved[:5])}"
-    raise ConfigError(f"teacher {teacher.path} was trained on other classes than {data_spec}: {detail}. Distil on the teacher's data, or retrain the teacher.")
+    raise ConfigError(
+        f"teacher {teacher.path} was trained on other classes than {data_spec}: {detail}. Distil on the teacher's data, or retrain the teacher."
+    )
 
 
 def check_teachers_agree(teachers: list[Teacher]) -> None:
@@ -159,12 +201,19 @@ def check_teachers_agree(teachers: list[Teacher]) -> None:
             only_first = [n for n in first.class_names if n not in other.class_names]
             only_other = [n for n in other.class_names if n not in first.class_names]
             if only_first or only_other:
-                detail = "; ".join(([f"only the first has {', '.join(only_first)}"] if only_first else []) + ([f"only the second has {', '.join(only_other)}"] if only_other else []))
+                detail = "; ".join(
+                    ([f"only the first has {', '.join(only_first)}"] if only_first else [])
+                    + ([f"only the second has {', '.join(only_other)}"] if only_other else [])
+                )
             else:
                 detail = "same classes in another order"
-            raise ConfigError(f"teachers {first.path} and {other.path} have different class lists ({detail}): every teacher of an ensemble must share class names and order.")
+            raise ConfigError(
+                f"teachers {first.path} and {other.path} have different class lists ({detail}): every teacher of an ensemble must share class names and order."
+            )
         if other.num_classes != first.num_classes:
-            raise ConfigError(f"teachers {first.path} ({first.num_classes} classes) and {other.path} ({other.num_classes} classes) have different class lists: every teacher of an ensemble must share class names and order.")
+            raise ConfigError(
+                f"teachers {first.path} ({first.num_classes} classes) and {other.path} ({other.num_classes} classes) have different class lists: every teacher of an ensemble must share class names and order."
+            )
 
 
 class TeacherBank(nn.Module):

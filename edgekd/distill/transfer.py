@@ -69,7 +69,9 @@ def drop_class_indices(names: tuple[str, ...], class_names: list[str]) -> list[i
     """Class indices of `--drop-classes` names; an unknown name fails listing the known ones."""
     unknown = [n for n in names if n not in class_names]
     if unknown:
-        raise ConfigError(f"--drop-classes: no class named {', '.join(repr(n) for n in unknown)}; the classes are: {', '.join(class_names)}.")
+        raise ConfigError(
+            f"--drop-classes: no class named {', '.join(repr(n) for n in unknown)}; the classes are: {', '.join(class_names)}."
+        )
     if len(set(names)) == len(class_names):
         raise ConfigError("--drop-classes would drop every class; keep at least one.")
     return sorted({class_names.index(n) for n in names})
@@ -93,7 +95,12 @@ def _conform(images: torch.Tensor, channels: int, size: tuple[int, int]) -> torc
     """uint8 (N, C, H, W) → the run's channels and stored size (bilinear, antialiased)."""
     images = to_channels(images, channels)
     if tuple(images.shape[-2:]) != tuple(size):
-        images = F.interpolate(images.float(), size=size, mode="bilinear", antialias=True, align_corners=False).round().clamp(0, 255).to(torch.uint8)
+        images = (
+            F.interpolate(images.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+            .round()
+            .clamp(0, 255)
+            .to(torch.uint8)
+        )
     return images
 
 
@@ -121,20 +128,47 @@ def _repeat(count: int, target: int, seed: int) -> np.ndarray:
     return np.concatenate([np.tile(np.arange(count), whole), extra]).astype(np.int64)
 
 
-def _load_transfer(spec: str, dataset: Dataset, limit: int | None, seed: int, workers: int, data_dir: str | None, memory_budget: int) -> tuple[ImageSplit, dict[str, Any]]:
+def _load_transfer(
+    spec: str, dataset: Dataset, limit: int | None, seed: int, workers: int, data_dir: str | None, memory_budget: int
+) -> tuple[ImageSplit, dict[str, Any]]:
     parsed = parse_spec(spec)
     if parsed.kind == "unlabeled":
-        loaded = load_unlabeled(parsed, image_size=dataset.image_size[0], channels=dataset.channels, limit=limit, seed=seed, workers=workers, memory_budget=memory_budget)
+        loaded = load_unlabeled(
+            parsed,
+            image_size=dataset.image_size[0],
+            channels=dataset.channels,
+            limit=limit,
+            seed=seed,
+            workers=workers,
+            memory_budget=memory_budget,
+        )
         return loaded.split, loaded.describe()
-    labelled = load_dataset(parsed, data_dir=data_dir, val_size=0, limit_train=limit, split_seed=seed, image_size=dataset.image_size[0], workers=workers)
+    labelled = load_dataset(
+        parsed,
+        data_dir=data_dir,
+        val_size=0,
+        limit_train=limit,
+        split_seed=seed,
+        image_size=dataset.image_size[0],
+        workers=workers,
+    )
     if labelled.class_names != dataset.class_names:
-        raise ConfigError(f"--transfer-data {parsed} has classes {', '.join(labelled.class_names)}, --data {dataset.spec} has {', '.join(dataset.class_names)}: a labelled transfer set needs the same classes in the same order (or use unlabeled:PATH).")
+        raise ConfigError(
+            f"--transfer-data {parsed} has classes {', '.join(labelled.class_names)}, --data {dataset.spec} has {', '.join(dataset.class_names)}: a labelled transfer set needs the same classes in the same order (or use unlabeled:PATH)."
+        )
     train = labelled.train
     if train.in_memory:
         train = ImageSplit("train", train.labels, images=_conform(train.images, dataset.channels, dataset.image_size))
     else:
         train = ImageSplit("train", train.labels, stream=_Conformed(train.stream, dataset.channels, dataset.image_size))
-    return train, {"spec": str(parsed), "kind": "labelled", "size": len(train), "found": len(labelled.train), "fingerprint": labelled.fingerprint, "streaming": not train.in_memory}
+    return train, {
+        "spec": str(parsed),
+        "kind": "labelled",
+        "size": len(train),
+        "found": len(labelled.train),
+        "fingerprint": labelled.fingerprint,
+        "streaming": not train.in_memory,
+    }
 
 
 def build_training_set(
@@ -169,7 +203,20 @@ def build_training_set(
     dropped = drop_class_indices(drop_classes, dataset.class_names) if drop_classes else []
     sources: list[tuple[str, ImageSplit, dict[str, Any]]] = []
     if ratio != 1.0:
-        sources.append(("data", dataset.train, {"spec": dataset.spec, "kind": "labelled", "size": len(dataset.train), "found": len(dataset.train), "fingerprint": dataset.fingerprint, "streaming": not dataset.train.in_memory}))
+        sources.append(
+            (
+                "data",
+                dataset.train,
+                {
+                    "spec": dataset.spec,
+                    "kind": "labelled",
+                    "size": len(dataset.train),
+                    "found": len(dataset.train),
+                    "fingerprint": dataset.fingerprint,
+                    "streaming": not dataset.train.in_memory,
+                },
+            )
+        )
     if transfer is not None:
         split, facts = _load_transfer(transfer, dataset, limit_transfer, seed, workers, data_dir, memory_budget)
         sources.append(("transfer", split, facts))
@@ -182,7 +229,9 @@ def build_training_set(
             keep = keep[~np.isin(labels, dropped)]
             facts["dropped_images"] = int(len(split) - len(keep))
         if len(keep) == 0:
-            raise DataError(f"the {name} set {facts['spec']} has no images left after --drop-classes {', '.join(drop_classes)}.")
+            raise DataError(
+                f"the {name} set {facts['spec']} has no images left after --drop-classes {', '.join(drop_classes)}."
+            )
         facts["used"] = int(len(keep))
         picks.append(keep)
     if ratio is not None and ratio < 1.0:
@@ -207,7 +256,12 @@ def build_training_set(
     changed = transfer is not None or bool(dropped)
     fingerprint = None
     if changed:
-        composition = {"parts": [{k: f[k] for k in ("spec", "fingerprint", "used", "per_epoch")} for _, _, f in sources], "dropped": [dataset.class_names[c] for c in dropped], "ratio": ratio, "seed": seed}
+        composition = {
+            "parts": [{k: f[k] for k in ("spec", "fingerprint", "used", "per_epoch")} for _, _, f in sources],
+            "dropped": [dataset.class_names[c] for c in dropped],
+            "ratio": ratio,
+            "seed": seed,
+        }
         fingerprint = hashlib.sha256(json.dumps(composition, sort_keys=True).encode()).hexdigest()[:16]
     parts = [{"name": name, **facts} for name, _, facts in sources]
     return TrainingSet(combined, parts, tuple(dataset.class_names[c] for c in dropped), fingerprint, ratio, seen)

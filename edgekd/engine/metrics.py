@@ -72,7 +72,9 @@ class Predictions:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, model_input: ModelInput, loader: BatchLoader, device: torch.device, precision=None) -> Predictions:
+def predict(
+    model: nn.Module, model_input: ModelInput, loader: BatchLoader, device: torch.device, precision=None
+) -> Predictions:
     """Run `model` over every batch of an unshuffled loader (no augmentation).
 
     The pixels are resized from storage size to the model's input size by `model_input`.
@@ -82,7 +84,9 @@ def predict(model: nn.Module, model_input: ModelInput, loader: BatchLoader, devi
     size = (model_input.spec.size, model_input.spec.size)
     logits, labels = [], []
     for batch in loader.epoch(0):
-        pixels = to_unit_float(batch.images.to(device, non_blocking=True), size).contiguous(memory_format=torch.channels_last)
+        pixels = to_unit_float(batch.images.to(device, non_blocking=True), size).contiguous(
+            memory_format=torch.channels_last
+        )
         with precision.autocast() if precision is not None else torch.autocast(device.type, enabled=False):
             out = model(model_input(pixels))
         logits.append(out.float().cpu())
@@ -96,4 +100,9 @@ def accuracy_summary(predictions: Predictions | None, num_classes: int) -> dict 
     """top-1/top-5 (percent) and per-class accuracy of one split, or None when it is empty."""
     if predictions is None:
         return None
-    return {"top1": predictions.top1(), "top5": predictions.top5(), "per_class": predictions.per_class(num_classes), "count": len(predictions.labels)}
+    return {
+        "top1": predictions.top1(),
+        "top5": predictions.top5(),
+        "per_class": predictions.per_class(num_classes),
+        "count": len(predictions.labels),
+    }

@@ -31,13 +31,25 @@ def build_optimizer(params, config: OptimConfig) -> torch.optim.Optimizer:
     if config.lr <= 0:
         raise ConfigError(f"--lr must be positive, got {config.lr}.")
     if config.name == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov and config.momentum > 0, weight_decay=config.weight_decay)
+        return torch.optim.SGD(
+            params,
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov and config.momentum > 0,
+            weight_decay=config.weight_decay,
+        )
     if config.name == "adamw":
         return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     raise ConfigError(f"unknown optimizer '{config.name}': use sgd or adamw.")
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, config: OptimConfig, total_steps: int, steps_per_epoch: int, restarts: tuple[int, ...] = ()) -> torch.optim.lr_scheduler.LambdaLR:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer,
+    config: OptimConfig,
+    total_steps: int,
+    steps_per_epoch: int,
+    restarts: tuple[int, ...] = (),
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Cosine decay per step from the peak lr to `min_lr_ratio`·lr, after a linear warm-up.
 
     `restarts`: epochs at which the schedule starts over, each segment with its own warm-up

@@ -35,7 +35,9 @@ def load_training_state(path: str | os.PathLike, config_key: str) -> dict[str, A
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for damaged or unsafe files
-        raise ModelError(f"cannot load checkpoint {path} safely: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.") from exc
+        raise ModelError(
+            f"cannot load checkpoint {path} safely: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}."
+        ) from exc
     if state.get("config_key") != config_key:
         raise ConfigError(
             f"--resume: {path} was made with another model, recipe or dataset; "

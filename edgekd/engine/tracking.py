@@ -34,7 +34,10 @@ DEFAULT_MLFLOW_URI = "sqlite:///runs/mlflow.db"
 DEFAULT_TENSORBOARD_DIR = "runs/tensorboard"
 DEFAULT_EXPERIMENT = "edgekd"
 BACKENDS = ("mlflow", "tensorboard")
-INSTALL_HINT = {"mlflow": "pip install 'edgekd[mlflow]' (or: pip install mlflow)", "tensorboard": "pip install 'edgekd[tensorboard]' (or: pip install tensorboard)"}
+INSTALL_HINT = {
+    "mlflow": "pip install 'edgekd[mlflow]' (or: pip install mlflow)",
+    "tensorboard": "pip install 'edgekd[tensorboard]' (or: pip install tensorboard)",
+}
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,11 @@ class MlflowRun:
             logging.getLogger(noisy).setLevel(logging.WARNING)
         client = mlflow.MlflowClient(tracking_uri=_local_uri(uri))
         found = client.get_experiment_by_name(experiment)
-        experiment_id = found.experiment_id if found else client.create_experiment(experiment, artifact_location=_artifact_root(uri))
+        experiment_id = (
+            found.experiment_id
+            if found
+            else client.create_experiment(experiment, artifact_location=_artifact_root(uri))
+        )
         return cls._start(client, experiment_id, name, {})
 
     @classmethod
@@ -225,7 +232,13 @@ def open_run(targets: Sequence[TrackTarget], name: str, experiment: str = DEFAUL
 
 
 @contextmanager
-def tracking(targets: Sequence[TrackTarget], name: str, recipe: Mapping[str, Any], progress: Progress, experiment: str = DEFAULT_EXPERIMENT) -> Iterator[tuple[RunGroup, Progress]]:
+def tracking(
+    targets: Sequence[TrackTarget],
+    name: str,
+    recipe: Mapping[str, Any],
+    progress: Progress,
+    experiment: str = DEFAULT_EXPERIMENT,
+) -> Iterator[tuple[RunGroup, Progress]]:
     """Open a run, log `recipe` (flattened) as its parameters and yield it with the progress
     sink to train with; the run ends FINISHED, FAILED (an error) or KILLED (Ctrl-C)."""
     run = open_run(targets, name, experiment)
@@ -273,7 +286,14 @@ class RunTree:
             self._open[label] = self.parent.child(label) if self.parent else RunGroup()
         return self._open[label]
 
-    def finish(self, label: str, tags: Mapping[str, Any], metrics: Mapping[str, float] | None = None, step: int = 0, status: str = "FINISHED") -> None:
+    def finish(
+        self,
+        label: str,
+        tags: Mapping[str, Any],
+        metrics: Mapping[str, float] | None = None,
+        step: int = 0,
+        status: str = "FINISHED",
+    ) -> None:
         """Tag `label`'s child, log its last figures and end it."""
         if not self.parent:
             return
@@ -311,7 +331,9 @@ class TrackedProgress:
         self.inner.finish(summary)
         self._finished += 1
         step = summary.get("epoch", self._finished)
-        self.run.log_metrics({k: v for k, v in scalar_fields(summary).items() if not isinstance(v, str) and k != "epoch"}, int(step))
+        self.run.log_metrics(
+            {k: v for k, v in scalar_fields(summary).items() if not isinstance(v, str) and k != "epoch"}, int(step)
+        )
 
     def log(self, message: str) -> None:
         self.inner.log(message)
@@ -321,9 +343,19 @@ def log_model(run: TrackedRun, card: "ModelCard", weights_path: Path) -> None:
     """After training: the card and the weights as artefacts, the final accuracy as metrics
     (`test_top1`, …), and for a student each teacher as tags (`teacher.0.arch`, …)."""
     run.log_metrics(final_metrics(card.metrics), int(card.training.get("epochs") or 0))
-    tags: dict[str, Any] = {"edgekd.role": card.role, "edgekd.arch": card.arch, "edgekd.dataset": card.dataset.get("spec", "")}
+    tags: dict[str, Any] = {
+        "edgekd.role": card.role,
+        "edgekd.arch": card.arch,
+        "edgekd.dataset": card.dataset.get("spec", ""),
+    }
     for index, teacher in enumerate(card.training.get("teachers") or []):
-        tags.update({f"teacher.{index}.{key}": teacher.get(key) for key in ("arch", "path", "sha256") if teacher.get(key) is not None})
+        tags.update(
+            {
+                f"teacher.{index}.{key}": teacher.get(key)
+                for key in ("arch", "path", "sha256")
+                if teacher.get(key) is not None
+            }
+        )
     run.set_tags(tags)
     for path in (weights_path.with_suffix(".json"), weights_path):
         if path.exists():
@@ -335,7 +367,9 @@ def final_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     final: dict[str, float] = {}
     for split in ("val", "test"):
         figures = metrics.get(split) or {}
-        final.update({f"final_{split}_{k}": v for k, v in scalar_fields(figures).items() if k in ("top1", "top5", "agreement")})
+        final.update(
+            {f"final_{split}_{k}": v for k, v in scalar_fields(figures).items() if k in ("top1", "top5", "agreement")}
+        )
     return final
 
 
@@ -343,7 +377,9 @@ def _import(name: str):
     try:
         return __import__(name)
     except ImportError as exc:
-        raise ConfigError(f"--track {name} needs the {name} package, which is not installed: {INSTALL_HINT[name]}.") from exc
+        raise ConfigError(
+            f"--track {name} needs the {name} package, which is not installed: {INSTALL_HINT[name]}."
+        ) from exc
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -369,4 +405,6 @@ def _folder_name(name: str) -> str:
 
 
 def _markdown_table(values: Mapping[str, Any]) -> str:
-    return "| key | value |\n|---|---|\n" + "\n".join(f"| {k} | {str(v).replace('|', '/')} |" for k, v in values.items())
+    return "| key | value |\n|---|---|\n" + "\n".join(
+        f"| {k} | {str(v).replace('|', '/')} |" for k, v in values.items()
+    )

@@ -20,7 +20,14 @@ import torch
 
 from edgekd.artifacts import atomic_write_text
 from edgekd.data import AugmentRecipe, BatchLoader, Dataset, ViewSampler, apply_views, to_unit_float
-from edgekd.engine.device import DistributedContext, Precision, all_reduce_sum, process_group_backend, resolve_precision, use_channels_last
+from edgekd.engine.device import (
+    DistributedContext,
+    Precision,
+    all_reduce_sum,
+    process_group_backend,
+    resolve_precision,
+    use_channels_last,
+)
 from edgekd.engine.metrics import Predictions, predict
 from edgekd.engine.optim import OptimConfig, build_optimizer, build_scheduler
 from edgekd.engine.progress import Progress, SilentProgress
@@ -147,12 +154,21 @@ class Trainer:
         """Train `task.student` on `dataset.train`, validating on `dataset.val` every epoch."""
         cfg = self.config
         self._prepare(task)
-        loader = BatchLoader(dataset.train, cfg.batch_size, shuffle=True, seed=cfg.seed, rank=self.context.rank, world_size=self.context.world_size)
+        loader = BatchLoader(
+            dataset.train,
+            cfg.batch_size,
+            shuffle=True,
+            seed=cfg.seed,
+            rank=self.context.rank,
+            world_size=self.context.world_size,
+        )
         views = ViewSampler(cfg.augment, len(dataset.train), cfg.seed)
         steps_per_epoch = len(loader)
         params = [p for module in task.trainable_modules().values() for p in module.parameters() if p.requires_grad]
         optimizer = build_optimizer(params, cfg.optim)
-        scheduler = build_scheduler(optimizer, cfg.optim, cfg.epochs * steps_per_epoch, steps_per_epoch, task.schedule_restarts())
+        scheduler = build_scheduler(
+            optimizer, cfg.optim, cfg.epochs * steps_per_epoch, steps_per_epoch, task.schedule_restarts()
+        )
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.needs_scaler)
         ema = self._make_ema(task)
         history: list[dict[str, Any]] = []
@@ -196,20 +212,23 @@ class Trainer:
             self.progress.finish(record)
             if self.context.is_main and self.run_dir is not None:
                 self._write_metrics(history)
-                save_training_state(checkpoint_path, {
-                    "config_key": self.config_key,
-                    "epoch": epoch + 1,
-                    "modules": {n: m.state_dict() for n, m in task.trainable_modules().items()},
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "ema": ema.state_dict() if ema is not None else None,
-                    "rng": rng_state(),
-                    "history": history,
-                    "best_top1": best_top1,
-                    "best_epoch": best_epoch,
-                    "best_state": best_state,
-                })
+                save_training_state(
+                    checkpoint_path,
+                    {
+                        "config_key": self.config_key,
+                        "epoch": epoch + 1,
+                        "modules": {n: m.state_dict() for n, m in task.trainable_modules().items()},
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "scaler": scaler.state_dict(),
+                        "ema": ema.state_dict() if ema is not None else None,
+                        "rng": rng_state(),
+                        "history": history,
+                        "best_top1": best_top1,
+                        "best_epoch": best_epoch,
+                        "best_state": best_state,
+                    },
+                )
         wall_time = time.perf_counter() - started
 
         final_model = ema.module if ema is not None else task.student
@@ -266,13 +285,17 @@ class Trainer:
             seen += batch_size
             for name, value in out.items():
                 if name != "output" and value.dim() == 0:
-                    sums[name] = sums.get(name, torch.zeros((), device=self.device)) + value.detach().float() * batch_size
+                    sums[name] = (
+                        sums.get(name, torch.zeros((), device=self.device)) + value.detach().float() * batch_size
+                    )
             if "output" in out:
                 correct += out["output"].argmax(dim=1).eq(batch.labels).sum()
                 scored += batch_size
             if step % 10 == 9:
                 elapsed = time.perf_counter() - started
-                self.progress.advance(10, loss=sums["loss"].item() / seen, img_s=seen * self.context.world_size / elapsed)
+                self.progress.advance(
+                    10, loss=sums["loss"].item() / seen, img_s=seen * self.context.world_size / elapsed
+                )
         elapsed = time.perf_counter() - started
         counts = torch.tensor([float(scored), float(seen)], device=self.device)
         totals = torch.cat([torch.stack([*sums.values(), correct.float()]), counts])
@@ -285,7 +308,9 @@ class Trainer:
         record["img_per_s"] = count / elapsed
         record["epoch_time_s"] = elapsed
         if not math.isfinite(record["train_loss"]):
-            raise TrainingError(f"the loss became non-finite in epoch {epoch + 1}; the last good checkpoint is kept. Lower --lr or set --grad-clip.")
+            raise TrainingError(
+                f"the loss became non-finite in epoch {epoch + 1}; the last good checkpoint is kept. Lower --lr or set --grad-clip."
+            )
         return record
 
     def _predict(self, model, task: TrainingTask, dataset: Dataset, split: str) -> Predictions:

@@ -98,7 +98,9 @@ run verify . --backend trt
 """
 
 
-def write_bundle(run: "_Export", fp32_path: Path, records: list["ArtefactRecord"], preprocess: "PreprocessScore | None" = None) -> list["ArtefactRecord"]:
+def write_bundle(
+    run: "_Export", fp32_path: Path, records: list["ArtefactRecord"], preprocess: "PreprocessScore | None" = None
+) -> list["ArtefactRecord"]:
     """Write the device bundle into `run.config.bundle`; returns one record per file written.
 
     Args:
@@ -136,7 +138,9 @@ def _replace_directory(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_into(bundle: Path, run: "_Export", fp32_path: Path, records: list["ArtefactRecord"], preprocess: "PreprocessScore | None") -> list[str]:
+def _write_into(
+    bundle: Path, run: "_Export", fp32_path: Path, records: list["ArtefactRecord"], preprocess: "PreprocessScore | None"
+) -> list[str]:
     """Write every bundle file into `bundle` (the staging folder); returns their names."""
     config, progress = run.config, run.progress
     progress.log(f"device bundle → {config.bundle}")
@@ -161,23 +165,36 @@ def _write_into(bundle: Path, run: "_Export", fp32_path: Path, records: list["Ar
 
     fp16 = bring(".fp16.onnx", lambda: run.fp16_onnx(fp32_path))
     figures[fp16.path.name] = {"parity": fp16.parity.to_dict() if fp16.parity else None}
-    exported_int8 = any(r.kind == "onnx" and r.path.name == f"{run.name}.int8-tensorrt.onnx" for r in records)  # PTQ or QAD
+    exported_int8 = any(
+        r.kind == "onnx" and r.path.name == f"{run.name}.int8-tensorrt.onnx" for r in records
+    )  # PTQ or QAD
     if exported_int8 or (config.int8 and run.calib_images is not None):
         int8 = bring(".int8-tensorrt.onnx", lambda: run.int8_onnx(fp32_path, "tensorrt"))
         try:
             mixed = bring(".int8-fp16.onnx", lambda: run.int8_fp16_onnx(fp32_path, int8))
-        except ModelError as exc:  # a graph the FP16 pass cannot take (e.g. a ModelOpt QDQ export): ship INT8 with FP32 rest
+        except (
+            ModelError
+        ) as exc:  # a graph the FP16 pass cannot take (e.g. a ModelOpt QDQ export): ship INT8 with FP32 rest
             progress.log(f"bundle: no INT8 + FP16 model: {exc}")
             mixed = None
         for record in (r for r in (int8, mixed) if r is not None):
-            figures[record.path.name] = {"int8": record.int8.to_dict() if record.int8 else None, **({"mixed_precision": record.details["mixed_precision"]} if "mixed_precision" in record.details else {})}
+            figures[record.path.name] = {
+                "int8": record.int8.to_dict() if record.int8 else None,
+                **(
+                    {"mixed_precision": record.details["mixed_precision"]}
+                    if "mixed_precision" in record.details
+                    else {}
+                ),
+            }
     else:
         progress.log("bundle: no INT8 model (add --int8 --calib SPEC.yaml to ship one).")
 
     if config.deepstream_softmax:  # the FP32 file (first) stays on logits: it is the parity reference
         for path in onnx_files[1:]:
             append_softmax(path)
-        progress.log(f"bundle: {', '.join(p.name for p in onnx_files[1:])} end in a softmax (output '{PROBS_NAME}') for DeepStream")
+        progress.log(
+            f"bundle: {', '.join(p.name for p in onnx_files[1:])} end in a softmax (output '{PROBS_NAME}') for DeepStream"
+        )
     reference = make_reference(run, fp32_path, onnx_files)
     reference.save(bundle / REFERENCE_NAME)
     written = [*onnx_files, bundle / REFERENCE_NAME]
@@ -186,7 +203,10 @@ def _write_into(bundle: Path, run: "_Export", fp32_path: Path, records: list["Ar
         "schema": BUNDLE_SCHEMA,
         "model": run.card.arch,
         "source": run.source.describe() | {"path": run.source.path.name},
-        "reference": {"samples": len(reference.logits), **{k: v for k, v in reference.info.items() if k != "class_names"}},
+        "reference": {
+            "samples": len(reference.logits),
+            **{k: v for k, v in reference.info.items() if k != "class_names"},
+        },
         "thresholds": {k: vars(v) for k, v in reference.thresholds.items()},
         "files": {p.name: {"sha256": sha256_file(p), "size_bytes": p.stat().st_size} for p in written},
         "figures": figures,
@@ -214,7 +234,10 @@ def make_reference(run: "_Export", fp32_path: Path, onnx_files: list[Path]) -> R
     images = reference_images(run.val, run.config.reference_samples)
     reference_name, reference = run.reference(images, as_frames)
     provisional = Reference(
-        prepared_inputs(fp32, images), reference.logits.numpy(), images.labels.numpy(), {"fp32": PERMISSIVE, "fp16": PERMISSIVE, "int8": PERMISSIVE},
+        prepared_inputs(fp32, images),
+        reference.logits.numpy(),
+        images.labels.numpy(),
+        {"fp32": PERMISSIVE, "fp16": PERMISSIVE, "int8": PERMISSIVE},
         {"input_format": fp32.input_format},
     )
     thresholds = {"fp32": derived_threshold("fp32", 100.0, 0.0)}
@@ -225,8 +248,13 @@ def make_reference(run: "_Export", fp32_path: Path, onnx_files: list[Path]) -> R
         measured[path.stem] = {"agreement": row.agreement, "max_abs_diff": row.max_abs_diff}
         threshold = derived_threshold(row.precision, row.agreement, row.max_abs_diff)
         thresholds[path.stem] = threshold
-        run.progress.log(f"reference: {path.name} in ONNX Runtime agrees on {row.agreement:.2f} % (max |Δlogit| {row.max_abs_diff:.2e}) → device threshold ≥ {threshold.min_agreement:g} %, ≤ {threshold.max_abs_diff:g}")
-    for precision in ("fp16", "int8"):  # artefacts named otherwise (a renamed file) fall back to the loosest of their precision
+        run.progress.log(
+            f"reference: {path.name} in ONNX Runtime agrees on {row.agreement:.2f} % (max |Δlogit| {row.max_abs_diff:.2e}) → device threshold ≥ {threshold.min_agreement:g} %, ≤ {threshold.max_abs_diff:g}"
+        )
+    for precision in (
+        "fp16",
+        "int8",
+    ):  # artefacts named otherwise (a renamed file) fall back to the loosest of their precision
         same = [thresholds[Path(n).stem] for n, p in precisions.items() if p == precision]
         if same:
             thresholds[precision] = Threshold(min(t.min_agreement for t in same), max(t.max_abs_diff for t in same))
@@ -258,12 +286,18 @@ def device_files(run: "_Export", bundle: Path, onnx_files: list[Path], reference
     else:  # nvinfer feeds normalised NCHW float; a baked-preprocessing model cannot take it
         atomic_write_text(bundle / "labels.txt", labels_text(run.card.class_names))
         written.append(bundle / "labels.txt")
-        run.progress.log("bundle: no DeepStream config (the model takes uint8 NHWC frames; nvinfer feeds normalised NCHW float).")
+        run.progress.log(
+            "bundle: no DeepStream config (the model takes uint8 NHWC frames; nvinfer feeds normalised NCHW float)."
+        )
     write_json(bundle / "card.json", run.card.to_dict())
     written.append(bundle / "card.json")
     script = bundle / "build.sh"
-    extra = f" --classifier-threshold {config.classifier_threshold:g}" if config.classifier_threshold is not None else ""
-    atomic_write_text(script, build_script([p.name for p in gpu_onnx], max(config.batch), ",".join(map(str, config.batch)), extra))
+    extra = (
+        f" --classifier-threshold {config.classifier_threshold:g}" if config.classifier_threshold is not None else ""
+    )
+    atomic_write_text(
+        script, build_script([p.name for p in gpu_onnx], max(config.batch), ",".join(map(str, config.batch)), extra)
+    )
     script.chmod(0o755)
     written.append(script)
     return written

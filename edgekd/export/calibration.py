@@ -16,7 +16,14 @@ from edgekd.export.samples import ImageSet, load_for_card, take
 from edgekd.models import ModelCard
 from edgekd.runtime.base import INPUT_NHWC_UINT8, Backend
 
-__all__ = ["CalibrationReader", "CalibrationSpec", "calibration_images", "data_config_of", "load_calibration_spec", "prepared_inputs"]
+__all__ = [
+    "CalibrationReader",
+    "CalibrationSpec",
+    "calibration_images",
+    "data_config_of",
+    "load_calibration_spec",
+    "prepared_inputs",
+]
 
 
 def data_config_of(spec: CalibrationSpec, card: ModelCard, data_dir: str | None) -> DataConfig:
@@ -29,11 +36,15 @@ def calibration_images(spec: CalibrationSpec, card: ModelCard, data_dir: str | N
     config = data_config_of(spec, card, data_dir)
     dataset = load_for_card(config, card)
     if spec.dataset != (card.dataset or {}).get("spec"):
-        progress.log(f"calibrating on {spec.dataset}, not the checkpoint's training set ({(card.dataset or {}).get('spec')}).")
+        progress.log(
+            f"calibrating on {spec.dataset}, not the checkpoint's training set ({(card.dataset or {}).get('spec')})."
+        )
     split = dataset.split(spec.split)
     images = take(split, dataset.spec, spec.samples, spec.seed)
     if len(images) < spec.samples:
-        progress.log(f"calibration: {spec.dataset} {spec.split} has {len(images)} images, fewer than the {spec.samples} asked; using all of them.")
+        progress.log(
+            f"calibration: {spec.dataset} {spec.split} has {len(images)} images, fewer than the {spec.samples} asked; using all of them."
+        )
     return images
 
 
@@ -73,5 +84,8 @@ def prepared_inputs(backend: Backend, images: ImageSet, batch_size: int = 256) -
     """Every image as the FP32 model's input (float NCHW normalised, or uint8 NHWC frames)."""
     as_frames = backend.input_format == INPUT_NHWC_UINT8
     size = backend.card.input.size
-    parts = [backend.prepare(images.pixels(size, start, start + batch_size, as_frames)).numpy() for start in range(0, len(images), batch_size)]
+    parts = [
+        backend.prepare(images.pixels(size, start, start + batch_size, as_frames)).numpy()
+        for start in range(0, len(images), batch_size)
+    ]
     return np.concatenate(parts)

@@ -114,11 +114,15 @@ class ExportConfig:
             raise ConfigError(f"unknown --exporter '{self.exporter}': use {' or '.join(EXPORTERS)}.")
         low, high = OPSET_RANGE[self.exporter]
         if not low <= self.opset <= high:
-            raise ConfigError(f"--opset {self.opset} is outside what the {self.exporter} exporter writes well ({low}–{high}).")
+            raise ConfigError(
+                f"--opset {self.opset} is outside what the {self.exporter} exporter writes well ({low}–{high})."
+            )
         if self.parity_samples is not None and self.parity_samples < 1:
             raise ConfigError(f"--parity-samples must be at least 1, got {self.parity_samples}.")
         if self.from_onnx and self.bake_preprocess:
-            raise ConfigError("--bake-preprocess applies when exporting a checkpoint; this ONNX is already exported (its input format is fixed).")
+            raise ConfigError(
+                "--bake-preprocess applies when exporting a checkpoint; this ONNX is already exported (its input format is fixed)."
+            )
         self._validate_int8()
         self._validate_trt()
         if self.reference_samples < 1:
@@ -128,7 +132,9 @@ class ExportConfig:
         if self.deepstream_softmax and self.bundle is None:
             raise ConfigError("--deepstream-softmax applies to a device bundle's ONNX; add --bundle DIR.")
         if self.classifier_threshold is not None and self.deepstream_softmax and not 0 <= self.classifier_threshold < 1:
-            raise ConfigError(f"--classifier-threshold is a probability with --deepstream-softmax (0 ≤ p < 1), got {self.classifier_threshold}.")
+            raise ConfigError(
+                f"--classifier-threshold is a probability with --deepstream-softmax (0 ≤ p < 1), got {self.classifier_threshold}."
+            )
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {self.threads}.")
         return self
@@ -140,31 +146,49 @@ class ExportConfig:
         if self.calib_method not in CALIB_METHODS:
             raise ConfigError(f"unknown --calib-method '{self.calib_method}': use {', '.join(CALIB_METHODS)}.")
         if not self.int8:
-            for flag, given in (("--calib", self.calib), ("--int8-target", self.int8_target), ("--max-drop", self.max_drop), ("--exclude-nodes", self.exclude_nodes), ("--exclude-op-types", self.exclude_op_types)):
+            for flag, given in (
+                ("--calib", self.calib),
+                ("--int8-target", self.int8_target),
+                ("--max-drop", self.max_drop),
+                ("--exclude-nodes", self.exclude_nodes),
+                ("--exclude-op-types", self.exclude_op_types),
+            ):
                 if given:
                     raise ConfigError(f"{flag} applies to INT8 export; add --int8.")
             return
         if self.calib is None:
-            raise ConfigError("--int8 needs --calib SPEC.yaml (e.g. calibration/fmnist-val-512.yaml; see calibration/README.md).")
+            raise ConfigError(
+                "--int8 needs --calib SPEC.yaml (e.g. calibration/fmnist-val-512.yaml; see calibration/README.md)."
+            )
         if self.max_drop is not None and self.max_drop < 0:
             raise ConfigError(f"--max-drop must be >= 0 points, got {self.max_drop}.")
 
     def _validate_trt(self) -> None:
         if not self.trt:
-            for flag, given in (("--dla-core", self.dla_core is not None), ("--deepstream", self.deepstream), ("--timing-cache", self.timing_cache)):
+            for flag, given in (
+                ("--dla-core", self.dla_core is not None),
+                ("--deepstream", self.deepstream),
+                ("--timing-cache", self.timing_cache),
+            ):
                 if given:
                     raise ConfigError(f"{flag} applies to TensorRT engines; add --trt.")
             return
         if not 1 <= len(self.batch) <= 3 or any(b < 1 for b in self.batch) or list(self.batch) != sorted(self.batch):
-            raise ConfigError(f"--batch takes 1 to 3 ascending sizes (min,opt,max), e.g. 1,8,32; got {','.join(map(str, self.batch))}.")
+            raise ConfigError(
+                f"--batch takes 1 to 3 ascending sizes (min,opt,max), e.g. 1,8,32; got {','.join(map(str, self.batch))}."
+            )
         if self.workspace_gb <= 0:
             raise ConfigError(f"--workspace-gb must be positive, got {self.workspace_gb}.")
         if self.dla_core is not None and self.dla_core < 0:
             raise ConfigError(f"--dla-core must be 0 or 1 (Orin has two DLA cores), got {self.dla_core}.")
         if self.int8 and "tensorrt" not in self.int8_targets:
-            raise ConfigError("--trt with --int8 needs --int8-target tensorrt: the CPU INT8 model is asymmetric (U8S8), which TensorRT's explicit quantization does not take.")
+            raise ConfigError(
+                "--trt with --int8 needs --int8-target tensorrt: the CPU INT8 model is asymmetric (U8S8), which TensorRT's explicit quantization does not take."
+            )
         if self.deepstream and self.bake_preprocess:
-            raise ConfigError("--deepstream needs float NCHW input (nvinfer normalises frames itself); drop --bake-preprocess.")
+            raise ConfigError(
+                "--deepstream needs float NCHW input (nvinfer normalises frames itself); drop --bake-preprocess."
+            )
 
     def describe(self) -> dict:
         payload = asdict(self)

@@ -56,17 +56,35 @@ class NvinferModel:
     def from_sidecar(cls, sidecar: dict[str, Any]) -> "NvinferModel":
         """From an engine's build sidecar (`<engine>.json`)."""
         return cls(
-            sidecar["engine"], (sidecar.get("source_onnx") or {}).get("name"), sidecar["precision"], sidecar["profile"]["max"][0],
-            sidecar["card"]["arch"], sidecar["class_names"], sidecar["input_size"], sidecar["mean"], sidecar["std"], sidecar.get("output_name", OUTPUT_NAME),
+            sidecar["engine"],
+            (sidecar.get("source_onnx") or {}).get("name"),
+            sidecar["precision"],
+            sidecar["profile"]["max"][0],
+            sidecar["card"]["arch"],
+            sidecar["class_names"],
+            sidecar["input_size"],
+            sidecar["mean"],
+            sidecar["std"],
+            sidecar.get("output_name", OUTPUT_NAME),
         )
 
     @classmethod
-    def from_onnx_metadata(cls, onnx_name: str, metadata: dict[str, Any], max_batch: int, output: str = OUTPUT_NAME) -> "NvinferModel":
+    def from_onnx_metadata(
+        cls, onnx_name: str, metadata: dict[str, Any], max_batch: int, output: str = OUTPUT_NAME
+    ) -> "NvinferModel":
         """For an engine not built yet (a device bundle): named after its ONNX."""
         card = metadata["card"]
         return cls(
-            f"{Path(onnx_name).stem}.engine", onnx_name, metadata.get("precision", "fp32"), max_batch, card["arch"], card["class_names"],
-            card["input"]["input_size"], card["input"]["mean"], card["input"]["std"], output,
+            f"{Path(onnx_name).stem}.engine",
+            onnx_name,
+            metadata.get("precision", "fp32"),
+            max_batch,
+            card["arch"],
+            card["class_names"],
+            card["input"]["input_size"],
+            card["input"]["mean"],
+            card["input"]["std"],
+            output,
         )
 
 
@@ -91,16 +109,23 @@ def nvinfer_config(model: NvinferModel, labels_name: str, threshold: float | Non
     scale, offsets = scale_and_offsets(model.mean, model.std)
     exact = max(model.std) - min(model.std) < 1e-6
     probabilities = model.output == PROBS_NAME
-    threshold = (DEFAULT_PROBABILITY_THRESHOLD if probabilities else LOGIT_THRESHOLD) if threshold is None else threshold
-    note = "" if exact else f"# std differs per channel {model.std}: nvinfer takes one scale, so the mean std {sum(model.std) / len(model.std):.4f} is used (its top-1 cost is in export.json: deepstream_preprocess)\n"
+    threshold = (
+        (DEFAULT_PROBABILITY_THRESHOLD if probabilities else LOGIT_THRESHOLD) if threshold is None else threshold
+    )
     confidence = (
         "# outputs are softmax probabilities: classifier-threshold is the least probability of the top class."
         if probabilities
         else "# outputs are logits, so the threshold is set below any logit: the default parser takes the arg-max."
     )
-    lines = [f"# Gst-nvinfer classifier config written by edgekd export for {model.engine}", f"# {model.arch}, {len(model.class_names)} classes, {model.precision}.", confidence]
+    lines = [
+        f"# Gst-nvinfer classifier config written by edgekd export for {model.engine}",
+        f"# {model.arch}, {len(model.class_names)} classes, {model.precision}.",
+        confidence,
+    ]
     if not exact:
-        lines.append(f"# std differs per channel {model.std}: nvinfer takes one scale, so the mean std {sum(model.std) / len(model.std):.4f} is used (its top-1 cost: deepstream_preprocess in export.json)")
+        lines.append(
+            f"# std differs per channel {model.std}: nvinfer takes one scale, so the mean std {sum(model.std) / len(model.std):.4f} is used (its top-1 cost: deepstream_preprocess in export.json)"
+        )
     lines += [
         "[property]",
         "gpu-id=0",

@@ -50,10 +50,22 @@ class Int8Report:
 def accuracy_block(fp32: Predictions, int8: Predictions) -> dict:
     """FP32 and INT8 top-1 (percent), their drop (points) and top-1 agreement (percent)."""
     fp32_top1, int8_top1 = fp32.top1(), int8.top1()
-    return {"fp32_top1": fp32_top1, "int8_top1": int8_top1, "drop": fp32_top1 - int8_top1, "agreement": fp32.agreement(int8), "samples": len(fp32.labels)}
+    return {
+        "fp32_top1": fp32_top1,
+        "int8_top1": int8_top1,
+        "drop": fp32_top1 - int8_top1,
+        "agreement": fp32.agreement(int8),
+        "samples": len(fp32.labels),
+    }
 
 
-def measure_speed(fp32: Backend, int8: Backend, frames: torch.Tensor, batches: tuple[int, ...] = LATENCY_BATCHES, min_time_s: float = 1.0) -> dict[int, dict]:
+def measure_speed(
+    fp32: Backend,
+    int8: Backend,
+    frames: torch.Tensor,
+    batches: tuple[int, ...] = LATENCY_BATCHES,
+    min_time_s: float = 1.0,
+) -> dict[int, dict]:
     """Median latency of FP32 vs INT8 per batch size, timed in interleaved rounds.
 
     Args:
@@ -65,9 +77,15 @@ def measure_speed(fp32: Backend, int8: Backend, frames: torch.Tensor, batches: t
         if len(pixels) < batch:  # a small val split: repeat images to fill the batch
             pixels = pixels.repeat(-(-batch // len(pixels)), 1, 1, 1)[:batch]
         fp32_in, int8_in = fp32.prepare(pixels), int8.prepare(pixels)
-        timed = compare_latency({"fp32": lambda: fp32.run(fp32_in), "int8": lambda: int8.run(int8_in)}, batch, min_time_s=min_time_s)
+        timed = compare_latency(
+            {"fp32": lambda: fp32.run(fp32_in), "int8": lambda: int8.run(int8_in)}, batch, min_time_s=min_time_s
+        )
         fp32_ms, int8_ms = timed["fp32"].median_ms, timed["int8"].median_ms
-        results[batch] = {"fp32_ms": fp32_ms, "int8_ms": int8_ms, "speedup": fp32_ms / int8_ms if int8_ms > 0 else float("inf")}
+        results[batch] = {
+            "fp32_ms": fp32_ms,
+            "int8_ms": int8_ms,
+            "speedup": fp32_ms / int8_ms if int8_ms > 0 else float("inf"),
+        }
     return results
 
 
@@ -85,7 +103,10 @@ def judge(report: Int8Report) -> Int8Report:
         report.recommend = "fp32"
         report.verdict = f"INT8 speed not measured (--no-latency): not presented as a win; keep FP32 until it is measured (val drop {drop:.2f} pt)."
         return report
-    speed = ", ".join(f"batch {b}: INT8 {v['int8_ms']:.2f} ms vs FP32 {v['fp32_ms']:.2f} ms ({v['speedup']:.2f}×)" for b, v in report.latency.items())
+    speed = ", ".join(
+        f"batch {b}: INT8 {v['int8_ms']:.2f} ms vs FP32 {v['fp32_ms']:.2f} ms ({v['speedup']:.2f}×)"
+        for b, v in report.latency.items()
+    )
     faster = {b: v["speedup"] > 1.0 for b, v in report.latency.items()}
     if not any(faster.values()):
         report.recommend = "fp32"
@@ -96,7 +117,9 @@ def judge(report: Int8Report) -> Int8Report:
     elif not all(faster.values()):
         slow = [str(b) for b, ok in faster.items() if not ok]
         report.recommend = "fp32"
-        report.verdict = f"INT8 is faster only at some batch sizes ({speed}); not at batch {', '.join(slow)}: use FP32 there."
+        report.verdict = (
+            f"INT8 is faster only at some batch sizes ({speed}); not at batch {', '.join(slow)}: use FP32 there."
+        )
     else:
         report.recommend = "int8"
         report.verdict = f"INT8 wins on this CPU: {speed}; val drop {drop:.2f} pt."

@@ -77,7 +77,14 @@ def precision_counts(proto) -> PrecisionCounts:
             counts["fp16"] += 1
         elif out_type == FLOAT:
             counts["fp32"] += 1
-    return PrecisionCounts(counts["QuantizeLinear"], counts["DequantizeLinear"], counts["fp16"], counts["fp32"], counts["casts"], counts["fp16_qdq"])
+    return PrecisionCounts(
+        counts["QuantizeLinear"],
+        counts["DequantizeLinear"],
+        counts["fp16"],
+        counts["fp32"],
+        counts["casts"],
+        counts["fp16_qdq"],
+    )
 
 
 def int8_with_fp16(qdq_proto):
@@ -97,9 +104,15 @@ def int8_with_fp16(qdq_proto):
 
     opset = next(o.version for o in qdq_proto.opset_import if o.domain in ("", "ai.onnx"))
     try:
-        source = version_converter.convert_version(qdq_proto, FP16_QDQ_OPSET) if opset < FP16_QDQ_OPSET else onnx.ModelProto.FromString(qdq_proto.SerializeToString())
+        source = (
+            version_converter.convert_version(qdq_proto, FP16_QDQ_OPSET)
+            if opset < FP16_QDQ_OPSET
+            else onnx.ModelProto.FromString(qdq_proto.SerializeToString())
+        )
     except Exception as exc:  # the converter raises RuntimeError/ValidationError for ops it cannot adapt
-        raise ModelError(f"cannot move the INT8 model from opset {opset} to {FP16_QDQ_OPSET} for FP16 Q/DQ ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).") from exc
+        raise ModelError(
+            f"cannot move the INT8 model from opset {opset} to {FP16_QDQ_OPSET} for FP16 Q/DQ ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})."
+        ) from exc
     weights = {t.name for t in source.graph.initializer}
     weight_dq = [n.name for n in source.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in weights]
     with warnings.catch_warnings():

@@ -92,7 +92,9 @@ def export_onnx(model: nn.Module, spec: InputSpec, *, exporter: str, opset: int,
         proto = _run_exporter(module, example, exporter, opset)
     except Exception as exc:  # exporters raise many types (TorchExportError, RuntimeError, …) for unsupported models
         other = "torchscript" if exporter == "dynamo" else "dynamo"
-        raise ModelError(f"the {exporter} exporter cannot export this model ({type(exc).__name__}: {_first_line(exc)}); try --exporter {other}.") from exc
+        raise ModelError(
+            f"the {exporter} exporter cannot export this model ({type(exc).__name__}: {_first_line(exc)}); try --exporter {other}."
+        ) from exc
     simplified = False
     if simplify:
         import onnxslim
@@ -121,14 +123,30 @@ def _run_exporter(module: nn.Module, example: torch.Tensor, exporter: str, opset
         warnings.simplefilter("ignore")  # deprecation chatter of the exporters, not about this model
         if exporter == "dynamo":
             program = torch.onnx.export(
-                module, (example,), None, dynamo=True, opset_version=opset, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                dynamic_shapes=({0: torch.export.Dim("batch")},), optimize=True, verbose=False, report=False,
+                module,
+                (example,),
+                None,
+                dynamo=True,
+                opset_version=opset,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                optimize=True,
+                verbose=False,
+                report=False,
             )
             return program.model_proto
         buffer = io.BytesIO()
         torch.onnx.export(
-            module, (example,), buffer, dynamo=False, opset_version=opset, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}, do_constant_folding=True,
+            module,
+            (example,),
+            buffer,
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            do_constant_folding=True,
         )
         return onnx.load_from_string(buffer.getvalue())
 
@@ -136,10 +154,14 @@ def _run_exporter(module: nn.Module, example: torch.Tensor, exporter: str, opset
 def _check_interface(proto) -> None:
     inputs, outputs = [i.name for i in proto.graph.input], [o.name for o in proto.graph.output]
     if inputs != [INPUT_NAME] or outputs != [OUTPUT_NAME]:
-        raise ModelError(f"the exported graph has inputs {inputs} and outputs {outputs}; expected ['{INPUT_NAME}'] and ['{OUTPUT_NAME}'].")
+        raise ModelError(
+            f"the exported graph has inputs {inputs} and outputs {outputs}; expected ['{INPUT_NAME}'] and ['{OUTPUT_NAME}']."
+        )
     batch_dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
     if batch_dim.HasField("dim_value"):
-        raise ModelError(f"the exporter fixed the batch dimension to {batch_dim.dim_value}; the model must take any batch size.")
+        raise ModelError(
+            f"the exporter fixed the batch dimension to {batch_dim.dim_value}; the model must take any batch size."
+        )
 
 
 def _opset(proto) -> int:

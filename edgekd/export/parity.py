@@ -62,8 +62,14 @@ class ParityReport:
     gated_agreement: float = 100.0
 
     def line(self) -> str:
-        limit = f" (gate ≥ {self.gate.min_agreement:g} %" + (f", ≤ {self.gate.max_abs_diff:g})" if self.gate.max_abs_diff is not None else ")")
-        ties = f" ({self.near_tie_flips} near-tie flip(s) excused: {self.gated_agreement:.2f} %)" if self.near_tie_flips else ""
+        limit = f" (gate ≥ {self.gate.min_agreement:g} %" + (
+            f", ≤ {self.gate.max_abs_diff:g})" if self.gate.max_abs_diff is not None else ")"
+        )
+        ties = (
+            f" ({self.near_tie_flips} near-tie flip(s) excused: {self.gated_agreement:.2f} %)"
+            if self.near_tie_flips
+            else ""
+        )
         return f"{self.candidate} vs {self.reference} on {self.samples} {self.split} images: agreement {self.agreement:.2f} %{ties}, max |Δlogit| {self.max_abs_diff:.2e}{limit}"
 
     def to_dict(self) -> dict:
@@ -72,7 +78,9 @@ class ParityReport:
         return payload
 
 
-def compare(reference: Predictions, candidate: Predictions, gate: ParityGate, *, names: tuple[str, str], split: str) -> ParityReport:
+def compare(
+    reference: Predictions, candidate: Predictions, gate: ParityGate, *, names: tuple[str, str], split: str
+) -> ParityReport:
     """Compare two sets of logits over the same images (no exception; see `enforce`)."""
     delta = (candidate.logits - reference.logits).abs()
     agreement = reference.agreement(candidate)
@@ -112,5 +120,7 @@ def _flips(reference: Predictions, candidate: Predictions, tie_margin: float) ->
 def enforce(report: ParityReport) -> ParityReport:
     """Raise `CheckFailed` (exit 1) when the gate did not hold."""
     if not report.passed:
-        raise CheckFailed(f"parity failed: {report.line()}. The artefact was not written; try --exporter torchscript or another --opset.")
+        raise CheckFailed(
+            f"parity failed: {report.line()}. The artefact was not written; try --exporter torchscript or another --opset."
+        )
     return report

@@ -57,5 +57,17 @@ def score_nvinfer_preprocessing(backend: Backend, images: ImageSet) -> Preproces
         inputs = backend.prepare(images.pixels(size, start, start + BATCH, as_frames=True))  # camera frames are 8-bit
         exact.append(backend.run(inputs))
         approximated.append(backend.run((inputs * channel_gain).contiguous()))
-    exact_p, nvinfer_p = Predictions(torch.cat(exact), images.labels), Predictions(torch.cat(approximated), images.labels)
-    return PreprocessScore(len(images), images.split, exact_p.top1(), nvinfer_p.top1(), exact_p.top1() - nvinfer_p.top1(), exact_p.agreement(nvinfer_p), std, scale_std)
+    exact_p, nvinfer_p = (
+        Predictions(torch.cat(exact), images.labels),
+        Predictions(torch.cat(approximated), images.labels),
+    )
+    return PreprocessScore(
+        len(images),
+        images.split,
+        exact_p.top1(),
+        nvinfer_p.top1(),
+        exact_p.top1() - nvinfer_p.top1(),
+        exact_p.agreement(nvinfer_p),
+        std,
+        scale_std,
+    )

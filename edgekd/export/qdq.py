@@ -20,13 +20,20 @@ import onnx
 import torch
 from torch import nn
 
+from edgekd.errors import CheckFailed, ConfigError
 from edgekd.export.int8_report import Int8Report, judge
 from edgekd.export.onnx_export import INPUT_NAME, OUTPUT_NAME, example_input, save_with_metadata
 from edgekd.export.parity import ParityGate, compare
 from edgekd.export.samples import predict_backend
 from edgekd.models import ModelCard
-from edgekd.errors import CheckFailed, ConfigError
-from edgekd.models.quantized import QDQ_OPSET, export_qdq_onnx, is_quantized_artefact, load_quantized, quantization_counts, require_modelopt
+from edgekd.models.quantized import (
+    QDQ_OPSET,
+    export_qdq_onnx,
+    is_quantized_artefact,
+    load_quantized,
+    quantization_counts,
+    require_modelopt,
+)
 from edgekd.runtime.base import INPUT_NCHW_FLOAT, Backend
 from edgekd.runtime.ort_backend import OrtBackend, session_options
 
@@ -74,37 +81,88 @@ def qad_int8_onnx(run: "_Export", fp32_path: Path) -> dict[str, Any]:
     progress = run.progress
     model, card, state = load_quantized(run.source.path, exportable=True)
     counts = quantization_counts(model)
-    progress.log(f"QDQ ONNX of the QAD student ({state['recipe']}, {counts['enabled']} ModelOpt quantizers; TorchScript exporter, opset {QDQ_OPSET})")
+    progress.log(
+        f"QDQ ONNX of the QAD student ({state['recipe']}, {counts['enabled']} ModelOpt quantizers; TorchScript exporter, opset {QDQ_OPSET})"
+    )
     work_path = run.work / f"{run.name}.int8-{TARGET}.onnx"
     export_qdq_onnx(model, example_input(card.input, baked=False), work_path, INPUT_NAME, OUTPUT_NAME)
     proto = onnx.load(str(work_path))
     onnx.checker.check_model(proto, full_check=True)
     ops = Counter(node.op_type for node in proto.graph.node)
     quantization = {
-        "target": TARGET, "format": "QDQ", "types": "S8S8 symmetric", "library": "nvidia-modelopt", "recipe": state["recipe"],
-        "per_channel": state["recipe"] == "int8", "ranges": "calibrated by ModelOpt before QAD, kept through it",
-        "quantize_linear": ops["QuantizeLinear"], "dequantize_linear": ops["DequantizeLinear"], "float_ops": _float_ops(proto.graph),
-        "quantizers": counts, "calibration": (card.training.get("quantize") or {}).get("calibration"),
-        "state": {"file": card.extra.get("quantizers", {}).get("state"), "amax_sha256": state["amax_sha256"], "versions": state["versions"]},
+        "target": TARGET,
+        "format": "QDQ",
+        "types": "S8S8 symmetric",
+        "library": "nvidia-modelopt",
+        "recipe": state["recipe"],
+        "per_channel": state["recipe"] == "int8",
+        "ranges": "calibrated by ModelOpt before QAD, kept through it",
+        "quantize_linear": ops["QuantizeLinear"],
+        "dequantize_linear": ops["DequantizeLinear"],
+        "float_ops": _float_ops(proto.graph),
+        "quantizers": counts,
+        "calibration": (card.training.get("quantize") or {}).get("calibration"),
+        "state": {
+            "file": card.extra.get("quantizers", {}).get("state"),
+            "amax_sha256": state["amax_sha256"],
+            "versions": state["versions"],
+        },
     }
-    facts = {"exporter": "torchscript", "opset": QDQ_OPSET, "simplified": False, "bake_preprocess": False, "quantization": quantization}
+    facts = {
+        "exporter": "torchscript",
+        "opset": QDQ_OPSET,
+        "simplified": False,
+        "bake_preprocess": False,
+        "quantization": quantization,
+    }
     payload = run.payload("int8", INPUT_NCHW_FLOAT, facts)
 
     reference = predict_backend(FakeQuantBackend(model, card), run.val)
     save_with_metadata(proto, work_path, payload)
     literal = _unoptimised(run.ort(work_path), work_path)
-    parity = compare(reference, predict_backend(literal, run.val), QDQ_GATE, names=("torch fake-quant", f"onnx int8 {TARGET} (Q/DQ as written)"), split="val")
+    parity = compare(
+        reference,
+        predict_backend(literal, run.val),
+        QDQ_GATE,
+        names=("torch fake-quant", f"onnx int8 {TARGET} (Q/DQ as written)"),
+        split="val",
+    )
     progress.log(("✓ " if parity.passed else "✗ ") + parity.line())
     if not parity.passed:  # not enforce(): its advice (another exporter or opset) does not apply here
-        raise CheckFailed(f"parity failed: {parity.line()}. The QDQ ONNX does not compute the fake-quantized model and was not written.")
+        raise CheckFailed(
+            f"parity failed: {parity.line()}. The QDQ ONNX does not compute the fake-quantized model and was not written."
+        )
     candidate = run.ort(work_path)
-    fused = compare(reference, predict_backend(candidate, run.val), QDQ_GATE, names=("torch fake-quant", f"onnx int8 {TARGET} (integer kernels)"), split="val")
-    progress.log(f"  {fused.candidate} vs {fused.reference}: agreement {fused.agreement:.2f} %, max |Δlogit| {fused.max_abs_diff:.2e} (reported)")
+    fused = compare(
+        reference,
+        predict_backend(candidate, run.val),
+        QDQ_GATE,
+        names=("torch fake-quant", f"onnx int8 {TARGET} (integer kernels)"),
+        split="val",
+    )
+    progress.log(
+        f"  {fused.candidate} vs {fused.reference}: agreement {fused.agreement:.2f} %, max |Δlogit| {fused.max_abs_diff:.2e} (reported)"
+    )
 
     report = measure(run, fp32_path, candidate)
-    progress.log(f"INT8 ({TARGET}, QAD) vs FP32 ONNX: " + ", ".join(f"{split} {b['int8_top1']:.2f} vs {b['fp32_top1']:.2f} % (drop {b['drop']:.2f} pt)" for split, b in report.accuracy.items()))
-    details = {"quantization": quantization, "parity": parity.to_dict(), "integer_kernels": {k: v for k, v in fused.to_dict().items() if k not in ("gate", "passed")}, "qad_from": _from_student(card, report)}
-    published = run.publish(proto, {**payload, "parity": parity.to_dict(), "int8": report.to_dict(), "qad_from": details["qad_from"]}, f"{run.name}.int8-{TARGET}.onnx")
+    progress.log(
+        f"INT8 ({TARGET}, QAD) vs FP32 ONNX: "
+        + ", ".join(
+            f"{split} {b['int8_top1']:.2f} vs {b['fp32_top1']:.2f} % (drop {b['drop']:.2f} pt)"
+            for split, b in report.accuracy.items()
+        )
+    )
+    details = {
+        "quantization": quantization,
+        "parity": parity.to_dict(),
+        "integer_kernels": {k: v for k, v in fused.to_dict().items() if k not in ("gate", "passed")},
+        "qad_from": _from_student(card, report),
+    }
+    published = run.publish(
+        proto,
+        {**payload, "parity": parity.to_dict(), "int8": report.to_dict(), "qad_from": details["qad_from"]},
+        f"{run.name}.int8-{TARGET}.onnx",
+    )
     return {"path": published, "target": TARGET, "parity": parity, "int8": report, "details": details}
 
 
@@ -131,7 +189,13 @@ def _float_ops(graph: onnx.GraphProto) -> dict[str, int]:
     for node in graph.node:  # graph order is topological: a dequantized tensor stays so through layout ops
         if node.op_type in passthrough and node.input and node.input[0] in dequantized:
             dequantized.update(node.output)
-    return dict(sorted(Counter(n.op_type for n in graph.node if n.op_type not in plumbing and not dequantized.intersection(n.input)).items()))
+    return dict(
+        sorted(
+            Counter(
+                n.op_type for n in graph.node if n.op_type not in plumbing and not dequantized.intersection(n.input)
+            ).items()
+        )
+    )
 
 
 def _from_student(card: ModelCard, report: Int8Report) -> dict[str, Any] | None:
@@ -140,8 +204,18 @@ def _from_student(card: ModelCard, report: Int8Report) -> dict[str, Any] | None:
     if not start:
         return None
     metrics = start.get("metrics") or {}
-    drops = {split: metrics[split]["top1"] - block["int8_top1"] for split, block in report.accuracy.items() if (metrics.get(split) or {}).get("top1") is not None}
-    return {"path": start.get("path"), "sha256": start.get("sha256"), "top1": {s: (metrics.get(s) or {}).get("top1") for s in ("val", "test")}, "int8_drop_vs_from": drops, "ptq": (card.training.get("quantize") or {}).get("ptq")}
+    drops = {
+        split: metrics[split]["top1"] - block["int8_top1"]
+        for split, block in report.accuracy.items()
+        if (metrics.get(split) or {}).get("top1") is not None
+    }
+    return {
+        "path": start.get("path"),
+        "sha256": start.get("sha256"),
+        "top1": {s: (metrics.get(s) or {}).get("top1") for s in ("val", "test")},
+        "int8_drop_vs_from": drops,
+        "ptq": (card.training.get("quantize") or {}).get("ptq"),
+    }
 
 
 def is_qad_checkpoint(path: Path) -> bool:
@@ -155,4 +229,6 @@ def check_qad_source(source: "ExportSource", config: "ExportConfig") -> None:
         return
     require_modelopt(f"exporting {source.path.name} (a QAD student)")
     if config.int8 and "tensorrt" in config.int8_targets:
-        raise ConfigError(f"{source.path.name} is a QAD student: its TensorRT INT8 ONNX comes from its own quantizers, written without --int8; use --int8-target cpu for ONNX Runtime PTQ.")
+        raise ConfigError(
+            f"{source.path.name} is a QAD student: its TensorRT INT8 ONNX comes from its own quantizers, written without --int8; use --int8-target cpu for ONNX Runtime PTQ."
+        )

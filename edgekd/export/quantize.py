@@ -52,10 +52,21 @@ class QuantRecipe:
 
     def describe(self) -> dict:
         types = "S8S8 symmetric" if self.target == "tensorrt" else "U8S8"
-        return {**asdict(self), "format": "QDQ", "types": types, "bias": "float" if self.target == "tensorrt" else "int32"}
+        return {
+            **asdict(self),
+            "format": "QDQ",
+            "types": types,
+            "bias": "float" if self.target == "tensorrt" else "int32",
+        }
 
     def with_excluded(self, nodes: tuple[str, ...]) -> "QuantRecipe":
-        return QuantRecipe(self.target, self.method, self.per_channel, self.exclude_op_types, tuple(dict.fromkeys((*self.exclude_nodes, *nodes))))
+        return QuantRecipe(
+            self.target,
+            self.method,
+            self.per_channel,
+            self.exclude_op_types,
+            tuple(dict.fromkeys((*self.exclude_nodes, *nodes))),
+        )
 
 
 @contextlib.contextmanager
@@ -83,7 +94,9 @@ def preprocess(source: Path, target: Path) -> None:
         with _quiet():
             quant_pre_process(str(source), str(target), skip_symbolic_shape=False)
     except Exception as exc:  # onnx/ORT raise assorted types from shape inference and optimisation
-        raise ModelError(f"quant_pre_process failed on {source.name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        raise ModelError(
+            f"quant_pre_process failed on {source.name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from exc
 
 
 def weighted_nodes(onnx_path: Path) -> list[tuple[str, str]]:
@@ -98,13 +111,19 @@ def _quantize_kwargs(recipe: QuantRecipe, node_ops: dict[str, str]) -> dict:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType
     from onnxruntime.quantization.registry import QDQRegistry
 
-    methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
     op_types = TENSORRT_OPS if recipe.target == "tensorrt" else tuple(QDQRegistry)
     op_types = tuple(op for op in op_types if op not in recipe.exclude_op_types)
     unknown = [n for n in recipe.exclude_nodes if n not in node_ops]
     if unknown:
         close = ", ".join(list(node_ops)[:6])
-        raise ModelError(f"--exclude-nodes: no node named '{unknown[0]}' in the pre-processed graph (names look like: {close}, …; export.json lists them).")
+        raise ModelError(
+            f"--exclude-nodes: no node named '{unknown[0]}' in the pre-processed graph (names look like: {close}, …; export.json lists them)."
+        )
     # A removable activation (Relu/Clip before a Q) stays in the graph when some weighted node is
     # kept in float, so that `feed_float_inputs` finds that node's true float input.
     extra = {"WeightSymmetric": True, "QDQKeepRemovableActivations": bool(_excluded(node_ops, recipe))}
@@ -123,7 +142,13 @@ def _quantize_kwargs(recipe: QuantRecipe, node_ops: dict[str, str]) -> dict:
     )
 
 
-def quantize(pre_path: Path, out_path: Path, recipe: QuantRecipe, reader_factory: Callable[[], object], cache_path: Path | None = None) -> dict:
+def quantize(
+    pre_path: Path,
+    out_path: Path,
+    recipe: QuantRecipe,
+    reader_factory: Callable[[], object],
+    cache_path: Path | None = None,
+) -> dict:
     """Quantize a pre-processed model to QDQ INT8.
 
     Args:
@@ -148,7 +173,9 @@ def quantize(pre_path: Path, out_path: Path, recipe: QuantRecipe, reader_factory
         with _quiet():
             quantize_static(str(pre_path), str(out_path), reader_factory(), **kwargs)
     except Exception as exc:  # ORT raises ValueError/RuntimeError/onnx errors with long texts
-        raise ModelError(f"quantize_static failed ({recipe.target}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        raise ModelError(
+            f"quantize_static failed ({recipe.target}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from exc
     feed_float_inputs(out_path, set(_excluded(node_ops, recipe)))
     return count_qdq(out_path, node_ops, recipe)
 
@@ -193,7 +220,11 @@ def _drop_unused_qdq(graph) -> None:
     outputs = {o.name for o in graph.output}
     while True:
         consumed = {name for node in graph.node for name in node.input} | outputs
-        dead = [n for n in graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear") and not any(o in consumed for o in n.output)]
+        dead = [
+            n
+            for n in graph.node
+            if n.op_type in ("QuantizeLinear", "DequantizeLinear") and not any(o in consumed for o in n.output)
+        ]
         if not dead:
             for tensor in [t for t in graph.initializer if t.name not in consumed]:
                 graph.initializer.remove(tensor)  # the removed pairs' scales and zero points

@@ -60,9 +60,13 @@ def data_config_for(card: ModelCard, spec: str | None, data_dir: str | None, pro
     same = spec == recorded.get("spec")
     val_size = options.get("val_size", DEFAULT_VAL_SIZE) if same else DEFAULT_VAL_SIZE
     if not val_size:
-        progress.log(f"{spec}: the checkpoint was trained with no val hold-out; using a seeded {DEFAULT_VAL_SIZE:.0%} share of train as val.")
+        progress.log(
+            f"{spec}: the checkpoint was trained with no val hold-out; using a seeded {DEFAULT_VAL_SIZE:.0%} share of train as val."
+        )
         val_size = DEFAULT_VAL_SIZE
-    return DataConfig(spec=spec, data_dir=data_dir, val_size=val_size, split_seed=int(options.get("split_seed", 0)) if same else 0)
+    return DataConfig(
+        spec=spec, data_dir=data_dir, val_size=val_size, split_seed=int(options.get("split_seed", 0)) if same else 0
+    )
 
 
 def load_for_card(config: DataConfig, card: ModelCard) -> Dataset:
@@ -70,7 +74,9 @@ def load_for_card(config: DataConfig, card: ModelCard) -> Dataset:
     image_size = int(((card.dataset or {}).get("options") or {}).get("image_size", card.input.size))
     dataset = config.load(image_size)
     if dataset.num_classes != card.num_classes:
-        raise DataError(f"{dataset.spec} has {dataset.num_classes} classes but the model has {card.num_classes}; pass the dataset it was trained on with --data.")
+        raise DataError(
+            f"{dataset.spec} has {dataset.num_classes} classes but the model has {card.num_classes}; pass the dataset it was trained on with --data."
+        )
     return dataset
 
 
@@ -79,16 +85,24 @@ def take(split: ImageSplit, spec: str, limit: int | None, seed: int = 0) -> Imag
     labels = split.labels.numpy()
     if not split.in_memory and (limit is None or limit > STREAMING_CAP):
         limit = STREAMING_CAP
-    indices = np.arange(len(labels)) if limit is None or limit >= len(labels) else stratified_subset(labels, limit, seed)
+    indices = (
+        np.arange(len(labels)) if limit is None or limit >= len(labels) else stratified_subset(labels, limit, seed)
+    )
     index = torch.as_tensor(indices, dtype=torch.int64)
     if split.in_memory:
         images = split.images[index]
     else:
-        images = torch.stack([split.stream[int(i)][0] for i in indices]) if len(indices) else torch.empty(0, 3, 1, 1, dtype=torch.uint8)
+        images = (
+            torch.stack([split.stream[int(i)][0] for i in indices])
+            if len(indices)
+            else torch.empty(0, 3, 1, 1, dtype=torch.uint8)
+        )
     return ImageSet(split.name, spec, images, split.labels[index])
 
 
-def predict_backend(backend: Backend, images: ImageSet, batch_size: int = 256, as_frames: bool | None = None) -> Predictions:
+def predict_backend(
+    backend: Backend, images: ImageSet, batch_size: int = 256, as_frames: bool | None = None
+) -> Predictions:
     """Logits of `backend` over an image set, fed through the backend's own `prepare`.
 
     Args:
@@ -98,5 +112,8 @@ def predict_backend(backend: Backend, images: ImageSet, batch_size: int = 256, a
         raise DataError(f"the {images.split} split of {images.spec} is empty; pass another --data.")
     as_frames = backend.input_format == INPUT_NHWC_UINT8 if as_frames is None else as_frames
     size = backend.card.input.size
-    logits = [backend.run(backend.prepare(images.pixels(size, start, start + batch_size, as_frames))) for start in range(0, len(images), batch_size)]
+    logits = [
+        backend.run(backend.prepare(images.pixels(size, start, start + batch_size, as_frames)))
+        for start in range(0, len(images), batch_size)
+    ]
     return Predictions(torch.cat(logits), images.labels)

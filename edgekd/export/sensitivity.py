@@ -81,7 +81,9 @@ def search(
     first = quantize_with(())
     drop = fp32_top1 - predict_val(first).top1()
     result = SensitivityResult(budget=budget, drop_all_quantized=drop, drop=drop, path=first)
-    progress.log(f"sensitivity: all {len(candidates)} weighted layers in INT8 → val drop {drop:.2f} pt (budget {budget:g})")
+    progress.log(
+        f"sensitivity: all {len(candidates)} weighted layers in INT8 → val drop {drop:.2f} pt (budget {budget:g})"
+    )
     if drop <= budget:
         return result
     base_kl = output_kl(fp32_probe, predict_probe(first))

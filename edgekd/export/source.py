@@ -47,7 +47,14 @@ class ExportSource:
         return (self.metadata or {}).get("input_format", INPUT_NCHW_FLOAT)
 
     def describe(self) -> dict:
-        return {"path": str(self.path), "name": self.path.name, "kind": self.kind, "sha256": self.sha256, "role": self.card.role, "arch": self.card.arch}
+        return {
+            "path": str(self.path),
+            "name": self.path.name,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "role": self.card.role,
+            "arch": self.card.arch,
+        }
 
 
 def open_source(path: str | Path) -> ExportSource:
@@ -63,9 +70,13 @@ def open_source(path: str | Path) -> ExportSource:
         return ExportSource(path, "onnx", ModelCard.from_dict(metadata["card"]), sha256_file(path), metadata=metadata)
     weights = resolve_model_path(path)
     if weights.suffix != ".safetensors":
-        raise ModelError(f"{weights.name}: export takes an edgekd model artefact (.safetensors + .json card, as written by 'edgekd teacher train' or 'edgekd distill') or an edgekd .onnx.")
+        raise ModelError(
+            f"{weights.name}: export takes an edgekd model artefact (.safetensors + .json card, as written by 'edgekd teacher train' or 'edgekd distill') or an edgekd .onnx."
+        )
     if _looks_pickled(weights):
-        raise ModelError(f"{weights.name} holds a PyTorch pickle (torch.save), not safetensors; edgekd never unpickles models. Save the state dict with safetensors (edgekd.models.save_model).")
+        raise ModelError(
+            f"{weights.name} holds a PyTorch pickle (torch.save), not safetensors; edgekd never unpickles models. Save the state dict with safetensors (edgekd.models.save_model)."
+        )
     model, card = load_model(weights, exportable=True)
     return ExportSource(weights, "checkpoint", card, sha256_file(weights), model=model)
 

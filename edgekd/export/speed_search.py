@@ -28,7 +28,14 @@ import numpy as np
 # Float kernels after ORT's fusions (NCHWc convs keep the op name Conv, Conv+Act → FusedConv).
 FLOAT_WEIGHTED_KERNELS = ("Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul", "FusedMatMul")
 # INT8 kernels the QDQ weighted nodes become; their profiled name is the QDQ node's plus a suffix.
-INT8_WEIGHTED_KERNELS = ("QLinearConv", "QGemm", "QLinearMatMul", "MatMulIntegerToFloat", "ConvInteger", "MatMulInteger")
+INT8_WEIGHTED_KERNELS = (
+    "QLinearConv",
+    "QGemm",
+    "QLinearMatMul",
+    "MatMulIntegerToFloat",
+    "ConvInteger",
+    "MatMulInteger",
+)
 _FUSION_SUFFIX = re.compile(r"(_token_\d+)+$")
 
 
@@ -75,7 +82,10 @@ def weighted_macs(pre_path: Path) -> dict[str, int]:
 
     graph = onnx.load(str(pre_path), load_external_data=False).graph
     weights = {init.name: list(init.dims) for init in graph.initializer}
-    shapes = {info.name: [d.dim_value if d.HasField("dim_value") else None for d in info.type.tensor_type.shape.dim] for info in (*graph.value_info, *graph.output)}
+    shapes = {
+        info.name: [d.dim_value if d.HasField("dim_value") else None for d in info.type.tensor_type.shape.dim]
+        for info in (*graph.value_info, *graph.output)
+    }
     macs = {}
     for node in graph.node:
         if node.op_type not in ("Conv", "ConvTranspose", "Gemm", "MatMul"):
@@ -92,7 +102,9 @@ def weighted_macs(pre_path: Path) -> dict[str, int]:
     return macs
 
 
-def kernel_times_us(onnx_path: Path, inputs: np.ndarray, threads: int | None, runs: int) -> list[tuple[str, str, float]]:
+def kernel_times_us(
+    onnx_path: Path, inputs: np.ndarray, threads: int | None, runs: int
+) -> list[tuple[str, str, float]]:
     """(node name, kernel op, mean µs per run) of every node, from ONNX Runtime's profiler."""
     import onnxruntime as ort
 
@@ -117,7 +129,9 @@ def kernel_times_us(onnx_path: Path, inputs: np.ndarray, threads: int | None, ru
     return [(name, op, total / (runs + 1)) for (name, op), total in totals.items()]
 
 
-def slow_int8_nodes(pre_path: Path, int8_path: Path, inputs: np.ndarray, threads: int | None, runs: int = 20) -> SpeedSearch:
+def slow_int8_nodes(
+    pre_path: Path, int8_path: Path, inputs: np.ndarray, threads: int | None, runs: int = 20
+) -> SpeedSearch:
     """The weighted nodes whose INT8 kernel is slower than float would be (see the module doc).
 
     Args:
@@ -137,7 +151,10 @@ def slow_int8_nodes(pre_path: Path, int8_path: Path, inputs: np.ndarray, threads
         if op not in INT8_WEIGHTED_KERNELS or original not in macs:
             continue
         float_estimate_us = macs[original] * search.batch * search.float_ns_per_mac / 1000
-        search.node_ms[original] = {"int8": round(int8_us / 1000, 4), "float_estimate": round(float_estimate_us / 1000, 4)}
+        search.node_ms[original] = {
+            "int8": round(int8_us / 1000, 4),
+            "float_estimate": round(float_estimate_us / 1000, 4),
+        }
         if int8_us > float_estimate_us:
             search.slow_nodes.append(original)
     return search

@@ -23,15 +23,22 @@ from edgekd.engine.progress import Progress, SilentProgress
 from edgekd.errors import ConfigError
 from edgekd.export import calibration as calib
 from edgekd.export.config import ExportConfig
-from edgekd.export.int8_report import DEFAULT_DROP_BUDGET, LATENCY_BATCHES, Int8Report, accuracy_block, judge, measure_speed
+from edgekd.export.int8_report import (
+    DEFAULT_DROP_BUDGET,
+    LATENCY_BATCHES,
+    Int8Report,
+    accuracy_block,
+    judge,
+    measure_speed,
+)
 from edgekd.export.onnx_export import OUTPUT_NAME, convert_to_fp16, export_onnx, save_with_metadata
 from edgekd.export.parity import FP16_GATE, FP32_GATE, ParityReport, compare, enforce
 from edgekd.export.qdq import check_qad_source, is_qad_checkpoint, qad_int8_onnx
 from edgekd.export.quantize import QuantRecipe, preprocess, quantize, weighted_nodes
 from edgekd.export.samples import ImageSet, data_config_for, load_for_card, predict_backend, take
 from edgekd.export.sensitivity import search
-from edgekd.export.speed_search import SpeedSearch, slow_int8_nodes
 from edgekd.export.source import ExportSource, open_source
+from edgekd.export.speed_search import SpeedSearch, slow_int8_nodes
 from edgekd.locks import folder_lock
 from edgekd.runtime.base import INPUT_NHWC_UINT8, Backend
 from edgekd.runtime.ort_backend import OrtBackend
@@ -67,9 +74,16 @@ class ArtefactRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "precision": self.precision, "target": self.target, "path": str(self.path), "name": self.path.name,
-            "size_bytes": self.size_bytes, "sha256": self.sha256, "parity": self.parity.to_dict() if self.parity else None,
-            "int8": self.int8.to_dict() if self.int8 else None, "details": self.details,
+            "kind": self.kind,
+            "precision": self.precision,
+            "target": self.target,
+            "path": str(self.path),
+            "name": self.path.name,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "parity": self.parity.to_dict() if self.parity else None,
+            "int8": self.int8.to_dict() if self.int8 else None,
+            "details": self.details,
         }
 
 
@@ -84,7 +98,14 @@ class ExportResult:
 
     def get(self, precision: str, kind: str = "onnx", target: str | None = None) -> ArtefactRecord | None:
         """The artefact of that kind and precision (and INT8 target), or None."""
-        return next((a for a in self.artefacts if a.kind == kind and a.precision == precision and (target is None or a.target == target)), None)
+        return next(
+            (
+                a
+                for a in self.artefacts
+                if a.kind == kind and a.precision == precision and (target is None or a.target == target)
+            ),
+            None,
+        )
 
 
 def _record(kind: str, precision: str, path: Path, **extra) -> ArtefactRecord:
@@ -102,7 +123,9 @@ class _Export:
         self.provenance = provenance(config.describe())
         self._predictions: dict[tuple, Predictions] = {}
         self.val = self.test = None
-        self.qad = source.kind == "checkpoint" and is_qad_checkpoint(source.path)  # its INT8 comes from edgekd.export.qdq
+        self.qad = source.kind == "checkpoint" and is_qad_checkpoint(
+            source.path
+        )  # its INT8 comes from edgekd.export.qdq
         needs_data = source.kind == "checkpoint" or config.fp16 or config.int8 or config.bundle is not None
         if needs_data:
             dataset = load_for_card(data_config_for(self.card, config.data, config.data_dir, progress), self.card)
@@ -127,17 +150,33 @@ class _Export:
     def reference(self, images: ImageSet, as_frames: bool) -> tuple[str, Predictions]:
         """The parity reference: the PyTorch model, or the input ONNX when exporting from one."""
         if self.source.kind == "checkpoint":
-            return "torch fp32", self.predict(("torch",), lambda: TorchBackend(self.source.path, self.config.device), images, as_frames)
-        return f"onnx {self.source.precision}", self.predict(("source",), lambda: self.ort(self.source.path), images, as_frames)
+            return "torch fp32", self.predict(
+                ("torch",), lambda: TorchBackend(self.source.path, self.config.device), images, as_frames
+            )
+        return f"onnx {self.source.precision}", self.predict(
+            ("source",), lambda: self.ort(self.source.path), images, as_frames
+        )
 
     def payload(self, precision: str, input_format: str, facts: dict[str, Any]) -> dict[str, Any]:
         """The `edgekd` metadata of an ONNX artefact."""
         if self.source.kind == "onnx":  # keep the checkpoint's facts; note the ONNX it came from
-            inherited = {k: v for k, v in self.source.metadata.items() if k in ("source", "exporter", "opset", "simplified", "bake_preprocess")}
+            inherited = {
+                k: v
+                for k, v in self.source.metadata.items()
+                if k in ("source", "exporter", "opset", "simplified", "bake_preprocess")
+            }
             inherited["derived_from"] = {"name": self.source.path.name, "sha256": self.source.sha256}
         else:
             inherited = {"source": self.source.describe() | {"path": self.source.path.name}}
-        return {"card": self.card.to_dict(), "input_format": input_format, "precision": precision, "edgekd_version": __version__, **inherited, **facts, "provenance": self.provenance}
+        return {
+            "card": self.card.to_dict(),
+            "input_format": input_format,
+            "precision": precision,
+            "edgekd_version": __version__,
+            **inherited,
+            **facts,
+            "provenance": self.provenance,
+        }
 
     def gate(self, proto, payload: dict, work_path: Path, gate, label: str) -> tuple[Backend, ParityReport]:
         save_with_metadata(proto, work_path, payload)
@@ -170,9 +209,20 @@ class _Export:
         if self.source.kind == "onnx":
             return self.source.path, None
         config = self.config
-        self.progress.log(f"exporting {self.card.arch} ({config.exporter}, opset {config.opset}{', preprocessing baked in' if config.bake_preprocess else ''})")
-        proto, facts = export_onnx(self.source.model, self.card.input, exporter=config.exporter, opset=config.opset, simplify=config.simplify, bake_preprocess=config.bake_preprocess)
-        payload = self.payload("fp32", facts.input_format, {**facts.to_dict(), "bake_preprocess": config.bake_preprocess})
+        self.progress.log(
+            f"exporting {self.card.arch} ({config.exporter}, opset {config.opset}{', preprocessing baked in' if config.bake_preprocess else ''})"
+        )
+        proto, facts = export_onnx(
+            self.source.model,
+            self.card.input,
+            exporter=config.exporter,
+            opset=config.opset,
+            simplify=config.simplify,
+            bake_preprocess=config.bake_preprocess,
+        )
+        payload = self.payload(
+            "fp32", facts.input_format, {**facts.to_dict(), "bake_preprocess": config.bake_preprocess}
+        )
         _, report = self.gate(proto, payload, self.work / f"{self.name}.onnx", FP32_GATE, "onnx fp32")
         path = self.publish(proto, {**payload, "parity": report.to_dict()}, f"{self.name}.onnx")
         return path, _record("onnx", "fp32", path, parity=report, details=facts.to_dict())
@@ -182,7 +232,9 @@ class _Export:
             raise ConfigError(f"--fp16 converts an FP32 ONNX; {self.source.path.name} is {self.source.precision}.")
         metadata = self.ort(fp32_path).metadata
         half = convert_to_fp16(onnx.load(str(fp32_path)))
-        facts = {k: metadata.get(k) for k in ("exporter", "opset", "simplified", "bake_preprocess")} | {"fp16": "onnxruntime float16 converter, float32 input/output"}
+        facts = {k: metadata.get(k) for k in ("exporter", "opset", "simplified", "bake_preprocess")} | {
+            "fp16": "onnxruntime float16 converter, float32 input/output"
+        }
         payload = self.payload("fp16", metadata.get("input_format"), facts)
         _, report = self.gate(half, payload, self.work / f"{self.name}.fp16.onnx", FP16_GATE, "onnx fp16")
         path = self.publish(half, {**payload, "parity": report.to_dict()}, f"{self.name}.fp16.onnx")
@@ -199,7 +251,9 @@ class _Export:
             preprocess(fp32_path, pre)
         inputs = calib.prepared_inputs(fp32, self.calib_images)
         reader = lambda: calib.CalibrationReader(inputs, fp32.input_name, self.calib_spec.batch_size)  # noqa: E731
-        recipe = QuantRecipe(target, config.calib_method, config.per_channel, tuple(config.exclude_op_types), tuple(config.exclude_nodes))
+        recipe = QuantRecipe(
+            target, config.calib_method, config.per_channel, tuple(config.exclude_op_types), tuple(config.exclude_nodes)
+        )
         cache = self.work / f"ranges-{target}-{config.calib_method}.json"
         trials = iter(range(10**6))
 
@@ -211,7 +265,9 @@ class _Export:
         as_frames = fp32.input_format == INPUT_NHWC_UINT8
         fp32_val = self.predict(("fp32", fp32_path.name), lambda: fp32, self.val, as_frames)
         sensitivity = None
-        progress.log(f"INT8 for {target}: {recipe.describe()['types']}, {'per-channel' if recipe.per_channel else 'per-tensor'}, {config.calib_method} on {len(self.calib_images)} {self.calib_spec.split} images of {self.calib_spec.dataset}")
+        progress.log(
+            f"INT8 for {target}: {recipe.describe()['types']}, {'per-channel' if recipe.per_channel else 'per-tensor'}, {config.calib_method} on {len(self.calib_images)} {self.calib_spec.split} images of {self.calib_spec.dataset}"
+        )
         speed, path = None, None
         if target == "cpu" and config.speed_search:
             speed, path = self.speed_search(pre, quantize_with, fp32, as_frames)
@@ -221,21 +277,36 @@ class _Export:
             path = path or quantize_with(())
         else:
             probe = take_probe(self.val)
-            candidates = [(n, op) for n, op in weighted_nodes(pre) if n not in recipe.exclude_nodes and op not in recipe.exclude_op_types]
+            candidates = [
+                (n, op)
+                for n, op in weighted_nodes(pre)
+                if n not in recipe.exclude_nodes and op not in recipe.exclude_op_types
+            ]
             sensitivity = search(
-                candidates, quantize_with,
+                candidates,
+                quantize_with,
                 lambda p: predict_backend(self.ort(p), self.val, as_frames=as_frames),
                 lambda p: predict_backend(self.ort(p), probe, as_frames=as_frames),
-                fp32_val, self.predict(("fp32", fp32_path.name), lambda: fp32, probe, as_frames), config.max_drop, progress,
+                fp32_val,
+                self.predict(("fp32", fp32_path.name), lambda: fp32, probe, as_frames),
+                config.max_drop,
+                progress,
             )
             path = sensitivity.path
             if not sensitivity.met:
-                progress.log(f"--max-drop {config.max_drop:g}: even with {len(sensitivity.kept_in_float)} layers in float the val drop is {sensitivity.drop:.2f} pt.")
+                progress.log(
+                    f"--max-drop {config.max_drop:g}: even with {len(sensitivity.kept_in_float)} layers in float the val drop is {sensitivity.drop:.2f} pt."
+                )
         kept = recipe.with_excluded(tuple(sensitivity.kept_in_float) if sensitivity else ())
         quant_facts = quantize_counts(path, pre, kept)
         report = self.judge_int8(target, fp32, fp32_path, path, as_frames)
         facts = {
-            "quantization": {**kept.describe(), **quant_facts, "calibration": self.calib_spec.model_dump() | {"path": str(config.calib), "images": len(self.calib_images)}},
+            "quantization": {
+                **kept.describe(),
+                **quant_facts,
+                "calibration": self.calib_spec.model_dump()
+                | {"path": str(config.calib), "images": len(self.calib_images)},
+            },
             "weighted_nodes": [n for n, _ in weighted_nodes(pre)],
             "sensitivity": sensitivity.to_dict() if sensitivity else None,
             "speed_search": speed.to_dict() if speed else None,
@@ -255,11 +326,29 @@ class _Export:
         onnx.save(half, str(work_path))
         fp32 = self.ort(fp32_path)
         report = self.judge_int8("tensorrt", fp32, fp32_path, work_path, fp32.input_format == INPUT_NHWC_UINT8)
-        versus = {split: block["int8_top1"] - int8.int8.accuracy[split]["int8_top1"] for split, block in report.accuracy.items() if split in int8.int8.accuracy}
-        facts = {"mixed_precision": {"int8_fp32_rest": precision_counts(proto).to_dict(), "int8_fp16_rest": counts.to_dict(), "top1_vs_int8_fp32_rest": versus, "converter": "onnxruntime.transformers.float16 at opset 19, weight DequantizeLinear kept FP32"}}
-        self.progress.log(f"INT8 + FP16 rest: {counts.fp16_ops} FP16 ops, {counts.quantize_linear} Q / {counts.dequantize_linear} DQ; top-1 vs INT8 FP32-rest " + ", ".join(f"{k} {v:+.2f} pt" for k, v in versus.items()))
+        versus = {
+            split: block["int8_top1"] - int8.int8.accuracy[split]["int8_top1"]
+            for split, block in report.accuracy.items()
+            if split in int8.int8.accuracy
+        }
+        facts = {
+            "mixed_precision": {
+                "int8_fp32_rest": precision_counts(proto).to_dict(),
+                "int8_fp16_rest": counts.to_dict(),
+                "top1_vs_int8_fp32_rest": versus,
+                "converter": "onnxruntime.transformers.float16 at opset 19, weight DequantizeLinear kept FP32",
+            }
+        }
+        self.progress.log(
+            f"INT8 + FP16 rest: {counts.fp16_ops} FP16 ops, {counts.quantize_linear} Q / {counts.dequantize_linear} DQ; top-1 vs INT8 FP32-rest "
+            + ", ".join(f"{k} {v:+.2f} pt" for k, v in versus.items())
+        )
         metadata = self.ort(int8.path).metadata
-        payload = {**{k: v for k, v in metadata.items() if k not in ("schema", "int8")}, **facts, "int8": report.to_dict()}
+        payload = {
+            **{k: v for k, v in metadata.items() if k not in ("schema", "int8")},
+            **facts,
+            "int8": report.to_dict(),
+        }
         published = self.publish(half, payload, f"{self.name}.int8-fp16.onnx")
         return _record("onnx", "int8", published, target="tensorrt", int8=report, details={**int8.details, **facts})
 
@@ -278,7 +367,9 @@ class _Export:
             return search, all_path
         mixed_path = quantize_with(tuple(search.slow_nodes))
         everything, mixed = self.ort(all_path), self.ort(mixed_path)
-        timed = compare_latency({"all": lambda: everything.run(inputs), "mixed": lambda: mixed.run(inputs)}, batch, min_time_s=1.0)
+        timed = compare_latency(
+            {"all": lambda: everything.run(inputs), "mixed": lambda: mixed.run(inputs)}, batch, min_time_s=1.0
+        )
         search.all_int8_ms, search.mixed_ms = timed["all"].median_ms, timed["mixed"].median_ms
         search.chosen = "mixed" if search.mixed_ms < search.all_int8_ms else "all"
         self.progress.log(
@@ -289,15 +380,21 @@ class _Export:
 
     def score_int8(self, target: str, fp32: OrtBackend, fp32_path: Path, int8: Backend, as_frames: bool) -> Int8Report:
         """Top-1 of an INT8 model vs the FP32 ONNX of the same weights on val and test (not yet judged)."""
-        report = Int8Report(target, budget=self.config.max_drop if self.config.max_drop is not None else DEFAULT_DROP_BUDGET)
+        report = Int8Report(
+            target, budget=self.config.max_drop if self.config.max_drop is not None else DEFAULT_DROP_BUDGET
+        )
         for images in (self.val, self.test):
             if images is None or len(images) == 0:
                 continue
             reference = self.predict(("fp32", fp32_path.name), lambda: fp32, images, as_frames)
-            report.accuracy[images.split] = accuracy_block(reference, predict_backend(int8, images, as_frames=as_frames))
+            report.accuracy[images.split] = accuracy_block(
+                reference, predict_backend(int8, images, as_frames=as_frames)
+            )
         return report
 
-    def judge_int8(self, target: str, fp32: OrtBackend, fp32_path: Path, int8_path: Path, as_frames: bool) -> Int8Report:
+    def judge_int8(
+        self, target: str, fp32: OrtBackend, fp32_path: Path, int8_path: Path, as_frames: bool
+    ) -> Int8Report:
         int8 = self.ort(int8_path)
         report = self.score_int8(target, fp32, fp32_path, int8, as_frames)
         # A TensorRT-target model is not timed here: CPU figures say nothing about it on the GPU.
@@ -320,25 +417,41 @@ class _Export:
         from edgekd.runtime.trt_env import sidecar_path
 
         config = self.config
-        options = EngineOptions(tuple(config.batch), config.workspace_gb, Path(config.timing_cache) if config.timing_cache else self.out / "tensorrt.timing-cache", config.dla_core, "cuda" if config.device == "cpu" else config.device)
+        options = EngineOptions(
+            tuple(config.batch),
+            config.workspace_gb,
+            Path(config.timing_cache) if config.timing_cache else self.out / "tensorrt.timing-cache",
+            config.dla_core,
+            "cuda" if config.device == "cpu" else config.device,
+        )
         reference = engine_reference(self, fp32_path, onnx_paths)
         if reference is None:
-            self.progress.log("no reference.npz beside the ONNX and no dataset here: the engines are not verified (ship an export --bundle instead).")
+            self.progress.log(
+                "no reference.npz beside the ONNX and no dataset here: the engines are not verified (ship an export --bundle instead)."
+            )
         records = []
         for onnx_path in onnx_paths:
             metadata = read_onnx_file_metadata(onnx_path)
             if metadata.get("precision") == "int8" and (metadata.get("quantization") or {}).get("target") != "tensorrt":
-                raise ConfigError(f"{onnx_path.name} is a CPU INT8 model (asymmetric U8S8); TensorRT needs the --int8-target tensorrt one.")
+                raise ConfigError(
+                    f"{onnx_path.name} is a CPU INT8 model (asymmetric U8S8); TensorRT needs the --int8-target tensorrt one."
+                )
             work_engine = self.work / f"{onnx_path.stem}.engine"
             sidecar = build_tensorrt_engine(onnx_path, work_engine, metadata, options, self.progress)
-            sidecar["verify"] = verify_engine(work_engine, reference, options.device, self.progress).to_dict() if reference is not None else None
+            sidecar["verify"] = (
+                verify_engine(work_engine, reference, options.device, self.progress).to_dict()
+                if reference is not None
+                else None
+            )
             engine_path = self.out / work_engine.name
             with atomic_path(engine_path) as tmp:
                 shutil.copyfile(work_engine, tmp)
             write_json(sidecar_path(engine_path), sidecar)
             records.append(_record("tensorrt", sidecar["precision"], engine_path, details=sidecar))
             if config.deepstream:
-                for path in write_deepstream(engine_path.parent, NvinferModel.from_sidecar(sidecar), config.classifier_threshold):
+                for path in write_deepstream(
+                    engine_path.parent, NvinferModel.from_sidecar(sidecar), config.classifier_threshold
+                ):
                     records.append(_record("deepstream", sidecar["precision"], path))
         return records
 
@@ -347,9 +460,9 @@ def take_probe(val: ImageSet) -> ImageSet:
     """A seeded stratified subset of val for ranking layers (all of val when it is small)."""
     if len(val) <= PROBE_SAMPLES:
         return val
-    from edgekd.data.splits import stratified_subset
-
     import torch
+
+    from edgekd.data.splits import stratified_subset
 
     index = torch.as_tensor(stratified_subset(val.labels.numpy(), PROBE_SAMPLES, 0))
     return ImageSet(val.split, val.spec, val.images[index], val.labels[index])
@@ -383,11 +496,24 @@ def _export(config: ExportConfig, progress: Progress) -> ExportResult:
     source = open_source(config.checkpoint)
     if source.kind == "onnx" and not (config.trt or config.fp16 or config.int8):
         raise ConfigError(f"{source.path.name} is already an ONNX: add --trt (build an engine here), --fp16 or --int8.")
-    if config.trt and source.kind == "onnx" and source.precision == "int8" and (source.metadata.get("quantization") or {}).get("target") != "tensorrt":
-        raise ConfigError(f"{source.path.name} is a CPU INT8 model (asymmetric U8S8); TensorRT needs the --int8-target tensorrt one.")
+    if (
+        config.trt
+        and source.kind == "onnx"
+        and source.precision == "int8"
+        and (source.metadata.get("quantization") or {}).get("target") != "tensorrt"
+    ):
+        raise ConfigError(
+            f"{source.path.name} is a CPU INT8 model (asymmetric U8S8); TensorRT needs the --int8-target tensorrt one."
+        )
     if config.deepstream and source.input_format == INPUT_NHWC_UINT8:
-        raise ConfigError(f"--deepstream: {source.path.name} takes uint8 NHWC frames (preprocessing baked in), but nvinfer feeds normalised NCHW float; use an ONNX exported without --bake-preprocess.")
-    if config.dla_core is not None and source.precision == "fp32" and not (config.fp16 or config.int8 or (source.kind == "checkpoint" and is_qad_checkpoint(source.path))):
+        raise ConfigError(
+            f"--deepstream: {source.path.name} takes uint8 NHWC frames (preprocessing baked in), but nvinfer feeds normalised NCHW float; use an ONNX exported without --bake-preprocess."
+        )
+    if (
+        config.dla_core is not None
+        and source.precision == "fp32"
+        and not (config.fp16 or config.int8 or (source.kind == "checkpoint" and is_qad_checkpoint(source.path)))
+    ):
         from edgekd.export.dla import dla_refusal
 
         raise ConfigError(dla_refusal("", None, "fp32", config.dla_core))
@@ -420,7 +546,9 @@ def _export(config: ExportConfig, progress: Progress) -> ExportResult:
 
             artefacts += write_bundle(run, fp32_path, artefacts, preprocess)
         if config.trt:
-            sources = [r.path for r in int8_records if r.target == "tensorrt"] + ([fp16_record.path] if fp16_record else [])
+            sources = [r.path for r in int8_records if r.target == "tensorrt"] + (
+                [fp16_record.path] if fp16_record else []
+            )
             artefacts += run.engines(sources or [fp32_path], fp32_path)
     summary = {
         "schema": EXPORT_SCHEMA,

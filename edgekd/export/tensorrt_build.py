@@ -25,12 +25,27 @@ from edgekd.artifacts import atomic_write_bytes, sha256_file, write_json
 from edgekd.engine.progress import Progress
 from edgekd.errors import ConfigError, ModelError
 from edgekd.export.dla import board_name, dla_refusal
-from edgekd.runtime.trt_env import SIDECAR_SCHEMA, device_index, machine_facts, require_tensorrt, sidecar_path, tensorrt_major
+from edgekd.runtime.trt_env import (
+    SIDECAR_SCHEMA,
+    device_index,
+    machine_facts,
+    require_tensorrt,
+    sidecar_path,
+    tensorrt_major,
+)
 
 GIB = 1 << 30
 # What NVIDIA's "Working with DLA" documents for a DLA build: default device, core, GPU fallback,
 # the parser's DLA rewrite flag, the builder's core count and its per-layer capability check.
-TRT_DLA_APIS = ("default_device_type", "DeviceType.DLA", "DLA_core", "GPU_FALLBACK", "ADJUST_FOR_DLA", "num_DLA_cores", "can_run_on_DLA")
+TRT_DLA_APIS = (
+    "default_device_type",
+    "DeviceType.DLA",
+    "DLA_core",
+    "GPU_FALLBACK",
+    "ADJUST_FOR_DLA",
+    "num_DLA_cores",
+    "can_run_on_DLA",
+)
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,14 @@ def profile_shapes(input_shape: list[int], batch: tuple[int, ...]) -> dict[str, 
     return {"min": [low, *rest], "opt": [opt, *rest], "max": [high, *rest]}
 
 
-def trtexec_command(onnx_path: Path, engine_path: Path, input_name: str, shapes: dict[str, list[int]], options: EngineOptions, major: int) -> str:
+def trtexec_command(
+    onnx_path: Path,
+    engine_path: Path,
+    input_name: str,
+    shapes: dict[str, list[int]],
+    options: EngineOptions,
+    major: int,
+) -> str:
     """The trtexec line that builds the same engine (for people who prefer trtexec)."""
     dims = {k: "x".join(map(str, v)) for k, v in shapes.items()}
     parts = [
@@ -100,9 +122,13 @@ def _parse(trt, builder, logger, onnx_path: Path, for_dla: bool = False):
         parser.set_flag(trt.OnnxParserFlag.ADJUST_FOR_DLA)
     if not parser.parse_from_file(str(onnx_path)):
         errors = [str(parser.get_error(i)).strip() for i in range(parser.num_errors)]
-        raise ModelError(f"TensorRT {trt.__version__} cannot parse {onnx_path.name} ({len(errors)} error(s)): " + " | ".join(errors))
+        raise ModelError(
+            f"TensorRT {trt.__version__} cannot parse {onnx_path.name} ({len(errors)} error(s)): " + " | ".join(errors)
+        )
     if network.num_inputs != 1 or network.num_outputs != 1:
-        raise ModelError(f"{onnx_path.name} has {network.num_inputs} inputs and {network.num_outputs} outputs; edgekd engines have one of each.")
+        raise ModelError(
+            f"{onnx_path.name} has {network.num_inputs} inputs and {network.num_outputs} outputs; edgekd engines have one of each."
+        )
     return network, parser, strongly_typed
 
 
@@ -116,7 +142,9 @@ def _timing_cache(config, path: Path | None, progress: Progress):
     return bool(data)
 
 
-def build_tensorrt_engine(onnx_path: Path, engine_path: Path, metadata: dict[str, Any], options: EngineOptions, progress: Progress) -> dict[str, Any]:
+def build_tensorrt_engine(
+    onnx_path: Path, engine_path: Path, metadata: dict[str, Any], options: EngineOptions, progress: Progress
+) -> dict[str, Any]:
     """Build a plan from an edgekd ONNX and write it with its sidecar.
 
     Args:
@@ -140,7 +168,9 @@ def build_tensorrt_engine(onnx_path: Path, engine_path: Path, metadata: dict[str
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     if options.dla_core is not None and builder.num_DLA_cores <= options.dla_core:
-        raise ConfigError(f"--dla-core {options.dla_core}: TensorRT sees {builder.num_DLA_cores} DLA core(s) on this device.")
+        raise ConfigError(
+            f"--dla-core {options.dla_core}: TensorRT sees {builder.num_DLA_cores} DLA core(s) on this device."
+        )
     network, _parser, strongly_typed = _parse(trt, builder, logger, onnx_path, for_dla=options.dla_core is not None)
     tensor = network.get_input(0)
     shapes = profile_shapes(list(tensor.shape), options.batch)
@@ -157,16 +187,36 @@ def build_tensorrt_engine(onnx_path: Path, engine_path: Path, metadata: dict[str
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
         layers = [network.get_layer(i) for i in range(network.num_layers)]
         fallback = [layer.name for layer in layers if not config.can_run_on_DLA(layer)]
-        dla = {"core": options.dla_core, "layers": len(layers), "gpu_fallback_layers": len(fallback), "gpu_fallback": fallback[:50]}
-        progress.log(f"DLA core {options.dla_core}: {len(layers) - len(fallback)} of {len(layers)} layers can run on the DLA; {len(fallback)} fall back to the GPU")
-    progress.log(f"building TensorRT {trt.__version__} engine from {onnx_path.name} (batch {shapes['min'][0]}/{shapes['opt'][0]}/{shapes['max'][0]}, workspace {options.workspace_gb:g} GiB)…")
+        dla = {
+            "core": options.dla_core,
+            "layers": len(layers),
+            "gpu_fallback_layers": len(fallback),
+            "gpu_fallback": fallback[:50],
+        }
+        progress.log(
+            f"DLA core {options.dla_core}: {len(layers) - len(fallback)} of {len(layers)} layers can run on the DLA; {len(fallback)} fall back to the GPU"
+        )
+    progress.log(
+        f"building TensorRT {trt.__version__} engine from {onnx_path.name} (batch {shapes['min'][0]}/{shapes['opt'][0]}/{shapes['max'][0]}, workspace {options.workspace_gb:g} GiB)…"
+    )
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise ModelError(f"TensorRT could not build an engine from {onnx_path.name} (see the TensorRT log above).")
     atomic_write_bytes(engine_path, bytes(plan))
     if options.timing_cache is not None:
         atomic_write_bytes(options.timing_cache, bytes(config.get_timing_cache().serialize()))
-    sidecar = sidecar_payload(onnx_path, engine_path, metadata, shapes, tensor.name, options, machine_facts(trt, index), major, strongly_typed, cache_loaded)
+    sidecar = sidecar_payload(
+        onnx_path,
+        engine_path,
+        metadata,
+        shapes,
+        tensor.name,
+        options,
+        machine_facts(trt, index),
+        major,
+        strongly_typed,
+        cache_loaded,
+    )
     sidecar["dla"] = dla
     sidecar["output_name"] = network.get_output(0).name  # `logits`, or `probs` for a DeepStream softmax ONNX
     write_json(sidecar_path(engine_path), sidecar)
@@ -192,7 +242,11 @@ def sidecar_payload(
         "engine": engine_path.name,
         "precision": metadata.get("precision", "fp32"),
         "input_format": metadata.get("input_format"),
-        "build": {**build_facts, "built": datetime.now(timezone.utc).isoformat(timespec="seconds"), "strongly_typed": strongly_typed},
+        "build": {
+            **build_facts,
+            "built": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "strongly_typed": strongly_typed,
+        },
         "profile": {"input": input_name, **shapes},
         "workspace_bytes": int(options.workspace_gb * GIB),
         "dla_core": options.dla_core,

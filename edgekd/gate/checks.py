@@ -20,6 +20,7 @@ from edgekd.gate.stats import PairedDrop, paired_drop
 if TYPE_CHECKING:  # the thresholds' model is derived from the registry, which imports these checks
     from edgekd.gate.config import GateThresholds
 
+
 @dataclass
 class GateContext:
     """What every check reads."""
@@ -41,30 +42,67 @@ class GateContext:
     def teacher(self, check: str) -> GateModel:
         teacher = self.report.teacher()
         if teacher is None:
-            raise ConfigError(f"{check} needs a teacher in the report, and {self.report.path} has none (give 'edgekd report' the teacher's eval).")
+            raise ConfigError(
+                f"{check} needs a teacher in the report, and {self.report.path} has none (give 'edgekd report' the teacher's eval)."
+            )
         return teacher
 
     def baseline_report(self, check: str) -> GateReport:
         if self.baseline is None:
-            raise ConfigError(f"{check} needs a baseline report: pass --baseline REPORT (the last release's report.json).")
+            raise ConfigError(
+                f"{check} needs a baseline report: pass --baseline REPORT (the last release's report.json)."
+            )
         return self.baseline
 
 
-def make_row(ctx: GateContext, check: str, label: str, model: GateModel, measured: float | None, unit: str, bound: str, status: str | None = None, detail: str = "", *, backend=None, device=None, batch=None, waived=False) -> CheckRow:
+def make_row(
+    ctx: GateContext,
+    check: str,
+    label: str,
+    model: GateModel,
+    measured: float | None,
+    unit: str,
+    bound: str,
+    status: str | None = None,
+    detail: str = "",
+    *,
+    backend=None,
+    device=None,
+    batch=None,
+    waived=False,
+) -> CheckRow:
     threshold = float(getattr(ctx.thresholds, check))
     if status is None:
         ok = measured <= threshold if bound == "max" else measured >= threshold
         status = PASS if ok else FAIL
-    return CheckRow(check, label, model.name, backend or model.backend, device or model.device, batch, measured, threshold, unit, bound, status, detail, waived)
+    return CheckRow(
+        check,
+        label,
+        model.name,
+        backend or model.backend,
+        device or model.device,
+        batch,
+        measured,
+        threshold,
+        unit,
+        bound,
+        status,
+        detail,
+        waived,
+    )
 
 
-def paired_between(ctx: GateContext, reference: GateModel, candidate: GateModel, mask: np.ndarray | None = None) -> PairedDrop | None:
+def paired_between(
+    ctx: GateContext, reference: GateModel, candidate: GateModel, mask: np.ndarray | None = None
+) -> PairedDrop | None:
     """Paired drop of `candidate` below `reference` on the same samples, if both have them."""
     ref, cand = ctx.predictions(reference), ctx.predictions(candidate)
     if ref is None or cand is None:
         return None
     if ref.labels.shape != cand.labels.shape or not np.array_equal(ref.labels, cand.labels):
-        raise ConfigError(f"'{candidate.name}' and '{reference.name}' were not evaluated on the same samples ({cand.source} vs {ref.source}): evaluate both on the same data and split.")
+        raise ConfigError(
+            f"'{candidate.name}' and '{reference.name}' were not evaluated on the same samples ({cand.source} vs {ref.source}): evaluate both on the same data and split."
+        )
     if mask is None:
         mask = np.ones_like(ref.labels, dtype=bool)
     return paired_drop(ref.correct[mask], cand.correct[mask], alpha=ctx.thresholds.alpha)
@@ -99,14 +137,20 @@ def _drop_row(ctx: GateContext, check: str, label: str, reference: GateModel, mo
         return make_row(ctx, check, label, model, drop, "pts", "max", detail=detail)
     if paired is None:
         lacking = model if ctx.predictions(model) is None else reference
-        raise ConfigError(f"--significance needs per-sample predictions, and '{lacking.name}' has no eval.json in its report entry: rerun 'edgekd eval' and 'edgekd report', or drop --significance.")
+        raise ConfigError(
+            f"--significance needs per-sample predictions, and '{lacking.name}' has no eval.json in its report entry: rerun 'edgekd eval' and 'edgekd report', or drop --significance."
+        )
     status, why = judge_drop(ctx, paired, threshold)
     return make_row(ctx, check, label, model, drop, "pts", "max", status, detail + (f"; {why}" if why else ""))
 
 
 def check_drop_vs_teacher(ctx: GateContext) -> list[CheckRow]:
     teacher = ctx.teacher("--max-drop-vs-teacher")
-    return [_drop_row(ctx, "max_drop_vs_teacher", "top-1 drop vs teacher", teacher, m) for m in ctx.artefacts if m is not teacher]
+    return [
+        _drop_row(ctx, "max_drop_vs_teacher", "top-1 drop vs teacher", teacher, m)
+        for m in ctx.artefacts
+        if m is not teacher
+    ]
 
 
 def check_drop_vs_baseline(ctx: GateContext) -> list[CheckRow]:
@@ -115,7 +159,19 @@ def check_drop_vs_baseline(ctx: GateContext) -> list[CheckRow]:
     for model in ctx.artefacts:
         reference = baseline.find(model.name)
         if reference is None:
-            rows.append(make_row(ctx, "max_drop_vs_baseline", "top-1 drop vs baseline", model, None, "pts", "max", SKIP, f"no '{model.name}' in the baseline report"))
+            rows.append(
+                make_row(
+                    ctx,
+                    "max_drop_vs_baseline",
+                    "top-1 drop vs baseline",
+                    model,
+                    None,
+                    "pts",
+                    "max",
+                    SKIP,
+                    f"no '{model.name}' in the baseline report",
+                )
+            )
         else:
             rows.append(_drop_row(ctx, "max_drop_vs_baseline", "top-1 drop vs baseline", reference, model))
     return rows
@@ -130,32 +186,56 @@ def check_class_drop(ctx: GateContext) -> list[CheckRow]:
         if model is teacher:
             continue
         if not model.per_class or not teacher.per_class or len(model.per_class) != len(teacher.per_class):
-            rows.append(make_row(ctx, "max_class_drop", "worst class drop vs teacher", model, None, "pts", "max", SKIP, "no per-class accuracy for it or the teacher"))
+            rows.append(
+                make_row(
+                    ctx,
+                    "max_class_drop",
+                    "worst class drop vs teacher",
+                    model,
+                    None,
+                    "pts",
+                    "max",
+                    SKIP,
+                    "no per-class accuracy for it or the teacher",
+                )
+            )
             continue
-        drops = [(t - s, k) for k, (t, s) in enumerate(zip(teacher.per_class, model.per_class)) if t is not None and s is not None]
+        drops = [
+            (t - s, k)
+            for k, (t, s) in enumerate(zip(teacher.per_class, model.per_class))
+            if t is not None and s is not None
+        ]
         worst, worst_class = max(drops)
         class_name = names[worst_class] if worst_class < len(names) else str(worst_class)
         detail = f"class '{class_name}': {model.per_class[worst_class]:.2f} % vs {teacher.per_class[worst_class]:.2f} %"
         status = None
         if ctx.thresholds.significance:
             status, detail = _class_significance(ctx, teacher, model, worst, detail, names)
-        rows.append(make_row(ctx, "max_class_drop", "worst class drop vs teacher", model, worst, "pts", "max", status, detail))
+        rows.append(
+            make_row(ctx, "max_class_drop", "worst class drop vs teacher", model, worst, "pts", "max", status, detail)
+        )
     return rows
 
 
-def _class_significance(ctx: GateContext, teacher: GateModel, model: GateModel, worst: float, detail: str, names: list[str]) -> tuple[str, str]:
+def _class_significance(
+    ctx: GateContext, teacher: GateModel, model: GateModel, worst: float, detail: str, names: list[str]
+) -> tuple[str, str]:
     """Class by class, the paired judgement of `judge_drop`: the row fails when any class fails."""
     threshold = ctx.thresholds.max_class_drop
     ref = ctx.predictions(teacher)
     if ref is None or ctx.predictions(model) is None:
-        raise ConfigError(f"--significance needs per-sample predictions of '{model.name}' and the teacher (eval.json in the report).")
+        raise ConfigError(
+            f"--significance needs per-sample predictions of '{model.name}' and the teacher (eval.json in the report)."
+        )
     failing = []
     for cls in np.unique(ref.labels):
         status, _ = judge_drop(ctx, paired_between(ctx, teacher, model, ref.labels == cls), threshold)
         if status == FAIL:
             failing.append(names[cls] if cls < len(names) else str(cls))
     if failing:
-        verdict = "not provably within the threshold" if ctx.thresholds.judgement() == "non-inferiority" else "significant"
+        verdict = (
+            "not provably within the threshold" if ctx.thresholds.judgement() == "non-inferiority" else "significant"
+        )
         return FAIL, detail + f"; {verdict} in {', '.join(failing)}"
     return PASS, detail + ("; above the threshold but not significantly" if worst > threshold else "")
 
@@ -164,7 +244,19 @@ def check_agreement(ctx: GateContext) -> list[CheckRow]:
     rows = []
     for model in ctx.artefacts:
         if model.agreement is None:
-            rows.append(make_row(ctx, "min_agreement", "agreement with teacher", model, None, "%", "min", SKIP, "no agreement recorded (evaluate with --teacher)"))
+            rows.append(
+                make_row(
+                    ctx,
+                    "min_agreement",
+                    "agreement with teacher",
+                    model,
+                    None,
+                    "%",
+                    "min",
+                    SKIP,
+                    "no agreement recorded (evaluate with --teacher)",
+                )
+            )
         else:
             rows.append(make_row(ctx, "min_agreement", "agreement with teacher", model, model.agreement, "%", "min"))
     return rows
@@ -172,7 +264,9 @@ def check_agreement(ctx: GateContext) -> list[CheckRow]:
 
 def _unprofiled(ctx: GateContext, check: str, label: str, unit: str, bound: str, model: GateModel) -> CheckRow:
     batches = sorted({entry.batch for entry in model.latency})
-    reason = f"not profiled at batch {ctx.thresholds.batch}" + (f" (profiled: {', '.join(map(str, batches))})" if batches else "")
+    reason = f"not profiled at batch {ctx.thresholds.batch}" + (
+        f" (profiled: {', '.join(map(str, batches))})" if batches else ""
+    )
     return make_row(ctx, check, label, model, None, unit, bound, SKIP, reason, batch=ctx.thresholds.batch)
 
 
@@ -183,7 +277,21 @@ def check_p99(ctx: GateContext) -> list[CheckRow]:
         if not entries:
             rows.append(_unprofiled(ctx, "max_p99_ms", "p99 latency", "ms", "max", model))
         for entry in entries:
-            rows.append(make_row(ctx, "max_p99_ms", "p99 latency", model, entry.p99_ms, "ms", "max", detail=f"p50 {entry.p50_ms:.3f} ms", backend=entry.backend, device=entry.device, batch=entry.batch))
+            rows.append(
+                make_row(
+                    ctx,
+                    "max_p99_ms",
+                    "p99 latency",
+                    model,
+                    entry.p99_ms,
+                    "ms",
+                    "max",
+                    detail=f"p50 {entry.p50_ms:.3f} ms",
+                    backend=entry.backend,
+                    device=entry.device,
+                    batch=entry.batch,
+                )
+            )
     return rows
 
 
@@ -199,18 +307,70 @@ def check_p99_vs_baseline(ctx: GateContext) -> list[CheckRow]:
         reference = baseline.find(model.name)
         for entry in entries:
             where = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
-            base = None if reference is None else next((b for b in reference.latency if (b.backend, b.device, b.batch) == (entry.backend, entry.device, entry.batch)), None)
+            base = (
+                None
+                if reference is None
+                else next(
+                    (
+                        b
+                        for b in reference.latency
+                        if (b.backend, b.device, b.batch) == (entry.backend, entry.device, entry.batch)
+                    ),
+                    None,
+                )
+            )
             if base is None:
-                rows.append(make_row(ctx, check, label, model, None, "%", "max", SKIP, f"the baseline has no '{model.name}' on {entry.backend}/{entry.device} at batch {entry.batch}", **where))
+                rows.append(
+                    make_row(
+                        ctx,
+                        check,
+                        label,
+                        model,
+                        None,
+                        "%",
+                        "max",
+                        SKIP,
+                        f"the baseline has no '{model.name}' on {entry.backend}/{entry.device} at batch {entry.batch}",
+                        **where,
+                    )
+                )
                 continue
             if base.machine != entry.machine:
                 message = f"'{model.name}' latency was measured on machine {entry.machine} and the baseline's on {base.machine}"
                 if not ctx.thresholds.allow_foreign_baseline:
-                    raise ConfigError(f"{message}: latency is only compared on the same machine. Profile both there, or pass --allow-foreign-baseline to skip this check.")
-                rows.append(make_row(ctx, check, label, model, None, "%", "max", SKIP, f"{message}: skipped (--allow-foreign-baseline)", waived=True, **where))
+                    raise ConfigError(
+                        f"{message}: latency is only compared on the same machine. Profile both there, or pass --allow-foreign-baseline to skip this check."
+                    )
+                rows.append(
+                    make_row(
+                        ctx,
+                        check,
+                        label,
+                        model,
+                        None,
+                        "%",
+                        "max",
+                        SKIP,
+                        f"{message}: skipped (--allow-foreign-baseline)",
+                        waived=True,
+                        **where,
+                    )
+                )
                 continue
             increase = 100.0 * (entry.p99_ms / base.p99_ms - 1.0)
-            rows.append(make_row(ctx, check, label, model, increase, "%", "max", detail=f"{entry.p99_ms:.3f} ms vs {base.p99_ms:.3f} ms", **where))
+            rows.append(
+                make_row(
+                    ctx,
+                    check,
+                    label,
+                    model,
+                    increase,
+                    "%",
+                    "max",
+                    detail=f"{entry.p99_ms:.3f} ms vs {base.p99_ms:.3f} ms",
+                    **where,
+                )
+            )
     return rows
 
 
@@ -229,13 +389,40 @@ def check_speedup(ctx: GateContext) -> list[CheckRow]:
             rows.append(_unprofiled(ctx, "min_speedup", "speed-up over teacher", "×", "min", model))
         for entry in entries:
             where = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
-            candidates = [t for t in teacher.latency_at(entry.batch) if t.device == entry.device and t.machine == entry.machine]
+            candidates = [
+                t for t in teacher.latency_at(entry.batch) if t.device == entry.device and t.machine == entry.machine
+            ]
             if not candidates:
-                rows.append(make_row(ctx, "min_speedup", "speed-up over teacher", model, None, "×", "min", SKIP, f"teacher not profiled on {entry.device} at batch {entry.batch} on the same machine", **where))
+                rows.append(
+                    make_row(
+                        ctx,
+                        "min_speedup",
+                        "speed-up over teacher",
+                        model,
+                        None,
+                        "×",
+                        "min",
+                        SKIP,
+                        f"teacher not profiled on {entry.device} at batch {entry.batch} on the same machine",
+                        **where,
+                    )
+                )
                 continue
             fastest = min(candidates, key=lambda t: t.mean_ms)
             speedup = fastest.mean_ms / entry.mean_ms
-            rows.append(make_row(ctx, "min_speedup", "speed-up over teacher", model, speedup, "×", "min", detail=f"mean {entry.mean_ms:.3f} ms vs teacher {fastest.mean_ms:.3f} ms ({fastest.backend})", **where))
+            rows.append(
+                make_row(
+                    ctx,
+                    "min_speedup",
+                    "speed-up over teacher",
+                    model,
+                    speedup,
+                    "×",
+                    "min",
+                    detail=f"mean {entry.mean_ms:.3f} ms vs teacher {fastest.mean_ms:.3f} ms ({fastest.backend})",
+                    **where,
+                )
+            )
     return rows
 
 
@@ -245,5 +432,16 @@ def check_size(ctx: GateContext) -> list[CheckRow]:
         if model.size_bytes is None:
             rows.append(make_row(ctx, "max_size_mb", "file size", model, None, "MB", "max", SKIP, "no size recorded"))
         else:
-            rows.append(make_row(ctx, "max_size_mb", "file size", model, model.size_bytes / 1e6, "MB", "max", detail=f"{model.format} {model.precision}"))
+            rows.append(
+                make_row(
+                    ctx,
+                    "max_size_mb",
+                    "file size",
+                    model,
+                    model.size_bytes / 1e6,
+                    "MB",
+                    "max",
+                    detail=f"{model.format} {model.precision}",
+                )
+            )
     return rows

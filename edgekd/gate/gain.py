@@ -31,7 +31,19 @@ def check_gain_vs_alone(ctx: GateContext) -> list[CheckRow]:
         if model is None or alone is None or model.top1 is None or alone.top1 is None:
             missing = name if model is None or model.top1 is None else alone_name
             placeholder = model or alone or next(iter(ctx.artefacts))
-            rows.append(make_row(ctx, CHECK, LABEL, placeholder, None, "pts", "min", SKIP, f"no test top-1 for '{missing}' (not evaluated)"))
+            rows.append(
+                make_row(
+                    ctx,
+                    CHECK,
+                    LABEL,
+                    placeholder,
+                    None,
+                    "pts",
+                    "min",
+                    SKIP,
+                    f"no test top-1 for '{missing}' (not evaluated)",
+                )
+            )
             continue
         gain = model.top1 - alone.top1
         detail = f"{model.top1:.2f} % vs {alone.top1:.2f} % ({alone.name})"
@@ -43,8 +55,22 @@ def check_gain_vs_alone(ctx: GateContext) -> list[CheckRow]:
             rows.append(make_row(ctx, CHECK, LABEL, model, gain, "pts", "min", detail=detail))
             continue
         if paired is None:
-            raise ConfigError(f"--significance needs per-sample predictions of '{name}' and '{alone_name}' (eval.json in the report): rerun 'edgekd eval' and 'edgekd report', or drop --significance.")
+            raise ConfigError(
+                f"--significance needs per-sample predictions of '{name}' and '{alone_name}' (eval.json in the report): rerun 'edgekd eval' and 'edgekd report', or drop --significance."
+            )
         # A gain of at least PTS is a drop below the student alone of at most −PTS.
         status, why = judge_drop(ctx, paired, -float(ctx.thresholds.min_gain_vs_alone))
-        rows.append(make_row(ctx, CHECK, LABEL, model, gain, "pts", "min", status, detail + (f"; {why} (as a drop below the student alone)" if why else "")))
+        rows.append(
+            make_row(
+                ctx,
+                CHECK,
+                LABEL,
+                model,
+                gain,
+                "pts",
+                "min",
+                status,
+                detail + (f"; {why} (as a drop below the student alone)" if why else ""),
+            )
+        )
     return rows

@@ -116,7 +116,9 @@ class GateReport:
         for selector in selectors:
             matches = [m for m in self.models if m.name == selector or m.role == selector]
             if not matches:
-                raise ConfigError(f"--artefact '{selector}' matches nothing in {self.path}: names are {', '.join(self.names())}; roles are {', '.join(ROLES)}.")
+                raise ConfigError(
+                    f"--artefact '{selector}' matches nothing in {self.path}: names are {', '.join(self.names())}; roles are {', '.join(ROLES)}."
+                )
             chosen.extend(m for m in matches if m not in chosen)
         return chosen
 
@@ -139,7 +141,9 @@ def _entry(model: schema.ModelEntry, report_path: Path) -> GateModel:
         top1=accuracy.top1 if accuracy else None,
         per_class=list(accuracy.per_class) if accuracy and accuracy.per_class else None,
         agreement=accuracy.agreement_with_teacher if accuracy else None,
-        latency=[GateLatency(e.backend, e.device, e.machine, e.batch, e.p50_ms, e.p99_ms, e.mean_ms) for e in model.latency],
+        latency=[
+            GateLatency(e.backend, e.device, e.machine, e.batch, e.p50_ms, e.p99_ms, e.mean_ms) for e in model.latency
+        ],
         eval_path=eval_path,
         eval_backend=accuracy.backend if accuracy else None,
         eval_device=accuracy.device if accuracy else None,
@@ -176,4 +180,6 @@ def load_predictions(model: GateModel) -> SamplePredictions | None:
     predictions = load_eval(path, ConfigError).predictions
     if not predictions.predicted:
         raise ConfigError(f"{path} holds no per-sample predictions (rerun 'edgekd eval').")
-    return SamplePredictions(np.asarray(predictions.predicted, dtype=np.int64), np.asarray(predictions.labels, dtype=np.int64), path)
+    return SamplePredictions(
+        np.asarray(predictions.predicted, dtype=np.int64), np.asarray(predictions.labels, dtype=np.int64), path
+    )

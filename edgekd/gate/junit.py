@@ -16,8 +16,19 @@ def junit_xml(rows: list[CheckRow], suite_name: str = "edgekd gate") -> str:
     """A `<testsuites>` document with one `<testsuite>`; failures and skips carry their reason."""
     failures = sum(row.status == FAIL for row in rows)
     skipped = sum(row.status == SKIP for row in rows)
-    suites = ET.Element("testsuites", name=suite_name, tests=str(len(rows)), failures=str(failures), errors="0", skipped=str(skipped))
-    suite = ET.SubElement(suites, "testsuite", name=suite_name, tests=str(len(rows)), failures=str(failures), errors="0", skipped=str(skipped), time="0")
+    suites = ET.Element(
+        "testsuites", name=suite_name, tests=str(len(rows)), failures=str(failures), errors="0", skipped=str(skipped)
+    )
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=suite_name,
+        tests=str(len(rows)),
+        failures=str(failures),
+        errors="0",
+        skipped=str(skipped),
+        time="0",
+    )
     for row in rows:
         case = ET.SubElement(suite, "testcase", classname=f"gate.{row.artefact}", name=_case_name(row), time="0")
         summary = f"{row.label}: measured {format_measured(row)}, threshold {format_threshold(row)}"

@@ -32,13 +32,29 @@ def gate_markdown(result: GateResult) -> str:
         "non-inferiority": f"non-inferiority: a drop passes only when its upper bound is within the threshold (paired test, α = {alpha})",
     }[result.thresholds.judgement()]
     lines += [f"- Accuracy drops judged on: {mode}", f"- Latency batch: {result.thresholds.batch}", ""]
-    lines += ["| check | artefact | backend | device | batch | measured | threshold | result | detail |", "|---|---|---|---|---|---:|---:|---|---|"]
+    lines += [
+        "| check | artefact | backend | device | batch | measured | threshold | result | detail |",
+        "|---|---|---|---|---|---:|---:|---|---|",
+    ]
     for row in result.rows:
         batch = "-" if row.batch is None else str(row.batch)
-        cells = [row.label, row.artefact, row.backend, row.device, batch, format_measured(row), format_threshold(row), STATUS_MARK[row.status], row.detail]
+        cells = [
+            row.label,
+            row.artefact,
+            row.backend,
+            row.device,
+            batch,
+            format_measured(row),
+            format_threshold(row),
+            STATUS_MARK[row.status],
+            row.detail,
+        ]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     failures = result.failures()
     if failures:
         lines += ["", "## Failures", ""]
-        lines += [f"- **{row.artefact}**: {row.label} {format_measured(row)} (allowed {format_threshold(row)}) on {row.backend}/{row.device}" for row in failures]
+        lines += [
+            f"- **{row.artefact}**: {row.label} {format_measured(row)} (allowed {format_threshold(row)}) on {row.backend}/{row.device}"
+            for row in failures
+        ]
     return "\n".join(lines) + "\n"

@@ -39,7 +39,6 @@ class CheckRow:
         return asdict(self)
 
 
-
 def format_measured(row: CheckRow) -> str:
     """The measured value with its unit ("-" when skipped)."""
     if row.measured is None:
@@ -48,7 +47,7 @@ def format_measured(row: CheckRow) -> str:
 
 
 def format_threshold(row: CheckRow) -> str:
-    """"≤ 2.00 pts" or "≥ 3.00×"."""
+    """ "≤ 2.00 pts" or "≥ 3.00×"."""
     sign = "≤" if row.bound == "max" else "≥"
     value = f"{row.threshold:.2f}×" if row.unit == "×" else f"{row.threshold:.2f} {row.unit}"
     return f"{sign} {value}"

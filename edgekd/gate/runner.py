@@ -21,7 +21,9 @@ from edgekd.gate.result import GateResult
 from edgekd.gate.rows import SKIP, CheckRow
 
 
-def run_gate(report_path: str | Path, thresholds: GateThresholds, baseline_path: str | Path | None = None) -> GateResult:
+def run_gate(
+    report_path: str | Path, thresholds: GateThresholds, baseline_path: str | Path | None = None
+) -> GateResult:
     """Judge a report against `thresholds` (and a baseline report).
 
     Raises:
@@ -37,7 +39,9 @@ def run_gate(report_path: str | Path, thresholds: GateThresholds, baseline_path:
     baseline = load_gate_report(baseline_path) if baseline_path is not None else None
     artefacts = report.select(thresholds.artefacts)
     if not artefacts:
-        raise ConfigError(f"{report.path} has no deployable artefact (role student or artefact) to gate; choose some with --artefact NAME|ROLE.")
+        raise ConfigError(
+            f"{report.path} has no deployable artefact (role student or artefact) to gate; choose some with --artefact NAME|ROLE."
+        )
     context = GateContext(report, baseline, thresholds, artefacts)
     rows: list[CheckRow] = []
     for name in active:
@@ -49,7 +53,9 @@ def run_gate(report_path: str | Path, thresholds: GateThresholds, baseline_path:
     return GateResult(report, baseline, thresholds, rows)
 
 
-def write_gate_outputs(result: GateResult, out_dir: str | Path, junit_path: str | Path | None = None) -> dict[str, Path]:
+def write_gate_outputs(
+    result: GateResult, out_dir: str | Path, junit_path: str | Path | None = None
+) -> dict[str, Path]:
     """Write `gate.md` and `gate.json` into `out_dir` (and JUnit XML to `junit_path`)."""
     out_dir = Path(out_dir)
     written = {"markdown": out_dir / "gate.md", "json": out_dir / "gate.json"}

@@ -99,7 +99,10 @@ def mcnemar_p_value(b: int, c: int) -> tuple[float, str]:
     # Exact: P(X <= min(b, c)) doubled, X ~ Binomial(b + c, 1/2), summed in log space.
     k = min(b, c)
     log_half = discordant * math.log(0.5)
-    log_terms = [math.lgamma(discordant + 1) - math.lgamma(i + 1) - math.lgamma(discordant - i + 1) + log_half for i in range(k + 1)]
+    log_terms = [
+        math.lgamma(discordant + 1) - math.lgamma(i + 1) - math.lgamma(discordant - i + 1) + log_half
+        for i in range(k + 1)
+    ]
     peak = max(log_terms)
     tail = math.exp(peak) * sum(math.exp(t - peak) for t in log_terms)
     return min(1.0, 2.0 * tail), "mcnemar-exact"

@@ -123,7 +123,9 @@ def read_card(weights_path: str | os.PathLike) -> ModelCard | None:
     return ModelCard.from_dict(payload, card_path)
 
 
-def load_model(path: str | os.PathLike, *, exportable: bool = False, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard]:
+def load_model(
+    path: str | os.PathLike, *, exportable: bool = False, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, ModelCard]:
     """Load an edgekd model artefact (weights + card) in eval mode.
 
     Args:
@@ -135,13 +137,17 @@ def load_model(path: str | os.PathLike, *, exportable: bool = False, device: str
     weights_path = resolve_model_path(path)
     card = read_card(weights_path)
     if card is None:
-        raise ModelError(f"{weights_path} has no model card ({weights_path.with_suffix('.json').name}); for a bare timm checkpoint give the architecture (--teacher-arch).")
+        raise ModelError(
+            f"{weights_path} has no model card ({weights_path.with_suffix('.json').name}); for a bare timm checkpoint give the architecture (--teacher-arch)."
+        )
     state = read_state_dict(weights_path)
     model = create_model(card.arch, card.num_classes, card.input.in_chans, exportable=exportable)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise ModelError(f"{weights_path} does not match '{card.arch}' with {card.num_classes} classes: {str(exc).splitlines()[0]}") from exc
+        raise ModelError(
+            f"{weights_path} does not match '{card.arch}' with {card.num_classes} classes: {str(exc).splitlines()[0]}"
+        ) from exc
     if exportable:
         from timm.utils.model import reparameterize_model
 

@@ -11,7 +11,6 @@ import fnmatch
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import timm
 import torch
@@ -56,7 +55,9 @@ def create_model(
     """
     arch = resolve_arch(arch)
     try:
-        model = timm.create_model(arch, pretrained=False, num_classes=num_classes, in_chans=in_chans, exportable=exportable, **kwargs)
+        model = timm.create_model(
+            arch, pretrained=False, num_classes=num_classes, in_chans=in_chans, exportable=exportable, **kwargs
+        )
     except (TypeError, ValueError, RuntimeError, AssertionError) as exc:
         raise ModelError(f"cannot create '{arch}' with {num_classes} classes and {in_chans} channels: {exc}") from exc
     if pretrained is not None:
@@ -81,7 +82,9 @@ class ArchInfo:
     local_weights: str | None
 
 
-def model_cost(model_or_arch: nn.Module | str, input_size: int, in_chans: int = 3, num_classes: int = 1000) -> tuple[int, float | None]:
+def model_cost(
+    model_or_arch: nn.Module | str, input_size: int, in_chans: int = 3, num_classes: int = 1000
+) -> tuple[int, float | None]:
     """(parameter count, GFLOPs per image) measured on the meta device: no memory, no weights."""
     from torch.utils.flop_counter import FlopCounterMode
 

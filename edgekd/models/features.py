@@ -71,10 +71,13 @@ class FeatureTaps:
     def _hook(self, name: str, detach: bool):
         def record(module, inputs, output):
             if not isinstance(output, torch.Tensor):
-                raise ModelError(f"layer '{name}' returns {type(output).__name__}, not a feature tensor; pick another layer.")
+                raise ModelError(
+                    f"layer '{name}' returns {type(output).__name__}, not a feature tensor; pick another layer."
+                )
             self.outputs[name] = output.detach() if detach else output
             if self._stop_after == name:
                 raise _StopForward
+
         return record
 
     def run_until(self, model: nn.Module, inputs: torch.Tensor, name: str) -> torch.Tensor:
@@ -127,6 +130,7 @@ def list_layers(model: nn.Module, input_size: int, in_chans: int = 3) -> list[La
         def record(module, inputs, output):
             if isinstance(output, torch.Tensor) and name not in shapes:
                 shapes[name] = tuple(output.shape)
+
         return record
 
     handles = [m.register_forward_hook(probe(n)) for n, m in model.named_modules() if n]
@@ -145,7 +149,11 @@ def list_layers(model: nn.Module, input_size: int, in_chans: int = 3) -> list[La
         shape = shapes.get(name)
         if shape is None or len(shape) != 4:
             continue
-        layers.append(LayerInfo(name, type(module).__name__, shape[1], shape[2], shape[3], input_size / shape[2], stage_of.get(name)))
+        layers.append(
+            LayerInfo(
+                name, type(module).__name__, shape[1], shape[2], shape[3], input_size / shape[2], stage_of.get(name)
+            )
+        )
     return layers
 
 
@@ -171,7 +179,9 @@ def middle_stage(model: nn.Module) -> dict:
     """The middle entry of timm's `feature_info` (e.g. `layer2` of a ResNet: stride 8)."""
     stages = feature_stages(model)
     if not stages:
-        raise ModelError(f"{type(model).__name__} has no timm feature_info; name the layers with --hint-layer and --guided-layer.")
+        raise ModelError(
+            f"{type(model).__name__} has no timm feature_info; name the layers with --hint-layer and --guided-layer."
+        )
     return stages[len(stages) // 2]
 
 
@@ -194,13 +204,19 @@ def auto_pair(
     if guided_layer is None:
         guided_layer = middle_stage(student)["module"]
     if hint_layer is None:
-        stride = {layer.name: layer.stride for layer in list_layers(student, student_size, student_chans)}.get(guided_layer)
+        stride = {layer.name: layer.stride for layer in list_layers(student, student_size, student_chans)}.get(
+            guided_layer
+        )
         if stride is None:
             resolve_layer(student, guided_layer)  # unknown names fail with the list of layers
-            raise ModelError(f"guided layer '{guided_layer}' outputs no (B, C, H, W) feature map; pick a convolutional stage (edgekd distill --list-layers).")
+            raise ModelError(
+                f"guided layer '{guided_layer}' outputs no (B, C, H, W) feature map; pick a convolutional stage (edgekd distill --list-layers)."
+            )
         stages = feature_stages(teacher)
         if not stages:
-            raise ModelError(f"the teacher ({type(teacher).__name__}) has no timm feature_info; name its layer with --hint-layer.")
+            raise ModelError(
+                f"the teacher ({type(teacher).__name__}) has no timm feature_info; name its layer with --hint-layer."
+            )
         hint_layer = min(stages, key=lambda s: (abs(s["reduction"] - stride), -s["reduction"]))["module"]
     return hint_layer, guided_layer
 
@@ -212,4 +228,6 @@ def layer_shape(model: nn.Module, name: str, input_size: int, in_chans: int = 3)
     for layer in list_layers(model, input_size, in_chans):
         if layer.name == name:
             return layer.shape
-    raise ModelError(f"layer '{name}' does not output a (B, C, H, W) feature map at {input_size} px; pick a convolutional stage (edgekd distill --list-layers).")
+    raise ModelError(
+        f"layer '{name}' does not output a (B, C, H, W) feature map at {input_size} px; pick a convolutional stage (edgekd distill --list-layers)."
+    )

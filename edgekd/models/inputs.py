@@ -6,7 +6,9 @@ from edgekd.data import Dataset, InputSpec, fit_channels
 from edgekd.models.factory import pretrained_defaults
 
 
-def input_spec_for(arch: str, dataset: Dataset, img_size: int, in_chans: int | None, pretrained: str | None) -> InputSpec:
+def input_spec_for(
+    arch: str, dataset: Dataset, img_size: int, in_chans: int | None, pretrained: str | None
+) -> InputSpec:
     """The model's input: pretrained weights keep their own normalisation, otherwise the data's."""
     channels = in_chans or 3
     if pretrained:

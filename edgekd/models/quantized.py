@@ -89,7 +89,9 @@ def quantize_model(model: nn.Module, recipe: str, calibration: Iterable[torch.Te
     return _insert_quantizers(model, recipe_config(recipe), calibration)
 
 
-def _insert_quantizers(model: nn.Module, config: dict[str, Any], calibration: Iterable[torch.Tensor] | None) -> nn.Module:
+def _insert_quantizers(
+    model: nn.Module, config: dict[str, Any], calibration: Iterable[torch.Tensor] | None
+) -> nn.Module:
     """`mtq.quantize(model, config, forward_loop)` with a forward loop over `calibration` (None: none)."""
     mtq = require_modelopt()
     forward_loop = None
@@ -133,14 +135,22 @@ def tensor_quantizers(model: nn.Module) -> dict[str, nn.Module]:
 
 def quantizer_amax(model: nn.Module) -> dict[str, torch.Tensor]:
     """The amax (calibrated range) of each enabled quantizer, by module path."""
-    return {name: q.amax.detach().to("cpu").contiguous().clone() for name, q in tensor_quantizers(model).items() if q.is_enabled and q.amax is not None}
+    return {
+        name: q.amax.detach().to("cpu").contiguous().clone()
+        for name, q in tensor_quantizers(model).items()
+        if q.is_enabled and q.amax is not None
+    }
 
 
 def quantization_counts(model: nn.Module) -> dict[str, int]:
     """How many quantizers ModelOpt inserted, how many are enabled, and of those on weights."""
     quantizers = tensor_quantizers(model)
     enabled = [n for n, q in quantizers.items() if q.is_enabled]
-    return {"quantizers": len(quantizers), "enabled": len(enabled), "weight_quantizers": sum(n.endswith("weight_quantizer") for n in enabled)}
+    return {
+        "quantizers": len(quantizers),
+        "enabled": len(enabled),
+        "weight_quantizers": sum(n.endswith("weight_quantizer") for n in enabled),
+    }
 
 
 def float_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -183,7 +193,13 @@ def save_quantized(model: nn.Module, card: ModelCard, weights_path: str | os.Pat
         "versions": {"nvidia-modelopt": importlib.metadata.version("nvidia-modelopt"), "torch": torch.__version__},
     }
     write_json(json_path, state)
-    card.extra["quantizers"] = {"recipe": recipe, "state": json_path.name, "amax": amax_path.name, "amax_sha256": amax_sha, **quantization_counts(model)}
+    card.extra["quantizers"] = {
+        "recipe": recipe,
+        "state": json_path.name,
+        "amax": amax_path.name,
+        "amax_sha256": amax_sha,
+        **quantization_counts(model),
+    }
     return save_model(_FloatView(model), card, weights_path)
 
 
@@ -205,7 +221,9 @@ def read_quantizer_state(weights_path: str | os.PathLike) -> tuple[dict[str, Any
 
     amax_path, json_path = state_paths(weights_path)
     if not json_path.exists() or not amax_path.exists():
-        raise ModelError(f"{Path(weights_path).name} has no quantizer state ({json_path.name} and {amax_path.name}); it is not a QAD student.")
+        raise ModelError(
+            f"{Path(weights_path).name} has no quantizer state ({json_path.name} and {amax_path.name}); it is not a QAD student."
+        )
     try:
         state = json.loads(json_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -213,7 +231,9 @@ def read_quantizer_state(weights_path: str | os.PathLike) -> tuple[dict[str, Any
     if not isinstance(state, dict) or state.get("schema") != QUANTIZERS_SCHEMA:
         raise ModelError(f"{json_path} is not an edgekd quantizer state (schema {QUANTIZERS_SCHEMA}).")
     if sha256_file(amax_path) != state.get("amax_sha256"):
-        raise ModelError(f"{amax_path.name} does not match {json_path.name} (sha256 differs): the pair was not written together.")
+        raise ModelError(
+            f"{amax_path.name} does not match {json_path.name} (sha256 differs): the pair was not written together."
+        )
     try:
         amax = load_file(str(amax_path))
     except (SafetensorError, OSError) as exc:
@@ -221,7 +241,9 @@ def read_quantizer_state(weights_path: str | os.PathLike) -> tuple[dict[str, Any
     return state, amax
 
 
-def load_quantized(path: str | os.PathLike, *, exportable: bool = False, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard, dict[str, Any]]:
+def load_quantized(
+    path: str | os.PathLike, *, exportable: bool = False, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, ModelCard, dict[str, Any]]:
     """Rebuild a fake-quantized artefact: FP32 weights, quantizers re-inserted by the same config, amax loaded.
 
     Returns:
@@ -233,25 +255,35 @@ def load_quantized(path: str | os.PathLike, *, exportable: bool = False, device:
     state, amax = read_quantizer_state(weights_path)
     recipe = state.get("recipe")
     if recipe not in RECIPES:
-        raise ModelError(f"{weights_path.name}: quantizer recipe '{recipe}' is not one this edgekd knows ({', '.join(RECIPES)}).")
+        raise ModelError(
+            f"{weights_path.name}: quantizer recipe '{recipe}' is not one this edgekd knows ({', '.join(RECIPES)})."
+        )
     # The config saved with the state, not today's recipe_config(recipe): a newer ModelOpt may
     # change its defaults, and the amax values belong to the quantizers the saved one inserted.
     try:
         model = _insert_quantizers(model, state["modelopt_config"], calibration=None)
     except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
-        raise ModelError(f"{weights_path.name}: ModelOpt refuses the saved quantizer config: {str(exc).splitlines()[0]}") from exc
+        raise ModelError(
+            f"{weights_path.name}: ModelOpt refuses the saved quantizer config: {str(exc).splitlines()[0]}"
+        ) from exc
     quantizers = tensor_quantizers(model)
     if sorted(quantizers) != state["quantizers"]:
-        raise ModelError(f"{weights_path.name}: re-inserting '{recipe}' gives other quantizers than were saved (ModelOpt version differs?): {len(quantizers)} vs {len(state['quantizers'])}.")
+        raise ModelError(
+            f"{weights_path.name}: re-inserting '{recipe}' gives other quantizers than were saved (ModelOpt version differs?): {len(quantizers)} vs {len(state['quantizers'])}."
+        )
     missing = [n for n, q in quantizers.items() if q.is_enabled and n not in amax]
     if missing or set(amax) - set(quantizers):
-        raise ModelError(f"{weights_path.name}: the saved amax values do not cover the enabled quantizers (missing {missing[:3]}).")
+        raise ModelError(
+            f"{weights_path.name}: the saved amax values do not cover the enabled quantizers (missing {missing[:3]})."
+        )
     for name, value in amax.items():
         quantizers[name].amax = value
     return model.to(device).eval(), card, state
 
 
-def export_qdq_onnx(model: nn.Module, example: torch.Tensor, path: str | os.PathLike, input_name: str, output_name: str) -> None:
+def export_qdq_onnx(
+    model: nn.Module, example: torch.Tensor, path: str | os.PathLike, input_name: str, output_name: str
+) -> None:
     """Write the QDQ ONNX of a fake-quantized model (QuantizeLinear/DequantizeLinear around each quantized op).
 
     The legacy TorchScript exporter (`dynamo=False`) at opset 17: ModelOpt's quantizers export
@@ -264,8 +296,14 @@ def export_qdq_onnx(model: nn.Module, example: torch.Tensor, path: str | os.Path
     model.eval()
     with _quiet(), torch.no_grad():
         torch.onnx.export(
-            model, (example,), str(path), dynamo=False, opset_version=QDQ_OPSET,
-            input_names=[input_name], output_names=[output_name], dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
+            model,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=QDQ_OPSET,
+            input_names=[input_name],
+            output_names=[output_name],
+            dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
         )
 
 
@@ -295,4 +333,3 @@ def freeze_batchnorm(model: nn.Module) -> int:
 
 def _eval_only(self: nn.Module, mode: bool = True) -> nn.Module:
     return nn.Module.train(self, False)
-

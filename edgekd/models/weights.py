@@ -43,7 +43,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError… for bad files
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{path} cannot be loaded safely as weights: {first_line}. Use a safetensors file or a plain state dict.") from exc
+        raise ModelError(
+            f"{path} cannot be loaded safely as weights: {first_line}. Use a safetensors file or a plain state dict."
+        ) from exc
     for key in ("state_dict_ema", "state_dict", "model"):
         if isinstance(payload, dict) and isinstance(payload.get(key), dict):
             payload = payload[key]
@@ -78,7 +80,9 @@ def load_pretrained_weights(model: nn.Module, arch: str, source: str | os.PathLi
             elif key in classifier:
                 continue  # a classifier for another class count is re-initialised
             else:
-                raise ModelError(f"weights do not fit '{arch}': {key} is {tuple(value.shape)}, the model has {tuple(own[key].shape)}.")
+                raise ModelError(
+                    f"weights do not fit '{arch}': {key} is {tuple(value.shape)}, the model has {tuple(own[key].shape)}."
+                )
         adapted[key] = value
     missing = [k for k in own if k not in adapted and k not in classifier and not k.endswith("num_batches_tracked")]
     if missing:

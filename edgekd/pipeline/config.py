@@ -14,7 +14,16 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from edgekd.data import AugmentRecipe, DataConfig
 from edgekd.distill.config import DEFAULT_LR
@@ -27,6 +36,7 @@ from edgekd.errors import ConfigError
 from edgekd.gate.config import GateThresholds
 from edgekd.models.quantized import RECIPES
 from edgekd.pipeline.yamlfile import KeyPath, line_of, load_with_lines
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -76,7 +86,14 @@ class TrainSection(Section):
         return TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
-            optim=OptimConfig(name=self.opt, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov, weight_decay=self.weight_decay, warmup_epochs=self.warmup_epochs),
+            optim=OptimConfig(
+                name=self.opt,
+                lr=self.lr,
+                momentum=self.momentum,
+                nesterov=self.nesterov,
+                weight_decay=self.weight_decay,
+                warmup_epochs=self.warmup_epochs,
+            ),
             augment=AugmentRecipe(crop_padding=self.crop_padding, horizontal_flip=self.flip),
             ema_decay=self.ema_decay,
             grad_clip=self.grad_clip,
@@ -97,7 +114,9 @@ class TeacherSection(TrainSection):
     @model_validator(mode="after")
     def _arch_or_path(self) -> "TeacherSection":
         if (self.arch is None) == (self.path is None):
-            raise ValueError("give either 'arch' (train a teacher) or 'path' (use an existing teacher.safetensors), not both or neither")
+            raise ValueError(
+                "give either 'arch' (train a teacher) or 'path' (use an existing teacher.safetensors), not both or neither"
+            )
         return self
 
 
@@ -135,7 +154,11 @@ class MethodRunBase(Section):
     @model_validator(mode="after")
     def _quantize_keys(self) -> "MethodRunBase":
         if self.quantize is None:
-            given = [key for key, value in (("from", self.from_run), ("calib", self.calib), ("teacher", self.teacher)) if value is not None]
+            given = [
+                key
+                for key, value in (("from", self.from_run), ("calib", self.calib), ("teacher", self.teacher))
+                if value is not None
+            ]
             if given:
                 raise ValueError(f"'{given[0]}' only applies to quantization-aware distillation: add 'quantize: int8'")
         elif self.from_run is None:
@@ -151,14 +174,19 @@ class MethodRunBase(Section):
 
     def method_options(self) -> dict[str, Any]:
         """The method's options this entry sets."""
-        return {o.name: getattr(self, o.name) for o in METHODS[self.method].options if getattr(self, o.name) is not None}
+        return {
+            o.name: getattr(self, o.name) for o in METHODS[self.method].options if getattr(self, o.name) is not None
+        }
 
 
 # One model per registered method (`kd` → MethodRun_kd), told apart by the `method` key.
 METHOD_RUNS: dict[str, type[MethodRunBase]] = {
     name: create_model(  # type: ignore[call-overload]
-        f"MethodRun_{name}", __base__=MethodRunBase, __doc__=f"`methods: [{{method: {name}, …}}]`",
-        method=(Literal[name], ...), **{o.name: _option_field([o]) for o in cls.options},
+        f"MethodRun_{name}",
+        __base__=MethodRunBase,
+        __doc__=f"`methods: [{{method: {name}, …}}]`",
+        method=(Literal[name], ...),
+        **{o.name: _option_field([o]) for o in cls.options},
     )
     for name, cls in METHODS.items()
 }
@@ -198,12 +226,18 @@ class DistillSectionBase(TrainSection):
         """`student: auto` needs a budget and is one kd run (the search's shipped recipe)."""
         if self.student != "auto":
             if self.budget_ms is not None or self.candidates is not None:
-                raise ValueError("budget_ms and candidates choose the student: set 'student: auto' with them, or drop them")
+                raise ValueError(
+                    "budget_ms and candidates choose the student: set 'student: auto' with them, or drop them"
+                )
             return self
         if self.budget_ms is None:
-            raise ValueError("'student: auto' searches under a latency budget: add 'budget_ms: MS' (per batch of 1, on 'target')")
+            raise ValueError(
+                "'student: auto' searches under a latency budget: add 'budget_ms: MS' (per batch of 1, on 'target')"
+            )
         if len(self.seeds) != 1 or [m.method for m in self.methods] != ["kd"]:
-            raise ValueError("'student: auto' distils with the search's recipe (kd, one seed): drop 'methods' and keep one seed")
+            raise ValueError(
+                "'student: auto' distils with the search's recipe (kd, one seed): drop 'methods' and keep one seed"
+            )
         return self
 
     @field_validator("methods", mode="before")
@@ -222,7 +256,9 @@ class DistillSectionBase(TrainSection):
 
 
 DistillSection = create_model(  # type: ignore[call-overload]
-    "DistillSection", __base__=DistillSectionBase, __doc__=DistillSectionBase.__doc__,
+    "DistillSection",
+    __base__=DistillSectionBase,
+    __doc__=DistillSectionBase.__doc__,
     **{name: _option_field([o for _, o in declarations]) for name, declarations in all_options().items()},
 )
 
@@ -322,7 +358,11 @@ class TrackSection(Section):
 
     def targets(self) -> list[TrackTarget]:
         given = {"mlflow": self.mlflow, "tensorboard": self.tensorboard}
-        return [TrackTarget.parse(name if value == "default" else f"{name}:{value}") for name, value in given.items() if value]
+        return [
+            TrackTarget.parse(name if value == "default" else f"{name}:{value}")
+            for name, value in given.items()
+            if value
+        ]
 
 
 _SectionT = TypeVar("_SectionT", bound=BaseModel)
@@ -460,7 +500,9 @@ def load_pipeline(path: str | Path) -> Pipeline:
     path = Path(path)
     data, lines = load_with_lines(path)
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a pipeline is a mapping of sections (name:, data:, teacher:, …), not a {type(data).__name__}.")
+        raise ConfigError(
+            f"{path}: a pipeline is a mapping of sections (name:, data:, teacher:, …), not a {type(data).__name__}."
+        )
     try:
         pipeline = Pipeline.model_validate(data)
     except ValidationError as exc:

@@ -103,7 +103,9 @@ def remove_manifest(run_dir: Path) -> None:
         os.unlink(path)
 
 
-def staleness(manifest: Manifest | None, run_dir: Path, config_digest: str, inputs: dict[str, Path], machine: str | None) -> str | None:
+def staleness(
+    manifest: Manifest | None, run_dir: Path, config_digest: str, inputs: dict[str, Path], machine: str | None
+) -> str | None:
     """Why a run must be redone, or None when its manifest still matches.
 
     Args:

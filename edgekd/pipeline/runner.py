@@ -22,12 +22,22 @@ from edgekd.engine.state import CHECKPOINT_NAME
 from edgekd.errors import ConfigError
 from edgekd.locks import folder_lock
 from edgekd.pipeline.config import STAGES, Pipeline
-from edgekd.pipeline.manifest import Manifest, config_hash, file_hash, read_manifest, relative_to, remove_manifest, staleness, write_manifest
+from edgekd.pipeline.manifest import (
+    Manifest,
+    config_hash,
+    file_hash,
+    read_manifest,
+    relative_to,
+    remove_manifest,
+    staleness,
+    write_manifest,
+)
 from edgekd.pipeline.plan import Artefact, PlanContext, Planner, RunOutcome, StageRun, StageSpec
 from edgekd.pipeline.tracking import PipelineTracking
 
 CACHED, RAN, WILL_RUN, GIVEN, KEPT, FAILED = "cached", "ran", "will run", "given", "kept", "failed"
 PENDING_NAME = "run-pending.json"  # written when a run starts, removed when it finishes
+
 
 @dataclass
 class RunRecord:
@@ -62,7 +72,9 @@ def _check_stage_option(pipeline: Pipeline, flag: str, stage: str | None) -> Non
     if stage not in STAGES:
         raise ConfigError(f"{flag} {stage}: unknown stage; stages are {', '.join(STAGES)}.")
     if stage not in pipeline.stages():
-        raise ConfigError(f"{flag} {stage}: {pipeline.source or 'the pipeline'} has no '{stage}:' section (it has {', '.join(pipeline.stages())}).")
+        raise ConfigError(
+            f"{flag} {stage}: {pipeline.source or 'the pipeline'} has no '{stage}:' section (it has {', '.join(pipeline.stages())})."
+        )
 
 
 def stage_specs(planners: dict[str, Planner] | None = None) -> dict[str, StageSpec]:
@@ -159,7 +171,15 @@ class PipelineRunner:
     def _record(self, record: RunRecord) -> None:
         self.result.records.append(record)
         if record.status != WILL_RUN:
-            self.tracking.record(record.stage, record.label, record.status, record.summary, record.wall_time_s, record.passed, record.out_dir)
+            self.tracking.record(
+                record.stage,
+                record.label,
+                record.status,
+                record.summary,
+                record.wall_time_s,
+                record.passed,
+                record.out_dir,
+            )
         self.on_record(record)
 
     def _run_stage(self, stage: str) -> None:
@@ -167,7 +187,9 @@ class PipelineRunner:
         runs = spec.plan(self.context)
         ids = [run.run_id for run in runs]
         if len(set(ids)) != len(ids):
-            raise ValueError(f"stage {stage} planned two runs with one id: {sorted(i for i in ids if ids.count(i) > 1)[0]}")
+            raise ValueError(
+                f"stage {stage} planned two runs with one id: {sorted(i for i in ids if ids.count(i) > 1)[0]}"
+            )
         artefacts: list[Artefact] = []
         outputs: list[Path] = []
         for run in runs:
@@ -189,7 +211,9 @@ class PipelineRunner:
             return run.artefacts
         if stage not in self.selected:
             return self._keep(stage, run, manifest, digest)
-        pending = sorted(name for name, path in run.inputs.items() if path.resolve() in self._rebuilt or not path.exists())
+        pending = sorted(
+            name for name, path in run.inputs.items() if path.resolve() in self._rebuilt or not path.exists()
+        )
         if stage in self.forced:
             reason = "forced"
         elif pending:
@@ -197,7 +221,11 @@ class PipelineRunner:
         else:
             reason = staleness(manifest, run.out_dir, digest, run.inputs, run.machine)
         if reason is None:
-            self._record(RunRecord(stage, run.label, CACHED, "", manifest.summary, manifest.wall_time_s, manifest.passed, run.out_dir))
+            self._record(
+                RunRecord(
+                    stage, run.label, CACHED, "", manifest.summary, manifest.wall_time_s, manifest.passed, run.out_dir
+                )
+            )
             return _artefacts_from_manifest(manifest) or run.artefacts
         if self.dry_run:
             self._record(RunRecord(stage, run.label, WILL_RUN, reason, run.description, out_dir=run.out_dir))
@@ -206,15 +234,30 @@ class PipelineRunner:
                 self.context.unknown.add(stage)
             return run.artefacts
         if pending:
-            raise ConfigError(f"{run.label}: input {run.inputs[pending[0]]} does not exist; an earlier stage did not produce it.")
+            raise ConfigError(
+                f"{run.label}: input {run.inputs[pending[0]]} does not exist; an earlier stage did not produce it."
+            )
         return self._execute(stage, run, digest, reason)
 
     def _keep(self, stage: str, run: StageRun, manifest: Manifest | None, digest: str) -> list[Artefact]:
         """A stage before --from / other than --only: use what is there, say if it is stale."""
         if manifest is None:
-            raise ConfigError(f"{run.label} has not run yet, and --from/--only keep earlier stages as they are: run the pipeline without them first.")
+            raise ConfigError(
+                f"{run.label} has not run yet, and --from/--only keep earlier stages as they are: run the pipeline without them first."
+            )
         stale = staleness(manifest, run.out_dir, digest, run.inputs, run.machine)
-        self._record(RunRecord(stage, run.label, KEPT, f"stale ({stale}), kept as asked" if stale else "", manifest.summary, manifest.wall_time_s, manifest.passed, run.out_dir))
+        self._record(
+            RunRecord(
+                stage,
+                run.label,
+                KEPT,
+                f"stale ({stale}), kept as asked" if stale else "",
+                manifest.summary,
+                manifest.wall_time_s,
+                manifest.passed,
+                run.out_dir,
+            )
+        )
         return _artefacts_from_manifest(manifest) or run.artefacts
 
     def _execute(self, stage: str, run: StageRun, digest: str, reason: str) -> list[Artefact]:
@@ -243,7 +286,12 @@ class PipelineRunner:
         self.tracking.outputs(run.label, files)
         inputs = {name: file_hash(path) for name, path in run.inputs.items()}
         config = {**run.config, "_artefacts": [a.to_dict() for a in produced]}
-        write_manifest(run.out_dir, Manifest(stage, run.run_id, digest, inputs, outputs, run.machine, outcome.summary, outcome.passed, wall, config))
+        write_manifest(
+            run.out_dir,
+            Manifest(
+                stage, run.run_id, digest, inputs, outputs, run.machine, outcome.summary, outcome.passed, wall, config
+            ),
+        )
         pending_path.unlink(missing_ok=True)
         self._record(RunRecord(stage, run.label, RAN, reason, outcome.summary, wall, outcome.passed, run.out_dir))
         return produced

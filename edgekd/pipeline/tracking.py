@@ -23,9 +23,16 @@ class PipelineTracking:
 
     def __init__(self, pipeline: Pipeline, *, enabled: bool = True):
         targets = pipeline.track.targets() if pipeline.track is not None and enabled else []
-        self.runs = RunTree(targets, f"pipeline {pipeline.name}",
-                            {"pipeline": str(pipeline.source or ""), "stages": " → ".join(pipeline.stages()), "root": str(pipeline.root)},
-                            {"edgekd.role": "pipeline", "edgekd.pipeline": pipeline.name})
+        self.runs = RunTree(
+            targets,
+            f"pipeline {pipeline.name}",
+            {
+                "pipeline": str(pipeline.source or ""),
+                "stages": " → ".join(pipeline.stages()),
+                "root": str(pipeline.root),
+            },
+            {"edgekd.role": "pipeline", "edgekd.pipeline": pipeline.name},
+        )
         self._started: set[str] = set()
 
     def start(self, label: str, config: dict[str, Any], progress: Progress) -> Progress:
@@ -33,7 +40,9 @@ class PipelineTracking:
         if not self.runs:
             return progress
         self._started.add(label)
-        return self.runs.start(label, flatten({k: v for k, v in config.items() if not k.startswith("_")}), progress or SilentProgress())
+        return self.runs.start(
+            label, flatten({k: v for k, v in config.items() if not k.startswith("_")}), progress or SilentProgress()
+        )
 
     def outputs(self, label: str, files: list[Path]) -> None:
         """Log what an executed run wrote: models with their cards, every other file as is."""
@@ -50,7 +59,16 @@ class PipelineTracking:
                 child.log_artifact(path)
                 logged.add(path)
 
-    def record(self, stage: str, label: str, status: str, summary: str, wall_time_s: float, passed: bool | None, out_dir: Path | None = None) -> None:
+    def record(
+        self,
+        stage: str,
+        label: str,
+        status: str,
+        summary: str,
+        wall_time_s: float,
+        passed: bool | None,
+        out_dir: Path | None = None,
+    ) -> None:
         """A run's outcome (ran, failed, cached, kept, given): tag its child and end it (a cached
         run's `edgekd.out_dir` says where the files of the run that made them are)."""
         self._started.discard(label)
@@ -59,7 +77,12 @@ class PipelineTracking:
             tags["edgekd.out_dir"] = str(out_dir)
         if passed is not None:
             tags["edgekd.passed"] = str(passed).lower()
-        self.runs.finish(label, tags, {"wall_time_s": wall_time_s} if status == "ran" else None, status="FAILED" if status == "failed" else "FINISHED")
+        self.runs.finish(
+            label,
+            tags,
+            {"wall_time_s": wall_time_s} if status == "ran" else None,
+            status="FAILED" if status == "failed" else "FINISHED",
+        )
 
     def end(self, status: str = "FINISHED", gate_passed: bool | None = None) -> None:
         if self.runs and gate_passed is not None:

@@ -26,7 +26,9 @@ def _build(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], source: st
                 raise ConfigError(f"{source}:{key_node.start_mark.line + 1}: a key must be a plain word.")
             key = key_node.value  # as written: YAML 1.1 would turn a key like `on` into True
             if key in result:
-                raise ConfigError(f"{source}:{key_node.start_mark.line + 1}: '{'.'.join(map(str, (*path, key)))}' is given twice.")
+                raise ConfigError(
+                    f"{source}:{key_node.start_mark.line + 1}: '{'.'.join(map(str, (*path, key)))}' is given twice."
+                )
             result[key] = _build(value_node, (*path, key), lines, source)
             lines[(*path, key)] = key_node.start_mark.line + 1  # point at the key, not its value's first line
         return result

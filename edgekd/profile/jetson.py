@@ -38,14 +38,16 @@ def parse_nvpmodel(text: str) -> dict[str, Any] | None:
     match = re.search(r"NV Power Mode\s*:\s*(\S.*?)\s*$", text, flags=re.MULTILINE)
     if not match:
         return None
-    after = text[match.end():]
+    after = text[match.end() :]
     mode_id = re.search(r"^\s*(\d+)\s*$", after, flags=re.MULTILINE)
     return {"name": match.group(1), "id": int(mode_id.group(1)) if mode_id else None}
 
 
 def parse_jetson_clocks(text: str) -> bool | None:
     """`jetson_clocks --show` output → True when every online CPU runs pinned at its max frequency."""
-    cpus = re.findall(r"^cpu\d+:\s*Online=1.*?MinFreq=(\d+)\s+MaxFreq=(\d+)\s+CurrentFreq=(\d+)", text, flags=re.MULTILINE)
+    cpus = re.findall(
+        r"^cpu\d+:\s*Online=1.*?MinFreq=(\d+)\s+MaxFreq=(\d+)\s+CurrentFreq=(\d+)", text, flags=re.MULTILINE
+    )
     if not cpus:
         return None
     return all(low == high == current for low, high, current in cpus)
@@ -67,7 +69,9 @@ def _run(command: list[str]) -> str | None:
     return result.stdout if result.returncode == 0 else None
 
 
-def power_state_from_jtop(nvpmodel_name: str | None, nvpmodel_id: int | None, clocks_on: bool | None, clocks_status: str | None) -> dict[str, Any]:
+def power_state_from_jtop(
+    nvpmodel_name: str | None, nvpmodel_id: int | None, clocks_on: bool | None, clocks_status: str | None
+) -> dict[str, Any]:
     """jtop's `jetson.nvpmodel.name`/`.id` and `bool(jetson.jetson_clocks)`/`.status` → edgekd's record.
 
     jtop gives None for either object on a board without it; `.status` is a service state
@@ -75,7 +79,12 @@ def power_state_from_jtop(nvpmodel_name: str | None, nvpmodel_id: int | None, cl
     while jetson_clocks is still booting is not pinned yet.
     """
     nvpmodel = {"name": nvpmodel_name, "id": nvpmodel_id} if nvpmodel_name is not None else None
-    return {"nvpmodel": nvpmodel, "jetson_clocks": clocks_on, "jetson_clocks_status": clocks_status, "power_source": "jtop"}
+    return {
+        "nvpmodel": nvpmodel,
+        "jetson_clocks": clocks_on,
+        "jetson_clocks_status": clocks_status,
+        "power_source": "jtop",
+    }
 
 
 def _power_state_via_jtop() -> dict[str, Any] | None:
@@ -105,7 +114,12 @@ def _power_state_via_binaries() -> dict[str, Any]:
     text = _run(["jetson_clocks", "--show"])
     clocks = parse_jetson_clocks(text) if text else None
     found = nvpmodel is not None or clocks is not None
-    return {"nvpmodel": nvpmodel, "jetson_clocks": clocks, "jetson_clocks_status": None, "power_source": "binaries" if found else None}
+    return {
+        "nvpmodel": nvpmodel,
+        "jetson_clocks": clocks,
+        "jetson_clocks_status": None,
+        "power_source": "binaries" if found else None,
+    }
 
 
 def jetson_facts() -> dict[str, Any] | None:
@@ -133,7 +147,9 @@ def jtop_available() -> bool:
     return True
 
 
-def summarise_power(power_mw: list[float], temperatures_c: dict[str, list[float]], images: int, seconds: float) -> dict[str, Any] | None:
+def summarise_power(
+    power_mw: list[float], temperatures_c: dict[str, list[float]], images: int, seconds: float
+) -> dict[str, Any] | None:
     """Mean/max board power (mW), mean/max temperatures (°C) and energy per image (mJ).
 
     Energy per image = mean power (mW) × timed seconds / images: mW·s = mJ.

@@ -60,7 +60,9 @@ class ProfileConfig:
     def validate(self) -> None:
         check_backend_name(self.backend)
         if not self.batches or any(b < 1 for b in self.batches):
-            raise ConfigError(f"--batch needs positive sizes, e.g. 1,8,32; got {','.join(map(str, self.batches)) or 'none'}.")
+            raise ConfigError(
+                f"--batch needs positive sizes, e.g. 1,8,32; got {','.join(map(str, self.batches)) or 'none'}."
+            )
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be >= 1, got {self.threads}.")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -126,7 +128,9 @@ def profile_batch(backend: Backend, batch: int, config: ProfileConfig, name: str
     entry["device"] = None
     if backend.device.startswith("cuda") and backend.name in DEVICE_INPUT_BACKENDS:
         on_device = inputs.to(backend.device)
-        entry["device"] = time_cuda_calls(lambda: backend.run(on_device), batch, config.timing, backend.device).to_dict()
+        entry["device"] = time_cuda_calls(
+            lambda: backend.run(on_device), batch, config.timing, backend.device
+        ).to_dict()
     return entry
 
 
@@ -146,10 +150,19 @@ def profile(config: ProfileConfig, progress: Progress | None = None) -> ProfileR
     with torch_threads(threads):
         facts = system_facts()
         for batch in config.batches:
-            progress.log(f"timing {artefact.name} on {backend.name}/{config.device}, batch {batch} (≥ {config.timing.duration_s:g} s)")
+            progress.log(
+                f"timing {artefact.name} on {backend.name}/{config.device}, batch {batch} (≥ {config.timing.duration_s:g} s)"
+            )
             entry = profile_batch(backend, batch, config, artefact.name)
             batches.append(entry)
-            progress.finish({"batch": batch, "mean_ms": entry["mean_ms"], "p99_ms": entry["p99_ms"], "img_s": entry["throughput_img_s"]})
+            progress.finish(
+                {
+                    "batch": batch,
+                    "mean_ms": entry["mean_ms"],
+                    "p99_ms": entry["p99_ms"],
+                    "img_s": entry["throughput_img_s"],
+                }
+            )
     run_facts = provenance(config.describe(), seed=config.seed)
     payload = {
         "schema": PROFILE_SCHEMA,
@@ -165,8 +178,9 @@ def profile(config: ProfileConfig, progress: Progress | None = None) -> ProfileR
         "jetson": facts["jetson"],
         "provenance": run_facts,
     }
-    out_dir = Path(config.out_dir) if config.out_dir is not None else default_out_dir(artefact, backend.name, backend.device)
+    out_dir = (
+        Path(config.out_dir) if config.out_dir is not None else default_out_dir(artefact, backend.name, backend.device)
+    )
     path = out_dir / "profile.json"
     write_json(path, payload)
     return ProfileResult(path, payload)
-

@@ -62,7 +62,13 @@ def physical_cores() -> int | None:
 
 
 def _gpu_facts() -> dict[str, Any]:
-    facts: dict[str, Any] = {"gpu": None, "gpu_capability": None, "gpu_memory_gib": None, "gpu_driver": None, "cuda": None}
+    facts: dict[str, Any] = {
+        "gpu": None,
+        "gpu_capability": None,
+        "gpu_memory_gib": None,
+        "gpu_driver": None,
+        "cuda": None,
+    }
     try:
         import torch
     except ImportError:
@@ -70,7 +76,11 @@ def _gpu_facts() -> dict[str, Any]:
     facts["cuda"] = torch.version.cuda
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        facts.update(gpu=props.name, gpu_capability=f"{props.major}.{props.minor}", gpu_memory_gib=round(props.total_memory / 2**30, 1))
+        facts.update(
+            gpu=props.name,
+            gpu_capability=f"{props.major}.{props.minor}",
+            gpu_memory_gib=round(props.total_memory / 2**30, 1),
+        )
         facts["gpu_driver"] = _driver_version()
     return facts
 
@@ -85,7 +95,12 @@ def _driver_version() -> str | None:
         pass
     if shutil.which("nvidia-smi"):
         try:
-            result = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True, text=True, timeout=10)
+            result = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
             return result.stdout.strip().splitlines()[0] if result.returncode == 0 and result.stdout.strip() else None
         except (OSError, subprocess.TimeoutExpired):
             return None

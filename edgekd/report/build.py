@@ -17,8 +17,21 @@ from edgekd.engine import Progress, SilentProgress
 from edgekd.errors import ConfigError
 from edgekd.locks import folder_lock
 from edgekd.models import model_cost, resolve_model_path
-from edgekd.report.schema import REPORT_SCHEMA, Accuracy, Comparison, Curve, Distillation, Latency, ModelEntry, Pareto, ParetoPoint, Power, Report, Speedup
 from edgekd.report.gain import with_gain_vs_alone
+from edgekd.report.schema import (
+    REPORT_SCHEMA,
+    Accuracy,
+    Comparison,
+    Curve,
+    Distillation,
+    Latency,
+    ModelEntry,
+    Pareto,
+    ParetoPoint,
+    Power,
+    Report,
+    Speedup,
+)
 from edgekd.report.sources import Sources, collect, read_artefact, read_curve
 
 NATURAL_BACKEND = {"torch": "torch", "onnx": "ort", "tensorrt": "trt"}
@@ -47,7 +60,14 @@ class ReportConfig:
     split: str = "test"
 
     def describe(self) -> dict[str, Any]:
-        return {"inputs": [str(p) for p in self.inputs], "out_dir": str(self.out_dir), "teacher": None if self.teacher is None else str(self.teacher), "title": self.title, "batch": self.batch, "split": self.split}
+        return {
+            "inputs": [str(p) for p in self.inputs],
+            "out_dir": str(self.out_dir),
+            "teacher": None if self.teacher is None else str(self.teacher),
+            "title": self.title,
+            "batch": self.batch,
+            "split": self.split,
+        }
 
 
 @dataclass
@@ -72,7 +92,9 @@ def _target(record: dict[str, Any], latency: list[Latency]) -> str:
     export = record.get("export") or {}
     if record["format"] == "tensorrt":
         facts = " ".join(str(v) for v in export.values()).lower()
-        return "jetson" if any(word in facts for word in ("jetson", "orin", "xavier", "aarch64", "tegra")) else "tensorrt"
+        return (
+            "jetson" if any(word in facts for word in ("jetson", "orin", "xavier", "aarch64", "tegra")) else "tensorrt"
+        )
     if record["format"] == "onnx":
         quantization = export.get("quantization") if isinstance(export.get("quantization"), dict) else {}
         if quantization.get("target") == "tensorrt":  # the S8S8 QDQ model export makes for TensorRT
@@ -94,25 +116,33 @@ def _latency_entries(profile_path: Path, payload: dict[str, Any], out_dir: Path)
     for item in payload.get("batches", []):
         power = item.get("power") or {}
         temps = [t.get("max") for t in (power.get("temperature_c") or {}).values() if isinstance(t, dict)]
-        entries.append(Latency(
-            backend=backend.get("backend", "?"),
-            device=backend.get("device", "cpu"),
-            machine=payload.get("machine", "unknown"),
-            batch=item["batch"],
-            threads=backend.get("threads"),
-            p50_ms=item["median_ms"],
-            p90_ms=item["p90_ms"],
-            p95_ms=item.get("p95_ms"),
-            p99_ms=item["p99_ms"],
-            mean_ms=item["mean_ms"],
-            min_ms=item.get("min_ms"),
-            max_ms=item.get("max_ms"),
-            iterations=item.get("iterations"),
-            throughput_img_s=item["throughput_img_s"],
-            device_mean_ms=(item.get("device") or {}).get("mean_ms"),
-            power=Power(mean_power_mw=power.get("mean_power_mw"), energy_per_image_mj=power.get("energy_per_image_mj"), max_temperature_c=max(temps) if temps else None) if "mean_power_mw" in power else None,
-            profile_path=_relative(profile_path, out_dir),
-        ))
+        entries.append(
+            Latency(
+                backend=backend.get("backend", "?"),
+                device=backend.get("device", "cpu"),
+                machine=payload.get("machine", "unknown"),
+                batch=item["batch"],
+                threads=backend.get("threads"),
+                p50_ms=item["median_ms"],
+                p90_ms=item["p90_ms"],
+                p95_ms=item.get("p95_ms"),
+                p99_ms=item["p99_ms"],
+                mean_ms=item["mean_ms"],
+                min_ms=item.get("min_ms"),
+                max_ms=item.get("max_ms"),
+                iterations=item.get("iterations"),
+                throughput_img_s=item["throughput_img_s"],
+                device_mean_ms=(item.get("device") or {}).get("mean_ms"),
+                power=Power(
+                    mean_power_mw=power.get("mean_power_mw"),
+                    energy_per_image_mj=power.get("energy_per_image_mj"),
+                    max_temperature_c=max(temps) if temps else None,
+                )
+                if "mean_power_mw" in power
+                else None,
+                profile_path=_relative(profile_path, out_dir),
+            )
+        )
     return entries
 
 
@@ -124,21 +154,28 @@ def _pick_eval(candidates: list[tuple[Path, dict[str, Any]]], split: str) -> tup
     return max(preferred, key=lambda c: c[1].get("created", ""))
 
 
-def _agreement(model_eval: dict[str, Any], teacher_eval: dict[str, Any] | None, teacher_sha: str | None) -> float | None:
+def _agreement(
+    model_eval: dict[str, Any], teacher_eval: dict[str, Any] | None, teacher_sha: str | None
+) -> float | None:
     """Agreement recorded by `eval --teacher`, else computed from both models' per-sample predictions."""
     recorded = model_eval.get("teacher")
     if recorded and (teacher_sha is None or recorded.get("sha256") == teacher_sha):
         return recorded.get("agreement")
     if teacher_eval is None:
         return None
-    same_data = teacher_eval["data"]["fingerprint"] == model_eval["data"]["fingerprint"] and teacher_eval["data"]["split"] == model_eval["data"]["split"]
+    same_data = (
+        teacher_eval["data"]["fingerprint"] == model_eval["data"]["fingerprint"]
+        and teacher_eval["data"]["split"] == model_eval["data"]["split"]
+    )
     if not same_data:
         return None
     ours, theirs = model_eval["predictions"]["predicted"], teacher_eval["predictions"]["predicted"]
     return 100.0 * sum(a == b for a, b in zip(ours, theirs)) / len(ours) if ours and len(ours) == len(theirs) else None
 
 
-def _cost(record: dict[str, Any], cache: dict[tuple, tuple[int | None, float | None]]) -> tuple[int | None, float | None]:
+def _cost(
+    record: dict[str, Any], cache: dict[tuple, tuple[int | None, float | None]]
+) -> tuple[int | None, float | None]:
     """(params, FLOPs per image) of the artefact's architecture at its input size."""
     input_size = (record.get("input") or {}).get("input_size")
     if not record.get("arch") or not input_size:
@@ -157,13 +194,31 @@ def _comparison(model: ModelEntry, teacher: ModelEntry, batch: int | None) -> Co
     speedups = []
     for entry in model.latency:
         # Like for like: same machine, device, batch and thread count (threads change CPU latency several-fold).
-        matches = [t for t in teacher.latency if (t.machine, t.device, t.batch, t.threads) == (entry.machine, entry.device, entry.batch, entry.threads)]
+        matches = [
+            t
+            for t in teacher.latency
+            if (t.machine, t.device, t.batch, t.threads) == (entry.machine, entry.device, entry.batch, entry.threads)
+        ]
         if matches:
             best = min(matches, key=lambda t: t.mean_ms)
-            speedups.append(Speedup(batch=entry.batch, device=entry.device, machine=entry.machine, threads=entry.threads, backend=entry.backend, teacher_backend=best.backend, teacher_mean_ms=best.mean_ms, model_mean_ms=entry.mean_ms, speedup=best.mean_ms / entry.mean_ms))
+            speedups.append(
+                Speedup(
+                    batch=entry.batch,
+                    device=entry.device,
+                    machine=entry.machine,
+                    threads=entry.threads,
+                    backend=entry.backend,
+                    teacher_backend=best.backend,
+                    teacher_mean_ms=best.mean_ms,
+                    model_mean_ms=entry.mean_ms,
+                    speedup=best.mean_ms / entry.mean_ms,
+                )
+            )
     headline = [s for s in speedups if s.batch == batch]
     natural = NATURAL_BACKEND[model.format]
-    headline.sort(key=lambda s: (s.backend != natural, s.device.startswith("cuda") == (model.target == "cpu"), -(s.threads or 0)))
+    headline.sort(
+        key=lambda s: (s.backend != natural, s.device.startswith("cuda") == (model.target == "cpu"), -(s.threads or 0))
+    )
 
     def ratio(a: float | None, b: float | None) -> float | None:
         return a / b if a and b else None
@@ -190,7 +245,10 @@ def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
     flags = []
     for i, (latency, accuracy) in enumerate(points):
         dominated = any(
-            j != i and other_latency <= latency and other_accuracy >= accuracy and (other_latency < latency or other_accuracy > accuracy)
+            j != i
+            and other_latency <= latency
+            and other_accuracy >= accuracy
+            and (other_latency < latency or other_accuracy > accuracy)
             for j, (other_latency, other_accuracy) in enumerate(points)
         )
         flags.append(not dominated)
@@ -202,7 +260,21 @@ def _pareto(models: list[ModelEntry], batch: int | None) -> Pareto | None:
     if batch is None or not rows:
         return None
     flags = pareto_front([(e.mean_ms, m.accuracy.top1) for m, e in rows])
-    return Pareto(batch=batch, points=[ParetoPoint(model=m.name, backend=e.backend, device=e.device, threads=e.threads, mean_ms=e.mean_ms, top1=m.accuracy.top1, on_front=f) for (m, e), f in zip(rows, flags)])
+    return Pareto(
+        batch=batch,
+        points=[
+            ParetoPoint(
+                model=m.name,
+                backend=e.backend,
+                device=e.device,
+                threads=e.threads,
+                mean_ms=e.mean_ms,
+                top1=m.accuracy.top1,
+                on_front=f,
+            )
+            for (m, e), f in zip(rows, flags)
+        ],
+    )
 
 
 def _unique_names(records: list[dict[str, Any]]) -> dict[str, str]:
@@ -230,16 +302,28 @@ def _given_teacher(teacher: Path) -> dict[str, Any]:
     return record
 
 
-def _accuracy(sha: str, chosen: tuple[Path, dict[str, Any]] | None, teacher_sha: str | None, teacher_eval: dict[str, Any] | None, out_dir: Path) -> Accuracy | None:
+def _accuracy(
+    sha: str,
+    chosen: tuple[Path, dict[str, Any]] | None,
+    teacher_sha: str | None,
+    teacher_eval: dict[str, Any] | None,
+    out_dir: Path,
+) -> Accuracy | None:
     if chosen is None:
         return None
     eval_path, payload = chosen
     metrics = payload["metrics"]
     return Accuracy(
-        top1=metrics["top1"], top5=metrics.get("top5"), per_class=metrics.get("per_class", []),
+        top1=metrics["top1"],
+        top5=metrics.get("top5"),
+        per_class=metrics.get("per_class", []),
         agreement_with_teacher=100.0 if sha == teacher_sha else _agreement(payload, teacher_eval, teacher_sha),
-        split=payload["data"]["split"], count=metrics["count"], dataset_fingerprint=payload["data"]["fingerprint"],
-        backend=payload["backend"].get("backend"), device=payload["backend"].get("device"), eval_path=_relative(eval_path, out_dir),
+        split=payload["data"]["split"],
+        count=metrics["count"],
+        dataset_fingerprint=payload["data"]["fingerprint"],
+        backend=payload["backend"].get("backend"),
+        device=payload["backend"].get("device"),
+        eval_path=_relative(eval_path, out_dir),
     )
 
 
@@ -248,7 +332,11 @@ def _curves(sources: Sources, records: dict[str, dict[str, Any]], names: dict[st
     curves = []
     for path in sources.curves:
         beside = [names[sha] for sha, r in records.items() if Path(r["path"]).parent == path.parent.resolve()]
-        curves.append(Curve(name=beside[0] if beside else path.parent.name, path=_relative(path, out_dir), epochs=read_curve(path)))
+        curves.append(
+            Curve(
+                name=beside[0] if beside else path.parent.name, path=_relative(path, out_dir), epochs=read_curve(path)
+            )
+        )
     return curves
 
 
@@ -277,16 +365,33 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
     cost_cache: dict[tuple, tuple] = {}
     models = []
     for sha, record in records.items():
-        latency = [entry for path, payload in sources.profiles if payload["artefact"]["sha256"] == sha for entry in _latency_entries(path, payload, out_dir)]
+        latency = [
+            entry
+            for path, payload in sources.profiles
+            if payload["artefact"]["sha256"] == sha
+            for entry in _latency_entries(path, payload, out_dir)
+        ]
         latency.sort(key=lambda e: (e.machine, e.device, e.backend, e.threads or 0, e.batch))
         params, flops = _cost(record, cost_cache)
         input_size = (record.get("input") or {}).get("input_size")
-        models.append(ModelEntry(
-            name=names[sha], role=_role(record, teacher_sha), format=record["format"], precision=record.get("precision", "fp32"),
-            target=_target(record, latency), path=record["path"], sha256=sha, arch=record.get("arch"),
-            input_size=input_size[1] if input_size else None, params=params, flops=flops, size_bytes=record.get("size_bytes"),
-            accuracy=_accuracy(sha, chosen_evals.get(sha), teacher_sha, teacher_eval, out_dir), latency=latency,
-        ))
+        models.append(
+            ModelEntry(
+                name=names[sha],
+                role=_role(record, teacher_sha),
+                format=record["format"],
+                precision=record.get("precision", "fp32"),
+                target=_target(record, latency),
+                path=record["path"],
+                sha256=sha,
+                arch=record.get("arch"),
+                input_size=input_size[1] if input_size else None,
+                params=params,
+                flops=flops,
+                size_bytes=record.get("size_bytes"),
+                accuracy=_accuracy(sha, chosen_evals.get(sha), teacher_sha, teacher_eval, out_dir),
+                latency=latency,
+            )
+        )
     order = {"teacher": 0, "student": 1, "artefact": 2}
     models.sort(key=lambda m: (order[m.role], m.name))
     batches = sorted({e.batch for m in models for e in m.latency})
@@ -294,26 +399,41 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
     teacher = next((m for m in models if m.sha256 == teacher_sha), None)
     machines = {}
     for _, payload in sources.profiles:
-        machines.setdefault(payload["machine"], {k: v for k, v in payload.get("system", {}).items() if k != "fingerprint"})
+        machines.setdefault(
+            payload["machine"], {k: v for k, v in payload.get("system", {}).items() if k != "fingerprint"}
+        )
     any_eval = teacher_eval or next((p for _, p in filter(None, chosen_evals.values())), None)
     notes = list(sources.notes)
     if teacher is None:
         notes.append("no teacher found: pass --teacher to get the student-vs-teacher table")
     run_facts = provenance(config.describe())
     return Report(
-        schema=REPORT_SCHEMA, created=run_facts["created"], title=config.title,
+        schema=REPORT_SCHEMA,
+        created=run_facts["created"],
+        title=config.title,
         system={"fingerprints": sorted(machines), "machines": machines},
         class_names=next((r.get("class_names") for r in records.values() if r.get("class_names")), []),
         dataset={k: any_eval["data"].get(k) for k in ("spec", "split", "fingerprint", "count")} if any_eval else None,
-        teacher=teacher.name if teacher else None, reference_batch=batch,
+        teacher=teacher.name if teacher else None,
+        reference_batch=batch,
         latency_definition=next((p.get("latency_definition") for _, p in sources.profiles), None),
-        models=models, comparisons=[_comparison(m, teacher, batch) for m in models if teacher is not None and m is not teacher],
-        pareto=_pareto(models, batch), curves=_curves(sources, records, names, out_dir),
-        distillation=with_gain_vs_alone([
-            (tuple(facts.get("recipe") or ()), Distillation(model=names[sha], **{k: v for k, v in facts.items() if k != "recipe"}))
-            for sha, facts in ((sha, record.get("distillation")) for sha, record in records.items()) if facts
-        ]),
-        sources=sources.files(), notes=notes, provenance=run_facts,
+        models=models,
+        comparisons=[_comparison(m, teacher, batch) for m in models if teacher is not None and m is not teacher],
+        pareto=_pareto(models, batch),
+        curves=_curves(sources, records, names, out_dir),
+        distillation=with_gain_vs_alone(
+            [
+                (
+                    tuple(facts.get("recipe") or ()),
+                    Distillation(model=names[sha], **{k: v for k, v in facts.items() if k != "recipe"}),
+                )
+                for sha, facts in ((sha, record.get("distillation")) for sha, record in records.items())
+                if facts
+            ]
+        ),
+        sources=sources.files(),
+        notes=notes,
+        provenance=run_facts,
     )
 
 
@@ -328,7 +448,9 @@ def build_report(config: ReportConfig, progress: Progress | None = None) -> Repo
     out_dir = Path(config.out_dir)
     with folder_lock(out_dir, log=progress.log):
         sources = collect([Path(p) for p in config.inputs])
-        progress.log(f"found {len(sources.artefacts)} artefacts, {len(sources.evals)} eval.json, {len(sources.profiles)} profile.json, {len(sources.curves)} training logs")
+        progress.log(
+            f"found {len(sources.artefacts)} artefacts, {len(sources.evals)} eval.json, {len(sources.profiles)} profile.json, {len(sources.curves)} training logs"
+        )
         report = assemble(sources, config)
         json_path, md_path, html_path = out_dir / "report.json", out_dir / "report.md", out_dir / "report.html"
         write_json(json_path, report.to_json_dict())

@@ -28,11 +28,20 @@ def with_gain_vs_alone(entries: list[tuple[tuple, Distillation]]) -> list[Distil
     result = []
     for key, entry in entries:
         twins = alone.get(key, [])
-        if entry.method != ALONE_METHOD and len(twins) == 1 and entry.student_top1 is not None and twins[0].student_top1 is not None:
+        if (
+            entry.method != ALONE_METHOD
+            and len(twins) == 1
+            and entry.student_top1 is not None
+            and twins[0].student_top1 is not None
+        ):
             twin = twins[0]
             gain = entry.student_top1 - twin.student_top1
             teacher = _teacher_top1(entry)
-            gap = None if teacher is None or teacher <= twin.student_top1 else 100.0 * gain / (teacher - twin.student_top1)
+            gap = (
+                None
+                if teacher is None or teacher <= twin.student_top1
+                else 100.0 * gain / (teacher - twin.student_top1)
+            )
             entry = entry.model_copy(update={"alone": twin.model, "gain_vs_alone_pts": gain, "gap_closed_pct": gap})
         result.append(entry)
     return result

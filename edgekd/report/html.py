@@ -38,16 +38,37 @@ def pareto_svg(report: Report) -> str:
     names = sorted({p.model for p in report.pareto.points})
     several_threads = len({p.threads for p in report.pareto.points}) > 1
     points = [
-        Point(p.mean_ms, p.top1, f"{p.model} ({p.backend}/{p.device}{f', {p.threads} thr' if several_threads and p.threads else ''})", p.on_front, names.index(p.model))
+        Point(
+            p.mean_ms,
+            p.top1,
+            f"{p.model} ({p.backend}/{p.device}{f', {p.threads} thr' if several_threads and p.threads else ''})",
+            p.on_front,
+            names.index(p.model),
+        )
         for p in report.pareto.points
     ]
-    return scatter_with_front(points, f"Accuracy vs latency, batch {report.pareto.batch}", f"mean latency at batch {report.pareto.batch} (ms)", "top-1 %")
+    return scatter_with_front(
+        points,
+        f"Accuracy vs latency, batch {report.pareto.batch}",
+        f"mean latency at batch {report.pareto.batch} (ms)",
+        "top-1 %",
+    )
 
 
 def curve_svgs(report: Report) -> list[str]:
     charts = []
     for key, label in (("val_top1", "val top-1 %"), ("train_loss", "train loss")):
-        series = [(c.name, [(r["epoch"], r[key]) for r in c.epochs if isinstance(r.get(key), (int, float)) and isinstance(r.get("epoch"), (int, float))]) for c in report.curves]
+        series = [
+            (
+                c.name,
+                [
+                    (r["epoch"], r[key])
+                    for r in c.epochs
+                    if isinstance(r.get(key), (int, float)) and isinstance(r.get("epoch"), (int, float))
+                ],
+            )
+            for c in report.curves
+        ]
         chart = line_chart(series, f"Training: {label}", "epoch", label)
         if chart:
             charts.append(chart)
@@ -59,14 +80,26 @@ def render_html(report: Report) -> str:
     figures = []
     pareto = pareto_svg(report)
     if pareto:
-        figures.append(f"<figure>{pareto}<figcaption>Filled points are on the Pareto front: no other model is both faster and more accurate.</figcaption></figure>")
-    figures += [f"<figure>{svg}<figcaption>From metrics.jsonl of each training run.</figcaption></figure>" for svg in curve_svgs(report)]
+        figures.append(
+            f"<figure>{pareto}<figcaption>Filled points are on the Pareto front: no other model is both faster and more accurate.</figcaption></figure>"
+        )
+    figures += [
+        f"<figure>{svg}<figcaption>From metrics.jsonl of each training run.</figcaption></figure>"
+        for svg in curve_svgs(report)
+    ]
     tables = [table_html(t) for t in all_tables(report)]
     plots = f'<h2>Plots</h2><div class="plots">{"".join(figures)}</div>' if figures else ""
-    notes = "<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in report.notes) + "</ul>" if report.notes else ""
+    notes = (
+        "<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in report.notes) + "</ul>" if report.notes else ""
+    )
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(report.title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{escape(report.title)}</h1><p class=\"meta\">Created {escape(report.created)} by edgekd ({escape(report.schema_)}).</p>"
-        + tables[0] + (tables[1] if len(tables) > 1 else "") + plots + "".join(tables[2:]) + notes + "</body></html>\n"
+        f'<h1>{escape(report.title)}</h1><p class="meta">Created {escape(report.created)} by edgekd ({escape(report.schema_)}).</p>'
+        + tables[0]
+        + (tables[1] if len(tables) > 1 else "")
+        + plots
+        + "".join(tables[2:])
+        + notes
+        + "</body></html>\n"
     )

@@ -11,7 +11,12 @@ def _cell(text: str) -> str:
 
 
 def table_markdown(table: Table) -> str:
-    lines = [f"## {table.title}", "", "| " + " | ".join(_cell(h) for h in table.headers) + " |", "|" + "---|" * len(table.headers)]
+    lines = [
+        f"## {table.title}",
+        "",
+        "| " + " | ".join(_cell(h) for h in table.headers) + " |",
+        "|" + "---|" * len(table.headers),
+    ]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in table.rows]
     if table.note:
         lines += ["", table.note]

@@ -36,7 +36,11 @@ class Sources:
     notes: list[str] = field(default_factory=list)
 
     def files(self) -> list[str]:
-        paths = [r["path"] for r in self.artefacts.values()] + [str(p) for p, _ in self.evals + self.profiles] + [str(p) for p in self.curves]
+        paths = (
+            [r["path"] for r in self.artefacts.values()]
+            + [str(p) for p, _ in self.evals + self.profiles]
+            + [str(p) for p in self.curves]
+        )
         return sorted(set(paths))
 
 
@@ -60,7 +64,9 @@ def read_artefact(path: Path) -> dict[str, Any] | None:
         metadata = read_onnx_file_metadata(path) if kind == "onnx" else read_sidecar(path)
         card_dict, precision = metadata["card"], metadata.get("precision", "fp32")
         export = {k: v for k, v in metadata.items() if k != "card"}
-        if precision == "int8" and export.get("qad_from"):  # ranges learned in QAD (edgekd.export.qdq), not calibrated after
+        if precision == "int8" and export.get(
+            "qad_from"
+        ):  # ranges learned in QAD (edgekd.export.qdq), not calibrated after
             precision = QAD_PRECISION
     input_size = (card_dict.get("input") or {}).get("input_size")
     distilled = distillation_facts(card_dict) if kind == "torch" else None
@@ -99,18 +105,32 @@ def distillation_facts(card: dict[str, Any]) -> dict[str, Any] | None:
     unseen = [row for row in metrics.get("per_class") or [] if row.get("seen") is False]
     return {
         "method": training.get("method"),
-        "teachers": [{"arch": t.get("arch"), "top1": t.get("top1"), **_versus_ensemble(ensemble, i)} for i, t in enumerate(teachers)],
+        "teachers": [
+            {"arch": t.get("arch"), "top1": t.get("top1"), **_versus_ensemble(ensemble, i)}
+            for i, t in enumerate(teachers)
+        ],
         "ensemble_rule": ensemble.get("rule"),
         "ensemble_top1": ensemble.get("top1"),
         "student_top1": (metrics.get("test") or {}).get("top1"),
-        "unseen_classes": [{"name": r["class"], "top1": r.get("test"), "top1_before_bias_adjust": r.get("test_before_bias_adjust", r.get("test"))} for r in unseen],
+        "unseen_classes": [
+            {
+                "name": r["class"],
+                "top1": r.get("test"),
+                "top1_before_bias_adjust": r.get("test_before_bias_adjust", r.get("test")),
+            }
+            for r in unseen
+        ],
         "recipe": recipe_key(card),
     }
 
 
 def recipe_key(card: dict[str, Any]) -> tuple:
     """What a distilled student and its student-alone twin share: arch, data and seed (not the method)."""
-    return (card.get("arch"), (card.get("dataset") or {}).get("fingerprint"), (card.get("provenance") or {}).get("seed"))
+    return (
+        card.get("arch"),
+        (card.get("dataset") or {}).get("fingerprint"),
+        (card.get("provenance") or {}).get("seed"),
+    )
 
 
 def _walk(root: Path) -> list[Path]:

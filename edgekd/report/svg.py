@@ -30,7 +30,11 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
             step *= factor
             break
     start = math.floor(low / step) * step
-    return [round(start + i * step, 10) for i in range(int((high - start) / step) + 2) if start + i * step <= high + step * 0.5]
+    return [
+        round(start + i * step, 10)
+        for i in range(int((high - start) / step) + 2)
+        if start + i * step <= high + step * 0.5
+    ]
 
 
 class _Axes:
@@ -52,21 +56,34 @@ class _Axes:
         return HEIGHT - BOTTOM - (y - self.y0) / (self.y1 - self.y0) * (HEIGHT - TOP - BOTTOM)
 
     def frame(self, x_label: str, y_label: str) -> list[str]:
-        parts = [f'<rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{HEIGHT - TOP - BOTTOM}" fill="#fff" stroke="#999"/>']
+        parts = [
+            f'<rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{HEIGHT - TOP - BOTTOM}" fill="#fff" stroke="#999"/>'
+        ]
         if self.log_x:
-            x_ticks = [10.0**e * m for e in range(math.floor(self.x0) - 1, math.ceil(self.x1) + 1) for m in (1, 2, 5) if self.x0 <= math.log10(10.0**e * m) <= self.x1]
+            x_ticks = [
+                10.0**e * m
+                for e in range(math.floor(self.x0) - 1, math.ceil(self.x1) + 1)
+                for m in (1, 2, 5)
+                if self.x0 <= math.log10(10.0**e * m) <= self.x1
+            ]
         else:
             x_ticks = [t for t in nice_ticks(self.x0, self.x1) if self.x0 <= t <= self.x1]
         for tick in x_ticks:
             x = self.px(tick)
             parts.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" stroke="#eee"/>')
-            parts.append(f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11">{tick:g}</text>')
+            parts.append(
+                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11">{tick:g}</text>'
+            )
         for tick in [t for t in nice_ticks(self.y0, self.y1) if self.y0 <= t <= self.y1]:
             y = self.py(tick)
             parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#eee"/>')
             parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{tick:g}</text>')
-        parts.append(f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 12}" text-anchor="middle" font-size="12">{escape(x_label)}</text>')
-        parts.append(f'<text transform="translate(16 {(TOP + HEIGHT - BOTTOM) / 2}) rotate(-90)" text-anchor="middle" font-size="12">{escape(y_label)}</text>')
+        parts.append(
+            f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 12}" text-anchor="middle" font-size="12">{escape(x_label)}</text>'
+        )
+        parts.append(
+            f'<text transform="translate(16 {(TOP + HEIGHT - BOTTOM) / 2}) rotate(-90)" text-anchor="middle" font-size="12">{escape(y_label)}</text>'
+        )
         return parts
 
 
@@ -81,14 +98,19 @@ def _free_label_row(placed: list[tuple[float, float, float]], x: float, y: float
     """A baseline near `y` where a label of `width` px at `x` overlaps no label placed so far."""
     for shift in (0, 13, -13, 26, -26, 39, -39, 52):
         candidate = y + shift
-        if not any(abs(candidate - other_y) < 12 and x < other_x + other_w and other_x < x + width for other_x, other_y, other_w in placed):
+        if not any(
+            abs(candidate - other_y) < 12 and x < other_x + other_w and other_x < x + width
+            for other_x, other_y, other_w in placed
+        ):
             placed.append((x, candidate, width))
             return candidate
     placed.append((x, y, width))
     return y
 
 
-def scatter_with_front(points: list[Point], title: str, x_label: str, y_label: str, x_line: tuple[float, str] | None = None) -> str:
+def scatter_with_front(
+    points: list[Point], title: str, x_label: str, y_label: str, x_line: tuple[float, str] | None = None
+) -> str:
     """Scatter of `points`; highlighted ones (the Pareto front) are filled and joined by a step line.
 
     Args:
@@ -101,7 +123,9 @@ def scatter_with_front(points: list[Point], title: str, x_label: str, y_label: s
     parts = axes.frame(x_label, y_label)
     if x_line:
         x = axes.px(x_line[0])
-        parts.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" stroke="#555" stroke-width="1.5" stroke-dasharray="2,3"/>')
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" stroke="#555" stroke-width="1.5" stroke-dasharray="2,3"/>'
+        )
         parts.append(f'<text x="{x + 4:.1f}" y="{TOP + 12}" font-size="10" fill="#555">{escape(x_line[1])}</text>')
     front = sorted((p for p in points if p.highlight), key=lambda p: p.x)
     if len(front) > 1:
@@ -110,18 +134,26 @@ def scatter_with_front(points: list[Point], title: str, x_label: str, y_label: s
             if i:
                 path.append(f"L{axes.px(p.x):.1f},{axes.py(front[i - 1].y):.1f}")
             path.append(f"{'M' if i == 0 else 'L'}{axes.px(p.x):.1f},{axes.py(p.y):.1f}")
-        parts.append(f'<path d="{" ".join(path)}" fill="none" stroke="#d62728" stroke-width="1.5" stroke-dasharray="5,3"/>')
+        parts.append(
+            f'<path d="{" ".join(path)}" fill="none" stroke="#d62728" stroke-width="1.5" stroke-dasharray="5,3"/>'
+        )
     placed: list[tuple[float, float, float]] = []
     for p in points:
         color = PALETTE[p.group % len(PALETTE)]
         fill = color if p.highlight else "#fff"
         x, y = axes.px(p.x), axes.py(p.y)
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{fill}" stroke="{color}" stroke-width="2"><title>{escape(p.label)}: {p.y:.2f} % at {p.x:.3f} ms</title></circle>')
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{fill}" stroke="{color}" stroke-width="2"><title>{escape(p.label)}: {p.y:.2f} % at {p.x:.3f} ms</title></circle>'
+        )
         label_y = _free_label_row(placed, x + 9, y - 7, len(p.label) * 5.5)
         parts.append(f'<text x="{x + 9:.1f}" y="{label_y:.1f}" font-size="10" fill="{color}">{escape(p.label)}</text>')
     legend_x, legend_y = WIDTH - RIGHT + 12, HEIGHT - BOTTOM + 12  # below the plot, right of the axis label
-    parts.append(f'<circle cx="{legend_x}" cy="{legend_y}" r="5" fill="#555" stroke="#555"/><text x="{legend_x + 10}" y="{legend_y + 4}" font-size="11">Pareto front</text>')
-    parts.append(f'<circle cx="{legend_x}" cy="{legend_y + 18}" r="5" fill="#fff" stroke="#555" stroke-width="2"/><text x="{legend_x + 10}" y="{legend_y + 22}" font-size="11">dominated</text>')
+    parts.append(
+        f'<circle cx="{legend_x}" cy="{legend_y}" r="5" fill="#555" stroke="#555"/><text x="{legend_x + 10}" y="{legend_y + 4}" font-size="11">Pareto front</text>'
+    )
+    parts.append(
+        f'<circle cx="{legend_x}" cy="{legend_y + 18}" r="5" fill="#fff" stroke="#555" stroke-width="2"/><text x="{legend_x + 10}" y="{legend_y + 22}" font-size="11">dominated</text>'
+    )
     return _svg(title, parts)
 
 
@@ -138,5 +170,7 @@ def line_chart(series: list[tuple[str, list[tuple[float, float]]]], title: str, 
         parts.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>')
         parts += [f'<circle cx="{axes.px(x):.1f}" cy="{axes.py(y):.1f}" r="3" fill="{color}"/>' for x, y in pts]
         y = TOP + 10 + 18 * index
-        parts.append(f'<line x1="{WIDTH - RIGHT + 8}" y1="{y}" x2="{WIDTH - RIGHT + 24}" y2="{y}" stroke="{color}" stroke-width="3"/><text x="{WIDTH - RIGHT + 28}" y="{y + 4}" font-size="11">{escape(name)}</text>')
+        parts.append(
+            f'<line x1="{WIDTH - RIGHT + 8}" y1="{y}" x2="{WIDTH - RIGHT + 24}" y2="{y}" stroke="{color}" stroke-width="3"/><text x="{WIDTH - RIGHT + 28}" y="{y + 4}" font-size="11">{escape(name)}</text>'
+        )
     return _svg(title, parts)

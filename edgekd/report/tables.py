@@ -57,14 +57,49 @@ def models_table(report: Report) -> Table:
     rows = []
     for m in report.models:
         acc = m.accuracy
-        rows.append([
-            m.name, m.role, m.format, m.precision, m.target, m.arch or DASH, str(m.input_size or DASH),
-            pct(acc.top1 if acc else None), pct(acc.top5 if acc else None), pct(acc.agreement_with_teacher if acc else None),
-            millions(m.params), millions(m.flops), megabytes(m.size_bytes),
-        ])
+        rows.append(
+            [
+                m.name,
+                m.role,
+                m.format,
+                m.precision,
+                m.target,
+                m.arch or DASH,
+                str(m.input_size or DASH),
+                pct(acc.top1 if acc else None),
+                pct(acc.top5 if acc else None),
+                pct(acc.agreement_with_teacher if acc else None),
+                millions(m.params),
+                millions(m.flops),
+                megabytes(m.size_bytes),
+            ]
+        )
     split = next((m.accuracy.split for m in report.models if m.accuracy), None)
-    note = f"Accuracy on the {split} split ({report.dataset['spec']}, fingerprint {report.dataset['fingerprint']}, {report.dataset['count']} images)." if split and report.dataset else ""
-    return Table("Models", ["model", "role", "format", "precision", "target", "arch", "input px", "top-1 %", "top-5 %", "agreement %", "params (M)", "MFLOPs/img", "size (MB)"], rows, note)
+    note = (
+        f"Accuracy on the {split} split ({report.dataset['spec']}, fingerprint {report.dataset['fingerprint']}, {report.dataset['count']} images)."
+        if split and report.dataset
+        else ""
+    )
+    return Table(
+        "Models",
+        [
+            "model",
+            "role",
+            "format",
+            "precision",
+            "target",
+            "arch",
+            "input px",
+            "top-1 %",
+            "top-5 %",
+            "agreement %",
+            "params (M)",
+            "MFLOPs/img",
+            "size (MB)",
+        ],
+        rows,
+        note,
+    )
 
 
 def comparison_table(report: Report) -> Table | None:
@@ -72,14 +107,27 @@ def comparison_table(report: Report) -> Table | None:
         return None
     batch = report.reference_batch
     rows = [
-        [c.model, delta(c.top1_delta), pct(c.agreement), times(c.speedup), times(c.size_ratio), times(c.params_ratio), times(c.flops_ratio)]
+        [
+            c.model,
+            delta(c.top1_delta),
+            pct(c.agreement),
+            times(c.speedup),
+            times(c.size_ratio),
+            times(c.params_ratio),
+            times(c.flops_ratio),
+        ]
         for c in report.comparisons
     ]
     note = (
         f"Against the teacher {report.teacher}. Top-1 Δ in points (model − teacher); ratios are teacher ÷ model "
         f"(× faster, × smaller); speed-up from mean latency at batch {batch} on the same machine, device and thread count."
     )
-    return Table("Student vs teacher", ["model", "top-1 Δ (pts)", "agreement %", f"speed-up @b{batch}", "size ×", "params ×", "FLOPs ×"], rows, note)
+    return Table(
+        "Student vs teacher",
+        ["model", "top-1 Δ (pts)", "agreement %", f"speed-up @b{batch}", "size ×", "params ×", "FLOPs ×"],
+        rows,
+        note,
+    )
 
 
 def latency_table(report: Report) -> Table | None:
@@ -87,16 +135,50 @@ def latency_table(report: Report) -> Table | None:
     has_power = any(e.power for m in report.models for e in m.latency)
     for m in report.models:
         for e in m.latency:
-            row = [m.name, e.backend, e.device, e.machine, str(e.threads or DASH), str(e.batch), ms(e.mean_ms), ms(e.p50_ms), ms(e.p90_ms), ms(e.p99_ms), rate(e.throughput_img_s)]
+            row = [
+                m.name,
+                e.backend,
+                e.device,
+                e.machine,
+                str(e.threads or DASH),
+                str(e.batch),
+                ms(e.mean_ms),
+                ms(e.p50_ms),
+                ms(e.p90_ms),
+                ms(e.p99_ms),
+                rate(e.throughput_img_s),
+            ]
             if has_power:
-                row += [rate(e.power.mean_power_mw) if e.power else DASH, ms(e.power.energy_per_image_mj) if e.power else DASH]
+                row += [
+                    rate(e.power.mean_power_mw) if e.power else DASH,
+                    ms(e.power.energy_per_image_mj) if e.power else DASH,
+                ]
             rows.append(row)
     if not rows:
         return None
-    headers = ["model", "backend", "device", "machine", "threads", "batch", "mean ms", "p50 ms", "p90 ms", "p99 ms", "img/s"]
+    headers = [
+        "model",
+        "backend",
+        "device",
+        "machine",
+        "threads",
+        "batch",
+        "mean ms",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "img/s",
+    ]
     if has_power:
         headers += ["power mW", "mJ/img"]
-    return Table("Latency", headers, rows, f"Latency: {report.latency_definition}. Throughput = batch / mean latency." if report.latency_definition else "")
+    return Table(
+        "Latency",
+        headers,
+        rows,
+        f"Latency: {report.latency_definition}. Throughput = batch / mean latency."
+        if report.latency_definition
+        else "",
+    )
 
 
 def per_class_table(report: Report) -> Table | None:
@@ -105,7 +187,9 @@ def per_class_table(report: Report) -> Table | None:
         return None
     rows = []
     for index, name in enumerate(report.class_names):
-        rows.append([name] + [pct(m.accuracy.per_class[index] if index < len(m.accuracy.per_class) else None) for m in scored])
+        rows.append(
+            [name] + [pct(m.accuracy.per_class[index] if index < len(m.accuracy.per_class) else None) for m in scored]
+        )
     return Table("Per-class top-1 %", ["class"] + [m.name for m in scored], rows)
 
 
@@ -121,17 +205,35 @@ def distillation_table(report: Report) -> Table | None:
     rows = []
     for d in report.distillation:
         teachers = ", ".join(f"{t.arch or DASH} {pct(t.top1)}{_versus(t)}" for t in d.teachers)
-        unseen = "; ".join(f"{u.name} {pct(u.top1_before_bias_adjust)} → {pct(u.top1)}" for u in d.unseen_classes) or DASH
+        unseen = (
+            "; ".join(f"{u.name} {pct(u.top1_before_bias_adjust)} → {pct(u.top1)}" for u in d.unseen_classes) or DASH
+        )
         ensemble = f"{pct(d.ensemble_top1)} ({d.ensemble_rule})" if d.ensemble_rule else DASH
         gain = DASH if d.gain_vs_alone_pts is None else f"{d.gain_vs_alone_pts:+.2f} ({d.alone})"
         gap = DASH if d.gap_closed_pct is None else f"{d.gap_closed_pct:.0f} %"
         rows.append([d.model, d.method or DASH, teachers, ensemble, pct(d.student_top1), gain, gap, unseen])
-    note = ("Test top-1 % as each student's card records it (its own data and split). Ensemble members: test images only the ensemble "
-            "gets right / only the member, and McNemar's exact p (small p: the difference is beyond chance). "
-            "Gain vs alone: test top-1 points over the same recipe and seed trained without a teacher (method none); gap closed: "
-            "that gain as a share of the teacher's lead over the student alone. "
-            "Classes never seen: test top-1 of that class without → with the bias adjustment.")
-    return Table("Distillation", ["student", "method", "teachers (test top-1 %)", "ensemble top-1 %", "student top-1 %", "gain vs alone (pts)", "gap closed", "classes never seen"], rows, note)
+    note = (
+        "Test top-1 % as each student's card records it (its own data and split). Ensemble members: test images only the ensemble "
+        "gets right / only the member, and McNemar's exact p (small p: the difference is beyond chance). "
+        "Gain vs alone: test top-1 points over the same recipe and seed trained without a teacher (method none); gap closed: "
+        "that gain as a share of the teacher's lead over the student alone. "
+        "Classes never seen: test top-1 of that class without → with the bias adjustment."
+    )
+    return Table(
+        "Distillation",
+        [
+            "student",
+            "method",
+            "teachers (test top-1 %)",
+            "ensemble top-1 %",
+            "student top-1 %",
+            "gain vs alone (pts)",
+            "gap closed",
+            "classes never seen",
+        ],
+        rows,
+        note,
+    )
 
 
 def machines_table(report: Report) -> Table | None:
@@ -143,15 +245,44 @@ def machines_table(report: Report) -> Table | None:
         gpu = facts.get("gpu") or DASH
         if facts.get("gpu_driver"):
             gpu += f" (driver {facts['gpu_driver']})"
-        rows.append([
-            fingerprint, str(facts.get("cpu_model") or DASH), f"{facts.get('cpu_physical_cores') or DASH}/{facts.get('cpu_logical_cores') or DASH}", gpu,
-            str(facts.get("cuda") or DASH), str(facts.get("tensorrt") or DASH), str(facts.get("onnxruntime") or DASH), str(facts.get("torch") or DASH),
-            str(facts.get("jetson_power_mode") or DASH),
-        ])
-    return Table("Machines", ["machine", "CPU", "cores (phys/logical)", "GPU", "CUDA", "TensorRT", "ONNX Runtime", "torch", "Jetson power mode"], rows)
+        rows.append(
+            [
+                fingerprint,
+                str(facts.get("cpu_model") or DASH),
+                f"{facts.get('cpu_physical_cores') or DASH}/{facts.get('cpu_logical_cores') or DASH}",
+                gpu,
+                str(facts.get("cuda") or DASH),
+                str(facts.get("tensorrt") or DASH),
+                str(facts.get("onnxruntime") or DASH),
+                str(facts.get("torch") or DASH),
+                str(facts.get("jetson_power_mode") or DASH),
+            ]
+        )
+    return Table(
+        "Machines",
+        [
+            "machine",
+            "CPU",
+            "cores (phys/logical)",
+            "GPU",
+            "CUDA",
+            "TensorRT",
+            "ONNX Runtime",
+            "torch",
+            "Jetson power mode",
+        ],
+        rows,
+    )
 
 
 def all_tables(report: Report) -> list[Table]:
     """Every table of the report, in reading order."""
-    found = [models_table(report), comparison_table(report), latency_table(report), per_class_table(report), distillation_table(report), machines_table(report)]
+    found = [
+        models_table(report),
+        comparison_table(report),
+        latency_table(report),
+        per_class_table(report),
+        distillation_table(report),
+        machines_table(report),
+    ]
     return [t for t in found if t is not None]

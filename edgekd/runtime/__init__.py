@@ -24,7 +24,9 @@ def artefact_format(path: str | Path) -> str:
     raise ModelError(f"unknown artefact type '{path.suffix}' ({path}): expected .safetensors, .onnx, .engine or .plan.")
 
 
-def open_backend(path: str | Path, backend: str | None = None, device: str = "cpu", threads: int | None = None) -> Backend:
+def open_backend(
+    path: str | Path, backend: str | None = None, device: str = "cpu", threads: int | None = None
+) -> Backend:
     """Open an artefact with a backend that can run it.
 
     Args:

@@ -32,7 +32,9 @@ class Backend:
 
     name = "base"
 
-    def __init__(self, card: ModelCard, device: str = "cpu", input_format: str = INPUT_NCHW_FLOAT, precision: str = "fp32"):
+    def __init__(
+        self, card: ModelCard, device: str = "cpu", input_format: str = INPUT_NCHW_FLOAT, precision: str = "fp32"
+    ):
         self.card = card
         self.device = device
         self.input_format = input_format
@@ -43,7 +45,11 @@ class Backend:
         """[0, 1] float (N, C, H, W) on CPU → this backend's input (on CPU)."""
         if self.input_format == INPUT_NHWC_UINT8:
             size = self.card.input.size
-            resized = torch.nn.functional.interpolate(pixels, size=(size, size), mode="bilinear", align_corners=False) if pixels.shape[-1] != size else pixels
+            resized = (
+                torch.nn.functional.interpolate(pixels, size=(size, size), mode="bilinear", align_corners=False)
+                if pixels.shape[-1] != size
+                else pixels
+            )
             if resized.shape[1] == 1 and self.card.input.in_chans == 3:
                 resized = resized.expand(-1, 3, -1, -1)
             elif resized.shape[1] == 3 and self.card.input.in_chans == 1:
@@ -57,4 +63,9 @@ class Backend:
 
     def describe(self) -> dict[str, Any]:
         """What a report records about this backend."""
-        return {"backend": self.name, "device": self.device, "precision": self.precision, "input_format": self.input_format}
+        return {
+            "backend": self.name,
+            "device": self.device,
+            "precision": self.precision,
+            "input_format": self.input_format,
+        }

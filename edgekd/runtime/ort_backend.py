@@ -30,7 +30,9 @@ def session_options(threads: int | None):
     return options
 
 
-NO_METADATA = "has no edgekd metadata (key 'edgekd'); export it with 'edgekd export CHECKPOINT' (or pass its checkpoint)."
+NO_METADATA = (
+    "has no edgekd metadata (key 'edgekd'); export it with 'edgekd export CHECKPOINT' (or pass its checkpoint)."
+)
 
 
 def _parse_metadata(raw: str | None, where: str) -> dict:
@@ -82,7 +84,9 @@ class OrtBackend(Backend):
         providers = ["CPUExecutionProvider"]
         if device.startswith("cuda"):
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise ModelError("ONNX Runtime here has no CUDA provider; install onnxruntime-gpu instead of onnxruntime (see README), or use --device cpu.")
+                raise ModelError(
+                    "ONNX Runtime here has no CUDA provider; install onnxruntime-gpu instead of onnxruntime (see README), or use --device cpu."
+                )
             providers.insert(0, "CUDAExecutionProvider")
         try:
             self.session = ort.InferenceSession(str(path), session_options(threads), providers=providers)

@@ -15,12 +15,29 @@ import torch
 from edgekd.errors import ModelError
 from edgekd.models import ModelCard
 from edgekd.runtime.base import INPUT_NCHW_FLOAT, Backend
-from edgekd.runtime.trt_env import BUILD_ON_TARGET, device_index, machine_facts, read_sidecar, require_tensorrt, sidecar_mismatch
+from edgekd.runtime.trt_env import (
+    BUILD_ON_TARGET,
+    device_index,
+    machine_facts,
+    read_sidecar,
+    require_tensorrt,
+    sidecar_mismatch,
+)
 
 
 def _torch_dtype(trt, dtype) -> torch.dtype:
-    table = {trt.DataType.FLOAT: torch.float32, trt.DataType.HALF: torch.float16, trt.DataType.INT8: torch.int8, trt.DataType.INT32: torch.int32}
-    for name, torch_dtype in (("UINT8", torch.uint8), ("BF16", torch.bfloat16), ("INT64", torch.int64), ("BOOL", torch.bool)):
+    table = {
+        trt.DataType.FLOAT: torch.float32,
+        trt.DataType.HALF: torch.float16,
+        trt.DataType.INT8: torch.int8,
+        trt.DataType.INT32: torch.int32,
+    }
+    for name, torch_dtype in (
+        ("UINT8", torch.uint8),
+        ("BF16", torch.bfloat16),
+        ("INT64", torch.int64),
+        ("BOOL", torch.bool),
+    ):
         if hasattr(trt.DataType, name):  # not every 10.x release has every type
             table[getattr(trt.DataType, name)] = torch_dtype
     if dtype not in table:
@@ -46,7 +63,9 @@ class TensorRTBackend(Backend):
         here = machine_facts(trt, index)
         mismatch = sidecar_mismatch(sidecar["build"], here)
         if mismatch:
-            raise ModelError(f"{path.name} was built for another machine ({mismatch}); plans are tied to the GPU and TensorRT version. {BUILD_ON_TARGET}")
+            raise ModelError(
+                f"{path.name} was built for another machine ({mismatch}); plans are tied to the GPU and TensorRT version. {BUILD_ON_TARGET}"
+            )
         super().__init__(
             ModelCard.from_dict(sidecar["card"]),
             device=f"cuda:{index}",
@@ -62,7 +81,9 @@ class TensorRTBackend(Backend):
                 self._runtime.DLA_core = int(sidecar["dla_core"])
             self.engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
             if self.engine is None:
-                raise ModelError(f"TensorRT could not deserialise {path.name} (see the TensorRT log above). {BUILD_ON_TARGET}")
+                raise ModelError(
+                    f"TensorRT could not deserialise {path.name} (see the TensorRT log above). {BUILD_ON_TARGET}"
+                )
             self.context = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
@@ -84,8 +105,14 @@ class TensorRTBackend(Backend):
         with torch.cuda.device(self._torch_device):
             batch = inputs.to(self._torch_device, dtype=self.input_dtype, non_blocking=True).contiguous()
             if not self.context.set_input_shape(self.input_name, tuple(batch.shape)):
-                raise ModelError(f"the engine does not accept input shape {tuple(batch.shape)} (profile built for up to batch {self.max_batch}).")
-            logits = torch.empty(tuple(self.context.get_tensor_shape(self.output_name)), dtype=self.output_dtype, device=self._torch_device)
+                raise ModelError(
+                    f"the engine does not accept input shape {tuple(batch.shape)} (profile built for up to batch {self.max_batch})."
+                )
+            logits = torch.empty(
+                tuple(self.context.get_tensor_shape(self.output_name)),
+                dtype=self.output_dtype,
+                device=self._torch_device,
+            )
             self.context.set_tensor_address(self.input_name, batch.data_ptr())
             self.context.set_tensor_address(self.output_name, logits.data_ptr())
             stream = torch.cuda.current_stream(self._torch_device)

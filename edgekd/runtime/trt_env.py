@@ -87,13 +87,17 @@ def read_sidecar(engine_path: str | Path) -> dict[str, Any]:
     """The build facts written next to a plan; a missing or damaged sidecar is one clear line."""
     path = sidecar_path(engine_path)
     if not path.is_file():
-        raise ModelError(f"{Path(engine_path).name} has no sidecar {path.name}; edgekd runs only engines it built (it needs the build facts and model card). {BUILD_ON_TARGET}")
+        raise ModelError(
+            f"{Path(engine_path).name} has no sidecar {path.name}; edgekd runs only engines it built (it needs the build facts and model card). {BUILD_ON_TARGET}"
+        )
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path} is not valid JSON ({exc}).") from exc
     if payload.get("schema") != SIDECAR_SCHEMA or "build" not in payload or "card" not in payload:
-        raise ModelError(f"{path} is not an edgekd TensorRT sidecar (schema {payload.get('schema')!r}, expected {SIDECAR_SCHEMA}).")
+        raise ModelError(
+            f"{path} is not an edgekd TensorRT sidecar (schema {payload.get('schema')!r}, expected {SIDECAR_SCHEMA})."
+        )
     return payload
 
 
@@ -107,5 +111,7 @@ def sidecar_mismatch(built: dict[str, Any], here: dict[str, Any]) -> str | None:
     if built.get("tensorrt") != here.get("tensorrt"):
         differences.append(f"TensorRT {built.get('tensorrt')} vs {here.get('tensorrt')} here")
     if built.get("gpu") != here.get("gpu") or built.get("compute_capability") != here.get("compute_capability"):
-        differences.append(f"GPU {built.get('gpu')} (sm {built.get('compute_capability')}) vs {here.get('gpu')} (sm {here.get('compute_capability')}) here")
+        differences.append(
+            f"GPU {built.get('gpu')} (sm {built.get('compute_capability')}) vs {here.get('gpu')} (sm {here.get('compute_capability')}) here"
+        )
     return "; ".join(differences) or None

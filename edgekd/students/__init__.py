@@ -15,4 +15,15 @@ from edgekd.students.candidates import DEFAULT_CANDIDATES, Candidate, resolve_ca
 from edgekd.students.config import LOCAL_TARGETS, PERCENTILES, StudentsConfig
 from edgekd.students.stage import NoCandidateWithinBudget, StudentsResult, run
 
-__all__ = ["DEFAULT_CANDIDATES", "LOCAL_TARGETS", "PERCENTILES", "Candidate", "NoCandidateWithinBudget", "StudentsConfig", "StudentsResult", "export_candidates", "resolve_candidates", "run"]
+__all__ = [
+    "DEFAULT_CANDIDATES",
+    "LOCAL_TARGETS",
+    "PERCENTILES",
+    "Candidate",
+    "NoCandidateWithinBudget",
+    "StudentsConfig",
+    "StudentsResult",
+    "export_candidates",
+    "resolve_candidates",
+    "run",
+]

@@ -65,16 +65,38 @@ def export_candidates(
     rows = []
     for arch in resolve_candidates(candidates):
         progress.log(f"{arch}: cost and ONNX export (parity gate)")
-        candidate = prepare(arch, dataset, img_size, out / "work", seed=seed, int8_calib=int8_calib, exporter=exporter, threads=threads, progress=SilentProgress())
+        candidate = prepare(
+            arch,
+            dataset,
+            img_size,
+            out / "work",
+            seed=seed,
+            int8_calib=int8_calib,
+            exporter=exporter,
+            threads=threads,
+            progress=SilentProgress(),
+        )
         files = {}
         for precision, path in candidate.onnx.items():
             shipped = out / (f"{arch}.onnx" if precision == "fp32" else f"{arch}.{path.name.split('.', 1)[1]}")
             shutil.copyfile(path, shipped)
             files[precision] = {"file": shipped.name, "sha256": sha256_file(shipped)}
-        rows.append({"arch": arch, "params": candidate.params, "mflops": candidate.mflops, "reparameterized": candidate.reparameterized, "files": files, "dropped": candidate.dropped})
+        rows.append(
+            {
+                "arch": arch,
+                "params": candidate.params,
+                "mflops": candidate.mflops,
+                "reparameterized": candidate.reparameterized,
+                "files": files,
+                "dropped": candidate.dropped,
+            }
+        )
         if candidate.dropped:
             progress.log(f"{arch}: dropped, {candidate.dropped}")
     atomic_write_text(out / "profile.sh", PROFILE_SCRIPT % {"batch": batch})
     (out / "profile.sh").chmod(0o755)
-    write_json(out / "candidates.json", {"schema": "edgekd.students-bundle/1", "img_size": img_size, "data": dataset.describe(), "candidates": rows})
+    write_json(
+        out / "candidates.json",
+        {"schema": "edgekd.students-bundle/1", "img_size": img_size, "data": dataset.describe(), "candidates": rows},
+    )
     return out / "candidates.json"

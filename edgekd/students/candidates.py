@@ -29,15 +29,30 @@ from edgekd.models import ModelCard, create_model, input_spec_for, model_cost, s
 # (MobileNetV3/V4, EfficientNet-B0/-Lite0, GhostNet, LCNet, MnasNet), re-parameterisable nets
 # (RepViT, FastViT) and plain convolutions (RegNetX, ResNet10t/18), whose INT8 gains differ.
 DEFAULT_CANDIDATES = (
-    "mobilenetv3_small_050", "mobilenetv3_small_075", "mobilenetv3_small_100", "mobilenetv3_large_075", "mobilenetv3_large_100",
-    "mobilenetv4_conv_small_050", "mobilenetv4_conv_small",
-    "efficientnet_b0", "efficientnet_lite0",
-    "ghostnet_050", "ghostnet_100",
-    "lcnet_035", "lcnet_050", "lcnet_075", "lcnet_100",
-    "mnasnet_small", "mnasnet_050", "mnasnet_100",
-    "repvit_m0_9", "fastvit_t8",
-    "regnetx_002", "regnetx_004",
-    "resnet10t", "resnet18",
+    "mobilenetv3_small_050",
+    "mobilenetv3_small_075",
+    "mobilenetv3_small_100",
+    "mobilenetv3_large_075",
+    "mobilenetv3_large_100",
+    "mobilenetv4_conv_small_050",
+    "mobilenetv4_conv_small",
+    "efficientnet_b0",
+    "efficientnet_lite0",
+    "ghostnet_050",
+    "ghostnet_100",
+    "lcnet_035",
+    "lcnet_050",
+    "lcnet_075",
+    "lcnet_100",
+    "mnasnet_small",
+    "mnasnet_050",
+    "mnasnet_100",
+    "repvit_m0_9",
+    "fastvit_t8",
+    "regnetx_002",
+    "regnetx_004",
+    "resnet10t",
+    "resnet18",
 )
 CANDIDATE_STEM = "candidate"
 
@@ -78,9 +93,17 @@ class Candidate:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "arch": self.arch, "params": self.params, "mflops": self.mflops, "reparameterized": self.reparameterized,
-            "onnx": {k: str(v) for k, v in self.onnx.items()}, "dropped": self.dropped, "latency": self.latency,
-            "latency_ms": self.latency_ms, "precision": self.precision, "rungs": self.rungs, "decision": self.decision,
+            "arch": self.arch,
+            "params": self.params,
+            "mflops": self.mflops,
+            "reparameterized": self.reparameterized,
+            "onnx": {k: str(v) for k, v in self.onnx.items()},
+            "dropped": self.dropped,
+            "latency": self.latency,
+            "latency_ms": self.latency_ms,
+            "precision": self.precision,
+            "rungs": self.rungs,
+            "decision": self.decision,
         }
 
 
@@ -97,7 +120,9 @@ def resolve_candidates(patterns: tuple[str, ...] | None) -> list[str]:
     for pattern in patterns:
         matched = [n for n in known if fnmatch.fnmatch(n, pattern)]
         if not matched:
-            raise ConfigError(f"--candidates '{pattern}' matches no timm architecture; see 'edgekd teacher list PATTERN'.")
+            raise ConfigError(
+                f"--candidates '{pattern}' matches no timm architecture; see 'edgekd teacher list PATTERN'."
+            )
         names += [n for n in matched if n not in names]
     return names
 
@@ -107,7 +132,9 @@ def has_reparameterization(model: torch.nn.Module) -> bool:
     return any(hasattr(m, name) for m in model.modules() for name in ("fuse", "reparameterize", "switch_to_deploy"))
 
 
-def materialise(arch: str, dataset: Dataset, img_size: int, folder: Path, seed: int) -> tuple[Path, int, float | None, bool]:
+def materialise(
+    arch: str, dataset: Dataset, img_size: int, folder: Path, seed: int
+) -> tuple[Path, int, float | None, bool]:
     """Write the seeded random-init checkpoint of `arch` (kept when already there).
 
     Returns:
@@ -123,13 +150,22 @@ def materialise(arch: str, dataset: Dataset, img_size: int, folder: Path, seed: 
     params, gflops = model_cost(shipped, img_size, spec.in_chans)
     weights = folder / f"{CANDIDATE_STEM}.safetensors"
     if not weights.exists():
-        card = ModelCard(arch=arch, num_classes=dataset.num_classes, class_names=list(dataset.class_names), input=spec, role="student",
-                         dataset=dataset.describe(), extra={"purpose": "edgekd students: random-init candidate, for export and latency only"})
+        card = ModelCard(
+            arch=arch,
+            num_classes=dataset.num_classes,
+            class_names=list(dataset.class_names),
+            input=spec,
+            role="student",
+            dataset=dataset.describe(),
+            extra={"purpose": "edgekd students: random-init candidate, for export and latency only"},
+        )
         save_model(model, card, weights)
     return weights, params, None if gflops is None else gflops * 1000.0, fusable
 
 
-def export_candidate(weights: Path, folder: Path, *, int8_calib: Path | None, exporter: str, threads: int, progress: Progress) -> dict[str, Path]:
+def export_candidate(
+    weights: Path, folder: Path, *, int8_calib: Path | None, exporter: str, threads: int, progress: Progress
+) -> dict[str, Path]:
     """`edgekd.export.export` of a candidate checkpoint (reused while export.json matches it).
 
     Returns:
@@ -146,19 +182,43 @@ def export_candidate(weights: Path, folder: Path, *, int8_calib: Path | None, ex
             return done
     # 256 val images suffice to show the graph computes what PyTorch does; the student that ships
     # is exported again after distillation, with the full parity gate.
-    config = ExportConfig(weights, folder, exporter=exporter, threads=threads, parity_samples=256, int8=int8_calib is not None,
-                          calib=int8_calib, int8_target=("cpu",) if int8_calib else (), latency=False)
+    config = ExportConfig(
+        weights,
+        folder,
+        exporter=exporter,
+        threads=threads,
+        parity_samples=256,
+        int8=int8_calib is not None,
+        calib=int8_calib,
+        int8_target=("cpu",) if int8_calib else (),
+        latency=False,
+    )
     result = export(config, progress)
     return {a.precision: a.path for a in result.artefacts if a.kind == "onnx"}
 
 
-def prepare(arch: str, dataset: Dataset, img_size: int, root: Path, *, seed: int, int8_calib: Path | None, exporter: str, threads: int, progress: Progress) -> Candidate:
+def prepare(
+    arch: str,
+    dataset: Dataset,
+    img_size: int,
+    root: Path,
+    *,
+    seed: int,
+    int8_calib: Path | None,
+    exporter: str,
+    threads: int,
+    progress: Progress,
+) -> Candidate:
     """Cost and export one candidate; a candidate that cannot be built or exported is returned dropped."""
     candidate = Candidate(arch)
     folder = root / arch
     try:
-        weights, candidate.params, candidate.mflops, candidate.reparameterized = materialise(arch, dataset, img_size, folder, seed)
-        candidate.onnx = export_candidate(weights, folder / "export", int8_calib=int8_calib, exporter=exporter, threads=threads, progress=progress)
+        weights, candidate.params, candidate.mflops, candidate.reparameterized = materialise(
+            arch, dataset, img_size, folder, seed
+        )
+        candidate.onnx = export_candidate(
+            weights, folder / "export", int8_calib=int8_calib, exporter=exporter, threads=threads, progress=progress
+        )
     except EdgekdError as exc:
         candidate.dropped = f"does not export cleanly: {exc}"
     except (RuntimeError, ValueError, AssertionError) as exc:  # timm/torch refuse some architectures at small inputs

@@ -80,17 +80,23 @@ class StudentsConfig:
     def validate(self) -> "StudentsConfig":
         """Refuse impossible settings in one line that says how to fix them."""
         if (self.budget_ms is None) == (self.budget_vs_teacher is None):
-            raise ConfigError("give the budget once: --budget-ms MS, or --budget-vs-teacher FRACTION (of the teacher's latency measured in this run).")
+            raise ConfigError(
+                "give the budget once: --budget-ms MS, or --budget-vs-teacher FRACTION (of the teacher's latency measured in this run)."
+            )
         if self.budget_ms is not None and self.budget_ms <= 0:
             raise ConfigError(f"--budget-ms must be > 0, got {self.budget_ms:g}.")
         if self.budget_vs_teacher is not None and not 0 < self.budget_vs_teacher <= 1:
-            raise ConfigError(f"--budget-vs-teacher is a fraction of the teacher's latency in (0, 1], got {self.budget_vs_teacher:g}.")
+            raise ConfigError(
+                f"--budget-vs-teacher is a fraction of the teacher's latency in (0, 1], got {self.budget_vs_teacher:g}."
+            )
         if self.percentile not in PERCENTILES:
             raise ConfigError(f"unknown --percentile '{self.percentile}': use {', '.join(PERCENTILES)}.")
         if self.batch < 1:
             raise ConfigError(f"--batch must be >= 1, got {self.batch}.")
         if self.epochs < 1 or self.first_rung_epochs < 1:
-            raise ConfigError(f"--epochs and --first-rung-epochs must be >= 1, got {self.epochs} and {self.first_rung_epochs}.")
+            raise ConfigError(
+                f"--epochs and --first-rung-epochs must be >= 1, got {self.epochs} and {self.first_rung_epochs}."
+            )
         if self.first_rung_epochs > self.epochs:
             raise ConfigError(f"--first-rung-epochs ({self.first_rung_epochs}) cannot exceed --epochs ({self.epochs}).")
         if self.threads < 1:
@@ -101,13 +107,21 @@ class StudentsConfig:
                 f"'edgekd students export-candidates --out BUNDLE', run 'edgekd profile BUNDLE/*.onnx' on the device, then pass --latency-from DIR."
             )
         if self.latency_from is not None and not Path(self.latency_from).is_dir():
-            raise ConfigError(f"--latency-from {self.latency_from}: no such folder (it holds the profile.json files measured on the target).")
+            raise ConfigError(
+                f"--latency-from {self.latency_from}: no such folder (it holds the profile.json files measured on the target)."
+            )
         if self.latency_from is not None and self.budget_vs_teacher is not None:
-            raise ConfigError("--budget-vs-teacher times the teacher here; with --latency-from give the budget in ms of the target (--budget-ms).")
+            raise ConfigError(
+                "--budget-vs-teacher times the teacher here; with --latency-from give the budget in ms of the target (--budget-ms)."
+            )
         if self.latency_from is not None and self.int8:
-            raise ConfigError("--int8 times the CPU INT8 recipe here; with --latency-from the latencies come from the target's own profile.json files.")
+            raise ConfigError(
+                "--int8 times the CPU INT8 recipe here; with --latency-from the latencies come from the target's own profile.json files."
+            )
         if self.data.val_size == 0:
-            raise ConfigError("the search ranks candidates on the val split, but --val-size 0 leaves none: use e.g. --val-size 0.1.")
+            raise ConfigError(
+                "the search ranks candidates on the val split, but --val-size 0 leaves none: use e.g. --val-size 0.1."
+            )
         self.timing.validate()
         return self
 

@@ -23,7 +23,17 @@ def _batch_entry(payload: dict[str, Any], batch: int) -> dict[str, Any] | None:
     return next((entry for entry in payload.get("batches", []) if entry.get("batch") == batch), None)
 
 
-def measure(onnx: Path, folder: Path, *, backend: str, device: str, batch: int, threads: int, timing: TimingConfig, progress: Progress) -> dict[str, Any]:
+def measure(
+    onnx: Path,
+    folder: Path,
+    *,
+    backend: str,
+    device: str,
+    batch: int,
+    threads: int,
+    timing: TimingConfig,
+    progress: Progress,
+) -> dict[str, Any]:
     """Profile one ONNX at one batch size (reusing a profile.json of the same file and settings).
 
     Returns:
@@ -33,10 +43,19 @@ def measure(onnx: Path, folder: Path, *, backend: str, device: str, batch: int, 
     if path.exists():
         payload = read_json(path)
         entry = _batch_entry(payload, batch)
-        same = payload.get("artefact", {}).get("sha256") == sha256_file(onnx) and payload.get("timing") == asdict(timing) and (payload.get("backend") or {}).get("threads") == threads
+        same = (
+            payload.get("artefact", {}).get("sha256") == sha256_file(onnx)
+            and payload.get("timing") == asdict(timing)
+            and (payload.get("backend") or {}).get("threads") == threads
+        )
         if entry is not None and same:
             return {**entry, "profile": str(path)}
-    result = profile(ProfileConfig(onnx, out_dir=folder, backend=backend, device=device, batches=(batch,), threads=threads, timing=timing), progress)
+    result = profile(
+        ProfileConfig(
+            onnx, out_dir=folder, backend=backend, device=device, batches=(batch,), threads=threads, timing=timing
+        ),
+        progress,
+    )
     return {**result.batch(batch), "profile": str(result.path)}
 
 
@@ -49,19 +68,28 @@ def read_profiles(folder: Path, batch: int) -> dict[tuple[str, str], dict[str, A
     found: dict[tuple[str, str], dict[str, Any]] = {}
     files = sorted(Path(folder).rglob("profile.json"))
     if not files:
-        raise DataError(f"--latency-from {folder}: no profile.json under it; run 'edgekd profile BUNDLE/<arch>.onnx --batch {batch}' on the target for each candidate first.")
+        raise DataError(
+            f"--latency-from {folder}: no profile.json under it; run 'edgekd profile BUNDLE/<arch>.onnx --batch {batch}' on the target for each candidate first."
+        )
     for path in files:
         try:
             payload = read_json(path)
             artefact = payload["artefact"]
             key = (artefact["arch"], artefact["precision"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise DataError(f"{path} is not a profile.json written by 'edgekd profile' (missing {exc}); remove it from {folder}.") from exc
+            raise DataError(
+                f"{path} is not a profile.json written by 'edgekd profile' (missing {exc}); remove it from {folder}."
+            ) from exc
         if payload.get("schema") != PROFILE_SCHEMA:
             raise DataError(f"{path} has schema {payload.get('schema')!r}, expected {PROFILE_SCHEMA}.")
         entry = _batch_entry(payload, batch)
         if entry is not None:
-            found[key] = {**entry, "profile": str(path), "device": (payload.get("backend") or {}).get("device"), "machine": payload.get("machine")}
+            found[key] = {
+                **entry,
+                "profile": str(path),
+                "device": (payload.get("backend") or {}).get("device"),
+                "machine": payload.get("machine"),
+            }
     return found
 
 
@@ -87,4 +115,10 @@ def flops_vs_latency(candidates: list[Candidate], top: int = 5) -> dict[str, Any
     if len(both) >= 3:
         result = spearmanr([c.mflops for c in both], [c.latency_ms for c in both])
         rho, p_value = float(result.statistic), float(result.pvalue)
-    return {"candidates": len(both), "spearman_rho": rho, "p_value": p_value, f"top{top}_by_flops": by_flops[:top], f"top{top}_by_latency": by_latency[:top]}
+    return {
+        "candidates": len(both),
+        "spearman_rho": rho,
+        "p_value": p_value,
+        f"top{top}_by_flops": by_flops[:top],
+        f"top{top}_by_latency": by_latency[:top],
+    }

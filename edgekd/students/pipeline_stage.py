@@ -30,10 +30,17 @@ def search_config(ctx: PlanContext, section: Any) -> StudentsConfig:
     """The search of a `student: auto` distill section (its out_dir: `distill/search`)."""
     export = getattr(ctx.pipeline, "export", None)
     return StudentsConfig(
-        teacher=Path(ctx.teacher().path), out_dir=ctx.stage_dir("distill") / "search", budget_ms=section.budget_ms,
-        target=section.target, percentile=section.percentile, data=ctx.pipeline.data.to_config(),
-        candidates=tuple(section.candidates) if section.candidates else None, epochs=section.epochs,
-        img_size=section.img_size, seed=section.seeds[0], device=section.device,
+        teacher=Path(ctx.teacher().path),
+        out_dir=ctx.stage_dir("distill") / "search",
+        budget_ms=section.budget_ms,
+        target=section.target,
+        percentile=section.percentile,
+        data=ctx.pipeline.data.to_config(),
+        candidates=tuple(section.candidates) if section.candidates else None,
+        epochs=section.epochs,
+        img_size=section.img_size,
+        seed=section.seeds[0],
+        device=section.device,
         exporter=(getattr(export, "exporter", None) or StudentsConfig.exporter),
     )
 
@@ -66,11 +73,23 @@ def plan_search(ctx: PlanContext, section: Any, inputs: dict[str, Path], data_fa
             _copy(result.run_dir / name, out_dir / name)
         chosen = result.payload["chosen"]
         test = chosen.get("test_top1")
-        summary = f"auto → {result.chosen} ({chosen['latency_ms']:.3f} ms {config.percentile} on {config.target} ≤ {config.budget_ms:g} ms)" + (f": test top-1 {test:.2f} %" if test is not None else "")
+        summary = (
+            f"auto → {result.chosen} ({chosen['latency_ms']:.3f} ms {config.percentile} on {config.target} ≤ {config.budget_ms:g} ms)"
+            + (f": test top-1 {test:.2f} %" if test is not None else "")
+        )
         return RunOutcome(outputs=[out_dir / name for name in COPIED] + [result.summary_path], summary=summary)
 
     # The latency decides the student: the run belongs to this machine (like a profile run).
     payload = {"students": without(config.describe(), "out_dir", "teacher"), **data_facts}
     description = f"student search: budget {config.budget_ms:g} ms {config.percentile} on {config.target}, {config.epochs} epochs for the finalist"
-    return StageRun("distill", RUN_ID, out_dir, payload, inputs, action, [Artefact("student", "student", weights, f"distill/{RUN_ID}")],
-                    machine=system_facts()["fingerprint"], description=description)
+    return StageRun(
+        "distill",
+        RUN_ID,
+        out_dir,
+        payload,
+        inputs,
+        action,
+        [Artefact("student", "student", weights, f"distill/{RUN_ID}")],
+        machine=system_facts()["fingerprint"],
+        description=description,
+    )

@@ -30,9 +30,14 @@ def cache_dir(config: StudentsConfig) -> Path:
 def distill_config(config: StudentsConfig, arch: str, epochs: int, img_size: int) -> DistillConfig:
     """The shipped `edgekd distill` recipe (KD, its T, α and lr) for `epochs`, from the shared cache."""
     return DistillConfig(
-        student=arch, out_dir=run_dir(config, arch, epochs), teacher=(str(config.teacher),), data=config.data,
+        student=arch,
+        out_dir=run_dir(config, arch, epochs),
+        teacher=(str(config.teacher),),
+        data=config.data,
         train=TrainConfig(epochs=epochs, optim=OptimConfig(lr=DEFAULT_LR), seed=config.seed),
-        teacher_cache=cache_dir(config), img_size=img_size, device=config.device,
+        teacher_cache=cache_dir(config),
+        img_size=img_size,
+        device=config.device,
     )
 
 
@@ -51,9 +56,13 @@ def distil(config: StudentsConfig, arch: str, epochs: int, img_size: int, progre
     card_path = folder / "student.json"
     reused = card_path.exists()
     if reused:
-        done = {k: v for k, v in (read_json(card_path).get("provenance", {}).get("config") or {}).items() if k != "resume"}
+        done = {
+            k: v for k, v in (read_json(card_path).get("provenance", {}).get("config") or {}).items() if k != "resume"
+        }
         if done != _normalised(wanted):
-            raise ConfigError(f"{folder} holds a run with other settings than this search's; use another --out or delete that folder.")
+            raise ConfigError(
+                f"{folder} holds a run with other settings than this search's; use another --out or delete that folder."
+            )
         progress.log(f"{arch} × {epochs} epochs: reusing the finished run in {folder}")
     else:
         resume = (folder / CHECKPOINT).exists()
@@ -63,10 +72,15 @@ def distil(config: StudentsConfig, arch: str, epochs: int, img_size: int, progre
     metrics, training = card["metrics"], card["training"]
     cache = training.get("teacher_cache") or {}
     return {
-        "epochs": epochs, "run": str(folder), "reused": reused,
-        "val_top1": (metrics.get("val") or {}).get("top1"), "test_top1": (metrics.get("test") or {}).get("top1"),
-        "wall_time_s": training.get("wall_time_s"), "train_img_per_s": training.get("train_img_per_s"),
-        "teacher_online_batches": cache.get("online_steps"), "teacher_cached_batches": cache.get("cached_steps"),
+        "epochs": epochs,
+        "run": str(folder),
+        "reused": reused,
+        "val_top1": (metrics.get("val") or {}).get("top1"),
+        "test_top1": (metrics.get("test") or {}).get("top1"),
+        "wall_time_s": training.get("wall_time_s"),
+        "train_img_per_s": training.get("train_img_per_s"),
+        "teacher_online_batches": cache.get("online_steps"),
+        "teacher_cached_batches": cache.get("cached_steps"),
         "teacher_cache_entry": cache.get("dir"),
     }
 
@@ -87,10 +101,22 @@ def teacher_passes(config: StudentsConfig, runs: list[dict[str, Any]], eval_spli
     epoch_tables = [p for p in tables if p.stem.startswith("epoch-")]
     distinct = {r["run"]: r for r in runs}.values()
     online = sum(r["teacher_online_batches"] or 0 for r in distinct)
-    per_epoch = next(((r["teacher_online_batches"] + r["teacher_cached_batches"]) // r["epochs"] for r in distinct if r["teacher_online_batches"] is not None), None)
+    per_epoch = next(
+        (
+            (r["teacher_online_batches"] + r["teacher_cached_batches"]) // r["epochs"]
+            for r in distinct
+            if r["teacher_online_batches"] is not None
+        ),
+        None,
+    )
     epochs = max((r["epochs"] for r in distinct), default=0)
     return {
-        "views_computed": len(tables), "training_views_computed": len(epoch_tables), "eval_views_computed": len(tables) - len(epoch_tables),
-        "distinct_views": epochs + eval_splits, "runs": len(distinct), "training_batches": online,
-        "batches_per_epoch": per_epoch, "cache": str(cache_dir(config)),
+        "views_computed": len(tables),
+        "training_views_computed": len(epoch_tables),
+        "eval_views_computed": len(tables) - len(epoch_tables),
+        "distinct_views": epochs + eval_splits,
+        "runs": len(distinct),
+        "training_batches": online,
+        "batches_per_epoch": per_epoch,
+        "cache": str(cache_dir(config)),
     }

@@ -26,9 +26,8 @@ from edgekd.students import halving, latency
 from edgekd.students.candidates import Candidate, export_candidate, prepare, resolve_candidates
 from edgekd.students.config import LOCAL_TARGETS, StudentsConfig
 from edgekd.students.markdown import pareto_svg, render
-from edgekd.students.schema import STUDENTS_SCHEMA, StudentsFile
 from edgekd.students.runs import distil, teacher_passes
-
+from edgekd.students.schema import STUDENTS_SCHEMA, StudentsFile
 
 
 class NoCandidateWithinBudget(ConfigError):
@@ -80,22 +79,41 @@ def _time_candidates(config: StudentsConfig, candidates: list[Candidate], progre
     progress.start(f"timing on {config.target}, batch {config.batch}", len(exported))
     for candidate in exported:
         if profiles is not None:  # every precision the target timed (FP16 or INT8 engines, say)
-            candidate.latency = {precision: stats for (arch, precision), stats in profiles.items() if arch == candidate.arch}
+            candidate.latency = {
+                precision: stats for (arch, precision), stats in profiles.items() if arch == candidate.arch
+            }
         for precision, onnx in candidate.onnx.items() if profiles is None else ():
             backend, device = LOCAL_TARGETS[config.target]
             folder = onnx.parent / f"profile-{precision}-b{config.batch}"
-            candidate.latency[precision] = latency.measure(onnx, folder, backend=backend, device=device, batch=config.batch, threads=config.threads, timing=config.timing, progress=SilentProgress())
+            candidate.latency[precision] = latency.measure(
+                onnx,
+                folder,
+                backend=backend,
+                device=device,
+                batch=config.batch,
+                threads=config.threads,
+                timing=config.timing,
+                progress=SilentProgress(),
+            )
         latency.choose_precision(candidate, config.statistic)
         if candidate.latency_ms is None:
             candidate.dropped = f"no profile.json at batch {config.batch} for it under {config.latency_from}"
         else:
-            cost = f", {candidate.params / 1e6:.2f} M params, {candidate.mflops or float('nan'):.2f} MFLOPs" if candidate.params else ""
-            progress.log(f"{candidate.arch}: {candidate.latency_ms:.3f} ms {config.percentile} at batch {config.batch} ({candidate.precision}){cost}")
+            cost = (
+                f", {candidate.params / 1e6:.2f} M params, {candidate.mflops or float('nan'):.2f} MFLOPs"
+                if candidate.params
+                else ""
+            )
+            progress.log(
+                f"{candidate.arch}: {candidate.latency_ms:.3f} ms {config.percentile} at batch {config.batch} ({candidate.precision}){cost}"
+            )
         progress.advance(1, candidate=candidate.arch)
     progress.finish({"timed": sum(c.latency_ms is not None for c in exported), "of": len(candidates)})
 
 
-def _teacher_budget(config: StudentsConfig, calib: Path | None, progress: Progress) -> tuple[StudentsConfig, dict[str, Any] | None]:
+def _teacher_budget(
+    config: StudentsConfig, calib: Path | None, progress: Progress
+) -> tuple[StudentsConfig, dict[str, Any] | None]:
     """With `budget_vs_teacher`: export and time the teacher like a candidate; the budget is
     that fraction of its latency (the config returned carries it as `budget_ms`)."""
     if config.budget_vs_teacher is None:
@@ -103,25 +121,39 @@ def _teacher_budget(config: StudentsConfig, calib: Path | None, progress: Progre
     weights = resolve_model_path(config.teacher, ("teacher", "student"))
     teacher = Candidate(read_card(weights).arch)
     folder = Path(config.out_dir) / "teacher-export"
-    progress.log(f"teacher {teacher.arch}: ONNX export and timing, for the budget ({config.budget_vs_teacher:g} × its latency)")
-    teacher.onnx = export_candidate(weights, folder, int8_calib=calib, exporter=config.exporter, threads=config.threads, progress=SilentProgress())
+    progress.log(
+        f"teacher {teacher.arch}: ONNX export and timing, for the budget ({config.budget_vs_teacher:g} × its latency)"
+    )
+    teacher.onnx = export_candidate(
+        weights, folder, int8_calib=calib, exporter=config.exporter, threads=config.threads, progress=SilentProgress()
+    )
     _time_candidates(config, [teacher], progress)
     budget = config.budget_vs_teacher * teacher.latency_ms
     progress.log(f"budget: {config.budget_vs_teacher:g} × {teacher.latency_ms:.3f} ms = {budget:.4f} ms")
-    return replace(config, budget_ms=budget), {"arch": teacher.arch, "onnx": str(teacher.onnx["fp32"]), "latency": teacher.latency, "latency_ms": teacher.latency_ms, "precision": teacher.precision}
+    return replace(config, budget_ms=budget), {
+        "arch": teacher.arch,
+        "onnx": str(teacher.onnx["fp32"]),
+        "latency": teacher.latency,
+        "latency_ms": teacher.latency_ms,
+        "precision": teacher.precision,
+    }
 
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f} %"
 
 
-def _halve(config: StudentsConfig, feasible: list[Candidate], img_size: int, progress: Progress, cost: dict[str, float]) -> Candidate:
+def _halve(
+    config: StudentsConfig, feasible: list[Candidate], img_size: int, progress: Progress, cost: dict[str, float]
+) -> Candidate:
     """Successive halving over the feasible candidates; returns the finalist (fully distilled).
 
     `cost` receives the wall seconds of each rung (`rung_0`, …) and of the `finalist` run."""
     alive = list(feasible)
     schedule = halving.rung_epochs(len(alive), config.epochs, config.first_rung_epochs)
-    progress.log(f"successive halving: {len(alive)} candidates, rungs of {schedule or '–'} epochs, finalist {config.epochs} epochs")
+    progress.log(
+        f"successive halving: {len(alive)} candidates, rungs of {schedule or '–'} epochs, finalist {config.epochs} epochs"
+    )
     for rung, epochs in enumerate(schedule):
         rung_started = time.perf_counter()
         for candidate in alive:
@@ -134,26 +166,44 @@ def _halve(config: StudentsConfig, feasible: list[Candidate], img_size: int, pro
         alive = [c for c in alive if c.arch in keep]
         cost[f"rung_{rung}"] = time.perf_counter() - rung_started
         standings = ", ".join(f"{s.arch} {_pct(s.val_top1)}" for s in halving.ranked(scores))
-        progress.log(f"rung {rung} ({epochs} epochs), val top-1: {standings} → {', '.join(c.arch for c in alive)} go on")
+        progress.log(
+            f"rung {rung} ({epochs} epochs), val top-1: {standings} → {', '.join(c.arch for c in alive)} go on"
+        )
     finalist = alive[0]
     finalist_started = time.perf_counter()
     finalist.rungs.append({"rung": len(schedule), **distil(config, finalist.arch, config.epochs, img_size, progress)})
     cost["finalist"] = time.perf_counter() - finalist_started
-    finalist.decision = f"chosen: the best on val within {config.budget_ms:.4g} ms, fully distilled ({config.epochs} epochs)"
+    finalist.decision = (
+        f"chosen: the best on val within {config.budget_ms:.4g} ms, fully distilled ({config.epochs} epochs)"
+    )
     return finalist
 
 
-def _payload(config: StudentsConfig, candidates: list[Candidate], img_size: int, dataset: Dataset, extra: dict[str, Any]) -> dict[str, Any]:
+def _payload(
+    config: StudentsConfig, candidates: list[Candidate], img_size: int, dataset: Dataset, extra: dict[str, Any]
+) -> dict[str, Any]:
     facts = system_facts()
     return {
         "schema": STUDENTS_SCHEMA,
         "config": config.describe(),
         "img_size": img_size,
-        "budget": {"ms": config.budget_ms, "batch": config.batch, "percentile": config.percentile, "target": config.target, "vs_teacher": config.budget_vs_teacher},
+        "budget": {
+            "ms": config.budget_ms,
+            "batch": config.batch,
+            "percentile": config.percentile,
+            "target": config.target,
+            "vs_teacher": config.budget_vs_teacher,
+        },
         "data": dataset.describe(),
         "candidates": [c.to_dict() for c in candidates],
         "flops_vs_latency": latency.flops_vs_latency(candidates),
-        "machine": {"cpu": facts["cpu_model"], "threads": config.threads, "fingerprint": facts["fingerprint"], "onnxruntime": facts["onnxruntime"], "torch": facts["torch"]},
+        "machine": {
+            "cpu": facts["cpu_model"],
+            "threads": config.threads,
+            "fingerprint": facts["fingerprint"],
+            "onnxruntime": facts["onnxruntime"],
+            "torch": facts["torch"],
+        },
         **extra,
         "provenance": provenance(config.describe(), seed=config.seed),
     }
@@ -189,7 +239,9 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
         img_size = search_img_size(config)
         dataset = config.data.load(img_size)
         searched_names = resolve_candidates(config.candidates)
-        names = searched_names + ([config.baseline] if config.baseline and config.baseline not in searched_names else [])
+        names = searched_names + (
+            [config.baseline] if config.baseline and config.baseline not in searched_names else []
+        )
         Path(config.out_dir).mkdir(parents=True, exist_ok=True)
         calib = int8_calibration(config, dataset)
         # Wall seconds per phase (students.json `cost`): where the search's time went.
@@ -201,7 +253,19 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
         candidates = []
         progress.start("candidates: cost + ONNX export (parity gate)", len(names))
         for arch in names:
-            candidates.append(prepare(arch, dataset, img_size, Path(config.out_dir) / "candidates", seed=config.seed, int8_calib=calib, exporter=config.exporter, threads=config.threads, progress=SilentProgress()))
+            candidates.append(
+                prepare(
+                    arch,
+                    dataset,
+                    img_size,
+                    Path(config.out_dir) / "candidates",
+                    seed=config.seed,
+                    int8_calib=calib,
+                    exporter=config.exporter,
+                    threads=config.threads,
+                    progress=SilentProgress(),
+                )
+            )
             if candidates[-1].dropped:
                 progress.log(f"{arch}: dropped, {candidates[-1].dropped}")
             progress.advance(1, candidate=arch)
@@ -215,10 +279,26 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
                 candidate.decision = f"dropped: {candidate.dropped}"
             elif candidate.latency_ms > config.budget_ms:
                 candidate.decision = f"over budget: {candidate.latency_ms:.3f} ms > {config.budget_ms:.4g} ms"
-        feasible = [c for c in candidates if c.arch in searched_names and not c.dropped and c.latency_ms <= config.budget_ms]
+        feasible = [
+            c for c in candidates if c.arch in searched_names and not c.dropped and c.latency_ms <= config.budget_ms
+        ]
         if not feasible:
             timed = [c for c in candidates if c.latency_ms is not None]
-            _write(config, _payload(config, candidates, img_size, dataset, {"chosen": None, "teacher_latency": teacher_latency, "wall_time_s": time.perf_counter() - started, "cost": cost}))
+            _write(
+                config,
+                _payload(
+                    config,
+                    candidates,
+                    img_size,
+                    dataset,
+                    {
+                        "chosen": None,
+                        "teacher_latency": teacher_latency,
+                        "wall_time_s": time.perf_counter() - started,
+                        "cost": cost,
+                    },
+                ),
+            )
             if not timed:
                 raise ConfigError("no candidate exported and was timed; see students.json for why each was dropped.")
             fastest = min(timed, key=lambda c: c.latency_ms)
@@ -230,18 +310,37 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
         baseline = next((c for c in candidates if c.arch == config.baseline), None)
         if baseline is not None and baseline is not finalist and not baseline.dropped:
             phase_started = time.perf_counter()
-            baseline.rungs.append({"rung": "baseline", **distil(config, baseline.arch, config.epochs, img_size, progress)})
-            baseline.decision = (baseline.decision + "; " if baseline.decision else "") + f"baseline: fully distilled with the same recipe ({config.epochs} epochs) for comparison"
+            baseline.rungs.append(
+                {"rung": "baseline", **distil(config, baseline.arch, config.epochs, img_size, progress)}
+            )
+            baseline.decision = (
+                baseline.decision + "; " if baseline.decision else ""
+            ) + f"baseline: fully distilled with the same recipe ({config.epochs} epochs) for comparison"
             cost["baseline"] = time.perf_counter() - phase_started
         runs = [r for c in candidates for r in c.rungs]
         passes = teacher_passes(config, runs, sum(1 for split in (dataset.val, dataset.test) if len(split)))
-        progress.log(f"teacher forward passes: {passes['views_computed']} views ({passes['training_views_computed']} training epochs + {passes['eval_views_computed']} eval splits) for {len(feasible)} candidates in {passes['runs']} runs; {passes['training_batches']} training batches")
+        progress.log(
+            f"teacher forward passes: {passes['views_computed']} views ({passes['training_views_computed']} training epochs + {passes['eval_views_computed']} eval splits) for {len(feasible)} candidates in {passes['runs']} runs; {passes['training_batches']} training batches"
+        )
         wall = time.perf_counter() - started
         final_run = finalist.rungs[-1]
         extra = {
-            "chosen": {"arch": finalist.arch, "run_dir": final_run["run"], "latency_ms": finalist.latency_ms, "precision": finalist.precision,
-                       "val_top1": final_run["val_top1"], "test_top1": final_run["test_top1"]},
-            "baseline": None if baseline is None else {"arch": baseline.arch, "latency_ms": baseline.latency_ms, "val_top1": baseline.val_top1, "test_top1": baseline.rungs[-1]["test_top1"] if baseline.rungs else None},
+            "chosen": {
+                "arch": finalist.arch,
+                "run_dir": final_run["run"],
+                "latency_ms": finalist.latency_ms,
+                "precision": finalist.precision,
+                "val_top1": final_run["val_top1"],
+                "test_top1": final_run["test_top1"],
+            },
+            "baseline": None
+            if baseline is None
+            else {
+                "arch": baseline.arch,
+                "latency_ms": baseline.latency_ms,
+                "val_top1": baseline.val_top1,
+                "test_top1": baseline.rungs[-1]["test_top1"] if baseline.rungs else None,
+            },
             "teacher_forward": passes,
             "teacher_latency": teacher_latency,
             "wall_time_s": wall,

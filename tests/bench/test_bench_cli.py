@@ -23,14 +23,32 @@ def test_quick_bench_writes_every_figure_and_reuses_finished_runs(run_cli, tmp_p
         (run,) = summary["runs"]
         assert 0 < run["test_top1"] <= 100 and run["train_img_per_s"] > 0
         assert summary["stats"]["mean"] == pytest.approx(run["test_top1"]) and not summary["stats"]["rule_applies"]
-    assert figures["students"]["kd-textbook"]["settings"] == {"lr": 0.1, "temperature": 4.0, "alpha": 0.9, "kd_loss": "kl"}
-    assert figures["students"]["dkd"]["settings"] == {"lr": 0.05, "temperature": 4.0, "alpha": 1.0, "beta": 8.0, "ce_weight": 1.0, "warmup": 0.1}
+    assert figures["students"]["kd-textbook"]["settings"] == {
+        "lr": 0.1,
+        "temperature": 4.0,
+        "alpha": 0.9,
+        "kd_loss": "kl",
+    }
+    assert figures["students"]["dkd"]["settings"] == {
+        "lr": 0.05,
+        "temperature": 4.0,
+        "alpha": 1.0,
+        "beta": 8.0,
+        "ce_weight": 1.0,
+        "warmup": 0.1,
+    }
     speed = figures["speed"]
     assert all(speed["steps"]["img_per_s"][mode] > 0 for mode in ("student", "teacher", "online_kd", "cached_kd"))
     models = figures["deploy"]["models"]
     assert {entry["role"] for entry in models.values()} == {"default student", "resnet18"}
     for entry in models.values():
-        assert set(entry["latency_ms"]) == {"torch eager channels_last", "torch eager NCHW", "ort fp32", "ort int8 cpu", "ort int8 tensorrt"}
+        assert set(entry["latency_ms"]) == {
+            "torch eager channels_last",
+            "torch eager NCHW",
+            "ort fp32",
+            "ort int8 cpu",
+            "ort int8 tensorrt",
+        }
         assert all(ms > 0 for per_batch in entry["latency_ms"].values() for ms in per_batch.values())
         assert entry["parity"]["gated_agreement"] >= 99.9  # near-tie flips excused: see edgekd.export.parity
     assert {t["status"] for t in figures["targets"]} <= {"PASS", "MISS", "INFO"} and len(figures["targets"]) >= 8
@@ -50,8 +68,12 @@ def test_quick_bench_writes_every_figure_and_reuses_finished_runs(run_cli, tmp_p
     # Tracked, the rerun still lists every training run: each a child of the bench's run, tagged reused.
     mlflow = pytest.importorskip("mlflow")
     client = mlflow.MlflowClient(tracking_uri=uri)
-    (parent,) = client.search_runs([client.get_experiment_by_name("edgekd").experiment_id], filter_string="tags.`edgekd.role` = 'bench'")
-    children = client.search_runs([parent.info.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    (parent,) = client.search_runs(
+        [client.get_experiment_by_name("edgekd").experiment_id], filter_string="tags.`edgekd.role` = 'bench'"
+    )
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
+    )
     assert {c.info.run_name for c in children} == {"teacher"} | {f"runs/{name}-s0" for name in figures["students"]}
     assert {c.data.tags["edgekd.status"] for c in children} == {"reused"}
     assert all(c.data.metrics["final_test_top1"] > 0 for c in children)
@@ -64,4 +86,8 @@ def test_bad_seed_count_is_one_line_exit_2(run_cli, tmp_path):
 
 def test_a_teacher_folder_without_a_teacher_is_one_line_exit_2(run_cli, tmp_path):
     result = run_cli("bench", "--teacher", tmp_path / "nothing", "--out", tmp_path / "out")
-    assert result.code == 2 and "no teacher.safetensors + teacher.json" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.code == 2
+        and "no teacher.safetensors + teacher.json" in result.stderr
+        and "Traceback" not in result.stderr
+    )

@@ -36,7 +36,12 @@ def test_only_claimed_recipes_are_held_to_the_rule():
 
     losing = compare_to_alone([79.0, 80.0, 81.0], [80.0, 81.0, 82.0], teacher_top1=90.0)
     students = {
-        "alone": {"label": "alone", "method": "none", "claim": True, "stats": compare_to_alone([80.0, 81.0, 82.0], [80.0, 81.0, 82.0], 90.0)},
+        "alone": {
+            "label": "alone",
+            "method": "none",
+            "claim": True,
+            "stats": compare_to_alone([80.0, 81.0, 82.0], [80.0, 81.0, 82.0], 90.0),
+        },
         "kd": {"label": "kd", "method": "kd", "claim": True, "stats": losing},
         "kd-textbook": {"label": "textbook", "method": "kd", "claim": False, "stats": losing},
     }

@@ -21,7 +21,16 @@ def test_bench_is_a_parent_run_with_a_child_per_training_run(tmp_path):
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"
     out = tmp_path / "bench"
     # The teacher and two recipes (alone, KD) on 600 images: the bench's training path, tracked.
-    config = BenchConfig(out, quick=True, limit_train=600, teacher_epochs=1, student_epochs=2, speed=False, deploy=False, runs=HEADLINE[:2])
+    config = BenchConfig(
+        out,
+        quick=True,
+        limit_train=600,
+        teacher_epochs=1,
+        student_epochs=2,
+        speed=False,
+        deploy=False,
+        runs=HEADLINE[:2],
+    )
     result = run_bench(config, track=[TrackTarget("mlflow", uri)])
 
     client = mlflow.MlflowClient(tracking_uri=uri)
@@ -34,11 +43,17 @@ def test_bench_is_a_parent_run_with_a_child_per_training_run(tmp_path):
 
     children = _children(client, experiment.experiment_id, parent)
     assert set(children) == {"teacher", "runs/alone-s0", "runs/kd-s0"}
-    assert {c.data.tags["edgekd.status"] for c in children.values()} == {"ran"} and {c.info.status for c in children.values()} == {"FINISHED"}
+    assert {c.data.tags["edgekd.status"] for c in children.values()} == {"ran"} and {
+        c.info.status for c in children.values()
+    } == {"FINISHED"}
     teacher, kd = children["teacher"], children["runs/kd-s0"]
     assert teacher.data.params["arch"] == "resnet18" and teacher.data.params["data.limit_train"] == "600"
     assert [m.step for m in client.get_metric_history(teacher.info.run_id, "train_loss")] == [1]
-    assert kd.data.params["method"] == "kd" and kd.data.params["train.seed"] == "0" and kd.data.tags["teacher.0.arch"] == "resnet18"
+    assert (
+        kd.data.params["method"] == "kd"
+        and kd.data.params["train.seed"] == "0"
+        and kd.data.tags["teacher.0.arch"] == "resnet18"
+    )
     assert [m.step for m in client.get_metric_history(kd.info.run_id, "train_loss")] == [1, 2]
     (kd_run,), (alone_run,) = result["students"]["kd"]["runs"], result["students"]["alone"]["runs"]
     assert kd.data.metrics["final_test_top1"] == pytest.approx(kd_run["test_top1"])
@@ -47,7 +62,11 @@ def test_bench_is_a_parent_run_with_a_child_per_training_run(tmp_path):
     assert {a.path for a in client.list_artifacts(kd.info.run_id)} == {"student.json", "student.safetensors"}
 
     run_bench(config, track=[TrackTarget("mlflow", uri)])  # every run reused
-    (again,) = [p for p in client.search_runs([experiment.experiment_id], filter_string=f"attributes.run_name = 'bench {out}'") if p.info.run_id != parent.info.run_id]
+    (again,) = [
+        p
+        for p in client.search_runs([experiment.experiment_id], filter_string=f"attributes.run_name = 'bench {out}'")
+        if p.info.run_id != parent.info.run_id
+    ]
     reused = _children(client, experiment.experiment_id, again)
     assert set(reused) == set(children) and {c.data.tags["edgekd.status"] for c in reused.values()} == {"reused"}
     assert reused["runs/kd-s0"].data.tags["edgekd.out_dir"] == str(out / "runs" / "kd-s0")

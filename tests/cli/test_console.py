@@ -21,7 +21,9 @@ def _run_to_file(tmp_path, name: str, *args: str) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": "2", "COLUMNS": "80"}
     env.pop("FORCE_COLOR", None)
     with log.open("w") as sink:
-        code = subprocess.call([sys.executable, "-m", "edgekd", *args], stdout=sink, stderr=subprocess.STDOUT, env=env, timeout=300)
+        code = subprocess.call(
+            [sys.executable, "-m", "edgekd", *args], stdout=sink, stderr=subprocess.STDOUT, env=env, timeout=300
+        )
     text = log.read_text()
     assert code == 0, text
     return text
@@ -38,14 +40,27 @@ def _assert_clean(text: str, epochs: int) -> None:
 @pytest.mark.slow
 def test_teacher_and_distill_logs_in_a_file_are_one_clean_line_per_epoch(tmp_path):
     # --val-size 0: no val split, which used to print "val top-1 nan %" for the teacher.
-    teacher_log = _run_to_file(tmp_path, "teacher", "teacher", "train", "resnet10t", *TINY, "--val-size", "0", "--out", str(tmp_path / "t"))
+    teacher_log = _run_to_file(
+        tmp_path, "teacher", "teacher", "train", "resnet10t", *TINY, "--val-size", "0", "--out", str(tmp_path / "t")
+    )
     _assert_clean(teacher_log, epochs=2)
     assert "teacher saved" in teacher_log and "train / 0 val" in teacher_log
 
     # The distillation's first epoch record carries the training set's description (a dict):
     # the log says what the run learns from in words, once, and never prints the dict.
     distill_log = _run_to_file(
-        tmp_path, "distill", "distill", "--teacher", str(tmp_path / "t"), "--student", "mobilenetv3_small_050", *TINY, "--val-size", "0", "--out", str(tmp_path / "s")
+        tmp_path,
+        "distill",
+        "distill",
+        "--teacher",
+        str(tmp_path / "t"),
+        "--student",
+        "mobilenetv3_small_050",
+        *TINY,
+        "--val-size",
+        "0",
+        "--out",
+        str(tmp_path / "s"),
     )
     _assert_clean(distill_log, epochs=2)
     assert "student saved" in distill_log
@@ -87,7 +102,15 @@ def _render(is_terminal: bool) -> str:
     for epoch in (1, 2):
         progress.start(f"epoch {epoch}/2", 20)
         progress.advance(10, loss=0.5, img_s=100.0)
-        progress.finish({"epoch": epoch, "train_loss": 0.5, "val_top1": float("nan"), "stage": "kd", "train_data": {"size": 60000, "sets": [{"name": "train"}]}})
+        progress.finish(
+            {
+                "epoch": epoch,
+                "train_loss": 0.5,
+                "val_top1": float("nan"),
+                "stage": "kd",
+                "train_data": {"size": 60000, "sets": [{"name": "train"}]},
+            }
+        )
     return sink.getvalue()
 
 

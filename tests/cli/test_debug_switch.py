@@ -45,4 +45,6 @@ def test_what_a_normal_run_passes_over_is_in_the_debug_log(tmp_path, caplog):
     (tmp_path / MANIFEST_NAME).write_text("{ half a manifest")
     with caplog.at_level("DEBUG", logger="edgekd"):
         assert read_manifest(tmp_path) is None  # unreadable: the run is redone, nothing printed
-    assert any(r.name == "edgekd.pipeline.manifest" and MANIFEST_NAME in r.getMessage() for r in caplog.records), caplog.text
+    assert any(r.name == "edgekd.pipeline.manifest" and MANIFEST_NAME in r.getMessage() for r in caplog.records), (
+        caplog.text
+    )

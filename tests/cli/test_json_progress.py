@@ -30,7 +30,19 @@ def test_teacher_and_distill_json_is_one_object_per_epoch_then_the_result(run_cl
     assert 0 <= result["metrics"]["test"]["top1"] <= 100 and "per_class" not in result["metrics"]["test"]
     assert "resnet10t on digits" in teacher.stderr  # the person's text went to stderr
 
-    student = run_cli("distill", "--teacher", tmp_path / "t", "--student", "mobilenetv3_small_050", *TINY, "--val-size", "0", "--out", tmp_path / "s", "--json")
+    student = run_cli(
+        "distill",
+        "--teacher",
+        tmp_path / "t",
+        "--student",
+        "mobilenetv3_small_050",
+        *TINY,
+        "--val-size",
+        "0",
+        "--out",
+        tmp_path / "s",
+        "--json",
+    )
     assert student.code == 0, student.stderr
     events = _json_lines(student.stdout)
     assert [e["event"] for e in events] == ["epoch", "epoch", "result"]
@@ -43,7 +55,9 @@ def test_quiet_prints_the_result_only(run_cli, tmp_path):
     result = run_cli("teacher", "train", "resnet10t", *TINY, "--epochs", "1", "--out", tmp_path / "t", "--quiet")
     assert result.code == 0, result.stderr
     assert result.stderr == "" and result.stdout.startswith("teacher saved") and len(result.stdout.splitlines()) == 1
-    both = run_cli("teacher", "train", "resnet10t", *TINY, "--epochs", "1", "--out", tmp_path / "t2", "--quiet", "--json")
+    both = run_cli(
+        "teacher", "train", "resnet10t", *TINY, "--epochs", "1", "--out", tmp_path / "t2", "--quiet", "--json"
+    )
     assert [e["event"] for e in _json_lines(both.stdout)] == ["result"]
 
 
@@ -55,11 +69,35 @@ def test_json_and_tracking_pass_through_torchrun_with_rank_0_speaking_alone(run_
     teacher = run_cli("teacher", "train", "resnet10t", *TINY, "--epochs", "1", "--out", tmp_path / "t", "--quiet")
     assert teacher.code == 0, teacher.stderr
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    command = [sys.executable, "-m", "edgekd", "distill", "--nproc", "2", "--teacher", str(tmp_path / "t"), "--student", "mobilenetv3_small_050", *TINY,
-               "--batch-size", "32", "--device", "cpu", "--out", str(tmp_path / "s"), "--json", "--track", f"mlflow:{uri}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "edgekd",
+        "distill",
+        "--nproc",
+        "2",
+        "--teacher",
+        str(tmp_path / "t"),
+        "--student",
+        "mobilenetv3_small_050",
+        *TINY,
+        "--batch-size",
+        "32",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "s"),
+        "--json",
+        "--track",
+        f"mlflow:{uri}",
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert done.returncode == 0, done.stderr
     assert [e["event"] for e in _json_lines(done.stdout)] == ["epoch", "epoch", "result"]
     client = mlflow.MlflowClient(tracking_uri=uri)
     (run,) = client.search_runs([client.get_experiment_by_name("edgekd").experiment_id])
-    assert run.info.status == "FINISHED" and [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1, 2]
+    assert run.info.status == "FINISHED" and [
+        m.step for m in client.get_metric_history(run.info.run_id, "train_loss")
+    ] == [1, 2]

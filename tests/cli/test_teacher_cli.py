@@ -16,7 +16,23 @@ def test_help_lists_the_subcommands(run_cli):
 
 def test_teacher_train_writes_weights_card_and_metrics(run_cli, tmp_path):
     out = tmp_path / "teacher"
-    result = run_cli("teacher", "train", "resnet10t", "--data", "digits", "--epochs", "2", "--img-size", "16", "--lr", "0.05", "--batch-size", "64", "--out", out)
+    result = run_cli(
+        "teacher",
+        "train",
+        "resnet10t",
+        "--data",
+        "digits",
+        "--epochs",
+        "2",
+        "--img-size",
+        "16",
+        "--lr",
+        "0.05",
+        "--batch-size",
+        "64",
+        "--out",
+        out,
+    )
     assert result.code == 0, result.stderr
     assert "teacher saved" in result.stdout and "img/s" in result.stdout
     card = json.loads((out / "teacher.json").read_text())
@@ -31,7 +47,21 @@ def test_teacher_train_writes_weights_card_and_metrics(run_cli, tmp_path):
 
 
 def test_teacher_train_on_an_imagefolder(run_cli, imagefolder_split, tmp_path):
-    result = run_cli("teacher", "train", "resnet10t", "--data", f"imagefolder:{imagefolder_split}", "--epochs", "1", "--img-size", "16", "--batch-size", "16", "--out", tmp_path / "t")
+    result = run_cli(
+        "teacher",
+        "train",
+        "resnet10t",
+        "--data",
+        f"imagefolder:{imagefolder_split}",
+        "--epochs",
+        "1",
+        "--img-size",
+        "16",
+        "--batch-size",
+        "16",
+        "--out",
+        tmp_path / "t",
+    )
     assert result.code == 0, result.stderr
     card = json.loads((tmp_path / "t" / "teacher.json").read_text())
     assert card["class_names"] == ["digit0", "digit1", "digit2"]
@@ -45,7 +75,9 @@ def test_unknown_model_exits_2_with_close_names(run_cli, tmp_path):
 
 
 def test_missing_data_path_exits_2_in_one_line(run_cli, tmp_path):
-    result = run_cli("teacher", "train", "resnet10t", "--data", f"imagefolder:{tmp_path}/missing", "--out", tmp_path / "t")
+    result = run_cli(
+        "teacher", "train", "resnet10t", "--data", f"imagefolder:{tmp_path}/missing", "--out", tmp_path / "t"
+    )
     assert result.code == 2 and "not found" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "t" / "teacher.safetensors").exists()
 

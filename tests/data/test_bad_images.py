@@ -95,6 +95,7 @@ def test_an_imagefolder_of_mixed_modes_loads(tmp_path, run_cli):
 
 def streamed_png(path: Path, width: int, height: int) -> Path:
     """A valid 1-bit PNG of `width` × `height` white pixels, compressed as it is written."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -104,7 +105,9 @@ def streamed_png(path: Path, width: int, height: int) -> Path:
         parts.append(compressor.compress(row))
     parts.append(compressor.flush())
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -154,12 +157,21 @@ def broken_link(folder: Path) -> Path:
 
 BAD_INPUTS = {
     "truncated JPEG": (lambda folder: truncated_jpeg(folder / "cut.jpg"), ["cut.jpg", "truncated"]),
-    "20,000 px square PNG": (lambda folder: streamed_png(folder / "huge.png", 20_000, 20_000), ["huge.png", "too large to decode", "400000000 pixels"]),
-    "10,000 px square PNG (Pillow only warns)": (lambda folder: streamed_png(folder / "big.png", 10_000, 10_000), ["big.png", "10000 × 10000 px", f"{MAX_IMAGE_PIXELS:,} px limit"]),
+    "20,000 px square PNG": (
+        lambda folder: streamed_png(folder / "huge.png", 20_000, 20_000),
+        ["huge.png", "too large to decode", "400000000 pixels"],
+    ),
+    "10,000 px square PNG (Pillow only warns)": (
+        lambda folder: streamed_png(folder / "big.png", 10_000, 10_000),
+        ["big.png", "10000 × 10000 px", f"{MAX_IMAGE_PIXELS:,} px limit"],
+    ),
     "file name not UTF-8": (non_utf8_file, ["caf\\xe9.png", "not valid UTF-8"]),
     "subfolder not UTF-8": (non_utf8_subfolder, ["batch\\xe9/a.png", "not valid UTF-8"]),
     "class folder not UTF-8": (lambda folder: non_utf8_class(folder.parent), ["\\xff\\xfeclass", "not valid UTF-8"]),
-    "32-bit float TIFF": (lambda folder: solid("F", 0.5).save(folder / "depth.tif"), ["depth.tif", "32-bit float pixels have no fixed range"]),
+    "32-bit float TIFF": (
+        lambda folder: solid("F", 0.5).save(folder / "depth.tif"),
+        ["depth.tif", "32-bit float pixels have no fixed range"],
+    ),
     "symlink to a folder above": (folder_loop, ["more/back", "symlink loop"]),
     "symlink to itself": (self_link, ["self.png", "symlink loop"]),
     "broken symlink": (broken_link, ["gone.png", "broken symlink"]),
@@ -173,7 +185,21 @@ def test_bad_files_are_refused_in_one_line_and_nothing_is_written(case, tmp_path
     write_digit_pngs(root, per_class=6, classes=(0, 1))
     make(root / "digit1")
     out = tmp_path / "teacher"
-    result = run_cli("teacher", "train", "resnet10t", "--data", f"imagefolder:{root}", "--epochs", "1", "--img-size", "16", "--batch-size", "8", "--out", out)
+    result = run_cli(
+        "teacher",
+        "train",
+        "resnet10t",
+        "--data",
+        f"imagefolder:{root}",
+        "--epochs",
+        "1",
+        "--img-size",
+        "16",
+        "--batch-size",
+        "8",
+        "--out",
+        out,
+    )
     assert result.code == 2, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr + result.stdout, result.stderr

@@ -64,7 +64,9 @@ def test_truncated_idx_file_is_named(tmp_path):
     header = bytes([0, 0, 8, 3]) + (10).to_bytes(4, "big") + (28).to_bytes(4, "big") + (28).to_bytes(4, "big")
     for prefix in ("train", "t10k"):
         (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + bytes(100)))
-        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes([0, 0, 8, 1]) + (10).to_bytes(4, "big") + bytes(10)))
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(
+            gzip.compress(bytes([0, 0, 8, 1]) + (10).to_bytes(4, "big") + bytes(10))
+        )
     with pytest.raises(DataError, match="truncated"):
         load_dataset("fashion-mnist", data_dir=folder)
 
@@ -122,7 +124,11 @@ def _write_cifar10(root, rng):
     for i in range(1, 3):
         batch = {b"data": rng.integers(0, 256, (20, 3072), dtype=np.uint8), b"labels": rng.integers(0, 10, 20).tolist()}
         (root / f"data_batch_{i}").write_bytes(pickle.dumps(batch, protocol=2))
-    (root / "test_batch").write_bytes(pickle.dumps({b"data": rng.integers(0, 256, (10, 3072), dtype=np.uint8), b"labels": list(range(10))}, protocol=2))
+    (root / "test_batch").write_bytes(
+        pickle.dumps(
+            {b"data": rng.integers(0, 256, (10, 3072), dtype=np.uint8), b"labels": list(range(10))}, protocol=2
+        )
+    )
     names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
     (root / "batches.meta").write_bytes(pickle.dumps({b"label_names": names}, protocol=2))
 

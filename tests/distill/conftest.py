@@ -15,5 +15,14 @@ from edgekd.teacher import TeacherConfig, train_teacher
 def digits_teacher(tmp_path_factory) -> Path:
     """A run directory with teacher.safetensors + teacher.json (resnet10t, ~85 % test top-1 on digits)."""
     out = tmp_path_factory.mktemp("digits-teacher")
-    train_teacher(TeacherConfig(arch="resnet10t", out_dir=out, data=DIGITS, train=small_recipe(4, optim=OptimConfig(lr=0.05)), img_size=IMG_SIZE, device="cpu"))
+    train_teacher(
+        TeacherConfig(
+            arch="resnet10t",
+            out_dir=out,
+            data=DIGITS,
+            train=small_recipe(4, optim=OptimConfig(lr=0.05)),
+            img_size=IMG_SIZE,
+            device="cpu",
+        )
+    )
     return out

@@ -22,7 +22,9 @@ def small_recipe(epochs: int = 3, **overrides) -> TrainConfig:
     return TrainConfig(**{"epochs": epochs, "batch_size": 64, "optim": OptimConfig(lr=0.1), **overrides})
 
 
-def distill_config(teacher: Path | None, out_dir: Path, method: str = "kd", epochs: int = 3, recipe: dict | None = None, **fields) -> DistillConfig:
+def distill_config(
+    teacher: Path | None, out_dir: Path, method: str = "kd", epochs: int = 3, recipe: dict | None = None, **fields
+) -> DistillConfig:
     """A `DistillConfig` for timm's `test_resnet` student (370 k parameters) on digits at 16 px.
 
     `fields` that are not `DistillConfig` fields are the method's options (`temperature=2.0`)."""
@@ -48,4 +50,7 @@ def _fashion_mnist_available() -> bool:
 
 
 # The same rule as tests/conftest.py's marker (that module is not importable from here by name).
-needs_fashion_mnist = pytest.mark.skipif(not _fashion_mnist_available(), reason="Fashion-MNIST not installed: apt-get install dataset-fashion-mnist (make test does this)")
+needs_fashion_mnist = pytest.mark.skipif(
+    not _fashion_mnist_available(),
+    reason="Fashion-MNIST not installed: apt-get install dataset-fashion-mnist (make test does this)",
+)

@@ -22,7 +22,9 @@ def _pearson(x: list[float], y: list[float]) -> float:
 def test_identical_distributions_cost_nothing():
     logits = torch.randn(8, 10) * 3
     inter, intra = dist_terms(logits, logits.clone(), 1.0)
-    assert inter.item() == pytest.approx(0.0, abs=1e-4) and intra.item() == pytest.approx(0.0, abs=1e-4)  # up to the 1e-8 eps
+    assert inter.item() == pytest.approx(0.0, abs=1e-4) and intra.item() == pytest.approx(
+        0.0, abs=1e-4
+    )  # up to the 1e-8 eps
 
 
 def test_a_shift_or_a_positive_scale_of_the_probabilities_keeps_the_correlation():
@@ -32,7 +34,10 @@ def test_a_shift_or_a_positive_scale_of_the_probabilities_keeps_the_correlation(
 
 
 def test_inter_and_intra_match_a_hand_computation():
-    student, teacher = [[2.0, 0.0, 1.0], [0.0, 1.0, 3.0], [1.0, 1.0, 0.0]], [[1.0, 0.5, 0.0], [0.0, 2.0, 2.0], [2.0, 0.0, 1.0]]
+    student, teacher = (
+        [[2.0, 0.0, 1.0], [0.0, 1.0, 3.0], [1.0, 1.0, 0.0]],
+        [[1.0, 0.5, 0.0], [0.0, 2.0, 2.0], [2.0, 0.0, 1.0]],
+    )
     temperature = 2.0
     ps = [[math.exp(v / temperature) / sum(math.exp(w / temperature) for w in row) for v in row] for row in student]
     pt = [[math.exp(v / temperature) / sum(math.exp(w / temperature) for w in row) for v in row] for row in teacher]
@@ -40,7 +45,9 @@ def test_inter_and_intra_match_a_hand_computation():
     columns = lambda rows: [list(c) for c in zip(*rows)]  # noqa: E731
     intra_hand = temperature**2 * (1 - sum(_pearson(a, b) for a, b in zip(columns(ps), columns(pt))) / 3)
     inter, intra = dist_terms(torch.tensor(student), torch.tensor(teacher), temperature)
-    assert inter.item() == pytest.approx(inter_hand, rel=1e-4, abs=1e-5) and intra.item() == pytest.approx(intra_hand, rel=1e-4, abs=1e-5)
+    assert inter.item() == pytest.approx(inter_hand, rel=1e-4, abs=1e-5) and intra.item() == pytest.approx(
+        intra_hand, rel=1e-4, abs=1e-5
+    )
 
 
 def test_the_loss_is_ce_plus_beta_inter_plus_gamma_intra():
@@ -58,8 +65,27 @@ def test_the_loss_is_ce_plus_beta_inter_plus_gamma_intra():
 
 def test_dist_trains_on_digits_through_the_cli(run_cli, digits_teacher, tmp_path):
     result = run_cli(
-        "distill", "--teacher", digits_teacher, "--student", "test_resnet", "--data", "digits", "--img-size", "16",
-        "--batch-size", "64", "--device", "cpu", "--epochs", "2", "--method", "dist", "--gamma", "2", "--out", tmp_path,
+        "distill",
+        "--teacher",
+        digits_teacher,
+        "--student",
+        "test_resnet",
+        "--data",
+        "digits",
+        "--img-size",
+        "16",
+        "--batch-size",
+        "64",
+        "--device",
+        "cpu",
+        "--epochs",
+        "2",
+        "--method",
+        "dist",
+        "--gamma",
+        "2",
+        "--out",
+        tmp_path,
     )
     assert result.code == 0, result.stderr
     card = json.loads((tmp_path / "student.json").read_text())

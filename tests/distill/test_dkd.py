@@ -73,7 +73,13 @@ def test_the_distillation_term_warms_up_over_a_share_of_the_run():
 
 
 def test_dkd_options_have_their_own_defaults_and_ranges():
-    assert METHODS["dkd"].resolve_options({}) == {"temperature": 4.0, "alpha": 1.0, "beta": 8.0, "ce_weight": 1.0, "warmup": 0.1}
+    assert METHODS["dkd"].resolve_options({}) == {
+        "temperature": 4.0,
+        "alpha": 1.0,
+        "beta": 8.0,
+        "ce_weight": 1.0,
+        "warmup": 0.1,
+    }
     assert METHODS["dkd"].resolve_options({"alpha": 1.5})["alpha"] == 1.5  # α is a weight here, not a share as in KD
     with pytest.raises(ConfigError, match="--warmup"):
         METHODS["dkd"].resolve_options({"warmup": 2.0})
@@ -81,14 +87,35 @@ def test_dkd_options_have_their_own_defaults_and_ranges():
 
 def test_dkd_trains_on_digits_through_the_cli(run_cli, digits_teacher, tmp_path):
     result = run_cli(
-        "distill", "--teacher", digits_teacher, "--student", "test_resnet", "--data", "digits", "--img-size", "16",
-        "--batch-size", "64", "--device", "cpu", "--epochs", "2", "--method", "dkd", "--beta", "4", "--out", tmp_path,
+        "distill",
+        "--teacher",
+        digits_teacher,
+        "--student",
+        "test_resnet",
+        "--data",
+        "digits",
+        "--img-size",
+        "16",
+        "--batch-size",
+        "64",
+        "--device",
+        "cpu",
+        "--epochs",
+        "2",
+        "--method",
+        "dkd",
+        "--beta",
+        "4",
+        "--out",
+        tmp_path,
     )
     assert result.code == 0, result.stderr
     card = json.loads((tmp_path / "student.json").read_text())
     assert (card["training"]["method"], card["training"]["beta"], card["training"]["alpha"]) == ("dkd", 4.0, 1.0)
     first, last = (json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines())
-    assert {"train_tckd", "train_nckd", "train_ce"} <= set(first) and 0 < first["train_kd_weight"] < last["train_kd_weight"] <= 1
+    assert {"train_tckd", "train_nckd", "train_ce"} <= set(first) and 0 < first["train_kd_weight"] < last[
+        "train_kd_weight"
+    ] <= 1
     assert card["metrics"]["test"]["top1"] > 10  # better than chance on 10 classes
 
 

@@ -31,7 +31,16 @@ def second_teacher(digits_teacher, tmp_path_factory):
 
 
 def _ensemble_config(digits_teacher, second_teacher, out, **fields):
-    config = distill_config(digits_teacher, out, epochs=2, teacher_arch="resnet10t", teacher_img_size=24, teacher_mean=(0.4,), teacher_std=(0.3,), **fields)
+    config = distill_config(
+        digits_teacher,
+        out,
+        epochs=2,
+        teacher_arch="resnet10t",
+        teacher_img_size=24,
+        teacher_mean=(0.4,),
+        teacher_std=(0.3,),
+        **fields,
+    )
     return dataclasses.replace(config, teacher=(str(digits_teacher), str(second_teacher)))
 
 
@@ -44,16 +53,23 @@ def test_soft_targets_prob_and_logit_rules():
 
 
 def test_card_lists_each_member_the_ensemble_and_the_student(digits_teacher, second_teacher, tmp_path):
-    result = distill(_ensemble_config(digits_teacher, second_teacher, tmp_path / "run", teacher_cache=tmp_path / "cache"))
+    result = distill(
+        _ensemble_config(digits_teacher, second_teacher, tmp_path / "run", teacher_cache=tmp_path / "cache")
+    )
     card = json.loads((tmp_path / "run" / "student.json").read_text())
     summary = card["metrics"]["ensemble"]
-    assert summary["rule"] == "prob" and [m["path"] for m in summary["members"]] == [str(digits_teacher / "teacher.safetensors"), str(second_teacher)]
+    assert summary["rule"] == "prob" and [m["path"] for m in summary["members"]] == [
+        str(digits_teacher / "teacher.safetensors"),
+        str(second_teacher),
+    ]
     # Each member's figure is that teacher's own test top-1 on its own input (size, normalisation).
     test = load_dataset("digits").test
     logits = []
     for source, member in zip((digits_teacher, second_teacher), summary["members"]):
         teacher = load_teacher(source, arch="resnet10t", img_size=24, mean=(0.4,), std=(0.3,), default_img_size=16)
-        own = predict(teacher.model, ModelInput(teacher.input), BatchLoader(test, 256, shuffle=False), torch.device("cpu"))
+        own = predict(
+            teacher.model, ModelInput(teacher.input), BatchLoader(test, 256, shuffle=False), torch.device("cpu")
+        )
         assert member["top1"] == pytest.approx(own.top1(), abs=0.2)
         logits.append(own.logits)
     assert summary["members"][0]["top1"] != summary["members"][1]["top1"]  # two different members
@@ -67,22 +83,43 @@ def test_card_lists_each_member_the_ensemble_and_the_student(digits_teacher, sec
         assert abs(paired["only_member_right"] - int((own_right & ~ens_right).sum())) <= 1
         assert 0.0 < paired["mcnemar_p"] <= 1.0
     assert summary["top1"] == pytest.approx(Predictions(ensemble_logits(logits, "prob"), test.labels).top1(), abs=0.2)
-    assert summary["student_top1"] == card["metrics"]["test"]["top1"] and summary["top1"] == card["metrics"]["teacher"]["top1"]
+    assert (
+        summary["student_top1"] == card["metrics"]["test"]["top1"]
+        and summary["top1"] == card["metrics"]["teacher"]["top1"]
+    )
     assert result.card.training["teacher_cache"]["online_steps"] > 0
     # The report lists each member, the ensemble and the student from the card.
     report = build_report(ReportConfig(inputs=(tmp_path / "run",), out_dir=tmp_path / "report")).report
     (entry,) = report.distillation
     assert [t.top1 for t in entry.teachers] == [m["top1"] for m in summary["members"]]
-    assert entry.ensemble_rule == "prob" and entry.ensemble_top1 == summary["top1"] and entry.student_top1 == summary["student_top1"]
+    assert (
+        entry.ensemble_rule == "prob"
+        and entry.ensemble_top1 == summary["top1"]
+        and entry.student_top1 == summary["student_top1"]
+    )
     assert [t.mcnemar_p for t in entry.teachers] == [m["test_vs_ensemble"]["mcnemar_p"] for m in summary["members"]]
     markdown = (tmp_path / "report" / "report.md").read_text()
-    assert "## Distillation" in markdown and f"ensemble +{entry.teachers[0].only_ensemble_right}/−{entry.teachers[0].only_member_right}" in markdown
+    assert (
+        "## Distillation" in markdown
+        and f"ensemble +{entry.teachers[0].only_ensemble_right}/−{entry.teachers[0].only_member_right}" in markdown
+    )
 
     # Another rule and T read the same per-teacher cache: no teacher runs.
-    again = distill(_ensemble_config(digits_teacher, second_teacher, tmp_path / "logit", teacher_cache=tmp_path / "cache", ensemble="logit", temperature=2.0))
+    again = distill(
+        _ensemble_config(
+            digits_teacher,
+            second_teacher,
+            tmp_path / "logit",
+            teacher_cache=tmp_path / "cache",
+            ensemble="logit",
+            temperature=2.0,
+        )
+    )
     assert again.card.training["teacher_cache"]["online_steps"] == 0
     assert again.card.metrics["ensemble"]["rule"] == "logit"
-    assert again.card.metrics["ensemble"]["top1"] == pytest.approx(Predictions(ensemble_logits(logits, "logit"), test.labels).top1(), abs=0.2)
+    assert again.card.metrics["ensemble"]["top1"] == pytest.approx(
+        Predictions(ensemble_logits(logits, "logit"), test.labels).top1(), abs=0.2
+    )
 
 
 def test_teachers_with_other_class_lists_are_refused_naming_both(digits_teacher, tmp_path, run_cli):
@@ -91,11 +128,34 @@ def test_teachers_with_other_class_lists_are_refused_naming_both(digits_teacher,
     card = json.loads((other / "teacher.json").read_text())
     card["class_names"] = ["1", "0", *card["class_names"][2:]]
     (other / "teacher.json").write_text(json.dumps(card))
-    with pytest.raises(ConfigError, match=r"teachers .* and .*other.* have different class lists \(same classes in another order\)"):
+    with pytest.raises(
+        ConfigError, match=r"teachers .* and .*other.* have different class lists \(same classes in another order\)"
+    ):
         check_teachers_agree([load_teacher(digits_teacher), load_teacher(other)])
     card["class_names"] = [*card["class_names"][:9], "ten"]
     (other / "teacher.json").write_text(json.dumps(card))
-    result = run_cli("distill", "--teacher", digits_teacher, "--teacher", other, "--student", "test_resnet", "--data", "digits", "--img-size", "16", "--epochs", "1", "--device", "cpu", "--out", tmp_path / "out")
+    result = run_cli(
+        "distill",
+        "--teacher",
+        digits_teacher,
+        "--teacher",
+        other,
+        "--student",
+        "test_resnet",
+        "--data",
+        "digits",
+        "--img-size",
+        "16",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "out",
+    )
     assert result.code == 2 and "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert "different class lists (only the first has 9; only the second has ten)" in result.stderr and str(other) in result.stderr
+    assert (
+        "different class lists (only the first has 9; only the second has ten)" in result.stderr
+        and str(other) in result.stderr
+    )
     assert not (tmp_path / "out").exists() or not (tmp_path / "out" / "student.safetensors").exists()

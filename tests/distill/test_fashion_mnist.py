@@ -38,7 +38,16 @@ class _StopAtEpoch(SilentProgress):
 
 @pytest.mark.parametrize("method", ["kd", "fitnet"])
 def test_fmnist_distillation_trains_resumes_and_reloads(fmnist_teacher, tmp_path, method):
-    config = DistillConfig(student="mobilenetv3_small_050", out_dir=tmp_path, teacher=(str(fmnist_teacher),), method=method, data=DATA, train=RECIPE, img_size=32, device="cpu")
+    config = DistillConfig(
+        student="mobilenetv3_small_050",
+        out_dir=tmp_path,
+        teacher=(str(fmnist_teacher),),
+        method=method,
+        data=DATA,
+        train=RECIPE,
+        img_size=32,
+        device="cpu",
+    )
     with pytest.raises(KeyboardInterrupt):
         distill(config, _StopAtEpoch())
     result = distill(dataclasses.replace(config, resume=True))
@@ -47,12 +56,18 @@ def test_fmnist_distillation_trains_resumes_and_reloads(fmnist_teacher, tmp_path
         training = result.card.training
         # Stride 8 on both sides: 4×4 at the student's 32 px, 2×2 at the teacher's 16 px → strided conv.
         assert (training["guided_layer"], training["hint_layer"]) == ("blocks.1", "layer2")
-        assert training["adapter"].startswith("Conv2d") and training["guided_shape"][1:] == [4, 4] and training["hint_shape"][1:] == [2, 2]
+        assert (
+            training["adapter"].startswith("Conv2d")
+            and training["guided_shape"][1:] == [4, 4]
+            and training["hint_shape"][1:] == [2, 2]
+        )
     test_top1 = result.card.metrics["test"]["top1"]
     assert test_top1 > 20.0  # chance is 10 %; two short epochs on 4,000 images
 
     student = timm.create_model("mobilenetv3_small_050", num_classes=10)
     student.load_state_dict(read_state_dict(tmp_path / "student.safetensors"))
     test = load_dataset("fashion-mnist").test
-    reloaded = predict(student, ModelInput(result.card.input), BatchLoader(test, 1000, shuffle=False), torch.device("cpu"))
+    reloaded = predict(
+        student, ModelInput(result.card.input), BatchLoader(test, 1000, shuffle=False), torch.device("cpu")
+    )
     assert reloaded.top1() == pytest.approx(test_top1)

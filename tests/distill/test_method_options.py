@@ -22,7 +22,9 @@ def test_every_declared_option_is_an_edgekd_distill_flag(run_cli):
 
     params = {p.name: p for p in typer.main.get_command(app).commands["distill"].params}
     for name, declarations in all_options().items():
-        assert params[name].opts[0] == declarations[0][1].flag and params[name].default is None  # None: the method's default
+        assert (
+            params[name].opts[0] == declarations[0][1].flag and params[name].default is None
+        )  # None: the method's default
     assert params["temperature"].opts == ["--temperature", "-T"]
     assert params["beta"].help.startswith("fitnet: Weight β of the hint loss")
     assert run_cli("distill", "--help").code == 0
@@ -62,14 +64,19 @@ def test_a_new_method_gets_its_flag_and_pipeline_key_from_its_declaration(tmp_pa
 
         reloaded = importlib.reload(pipeline_config)
         path = tmp_path / "p.yaml"
-        path.write_text(textwrap.dedent("""
+        path.write_text(
+            textwrap.dedent("""
             name: demo
             teacher: {arch: resnet10t}
             distill:
               student: test_resnet
               methods: [{method: test_scaled_ce, ce_scale: 2.0}, {method: kd, ce_scale: 2.0}]
-        """))
-        with pytest.raises(ConfigError, match=r":6: unknown key 'distill.methods\[1\].ce_scale'. Known keys here: alpha, (.*, )?epochs, "):
+        """)
+        )
+        with pytest.raises(
+            ConfigError,
+            match=r":6: unknown key 'distill.methods\[1\].ce_scale'. Known keys here: alpha, (.*, )?epochs, ",
+        ):
             reloaded.load_pipeline(path)
         path.write_text(path.read_text().replace(", {method: kd, ce_scale: 2.0}", ""))
         pipeline = reloaded.load_pipeline(path)
@@ -84,7 +91,8 @@ def test_section_keys_reach_only_the_methods_declaring_them(tmp_path):
     from edgekd.pipeline import load_pipeline
 
     path = tmp_path / "p.yaml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         name: demo
         teacher: {arch: resnet10t}
         distill:
@@ -93,7 +101,8 @@ def test_section_keys_reach_only_the_methods_declaring_them(tmp_path):
           temperature: 2.0
           mix: cutmix
           methods: [none, kd, {method: fitnet, temperature: 3.0}]
-    """))
+    """)
+    )
     section = load_pipeline(path).distill
     assert (section.mix, section.mix_alpha) == ("cutmix", 1.0)
     none, kd, fitnet = (section.method_options(entry) for entry in section.methods)

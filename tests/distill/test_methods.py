@@ -40,7 +40,9 @@ def test_the_registry_holds_the_three_methods():
 
 def test_kd_step_returns_its_terms_and_combines_them_with_alpha(digits_teacher):
     torch.manual_seed(0)
-    task = KnowledgeDistillation(create_model("test_resnet", 10), ModelInput(SPEC), _targets(digits_teacher), temperature=3.0, alpha=0.7)
+    task = KnowledgeDistillation(
+        create_model("test_resnet", 10), ModelInput(SPEC), _targets(digits_teacher), temperature=3.0, alpha=0.7
+    )
     batch = _batch()
     pixels = batch.images.float() / 255
     out = task(pixels, batch)
@@ -55,18 +57,27 @@ def test_kd_step_returns_its_terms_and_combines_them_with_alpha(digits_teacher):
     assert set(task.trainable_modules()) == {"student"}
 
 
-
 def test_kd_with_standardized_logits_applies_them_to_the_soft_term_only(digits_teacher):
     torch.manual_seed(0)
-    task = KnowledgeDistillation(create_model("test_resnet", 10), ModelInput(SPEC), _targets(digits_teacher), temperature=2.0, alpha=0.5, kd_loss="kl-std")
+    task = KnowledgeDistillation(
+        create_model("test_resnet", 10),
+        ModelInput(SPEC),
+        _targets(digits_teacher),
+        temperature=2.0,
+        alpha=0.5,
+        kd_loss="kl-std",
+    )
     batch = _batch()
     pixels = batch.images.float() / 255
     out = task(pixels, batch)
     teacher_logits = task.targets.bank(pixels)[0]
-    expected_kd = kd_loss(standardize_logits(out["output"]), soft_targets([standardize_logits(teacher_logits)], 2.0), 2.0)
+    expected_kd = kd_loss(
+        standardize_logits(out["output"]), soft_targets([standardize_logits(teacher_logits)], 2.0), 2.0
+    )
     assert out["kd"].item() == pytest.approx(expected_kd.item(), rel=1e-5)
     assert out["ce"].item() == pytest.approx(F.cross_entropy(out["output"], batch.labels).item(), rel=1e-5)
     assert task.describe()["kd_loss"] == "kl-std"
+
 
 @pytest.mark.parametrize(
     "student_shape, teacher_shape, first_layer",
@@ -110,7 +121,12 @@ def test_fitnet_stage_one_trains_only_the_student_up_to_the_guided_layer(digits_
     initial = {k: v.clone() for k, v in student.state_dict().items()}
     task = FitNet(student, ModelInput(SPEC), _targets(digits_teacher), hint_epochs=1)
     with pytest.raises(KeyboardInterrupt):
-        Trainer(distill_config(None, tmp_path, epochs=2).train, torch.device("cpu"), run_dir=tmp_path, progress=_StopAtEpoch(2)).fit(task, load_dataset("digits"))
+        Trainer(
+            distill_config(None, tmp_path, epochs=2).train,
+            torch.device("cpu"),
+            run_dir=tmp_path,
+            progress=_StopAtEpoch(2),
+        ).fit(task, load_dataset("digits"))
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     changed = {k.split(".")[0] for k, v in state["modules"]["student"].items() if not torch.equal(v, initial[k])}
     assert changed == {"conv1", "bn1", "layer1", "layer2"}  # nothing after the guided layer moved
@@ -143,7 +159,9 @@ def test_a_schedule_restart_starts_warm_up_and_cosine_over_for_the_next_segment(
 
     def lrs(restarts):
         optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-        scheduler = build_scheduler(optimizer, OptimConfig(lr=1.0, warmup_epochs=1), total_steps=40, steps_per_epoch=10, restarts=restarts)
+        scheduler = build_scheduler(
+            optimizer, OptimConfig(lr=1.0, warmup_epochs=1), total_steps=40, steps_per_epoch=10, restarts=restarts
+        )
         seen = []
         for _ in range(40):
             seen.append(optimizer.param_groups[0]["lr"])
@@ -161,7 +179,9 @@ def test_a_schedule_restart_starts_warm_up_and_cosine_over_for_the_next_segment(
 
 def test_fitnet_per_stage_schedule_restarts_at_stage_two_only_when_asked(digits_teacher):
     def restarts(**options):
-        return FitNet(create_model("test_resnet", 10), ModelInput(SPEC), _targets(digits_teacher), **options).schedule_restarts()
+        return FitNet(
+            create_model("test_resnet", 10), ModelInput(SPEC), _targets(digits_teacher), **options
+        ).schedule_restarts()
 
     assert restarts(hint_epochs=2, stage_schedule="per-stage") == (2,)
     assert restarts(hint_epochs=2, stage_schedule="shared") == ()

@@ -28,7 +28,9 @@ def digits():
 
 def _views(split, batch: Batch, epoch: int, seed: int = 0) -> torch.Tensor:
     """The unmixed views the Trainer makes of `batch` (same recipe, same sampler)."""
-    return apply_views(to_unit_float(batch.images, SIZE), ViewSampler(AUGMENT, len(split), seed).params(epoch, batch.indices), AUGMENT)
+    return apply_views(
+        to_unit_float(batch.images, SIZE), ViewSampler(AUGMENT, len(split), seed).params(epoch, batch.indices), AUGMENT
+    )
 
 
 def _mixed(mixer: BatchMixer, split, indices: list[int], epoch: int):
@@ -102,8 +104,12 @@ def test_the_cache_replays_the_online_teacher_logits_of_mixed_batches(digits, di
 
 def test_distill_with_cutmix_records_the_mix_and_a_second_run_reads_every_step_cached(digits_teacher, tmp_path):
     cache = tmp_path / "cache"
-    first = distill(distill_config(digits_teacher, tmp_path / "a", epochs=2, teacher_cache=cache, mix="cutmix", alpha=1.0))
-    second = distill(distill_config(digits_teacher, tmp_path / "b", epochs=2, teacher_cache=cache, mix="cutmix", method="dist"))
+    first = distill(
+        distill_config(digits_teacher, tmp_path / "a", epochs=2, teacher_cache=cache, mix="cutmix", alpha=1.0)
+    )
+    second = distill(
+        distill_config(digits_teacher, tmp_path / "b", epochs=2, teacher_cache=cache, mix="cutmix", method="dist")
+    )
     assert first.card.training["mix"] == {"kind": "cutmix", "alpha": 1.0}
     assert first.card.training["teacher_cache"]["key"]["mix"] == {"kind": "cutmix", "alpha": 1.0}
     assert second.card.training["teacher_cache"]["online_steps"] == 0

@@ -21,7 +21,8 @@ from edgekd.models.quantized import INSTALL_HINT, load_quantized, state_paths
 
 REPO = Path(__file__).resolve().parents[2]
 needs_modelopt = pytest.mark.skipif(
-    __import__("importlib").util.find_spec("modelopt") is None, reason="NVIDIA ModelOpt not installed: pip install 'edgekd[modelopt]' (make setup does this)"
+    __import__("importlib").util.find_spec("modelopt") is None,
+    reason="NVIDIA ModelOpt not installed: pip install 'edgekd[modelopt]' (make setup does this)",
 )
 
 
@@ -40,7 +41,23 @@ def qad_run(fp32_student, tmp_path_factory) -> Path:
     from edgekd.cli import main
 
     try:
-        main(["distill", "--teacher", "self", "--from", str(fp32_student), "--quantize", "int8", "--batch-size", "64", "--device", "cpu", "--out", str(out)])
+        main(
+            [
+                "distill",
+                "--teacher",
+                "self",
+                "--from",
+                str(fp32_student),
+                "--quantize",
+                "int8",
+                "--batch-size",
+                "64",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
     except SystemExit as exc:
         assert not exc.code, f"edgekd distill --quantize exited {exc.code}"
     return out
@@ -66,7 +83,9 @@ def test_the_restored_student_is_the_one_that_was_scored(qad_run):
     """Restored from the safe state, the fake-quantized student reproduces the card's test top-1."""
     model, card, _ = load_quantized(qad_run / "student.safetensors")
     dataset = DataConfig(spec="digits").load(card.input.size)
-    predictions = predict(model, ModelInput(card.input), BatchLoader(dataset.test, 128, shuffle=False), torch.device("cpu"))
+    predictions = predict(
+        model, ModelInput(card.input), BatchLoader(dataset.test, 128, shuffle=False), torch.device("cpu")
+    )
     assert predictions.top1() == pytest.approx(card.metrics["test"]["top1"])
 
 
@@ -100,13 +119,27 @@ def test_quantize_without_from_names_from(run_cli, tmp_path):
 
 
 def test_unknown_recipe_is_one_line_exit_2(run_cli, fp32_student, tmp_path):
-    result = run_cli("distill", "--teacher", "self", "--from", fp32_student, "--quantize", "int4", "--device", "cpu", "--out", tmp_path)
+    result = run_cli(
+        "distill",
+        "--teacher",
+        "self",
+        "--from",
+        fp32_student,
+        "--quantize",
+        "int4",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path,
+    )
     assert result.code == 2 and "unknown --quantize 'int4': use int8 or int8-per-tensor" in result.stderr
 
 
 @needs_modelopt
 def test_from_must_be_an_fp32_student(run_cli, qad_run, tmp_path):
-    result = run_cli("distill", "--teacher", "self", "--from", qad_run, "--quantize", "int8", "--device", "cpu", "--out", tmp_path)
+    result = run_cli(
+        "distill", "--teacher", "self", "--from", qad_run, "--quantize", "int8", "--device", "cpu", "--out", tmp_path
+    )
     assert result.code == 2 and "already a QAD student" in result.stderr + result.stdout
 
 
@@ -115,10 +148,32 @@ def test_without_modelopt_quantize_exits_2_saying_how_to_install(fp32_student, t
     shadow = tmp_path / "shadow" / "modelopt"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('No module named modelopt')\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow.parent), str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(shadow.parent), str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
     result = subprocess.run(
-        [sys.executable, "-m", "edgekd", "distill", "--teacher", "self", "--from", str(fp32_student), "--quantize", "int8", "--device", "cpu", "--out", str(tmp_path / "q")],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "edgekd",
+            "distill",
+            "--teacher",
+            "self",
+            "--from",
+            str(fp32_student),
+            "--quantize",
+            "int8",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "q"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
     )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -8,7 +8,18 @@ from edgekd.distill.speed import MODES, SpeedConfig, measure_speed
 
 
 def test_measure_speed_reports_four_rates_and_the_target_ratios():
-    config = SpeedConfig(data="digits", teacher_arch="resnet10t", student_arch="test_resnet", img_size=16, batch_size=32, batches=2, warmup=1, steps=2, rounds=1, epoch_samples=128)
+    config = SpeedConfig(
+        data="digits",
+        teacher_arch="resnet10t",
+        student_arch="test_resnet",
+        img_size=16,
+        batch_size=32,
+        batches=2,
+        warmup=1,
+        steps=2,
+        rounds=1,
+        epoch_samples=128,
+    )
     result = measure_speed(config)
     for kind in ("steps", "epochs"):
         rates = result[kind]["img_per_s"]
@@ -21,7 +32,19 @@ def test_measure_speed_reports_four_rates_and_the_target_ratios():
 
 
 def test_more_methods_are_timed_from_the_cache_beside_kd():
-    config = SpeedConfig(data="digits", teacher_arch="resnet10t", student_arch="test_resnet", img_size=16, batch_size=32, batches=2, warmup=1, steps=2, rounds=1, epoch_samples=64, methods=("dkd", "dist"))
+    config = SpeedConfig(
+        data="digits",
+        teacher_arch="resnet10t",
+        student_arch="test_resnet",
+        img_size=16,
+        batch_size=32,
+        batches=2,
+        warmup=1,
+        steps=2,
+        rounds=1,
+        epoch_samples=64,
+        methods=("dkd", "dist"),
+    )
     steps = measure_speed(config)["steps"]
     assert {"cached_dkd", "cached_dist"} <= set(steps["img_per_s"]) and steps["ratio_to_student"]["cached_dkd"] > 0
 

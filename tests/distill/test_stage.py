@@ -38,13 +38,17 @@ def test_kd_trains_and_saves_a_plain_timm_student_with_its_card(digits_teacher, 
     assert card["metrics"]["test"]["top1"] > 30 and 0 <= card["metrics"]["test"]["agreement"] <= 100
     records = _metrics(tmp_path)
     assert [r["epoch"] for r in records] == [1, 2, 3]
-    assert {"train_loss", "train_ce", "train_kd", "val_top1", "val_top5", "val_agreement", "img_per_s"} <= set(records[-1])
+    assert {"train_loss", "train_ce", "train_kd", "val_top1", "val_top5", "val_agreement", "img_per_s"} <= set(
+        records[-1]
+    )
 
     # The weights are a plain timm state dict: timm.create_model + load_state_dict is enough.
     student = timm.create_model("test_resnet", num_classes=10)
     student.load_state_dict(read_state_dict(tmp_path / "student.safetensors"))
     dataset = load_dataset("digits")
-    reloaded = predict(student, ModelInput(result.card.input), BatchLoader(dataset.test, 128, shuffle=False), torch.device("cpu"))
+    reloaded = predict(
+        student, ModelInput(result.card.input), BatchLoader(dataset.test, 128, shuffle=False), torch.device("cpu")
+    )
     assert reloaded.top1() == pytest.approx(card["metrics"]["test"]["top1"])
 
 
@@ -68,7 +72,10 @@ def test_an_interrupted_fitnet_run_resumes_to_the_same_student(digits_teacher, t
     resumed = distill(dataclasses.replace(config, resume=True))
     assert [r["stage"] for r in _metrics(tmp_path / "resumed")] == ["hint", "kd", "kd"]
     assert resumed.card.metrics["test"]["top1"] == pytest.approx(straight.card.metrics["test"]["top1"])
-    a, b = read_state_dict(tmp_path / "straight" / "student.safetensors"), read_state_dict(tmp_path / "resumed" / "student.safetensors")
+    a, b = (
+        read_state_dict(tmp_path / "straight" / "student.safetensors"),
+        read_state_dict(tmp_path / "resumed" / "student.safetensors"),
+    )
     assert a.keys() == b.keys() and not any(k.startswith("adapter") for k in a)  # the adapter is not saved
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-5) for k in a)
     facts = resumed.card.training
@@ -81,7 +88,11 @@ def test_the_cache_serves_a_later_run_with_another_temperature(digits_teacher, t
     steps = first.card.training["teacher_cache"]["online_steps"]
     assert steps > 0 and first.card.training["teacher_cache"]["cached_steps"] == 0
     second = distill(distill_config(digits_teacher, tmp_path / "b", teacher_cache=cache, temperature=2.0))
-    assert second.card.training["teacher_cache"] == {**second.card.training["teacher_cache"], "cached_steps": steps, "online_steps": 0}
+    assert second.card.training["teacher_cache"] == {
+        **second.card.training["teacher_cache"],
+        "cached_steps": steps,
+        "online_steps": 0,
+    }
     assert second.teachers[0]["top1"] == pytest.approx(first.teachers[0]["top1"])  # test logits cached too
     # Same T from the cache as online: the same losses but for fp16 rounding of the logits, which
     # 20 steps at lr 0.1 amplify to ~1 %; another sample's or view's logits would be far off.
@@ -98,7 +109,9 @@ def test_none_trains_the_student_alone_and_still_measures_the_teacher(digits_tea
     assert set(_metrics(tmp_path)[0]) >= {"train_ce", "val_agreement"} and "train_kd" not in _metrics(tmp_path)[0]
     assert result.card.training["method"] == "none" and result.card.metrics["teacher"]["top1"] > 50
     alone = distill(distill_config(None, tmp_path / "alone", method="none"))
-    assert "teacher" not in alone.card.metrics and alone.card.metrics["test"]["top1"] == pytest.approx(result.card.metrics["test"]["top1"])
+    assert "teacher" not in alone.card.metrics and alone.card.metrics["test"]["top1"] == pytest.approx(
+        result.card.metrics["test"]["top1"]
+    )
 
 
 def test_bad_input_is_refused_before_training(digits_teacher, tmp_path):
@@ -118,7 +131,14 @@ def test_bad_input_is_refused_before_training(digits_teacher, tmp_path):
 def test_several_teachers_are_listed_and_each_cached_separately(digits_teacher, tmp_path):
     bare = tmp_path / "second.pth"
     torch.save(read_state_dict(digits_teacher / "teacher.safetensors"), bare)
-    config = distill_config(digits_teacher, tmp_path / "run", epochs=1, ensemble="logit", teacher_cache=tmp_path / "cache", teacher_arch="resnet10t")
+    config = distill_config(
+        digits_teacher,
+        tmp_path / "run",
+        epochs=1,
+        ensemble="logit",
+        teacher_cache=tmp_path / "cache",
+        teacher_arch="resnet10t",
+    )
     result = distill(dataclasses.replace(config, teacher=(str(digits_teacher), str(bare))))
     first, second = result.card.training["teachers"]
     assert (first["has_card"], second["has_card"]) == (True, False) and first["sha256"] != second["sha256"]

@@ -37,7 +37,13 @@ def test_a_bare_checkpoint_needs_its_architecture_and_gets_class_count_from_the_
     assert custom.input.mean == (0.3, 0.3, 0.3) and custom.input.size == 16
     pixels = torch.rand(4, 3, 16, 16)
     with torch.no_grad():
-        same_input = TeacherBank([load_teacher(bare, arch="resnet10t", img_size=16, mean=card_teacher.input.mean, std=card_teacher.input.std)])(pixels)[0]
+        same_input = TeacherBank(
+            [
+                load_teacher(
+                    bare, arch="resnet10t", img_size=16, mean=card_teacher.input.mean, std=card_teacher.input.std
+                )
+            ]
+        )(pixels)[0]
         reference = TeacherBank([card_teacher])(pixels)[0]
     assert torch.allclose(same_input, reference, atol=1e-5)
     with pytest.raises(ModelError, match="does not fit 'resnet18'"):

@@ -3,10 +3,8 @@ ratio), the per-sample loss of mixed batches, and `distill()` from an unlabeled 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -59,7 +57,9 @@ def test_transfer_alone_and_mixing_ratios(digits, unlabeled_digits):
     alone = build_training_set(digits, transfer=f"unlabeled:{unlabeled_digits}", ratio=1.0)
     assert len(alone.split) == n and alone.labelled == 0 and [p["name"] for p in alone.parts] == ["transfer"]
     # The PNGs are the train images: the unlabeled set decodes to exactly the same pixels (as a set).
-    assert sorted(map(bytes, alone.split.images.numpy().reshape(n, -1))) == sorted(map(bytes, digits.train.images.numpy().reshape(n, -1)))
+    assert sorted(map(bytes, alone.split.images.numpy().reshape(n, -1))) == sorted(
+        map(bytes, digits.train.images.numpy().reshape(n, -1))
+    )
     both = build_training_set(digits, transfer=f"unlabeled:{unlabeled_digits}", limit_transfer=100)
     assert (len(both.split), both.labelled) == (n + 100, n)
     quarter = build_training_set(digits, transfer=f"unlabeled:{unlabeled_digits}", limit_transfer=100, ratio=0.25)
@@ -95,20 +95,33 @@ def test_mixed_batches_take_the_soft_term_alone_on_unlabeled_samples():
     expected = torch.where(labelled, 0.3 * ce + 0.7 * each, each).mean()
     assert out["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
     assert out["ce"].item() == pytest.approx(ce[labelled].mean().item(), rel=1e-6)
-    assert each.mean().item() == pytest.approx(kd_loss(student, targets, 3.0).item(), rel=1e-6)  # batchmean = mean of per-sample
+    assert each.mean().item() == pytest.approx(
+        kd_loss(student, targets, 3.0).item(), rel=1e-6
+    )  # batchmean = mean of per-sample
     # All labelled: the plain formula, unchanged.
     plain = kd.kd_terms(student, Batch(torch.zeros(6), labels.clamp_min(0), torch.arange(6)), [teacher])
     assert plain["loss"].item() == pytest.approx((0.3 * ce.mean() + 0.7 * each.mean()).item(), rel=1e-6)
 
 
 def test_distill_from_an_unlabeled_folder_alone_records_both_sets(digits_teacher, digits, unlabeled_digits, tmp_path):
-    config = distill_config(digits_teacher, tmp_path / "run", epochs=4, transfer_data=f"unlabeled:{unlabeled_digits}", transfer_ratio=1.0, teacher_cache=tmp_path / "cache")
+    config = distill_config(
+        digits_teacher,
+        tmp_path / "run",
+        epochs=4,
+        transfer_data=f"unlabeled:{unlabeled_digits}",
+        transfer_ratio=1.0,
+        teacher_cache=tmp_path / "cache",
+    )
     result = distill(config)
     card = json.loads((tmp_path / "run" / "student.json").read_text())
     train_data = card["training"]["train_data"]
     assert (train_data["labelled"], train_data["unlabeled"]) == (0, len(digits.train))
     [part] = train_data["parts"]
-    assert part["kind"] == "unlabeled" and part["spec"] == f"unlabeled:{unlabeled_digits.resolve()}" and len(part["fingerprint"]) == 16
+    assert (
+        part["kind"] == "unlabeled"
+        and part["spec"] == f"unlabeled:{unlabeled_digits.resolve()}"
+        and len(part["fingerprint"]) == 16
+    )
     assert card["dataset"]["fingerprint"] == digits.fingerprint  # validation and test stay --data's
     assert card["training"]["teacher_cache"]["key"]["transfer_fingerprint"] == train_data["fingerprint"]
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -129,7 +142,23 @@ def test_method_none_cannot_learn_from_unlabeled_images(digits_teacher, unlabele
 
 
 def test_cli_refuses_bad_transfer_input_in_one_line(digits_teacher, tmp_path, run_cli):
-    base = ["distill", "--teacher", digits_teacher, "--student", "test_resnet", "--data", "digits", "--img-size", "16", "--epochs", "1", "--device", "cpu", "--out", tmp_path / "out"]
+    base = [
+        "distill",
+        "--teacher",
+        digits_teacher,
+        "--student",
+        "test_resnet",
+        "--data",
+        "digits",
+        "--img-size",
+        "16",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "out",
+    ]
     empty = tmp_path / "empty"
     empty.mkdir()
     for extra, message in (
@@ -141,7 +170,11 @@ def test_cli_refuses_bad_transfer_input_in_one_line(digits_teacher, tmp_path, ru
     ):
         result = run_cli(*base, *extra)
         assert result.code == 2, (extra, result)
-        assert message in result.stderr and "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert (
+            message in result.stderr
+            and "Traceback" not in result.stderr
+            and len(result.stderr.strip().splitlines()) == 1
+        )
     assert not (tmp_path / "out" / "student.safetensors").exists()
 
 

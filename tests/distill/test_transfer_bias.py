@@ -19,7 +19,16 @@ from edgekd.models.weights import read_state_dict
 
 
 def _brute_force(val: Predictions, unseen: list[int], grid: torch.Tensor) -> torch.Tensor:
-    return torch.stack([Predictions(BiasShift({c: float(s) for c in unseen}, "auto").apply_to_logits(val.logits), val.labels).predicted.eq(val.labels).float().mean() * 100 for s in grid])
+    return torch.stack(
+        [
+            Predictions(BiasShift({c: float(s) for c in unseen}, "auto").apply_to_logits(val.logits), val.labels)
+            .predicted.eq(val.labels)
+            .float()
+            .mean()
+            * 100
+            for s in grid
+        ]
+    )
 
 
 def test_auto_shift_is_the_exact_val_optimum_and_sits_inside_its_plateau():
@@ -46,12 +55,27 @@ def test_a_tolerance_buys_recall_of_the_never_seen_class_within_that_many_val_po
     val = Predictions(logits, labels)
     grid = torch.linspace(0, 12, 2401)
     brute = _brute_force(val, [2], grid)
-    recall = torch.stack([Predictions(BiasShift({2: float(s)}, "auto").apply_to_logits(logits), labels).predicted[labels == 2].eq(2).float().mean() for s in grid])
+    recall = torch.stack(
+        [
+            Predictions(BiasShift({2: float(s)}, "auto").apply_to_logits(logits), labels)
+            .predicted[labels == 2]
+            .eq(2)
+            .float()
+            .mean()
+            for s in grid
+        ]
+    )
     strict, _, strict_top1 = choose_shift(val, [2])
     loose, _, loose_top1 = choose_shift(val, [2], tolerance=3.0)
     assert loose > strict and brute.max().item() - 3.0 - 1e-4 <= loose_top1 <= strict_top1
     allowed = brute >= brute.max() - 3.0 - 1e-4
-    chosen_recall = Predictions(BiasShift({2: loose}, "auto").apply_to_logits(logits), labels).predicted[labels == 2].eq(2).float().mean()
+    chosen_recall = (
+        Predictions(BiasShift({2: loose}, "auto").apply_to_logits(logits), labels)
+        .predicted[labels == 2]
+        .eq(2)
+        .float()
+        .mean()
+    )
     assert chosen_recall.item() == pytest.approx(recall[allowed].max().item())
 
 
@@ -84,29 +108,52 @@ def test_apply_shift_moves_only_the_classifier_bias():
 
 
 def test_kd_without_a_class_then_bias_adjust_auto(digits_teacher, tmp_path):
-    result = distill(distill_config(digits_teacher, tmp_path, epochs=4, temperature=4.0, drop_classes=("3",), bias_adjust="auto"))
+    result = distill(
+        distill_config(digits_teacher, tmp_path, epochs=4, temperature=4.0, drop_classes=("3",), bias_adjust="auto")
+    )
     card = json.loads((tmp_path / "student.json").read_text())
     metrics = card["metrics"]
     rows = {r["class"]: r for r in metrics["per_class"]}
-    assert rows["3"]["seen"] is False and rows["3"]["train_labelled"] == 0 and all(r["seen"] for n, r in rows.items() if n != "3")
-    assert card["training"]["never_seen_classes"] == ["3"] and card["training"]["train_data"]["dropped_classes"] == ["3"]
+    assert (
+        rows["3"]["seen"] is False
+        and rows["3"]["train_labelled"] == 0
+        and all(r["seen"] for n, r in rows.items() if n != "3")
+    )
+    assert card["training"]["never_seen_classes"] == ["3"] and card["training"]["train_data"]["dropped_classes"] == [
+        "3"
+    ]
     adjust = metrics["bias_adjust"]
     assert adjust["rule"] == "auto" and adjust["chosen_on"] == "val" and adjust["shifts"]["3"] >= 0
-    assert adjust["val_top1_after"] >= adjust["val_top1_before"] == pytest.approx(metrics["before_bias_adjust"]["val"]["top1"])
+    assert (
+        adjust["val_top1_after"]
+        >= adjust["val_top1_before"]
+        == pytest.approx(metrics["before_bias_adjust"]["val"]["top1"])
+    )
     assert metrics["val"]["top1"] == pytest.approx(adjust["val_top1_after"])
     assert rows["3"]["test"] >= rows["3"]["test_before_bias_adjust"]
     # The saved student carries the shift: reloading it reproduces the adjusted test figures.
     student = timm.create_model("test_resnet", num_classes=10)
     student.load_state_dict(read_state_dict(tmp_path / "student.safetensors"))
-    test = predict(student, ModelInput(result.card.input), BatchLoader(load_dataset("digits").test, 256, shuffle=False), torch.device("cpu"))
+    test = predict(
+        student,
+        ModelInput(result.card.input),
+        BatchLoader(load_dataset("digits").test, 256, shuffle=False),
+        torch.device("cpu"),
+    )
     assert test.top1() == pytest.approx(metrics["test"]["top1"], abs=1e-4)
     assert test.per_class(10)[3] == pytest.approx(rows["3"]["test"], abs=1e-4)
     # The report marks the never-seen class with its figures before and after the shift.
     from edgekd.report import ReportConfig, build_report
 
-    (entry,) = build_report(ReportConfig(inputs=(tmp_path / "student.safetensors",), out_dir=tmp_path / "report")).report.distillation
+    (entry,) = build_report(
+        ReportConfig(inputs=(tmp_path / "student.safetensors",), out_dir=tmp_path / "report")
+    ).report.distillation
     (unseen,) = entry.unseen_classes
-    assert unseen.name == "3" and unseen.top1 == rows["3"]["test"] and unseen.top1_before_bias_adjust == rows["3"]["test_before_bias_adjust"]
+    assert (
+        unseen.name == "3"
+        and unseen.top1 == rows["3"]["test"]
+        and unseen.top1_before_bias_adjust == rows["3"]["test_before_bias_adjust"]
+    )
 
 
 def test_bias_adjust_needs_dropped_classes_and_a_val_split(digits_teacher, tmp_path):

@@ -19,7 +19,10 @@ def test_track_targets_parse_with_their_defaults():
     assert TrackTarget.parse("tensorboard:logs/tb") == TrackTarget("tensorboard", "logs/tb")
     with pytest.raises(ConfigError, match="mlflow\\[:URI\\] or tensorboard"):
         TrackTarget.parse("wandb")
-    assert flatten({"train": {"optim": {"lr": 0.1}}, "teacher": ("a", "b")}) == {"train.optim.lr": "0.1", "teacher": '["a", "b"]'}
+    assert flatten({"train": {"optim": {"lr": 0.1}}, "teacher": ("a", "b")}) == {
+        "train.optim.lr": "0.1",
+        "teacher": '["a", "b"]',
+    }
 
 
 @pytest.mark.slow  # a teacher and a student, 2 epochs each
@@ -28,7 +31,18 @@ def test_mlflow_store_holds_teacher_and_student_runs(run_cli, tmp_path):
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"
     teacher = run_cli("teacher", "train", "resnet10t", *TINY, "--out", tmp_path / "t", "--track", f"mlflow:{uri}")
     assert teacher.code == 0, teacher.stderr
-    student = run_cli("distill", "--teacher", tmp_path / "t", "--student", "mobilenetv3_small_050", *TINY, "--out", tmp_path / "s", "--track", f"mlflow:{uri}")
+    student = run_cli(
+        "distill",
+        "--teacher",
+        tmp_path / "t",
+        "--student",
+        "mobilenetv3_small_050",
+        *TINY,
+        "--out",
+        tmp_path / "s",
+        "--track",
+        f"mlflow:{uri}",
+    )
     assert student.code == 0, student.stderr
 
     client = mlflow.MlflowClient(tracking_uri=uri)
@@ -48,14 +62,27 @@ def test_mlflow_store_holds_teacher_and_student_runs(run_cli, tmp_path):
     assert {a.path for a in client.list_artifacts(teacher_run.info.run_id)} == {"teacher.json", "teacher.safetensors"}
     assert {a.path for a in client.list_artifacts(student_run.info.run_id)} == {"student.json", "student.safetensors"}
     assert student_run.data.params["method"] == "kd" and student_run.data.tags["teacher.0.arch"] == "resnet10t"
-    assert student_run.data.tags["teacher.0.path"].endswith("teacher.safetensors") and len(student_run.data.tags["teacher.0.sha256"]) == 64
+    assert (
+        student_run.data.tags["teacher.0.path"].endswith("teacher.safetensors")
+        and len(student_run.data.tags["teacher.0.sha256"]) == 64
+    )
 
 
 def test_tensorboard_event_file_holds_the_epochs(run_cli, tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    result = run_cli("teacher", "train", "resnet10t", *TINY, "--out", tmp_path / "t", "--track", f"tensorboard:{tmp_path}/tb", "--json")
+    result = run_cli(
+        "teacher",
+        "train",
+        "resnet10t",
+        *TINY,
+        "--out",
+        tmp_path / "t",
+        "--track",
+        f"tensorboard:{tmp_path}/tb",
+        "--json",
+    )
     assert result.code == 0, result.stderr
     (run_dir,) = (tmp_path / "tb").iterdir()
     assert run_dir.name.startswith("teacher-resnet10t-")

@@ -59,9 +59,13 @@ def test_interrupted_run_resumes_to_the_same_weights(digits, tmp_path):
 
     interrupted = _task()
     with pytest.raises(KeyboardInterrupt):
-        Trainer(_config(), torch.device("cpu"), run_dir=tmp_path / "b", progress=_StopAtEpoch(2), config_key="k").fit(interrupted, digits)
+        Trainer(_config(), torch.device("cpu"), run_dir=tmp_path / "b", progress=_StopAtEpoch(2), config_key="k").fit(
+            interrupted, digits
+        )
     resumed = _task(seed=123)  # different init: everything must come from the checkpoint
-    result = Trainer(_config(), torch.device("cpu"), run_dir=tmp_path / "b", config_key="k").fit(resumed, digits, resume=True)
+    result = Trainer(_config(), torch.device("cpu"), run_dir=tmp_path / "b", config_key="k").fit(
+        resumed, digits, resume=True
+    )
     assert [r["epoch"] for r in result.history] == [1, 2]
     for a, b in zip(straight.student.state_dict().values(), resumed.student.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-5)
@@ -70,7 +74,9 @@ def test_interrupted_run_resumes_to_the_same_weights(digits, tmp_path):
 def test_resume_refuses_a_checkpoint_of_another_recipe(digits, tmp_path):
     Trainer(_config(epochs=1), torch.device("cpu"), run_dir=tmp_path, config_key="recipe-a").fit(_task(), digits)
     with pytest.raises(ConfigError, match="another model, recipe or dataset"):
-        Trainer(_config(epochs=2), torch.device("cpu"), run_dir=tmp_path, config_key="recipe-b").fit(_task(), digits, resume=True)
+        Trainer(_config(epochs=2), torch.device("cpu"), run_dir=tmp_path, config_key="recipe-b").fit(
+            _task(), digits, resume=True
+        )
 
 
 class _NanAfterFirstEpoch(ClassificationTask):

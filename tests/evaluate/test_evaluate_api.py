@@ -60,8 +60,12 @@ def test_int8_artefact_is_scored_and_labelled_int8(artefacts, tmp_path):
 
 def test_teacher_eval_json_gives_the_same_agreement_as_the_teacher_artefact(artefacts, tmp_path):
     teacher_eval = evaluate(EvalConfig(artefact=artefacts.teacher, out_dir=tmp_path / "teacher"))
-    from_artefact = evaluate(EvalConfig(artefact=artefacts.student_onnx, teacher=artefacts.teacher, out_dir=tmp_path / "a")).payload
-    from_json = evaluate(EvalConfig(artefact=artefacts.student_onnx, teacher=teacher_eval.path, out_dir=tmp_path / "b")).payload
+    from_artefact = evaluate(
+        EvalConfig(artefact=artefacts.student_onnx, teacher=artefacts.teacher, out_dir=tmp_path / "a")
+    ).payload
+    from_json = evaluate(
+        EvalConfig(artefact=artefacts.student_onnx, teacher=teacher_eval.path, out_dir=tmp_path / "b")
+    ).payload
     assert from_json["teacher"]["source"] == "eval.json" and from_artefact["teacher"]["source"] == "artefact"
     assert from_json["teacher"]["agreement"] == from_artefact["teacher"]["agreement"]
     assert from_json["teacher"]["sha256"] == from_artefact["teacher"]["sha256"]
@@ -77,12 +81,23 @@ def test_a_teacher_eval_of_another_split_is_refused(artefacts, tmp_path):
 
 def test_data_with_other_classes_is_refused(artefacts, tmp_path, imagefolder_split):
     with pytest.raises(DataError, match="classes"):
-        evaluate(EvalConfig(artefact=artefacts.student, data=DataOverrides(spec=f"imagefolder:{imagefolder_split}"), out_dir=tmp_path))
+        evaluate(
+            EvalConfig(
+                artefact=artefacts.student,
+                data=DataOverrides(spec=f"imagefolder:{imagefolder_split}"),
+                out_dir=tmp_path,
+            )
+        )
 
 
 @pytest.mark.parametrize(
     ("changes", "error"),
-    [({"split": "dev"}, ConfigError), ({"batch_size": 0}, ConfigError), ({"backend": "tensorflow"}, ModelError), ({"backend": "ort"}, ConfigError)],
+    [
+        ({"split": "dev"}, ConfigError),
+        ({"batch_size": 0}, ConfigError),
+        ({"backend": "tensorflow"}, ModelError),
+        ({"backend": "ort"}, ConfigError),
+    ],
 )
 def test_bad_options_fail_before_anything_is_written(artefacts, tmp_path, changes, error):
     with pytest.raises(error):

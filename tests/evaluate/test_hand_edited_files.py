@@ -38,12 +38,24 @@ def private_model(artefacts, tmp_path, role: str) -> Path:
 
 
 CARD_EDITS = {
-    "num_classes a word": (lambda card: card.update(num_classes="ten"), "field 'num_classes': expected an integer, got 'ten'"),
+    "num_classes a word": (
+        lambda card: card.update(num_classes="ten"),
+        "field 'num_classes': expected an integer, got 'ten'",
+    ),
     "input missing": (lambda card: card.pop("input"), "field 'input' is missing"),
-    "input_size too short": (lambda card: card["input"].update(input_size=[3, 16]), "field 'input.input_size[2]' is missing"),
-    "test top-1 a word": (lambda card: card["metrics"]["test"].update(top1="abc"), "field 'metrics.test.top1': expected a number, got 'abc'"),
+    "input_size too short": (
+        lambda card: card["input"].update(input_size=[3, 16]),
+        "field 'input.input_size[2]' is missing",
+    ),
+    "test top-1 a word": (
+        lambda card: card["metrics"]["test"].update(top1="abc"),
+        "field 'metrics.test.top1': expected a number, got 'abc'",
+    ),
     "a class name lost": (lambda card: card["class_names"].pop(), "num_classes is 10 but class_names lists 9 names"),
-    "role unknown": (lambda card: card.update(role="boss"), "field 'role': expected 'teacher' or 'student', got 'boss'"),
+    "role unknown": (
+        lambda card: card.update(role="boss"),
+        "field 'role': expected 'teacher' or 'student', got 'boss'",
+    ),
     "dataset a list": (lambda card: card.update(dataset=["digits"]), "field 'dataset': expected a JSON object"),
 }
 
@@ -68,9 +80,18 @@ def teacher_eval(artefacts, tmp_path) -> Path:
 EVAL_EDITS = {
     "top-1 a word": (lambda p: p["metrics"].update(top1="abc"), "field 'metrics.top1': expected a number, got 'abc'"),
     "predictions missing": (lambda p: p["predictions"].pop("predicted"), "field 'predictions.predicted' is missing"),
-    "labels cut short": (lambda p: p["predictions"].update(labels=p["predictions"]["labels"][:10]), "predictions.labels holds 10 samples but data.count is"),
-    "split unknown": (lambda p: p["data"].update(split="holdout"), "field 'data.split': expected 'train', 'val' or 'test', got 'holdout'"),
-    "artefact not an object": (lambda p: p.update(artefact="teacher.safetensors"), "field 'artefact': expected a JSON object"),
+    "labels cut short": (
+        lambda p: p["predictions"].update(labels=p["predictions"]["labels"][:10]),
+        "predictions.labels holds 10 samples but data.count is",
+    ),
+    "split unknown": (
+        lambda p: p["data"].update(split="holdout"),
+        "field 'data.split': expected 'train', 'val' or 'test', got 'holdout'",
+    ),
+    "artefact not an object": (
+        lambda p: p.update(artefact="teacher.safetensors"),
+        "field 'artefact': expected a JSON object",
+    ),
 }
 
 
@@ -78,20 +99,28 @@ EVAL_EDITS = {
 def test_a_hand_edited_eval_json_is_refused_by_eval_report_and_gate(case, teacher_eval, artefacts, tmp_path, run_cli):
     change, expected = EVAL_EDITS[case]
     # A report over real files first (teacher and student evaluated), then the teacher's eval broken.
-    student_eval = evaluate(EvalConfig(artefact=artefacts.student, out_dir=tmp_path / "student-eval", teacher=teacher_eval)).path
+    student_eval = evaluate(
+        EvalConfig(artefact=artefacts.student, out_dir=tmp_path / "student-eval", teacher=teacher_eval)
+    ).path
     good = run_cli("report", teacher_eval.parent, student_eval.parent, "--out", tmp_path / "report")
     assert good.code == 0, good.stderr
     edit(teacher_eval, change)
 
     # edgekd eval --teacher EVAL.json
     out = tmp_path / "eval-again"
-    assert_refused(run_cli("eval", artefacts.student, "--teacher", teacher_eval, "--out", out), f"{teacher_eval}: ", expected)
+    assert_refused(
+        run_cli("eval", artefacts.student, "--teacher", teacher_eval, "--out", out), f"{teacher_eval}: ", expected
+    )
     assert not out.exists()
     # edgekd report over a folder holding it
     report_out = tmp_path / "report-again"
-    assert_refused(run_cli("report", teacher_eval.parent, student_eval.parent, "--out", report_out), f"{teacher_eval}: ", expected)
+    assert_refused(
+        run_cli("report", teacher_eval.parent, student_eval.parent, "--out", report_out), f"{teacher_eval}: ", expected
+    )
     assert not report_out.exists()
     # edgekd gate on the report that points at it (the paired statistics read it)
     report = tmp_path / "report" / "report.json"
-    assert_refused(run_cli("gate", report, "--max-drop-vs-teacher", "50", "--artefact", "student"), f"{teacher_eval}: ", expected)
+    assert_refused(
+        run_cli("gate", report, "--max-drop-vs-teacher", "50", "--artefact", "student"), f"{teacher_eval}: ", expected
+    )
     assert not (report.parent / "gate.md").exists() and not (report.parent / "gate.json").exists()

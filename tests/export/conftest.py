@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from export_helpers import DIGITS_SPEC, train_student
 
 from edgekd.export import ExportConfig, export
-from export_helpers import DIGITS_SPEC, train_student
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,14 @@ DIGITS_SPEC = CALIBRATION / "digits-val.yaml"
 
 def train_student(out_dir: Path, arch: str, img_size: int = 16, epochs: int = 2, lr: float = 0.05) -> Path:
     """Train `arch` on digits and save it as `student.safetensors` (role "student", like distill's)."""
-    config = TeacherConfig(arch, out_dir, DataConfig("digits"), TrainConfig(epochs=epochs, batch_size=64, optim=OptimConfig(lr=lr)), img_size=img_size, device="cpu")
+    config = TeacherConfig(
+        arch,
+        out_dir,
+        DataConfig("digits"),
+        TrainConfig(epochs=epochs, batch_size=64, optim=OptimConfig(lr=lr)),
+        img_size=img_size,
+        device="cpu",
+    )
     result = train_teacher(config)
     model, card = load_model(result.weights_path)
     card.role = "student"

@@ -14,14 +14,13 @@ import subprocess
 import numpy as np
 import onnx
 import pytest
+from export_helpers import DIGITS_SPEC
 from onnx import numpy_helper
 
 from edgekd.export import ExportConfig, export
 from edgekd.export.bundle import derived_threshold
 from edgekd.export.deepstream import PROBS_NAME
 from edgekd.verify import REFERENCE_NAME, Reference, verify
-
-from export_helpers import DIGITS_SPEC
 
 BUNDLE_ONNX = ["student.fp16.onnx", "student.int8-fp16.onnx", "student.int8-tensorrt.onnx", "student.onnx"]
 
@@ -30,7 +29,17 @@ BUNDLE_ONNX = ["student.fp16.onnx", "student.int8-fp16.onnx", "student.int8-tens
 def bundle(student, tmp_path_factory):
     """An export with CPU INT8 in --out and a device bundle beside it (as pipelines/quickstart.yaml does)."""
     root = tmp_path_factory.mktemp("bundled")
-    config = ExportConfig(student, root / "export", int8=True, calib=DIGITS_SPEC, int8_target=("cpu",), speed_search=False, latency=False, bundle=root / "bundle", reference_samples=100)
+    config = ExportConfig(
+        student,
+        root / "export",
+        int8=True,
+        calib=DIGITS_SPEC,
+        int8_target=("cpu",),
+        speed_search=False,
+        latency=False,
+        bundle=root / "bundle",
+        reference_samples=100,
+    )
     return export(config)
 
 
@@ -43,7 +52,16 @@ def bundle_copy(bundle, tmp_path):
 def test_bundle_holds_everything_the_device_needs(bundle):
     directory = bundle.artefacts[-1].path.parent
     names = sorted(p.name for p in directory.iterdir())
-    for name in (*BUNDLE_ONNX, REFERENCE_NAME, "labels.txt", "card.json", "build.sh", "bundle.json", "config_infer_student_fp16.txt", "config_infer_student_int8-fp16.txt"):
+    for name in (
+        *BUNDLE_ONNX,
+        REFERENCE_NAME,
+        "labels.txt",
+        "card.json",
+        "build.sh",
+        "bundle.json",
+        "config_infer_student_fp16.txt",
+        "config_infer_student_int8-fp16.txt",
+    ):
         assert name in names, name
     # The export's own --out keeps only what was asked for: the bundle's conversions live in the bundle.
     assert sorted(p.name for p in bundle.out_dir.iterdir()) == ["export.json", "student.int8-cpu.onnx", "student.onnx"]
@@ -55,7 +73,9 @@ def test_bundle_holds_everything_the_device_needs(bundle):
     # nvinfer's one scale factor, scored on all of val with ONNX Runtime (the figure, not asserted: it depends on the model)
     score = summary["deepstream_preprocess"]
     assert score == manifest["deepstream_preprocess"] and score["samples"] == 144 and score["split"] == "val"
-    assert score["drop"] == pytest.approx(score["exact_top1"] - score["nvinfer_top1"]) and 0 <= score["agreement"] <= 100
+    assert (
+        score["drop"] == pytest.approx(score["exact_top1"] - score["nvinfer_top1"]) and 0 <= score["agreement"] <= 100
+    )
 
 
 def test_reference_holds_real_inputs_and_pytorch_logits(bundle):
@@ -63,12 +83,14 @@ def test_reference_holds_real_inputs_and_pytorch_logits(bundle):
     assert reference.inputs.shape == (100, 3, 16, 16) and reference.inputs.dtype == np.float32
     assert reference.logits.shape == (100, 10) and sorted(set(reference.labels.tolist())) == list(range(10))
     assert reference.info["reference"] == "torch fp32" and reference.info["split"] == "val"
-    assert reference.thresholds["student"].min_agreement == 99.9 and reference.thresholds["student"].max_abs_diff == 1e-3
+    assert (
+        reference.thresholds["student"].min_agreement == 99.9 and reference.thresholds["student"].max_abs_diff == 1e-3
+    )
     assert set(reference.thresholds) >= {"student.fp16", "student.int8-tensorrt", "student.int8-fp16", "fp16", "int8"}
 
 
 def test_build_script_builds_and_verifies_from_the_bundle(bundle):
-    script = (bundle.artefacts[-1].path.parent / "build.sh")
+    script = bundle.artefacts[-1].path.parent / "build.sh"
     text = script.read_text()
     assert script.stat().st_mode & 0o111 and text.startswith("#!/usr/bin/env bash")
     for name in ("student.fp16.onnx", "student.int8-tensorrt.onnx", "student.int8-fp16.onnx"):
@@ -105,7 +127,9 @@ def test_tampered_reference_fails_with_exit_1(bundle_copy, run_cli):
 def test_a_wrong_artefact_fails_with_exit_1(bundle_copy, run_cli):
     model = onnx.load(str(bundle_copy / "student.onnx"))
     conv_weight = next(t for t in model.graph.initializer if t.dims and len(t.dims) == 4)
-    conv_weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(conv_weight) * 1.5, conv_weight.name))  # a "slightly different" model
+    conv_weight.CopyFrom(
+        numpy_helper.from_array(numpy_helper.to_array(conv_weight) * 1.5, conv_weight.name)
+    )  # a "slightly different" model
     onnx.save(model, str(bundle_copy / "student.onnx"))
     result = run_cli("verify", bundle_copy / "student.onnx")
     assert result.code == 1 and "student.onnx" in result.stderr
@@ -145,14 +169,29 @@ def test_softmax_bundle_gives_nvinfer_probabilities(student, tmp_path, run_cli):
     bundle_dir = tmp_path / "bundle"
     bundle_dir.mkdir()
     (bundle_dir / "student.int8-fp16.onnx").write_bytes(b"from an older bundle")  # must not survive the new one
-    result = run_cli("export", student, "--out", tmp_path / "export", "--bundle", bundle_dir, "--deepstream-softmax", "--classifier-threshold", "0.6", "--reference-samples", "64")
+    result = run_cli(
+        "export",
+        student,
+        "--out",
+        tmp_path / "export",
+        "--bundle",
+        bundle_dir,
+        "--deepstream-softmax",
+        "--classifier-threshold",
+        "0.6",
+        "--reference-samples",
+        "64",
+    )
     assert result.code == 0, result.stderr
     assert f"device bundle: {bundle_dir}" in result.stdout and "edgekd verify" in result.stdout
-    assert not (bundle_dir / "student.int8-fp16.onnx").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert not (bundle_dir / "student.int8-fp16.onnx").exists() and not [
+        p for p in tmp_path.iterdir() if p.name.startswith(".")
+    ]
     fp16, fp32 = onnx.load(str(bundle_dir / "student.fp16.onnx")), onnx.load(str(bundle_dir / "student.onnx"))
     assert [o.name for o in fp16.graph.output] == [PROBS_NAME] and [o.name for o in fp32.graph.output] == ["logits"]
-    from edgekd.runtime import open_backend
     import torch
+
+    from edgekd.runtime import open_backend
 
     backend = open_backend(bundle_dir / "student.fp16.onnx")
     probs = backend.run(backend.prepare(torch.rand(5, 3, 16, 16)))
@@ -167,7 +206,11 @@ def test_softmax_bundle_gives_nvinfer_probabilities(student, tmp_path, run_cli):
 
 
 def test_deepstream_refuses_a_baked_preprocessing_onnx(student, tmp_path):
-    baked = export(ExportConfig(student, tmp_path / "baked", bake_preprocess=True, exporter="torchscript", opset=17)).get("fp32").path
+    baked = (
+        export(ExportConfig(student, tmp_path / "baked", bake_preprocess=True, exporter="torchscript", opset=17))
+        .get("fp32")
+        .path
+    )
     with pytest.raises(Exception, match="nvinfer feeds normalised NCHW float") as error:
         export(ExportConfig(baked, tmp_path / "out", trt=True, deepstream=True))
     assert getattr(error.value, "exit_code", None) == 2 and not (tmp_path / "out").exists()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from export_helpers import CALIBRATION
 from PIL import Image
 
 from edgekd.engine import SilentProgress
 from edgekd.errors import ConfigError, DataError
 from edgekd.export.calibration import CalibrationSpec, calibration_images, load_calibration_spec
 from edgekd.models import read_card
-
-from export_helpers import CALIBRATION
 
 
 def test_shipped_specs_are_valid():
@@ -75,4 +74,6 @@ def test_spec_with_other_classes_is_refused(student, tmp_path):
         for i in range(6):
             Image.fromarray(np.full((12, 12, 3), 40 * i, dtype=np.uint8)).save(folder / f"{i}.png")
     with pytest.raises(DataError, match="3 classes but the model has 10"):
-        calibration_images(CalibrationSpec(dataset=f"imagefolder:{tmp_path / 'set'}"), read_card(student), None, SilentProgress())
+        calibration_images(
+            CalibrationSpec(dataset=f"imagefolder:{tmp_path / 'set'}"), read_card(student), None, SilentProgress()
+        )

@@ -8,13 +8,13 @@ import shutil
 import onnx
 import pytest
 import torch
+from export_helpers import CALIBRATION, DIGITS_SPEC
 
 from edgekd.data.dataset import FASHION_MNIST_DIRS
 
-from export_helpers import CALIBRATION, DIGITS_SPEC
-
 needs_fashion_mnist = pytest.mark.skipif(
-    not any((d / "train-images-idx3-ubyte.gz").exists() for d in FASHION_MNIST_DIRS), reason="Fashion-MNIST not installed: apt-get install dataset-fashion-mnist"
+    not any((d / "train-images-idx3-ubyte.gz").exists() for d in FASHION_MNIST_DIRS),
+    reason="Fashion-MNIST not installed: apt-get install dataset-fashion-mnist",
 )
 
 
@@ -22,13 +22,33 @@ def test_help_lists_export(run_cli):
     result = run_cli("--help")
     assert result.code == 0 and "export" in result.stdout
     result = run_cli("export", "--help")
-    for flag in ("--bake-preprocess", "--int8-target", "--max-drop", "--trt", "--dla-core", "--deepstream", "--timing-cache"):
+    for flag in (
+        "--bake-preprocess",
+        "--int8-target",
+        "--max-drop",
+        "--trt",
+        "--dla-core",
+        "--deepstream",
+        "--timing-cache",
+    ):
         assert flag in result.stdout
 
 
 def test_export_prints_parity_and_int8_figures(student, tmp_path, run_cli):
     out = tmp_path / "out"
-    result = run_cli("export", student.parent, "--out", out, "--exporter", "torchscript", "--int8", "--calib", DIGITS_SPEC, "--threads", "2")
+    result = run_cli(
+        "export",
+        student.parent,
+        "--out",
+        out,
+        "--exporter",
+        "torchscript",
+        "--int8",
+        "--calib",
+        DIGITS_SPEC,
+        "--threads",
+        "2",
+    )
     assert result.code == 0, result.stderr
     for text in ("student.onnx", "parity ✓", "student.int8-cpu.onnx", "test top-1", "export done"):
         assert text in result.stdout
@@ -118,11 +138,38 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, message, student,
 @needs_fashion_mnist
 def test_fashion_mnist_student_exports_with_the_shipped_calibration_spec(tmp_path, run_cli):
     """The acceptance path: a Fashion-MNIST student → `--int8 --calib calibration/fmnist-val-512.yaml`."""
-    trained = run_cli("teacher", "train", "resnet10t", "--data", "fashion-mnist", "--limit-train", "3000", "--epochs", "1", "--img-size", "16", "--out", tmp_path / "run")
+    trained = run_cli(
+        "teacher",
+        "train",
+        "resnet10t",
+        "--data",
+        "fashion-mnist",
+        "--limit-train",
+        "3000",
+        "--epochs",
+        "1",
+        "--img-size",
+        "16",
+        "--out",
+        tmp_path / "run",
+    )
     assert trained.code == 0, trained.stderr
-    result = run_cli("export", tmp_path / "run" / "teacher.safetensors", "--out", tmp_path / "export", "--int8", "--calib", CALIBRATION / "fmnist-val-512.yaml", "--parity-samples", "2000")
+    result = run_cli(
+        "export",
+        tmp_path / "run" / "teacher.safetensors",
+        "--out",
+        tmp_path / "export",
+        "--int8",
+        "--calib",
+        CALIBRATION / "fmnist-val-512.yaml",
+        "--parity-samples",
+        "2000",
+    )
     assert result.code == 0, result.stderr
     assert "parity ✓" in result.stdout and "test top-1" in result.stdout and "FP32" in result.stdout
     summary = json.loads((tmp_path / "export" / "export.json").read_text())
     int8 = summary["artefacts"][1]["int8"]
-    assert int8["accuracy"]["test"]["samples"] == 10000 and summary["artefacts"][1]["details"]["quantization"]["calibration"]["images"] == 512
+    assert (
+        int8["accuracy"]["test"]["samples"] == 10000
+        and summary["artefacts"][1]["details"]["quantization"]["calibration"]["images"] == 512
+    )

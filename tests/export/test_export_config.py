@@ -48,5 +48,8 @@ def test_int8_target_defaults_follow_the_build_target():
     calib = Path("c.yaml")
     assert ExportConfig(CKPT, OUT, int8=True, calib=calib).int8_targets == ("cpu",)
     assert ExportConfig(CKPT, OUT, int8=True, calib=calib, trt=True).int8_targets == ("tensorrt",)
-    assert ExportConfig(CKPT, OUT, int8=True, calib=calib, int8_target=("cpu", "tensorrt")).validate().int8_targets == ("cpu", "tensorrt")
+    assert ExportConfig(CKPT, OUT, int8=True, calib=calib, int8_target=("cpu", "tensorrt")).validate().int8_targets == (
+        "cpu",
+        "tensorrt",
+    )
     assert ExportConfig(CKPT, OUT).int8_targets == ()

@@ -14,7 +14,10 @@ def test_int8_fp16_is_written_for_the_tensorrt_target(full_export):
     facts = mixed.details["mixed_precision"]
     fp32_rest, fp16_rest = facts["int8_fp32_rest"], facts["int8_fp16_rest"]
     # The same Q/DQ nodes; every other compute node now FP16.
-    assert (fp16_rest["quantize_linear"], fp16_rest["dequantize_linear"]) == (fp32_rest["quantize_linear"], fp32_rest["dequantize_linear"])
+    assert (fp16_rest["quantize_linear"], fp16_rest["dequantize_linear"]) == (
+        fp32_rest["quantize_linear"],
+        fp32_rest["dequantize_linear"],
+    )
     assert fp32_rest["fp16_ops"] == 0 and fp32_rest["fp32_ops"] > 0
     assert fp16_rest["fp32_ops"] == 0 and fp16_rest["fp16_ops"] == fp32_rest["fp32_ops"]
     # Activation Q/DQ work in FP16; only the weights' DQ stay FP32 (one Cast each, plus the float32 I/O).

@@ -36,7 +36,11 @@ def test_fp32_onnx_has_the_interface_and_metadata(full_export, student):
     card = meta["card"]
     assert card["role"] == "student" and card["class_names"] == [str(i) for i in range(10)]
     assert card["input"]["input_size"] == [3, 16, 16] and len(card["input"]["mean"]) == 3
-    assert meta["parity"]["passed"] and meta["parity"]["gated_agreement"] >= 99.9 and meta["parity"]["max_abs_diff"] <= 1e-3
+    assert (
+        meta["parity"]["passed"]
+        and meta["parity"]["gated_agreement"] >= 99.9
+        and meta["parity"]["max_abs_diff"] <= 1e-3
+    )
     assert meta["provenance"]["versions"]["onnx"] == onnx.__version__
 
 
@@ -65,7 +69,13 @@ def test_fp16_onnx_passes_its_gate_under_onnx_runtime(full_export):
 def test_export_json_lists_every_artefact(full_export):
     summary = json.loads(full_export.summary_path.read_text())
     names = [a["name"] for a in summary["artefacts"]]
-    assert names == ["student.onnx", "student.fp16.onnx", "student.int8-cpu.onnx", "student.int8-tensorrt.onnx", "student.int8-fp16.onnx"]
+    assert names == [
+        "student.onnx",
+        "student.fp16.onnx",
+        "student.int8-cpu.onnx",
+        "student.int8-tensorrt.onnx",
+        "student.int8-fp16.onnx",
+    ]
     assert summary["source"]["kind"] == "checkpoint" and summary["provenance"]["config"]["int8"] is True
     assert not [p for p in full_export.out_dir.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".")]
 

@@ -15,7 +15,10 @@ from edgekd.data import DataConfig
 from edgekd.distill import DistillConfig, distill
 from edgekd.engine import OptimConfig, TrainConfig
 
-pytest.importorskip("modelopt.torch.quantization", reason="NVIDIA ModelOpt not installed: pip install 'edgekd[modelopt]' (make setup does this)")
+pytest.importorskip(
+    "modelopt.torch.quantization",
+    reason="NVIDIA ModelOpt not installed: pip install 'edgekd[modelopt]' (make setup does this)",
+)
 
 DIGITS = DataConfig(spec="digits")
 
@@ -24,11 +27,27 @@ DIGITS = DataConfig(spec="digits")
 def qad_student(tmp_path_factory) -> Path:
     """A QAD test_resnet student on digits: 3 FP32 epochs, then 1 QAD epoch from itself."""
     root = tmp_path_factory.mktemp("qad-export")
-    fp32 = DistillConfig(student="test_resnet", out_dir=root / "fp32", method="none", data=DIGITS, train=TrainConfig(epochs=3, batch_size=64, optim=OptimConfig(lr=0.1)), img_size=16, device="cpu")
+    fp32 = DistillConfig(
+        student="test_resnet",
+        out_dir=root / "fp32",
+        method="none",
+        data=DIGITS,
+        train=TrainConfig(epochs=3, batch_size=64, optim=OptimConfig(lr=0.1)),
+        img_size=16,
+        device="cpu",
+    )
     distill(fp32)
     qad = DistillConfig(
-        student="test_resnet", out_dir=root / "qad", teacher=("self",), data=DIGITS, train=TrainConfig(epochs=1, batch_size=64, optim=OptimConfig(lr=0.005)),
-        img_size=16, device="cpu", quantize="int8", from_run=root / "fp32", calib=Path(__file__).resolve().parents[2] / "calibration" / "digits-val.yaml",
+        student="test_resnet",
+        out_dir=root / "qad",
+        teacher=("self",),
+        data=DIGITS,
+        train=TrainConfig(epochs=1, batch_size=64, optim=OptimConfig(lr=0.005)),
+        img_size=16,
+        device="cpu",
+        quantize="int8",
+        from_run=root / "fp32",
+        calib=Path(__file__).resolve().parents[2] / "calibration" / "digits-val.yaml",
     )
     return distill(qad).weights_path
 
@@ -44,7 +63,11 @@ def test_export_writes_a_gated_tensorrt_qdq_onnx(exported):
     record = exported.get("int8", target="tensorrt")
     assert record is not None and record.path.name == "student.int8-tensorrt.onnx"
     # Gated: the graph run as written (optimisations off); reported: ONNX Runtime's integer kernels.
-    assert record.parity.passed and record.parity.reference == "torch fake-quant" and "as written" in record.parity.candidate
+    assert (
+        record.parity.passed
+        and record.parity.reference == "torch fake-quant"
+        and "as written" in record.parity.candidate
+    )
     assert 0 <= record.details["integer_kernels"]["agreement"] <= 100
     summary = json.loads(exported.summary_path.read_text())
     written = {a["name"]: a for a in summary["artefacts"]}
@@ -58,7 +81,13 @@ def test_export_writes_a_gated_tensorrt_qdq_onnx(exported):
 def test_the_qdq_graph_is_symmetric_s8s8_with_per_channel_weights(exported):
     graph = onnx.load(str(exported.get("int8", target="tensorrt").path)).graph
     constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    constants.update({n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"})
+    constants.update(
+        {
+            n.output[0]: numpy_helper.to_array(n.attribute[0].t)
+            for n in graph.node
+            if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"
+        }
+    )
     quantizes = [n for n in graph.node if n.op_type == "QuantizeLinear"]
     zero_points = [constants[n.input[2]] for n in quantizes]
     assert all(z.dtype == np.int8 and not z.any() for z in zero_points)  # signed, symmetric
@@ -78,10 +107,22 @@ def test_eval_takes_the_qdq_onnx(exported, run_cli, tmp_path):
     result = run_cli("eval", exported.get("int8", target="tensorrt").path, "--out", tmp_path)
     assert result.code == 0, result.stderr
     payload = json.loads((tmp_path / "eval.json").read_text())
-    assert payload["metrics"]["top1"] == pytest.approx(exported.get("int8", target="tensorrt").int8.accuracy["test"]["int8_top1"])
+    assert payload["metrics"]["top1"] == pytest.approx(
+        exported.get("int8", target="tensorrt").int8.accuracy["test"]["int8_top1"]
+    )
 
 
 def test_onnx_runtime_ptq_for_tensorrt_is_refused_for_a_qad_student(qad_student, run_cli, tmp_path):
-    result = run_cli("export", qad_student, "--int8", "--int8-target", "tensorrt", "--calib", "calibration/digits-val.yaml", "--out", tmp_path)
+    result = run_cli(
+        "export",
+        qad_student,
+        "--int8",
+        "--int8-target",
+        "tensorrt",
+        "--calib",
+        "calibration/digits-val.yaml",
+        "--out",
+        tmp_path,
+    )
     assert result.code == 2 and "QAD student" in result.stderr
     assert not any(tmp_path.iterdir())

@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from export_helpers import DIGITS_SPEC
 from onnx import numpy_helper
 
 from edgekd.engine.progress import SilentProgress
@@ -16,12 +17,14 @@ from edgekd.export import ExportConfig, export
 from edgekd.export.samples import data_config_for, load_for_card
 from edgekd.models import load_model, read_card, save_model
 
-from export_helpers import DIGITS_SPEC
-
 
 def _graph(path):
     model = onnx.load(str(path))
-    return model, {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}, {o: n for n in model.graph.node for o in n.output}
+    return (
+        model,
+        {t.name: numpy_helper.to_array(t) for t in model.graph.initializer},
+        {o: n for n in model.graph.node for o in n.output},
+    )
 
 
 def _weight_dq(node, producers):
@@ -45,7 +48,11 @@ def _float_at_run_time(path, names, tmp_path) -> list[str]:
     ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     _, init, producers = _graph(tmp_path / "as-run.onnx")
     nodes = {n.name: n for n in onnx.load(str(tmp_path / "as-run.onnx")).graph.node}
-    return [name for name in names if _weight_dq(nodes[name], producers) is None and init[nodes[name].input[1]].dtype == np.float32]
+    return [
+        name
+        for name in names
+        if _weight_dq(nodes[name], producers) is None and init[nodes[name].input[1]].dtype == np.float32
+    ]
 
 
 def test_tensorrt_int8_is_symmetric_with_per_channel_weight_scales(full_export):
@@ -67,7 +74,11 @@ def test_tensorrt_int8_is_symmetric_with_per_channel_weight_scales(full_export):
         if len(conv.input) > 2:  # TensorRT takes float biases
             assert conv.input[2] in init and init[conv.input[2]].dtype == np.float32
     meta = json.loads({p.key: p.value for p in model.metadata_props}["edgekd"])
-    assert meta["precision"] == "int8" and meta["quantization"]["target"] == "tensorrt" and meta["quantization"]["types"] == "S8S8 symmetric"
+    assert (
+        meta["precision"] == "int8"
+        and meta["quantization"]["target"] == "tensorrt"
+        and meta["quantization"]["types"] == "S8S8 symmetric"
+    )
     assert record.int8.recommend == "measure on target" and record.int8.latency is None
 
 
@@ -101,7 +112,16 @@ def test_excluded_op_types_and_nodes_stay_in_float(student, full_export, tmp_pat
     weighted = full_export.get("int8", target="cpu").details["weighted_nodes"]
     first_conv = weighted[0]
     # Node names depend on the exporter: the same (dynamo) export as full_export's.
-    config = ExportConfig(student, tmp_path, int8=True, calib=DIGITS_SPEC, exclude_nodes=(first_conv,), exclude_op_types=("Gemm",), speed_search=False, latency=False)
+    config = ExportConfig(
+        student,
+        tmp_path,
+        int8=True,
+        calib=DIGITS_SPEC,
+        exclude_nodes=(first_conv,),
+        exclude_op_types=("Gemm",),
+        speed_search=False,
+        latency=False,
+    )
     result = export(config)
     record = result.get("int8", target="cpu")
     model, init, producers = _graph(record.path)
@@ -112,11 +132,22 @@ def test_excluded_op_types_and_nodes_stay_in_float(student, full_export, tmp_pat
     in_float = [first_conv, *(g.name for g in gemms)]
     assert _float_at_run_time(record.path, in_float, tmp_path) == in_float
     facts = record.details["quantization"]
-    assert first_conv in facts["weighted_in_float"] and facts["weighted_quantized"] == facts["weighted_nodes"] - len(facts["weighted_in_float"])
+    assert first_conv in facts["weighted_in_float"] and facts["weighted_quantized"] == facts["weighted_nodes"] - len(
+        facts["weighted_in_float"]
+    )
 
 
 def test_unknown_excluded_node_is_one_clear_line(student, tmp_path):
-    config = ExportConfig(student, tmp_path, exporter="torchscript", int8=True, calib=DIGITS_SPEC, exclude_nodes=("no_such_conv",), speed_search=False, latency=False)
+    config = ExportConfig(
+        student,
+        tmp_path,
+        exporter="torchscript",
+        int8=True,
+        calib=DIGITS_SPEC,
+        exclude_nodes=("no_such_conv",),
+        speed_search=False,
+        latency=False,
+    )
     with pytest.raises(ModelError, match="no node named 'no_such_conv'"):
         export(config)
     assert not list(tmp_path.glob("*.int8-*.onnx"))
@@ -158,7 +189,16 @@ def _node_with_outlier_weight(onnx_path) -> str:
 def test_sensitivity_search_keeps_the_costliest_layers_in_float(student, tmp_path):
     source = _poison_one_conv(student, tmp_path / "poisoned")
     budget = 2.0
-    config = ExportConfig(source, tmp_path / "out", exporter="torchscript", int8=True, calib=DIGITS_SPEC, max_drop=budget, speed_search=False, latency=False)
+    config = ExportConfig(
+        source,
+        tmp_path / "out",
+        exporter="torchscript",
+        int8=True,
+        calib=DIGITS_SPEC,
+        max_drop=budget,
+        speed_search=False,
+        latency=False,
+    )
     result = export(config)
     record = result.get("int8", target="cpu")
     search = record.details["sensitivity"]

@@ -25,7 +25,14 @@ class _ConvThenLinear(nn.Module):
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the TorchScript exporter: quick for a toy net
 def test_weighted_macs_counts_output_positions_times_weights(tmp_path):
     source, pre = tmp_path / "net.onnx", tmp_path / "net.pre.onnx"
-    torch.onnx.export(_ConvThenLinear().eval(), (torch.rand(2, 3, 16, 16),), str(source), dynamo=False, input_names=["input"], dynamic_axes={"input": {0: "batch"}})
+    torch.onnx.export(
+        _ConvThenLinear().eval(),
+        (torch.rand(2, 3, 16, 16),),
+        str(source),
+        dynamo=False,
+        input_names=["input"],
+        dynamic_axes={"input": {0: "batch"}},
+    )
     preprocess(source, pre)
     macs = weighted_macs(pre)
     kinds = {node.name: node.op_type for node in onnx.load(str(pre)).graph.node if node.name in macs}
@@ -55,4 +62,3 @@ def test_speed_search_profiles_every_layer_and_keeps_only_slower_ones_in_float(f
 
 def test_speed_search_is_for_the_cpu_target_only(full_export):
     assert full_export.get("int8", target="tensorrt").details["speed_search"] is None
-

@@ -26,13 +26,21 @@ def straight_teacher(tmp_path_factory) -> Path:
 def mounted_tmpfs(mount_point: Path, size_bytes: int) -> Iterator[Path]:
     """A tmpfs of `size_bytes` at `mount_point`; skips the test where it cannot be mounted."""
     if os.geteuid() != 0:
-        pytest.skip("a full disk is simulated with a small tmpfs, and mounting one needs root (run the suite as root or in a container)")
+        pytest.skip(
+            "a full disk is simulated with a small tmpfs, and mounting one needs root (run the suite as root or in a container)"
+        )
     if shutil.which("mount") is None or shutil.which("umount") is None:
         pytest.skip("a full disk is simulated with a small tmpfs: mount/umount are not installed")
     mount_point.mkdir(parents=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_bytes},mode=0755", "tmpfs", str(mount_point)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_bytes},mode=0755", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (mount said: {mounted.stderr.strip() or mounted.returncode}); needs CAP_SYS_ADMIN")
+        pytest.skip(
+            f"cannot mount a small tmpfs here (mount said: {mounted.stderr.strip() or mounted.returncode}); needs CAP_SYS_ADMIN"
+        )
     try:
         yield mount_point
     finally:

@@ -66,7 +66,9 @@ class Edgekd:
         self.args = [str(a) for a in args]
         self.out_path, self.err_path = cwd / f"{name}.stdout", cwd / f"{name}.stderr"
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
-            self.process = subprocess.Popen([sys.executable, "-m", "edgekd", *self.args], stdout=out, stderr=err, env=ENV, cwd=cwd)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "edgekd", *self.args], stdout=out, stderr=err, env=ENV, cwd=cwd
+            )
 
     @property
     def pid(self) -> int:
@@ -80,7 +82,9 @@ class Edgekd:
         deadline = time.monotonic() + LIMIT_S
         while not condition():
             if self.process.poll() is not None:
-                raise AssertionError(f"edgekd {' '.join(self.args)} ended (exit {self.process.returncode}) before {what}:\n{self.stderr()}")
+                raise AssertionError(
+                    f"edgekd {' '.join(self.args)} ended (exit {self.process.returncode}) before {what}:\n{self.stderr()}"
+                )
             if time.monotonic() > deadline:
                 self.process.kill()
                 raise AssertionError(f"edgekd {' '.join(self.args)}: no {what} after {LIMIT_S} s")
@@ -144,7 +148,9 @@ def assert_same_tensors(a: Path, b: Path) -> None:
 
     left, right = load_file(str(a)), load_file(str(b))
     assert left.keys() == right.keys()
-    different = [name for name in left if left[name].dtype != right[name].dtype or not torch.equal(left[name], right[name])]
+    different = [
+        name for name in left if left[name].dtype != right[name].dtype or not torch.equal(left[name], right[name])
+    ]
     assert not different, f"{len(different)} of {len(left)} tensors differ, e.g. {different[:3]}"
 
 
@@ -185,4 +191,6 @@ def assert_every_file_loads(folder: Path) -> list[str]:
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     """(size, mtime ns) of every file under `folder`: to show that a refused run wrote nothing."""
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()
+    }

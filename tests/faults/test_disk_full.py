@@ -57,5 +57,9 @@ def test_a_full_temporary_folder_fails_an_export_in_one_line(straight_teacher, s
     finished = run_here("export", straight_teacher, "--out", tmp_path / "export", "--parity-samples", "32")
     assert finished.code == 2, finished.stderr
     line = finished.error_lines()[-1]
-    assert line.startswith("error: the disk is full") and tempfile.gettempdir() in line and "Traceback" not in finished.stderr
+    assert (
+        line.startswith("error: the disk is full")
+        and tempfile.gettempdir() in line
+        and "Traceback" not in finished.stderr
+    )
     assert not (tmp_path / "export").exists()

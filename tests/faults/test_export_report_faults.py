@@ -13,7 +13,15 @@ from fault_helpers import REPO, Edgekd, assert_every_file_loads, run_here, tempo
 
 from edgekd.locks import LOCK_NAME
 
-EXPORT = ("--int8", "--calib", str(REPO / "calibration" / "digits-val.yaml"), "--no-latency", "--no-speed-search", "--parity-samples", "64")
+EXPORT = (
+    "--int8",
+    "--calib",
+    str(REPO / "calibration" / "digits-val.yaml"),
+    "--no-latency",
+    "--no-speed-search",
+    "--parity-samples",
+    "64",
+)
 
 
 def _appears(folder, fragment):

@@ -53,7 +53,10 @@ def test_a_live_holder_refuses_a_second_run_in_one_line(tmp_path):
             with folder_lock(folder):
                 pass
         message = str(refused.value)
-        assert "\n" not in message and f"{folder} is in use by another edgekd run (pid {holder.pid} on {socket.gethostname()}" in message
+        assert (
+            "\n" not in message
+            and f"{folder} is in use by another edgekd run (pid {holder.pid} on {socket.gethostname()}" in message
+        )
         assert read_holder(folder).pid == holder.pid  # the refused run left the holder's lock alone
     finally:
         holder.kill()

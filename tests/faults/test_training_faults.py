@@ -12,7 +12,16 @@ import shutil
 import signal
 
 import pytest
-from fault_helpers import TEACHER, Edgekd, assert_same_tensors, distill_args, interrupt_in_epoch_2, run_here, snapshot, temporaries
+from fault_helpers import (
+    TEACHER,
+    Edgekd,
+    assert_same_tensors,
+    distill_args,
+    interrupt_in_epoch_2,
+    run_here,
+    snapshot,
+    temporaries,
+)
 
 from edgekd.locks import LOCK_NAME, read_holder
 
@@ -54,11 +63,15 @@ def straight_student(straight_teacher, tmp_path_factory):
 
 
 @pytest.mark.parametrize("number", SIGNALS)
-def test_distill_interrupted_while_recording_the_teacher_cache_resumes_to_the_same_student(straight_teacher, straight_student, tmp_path, number):
+def test_distill_interrupted_while_recording_the_teacher_cache_resumes_to_the_same_student(
+    straight_teacher, straight_student, tmp_path, number
+):
     out, cache = tmp_path / "out", tmp_path / "cache"
     args = distill_args(straight_teacher, "--teacher-cache", cache, "--out", out)
     _check_interrupted(interrupt_in_epoch_2(args, out, tmp_path, number), number, out)
-    assert sorted(p.name for p in cache.rglob("epoch-*.safetensors")) == ["epoch-0000.safetensors"]  # epoch 2's was being recorded
+    assert sorted(p.name for p in cache.rglob("epoch-*.safetensors")) == [
+        "epoch-0000.safetensors"
+    ]  # epoch 2's was being recorded
 
     resumed = run_here(*args, "--resume")
     assert resumed.code == 0, resumed.stderr
@@ -77,7 +90,9 @@ def test_a_half_written_cache_table_is_never_read_and_is_rebuilt(straight_teache
     shutil.copytree(reference_cache, cache)
     (damaged,) = cache.rglob("epoch-0001.safetensors")
     whole = damaged.read_bytes()
-    damaged.write_bytes(whole[: len(whole) // 2])  # what a copy cut short or a crash before the data reached the disk leaves
+    damaged.write_bytes(
+        whole[: len(whole) // 2]
+    )  # what a copy cut short or a crash before the data reached the disk leaves
 
     finished = run_here(*distill_args(straight_teacher, "--teacher-cache", cache, "--out", tmp_path / "out"))
     assert finished.code == 0, finished.stderr

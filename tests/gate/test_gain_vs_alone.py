@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from gate_reports import reports, standard_models  # noqa: F401 (reports is a fixture)
+from gate_reports import standard_models
 
 from edgekd.errors import ConfigError
 from edgekd.gate import GateThresholds, run_gate
@@ -14,7 +14,9 @@ from edgekd.gate import GateThresholds, run_gate
 def with_alone(reports, alone_errors: int, *, offset: int = 0):
     """The standard report (student: 60 of 600 wrong) plus a student alone, paired in distillation[]."""
     models = standard_models(reports)
-    models.insert(2, {"name": "alone", "role": "student", "format": "torch", "wrong": reports.mask(alone_errors, offset)})
+    models.insert(
+        2, {"name": "alone", "role": "student", "format": "torch", "wrong": reports.mask(alone_errors, offset)}
+    )
     path = reports.write("r", models)
     payload = json.loads(path.read_text())
     payload["distillation"] = [
@@ -28,7 +30,12 @@ def with_alone(reports, alone_errors: int, *, offset: int = 0):
 def test_gain_is_measured_on_the_paired_test_images(reports):
     report = with_alone(reports, alone_errors=90)  # alone 85 %, distilled 90 %: +5 points
     (row,) = run_gate(report, GateThresholds(min_gain_vs_alone=4)).rows
-    assert row.artefact == "student" and row.measured == pytest.approx(5.0) and row.status == "pass" and "(alone)" in row.detail
+    assert (
+        row.artefact == "student"
+        and row.measured == pytest.approx(5.0)
+        and row.status == "pass"
+        and "(alone)" in row.detail
+    )
     (row,) = run_gate(report, GateThresholds(min_gain_vs_alone=6)).rows
     assert row.status == "fail" and row.bound == "min"
 

@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from gate_reports import latency, reports, standard_models  # noqa: F401 (reports is a fixture)
+from gate_reports import latency, standard_models
 
 from edgekd.errors import ConfigError
 from edgekd.gate import GateThresholds, run_gate
@@ -34,7 +34,10 @@ def test_significance_fails_a_drop_only_when_the_data_show_it(reports):
     assert rows_of(point, "max_drop_vs_teacher")[("student", "torch", None)].status == "fail"
     paired = run_gate(report, GateThresholds(max_drop_vs_teacher=0.0, significance=True))
     rows = rows_of(paired, "max_drop_vs_teacher")
-    assert rows[("student", "torch", None)].status == "pass" and "not significantly" in rows[("student", "torch", None)].detail
+    assert (
+        rows[("student", "torch", None)].status == "pass"
+        and "not significantly" in rows[("student", "torch", None)].detail
+    )
     assert rows[("student-int8", "ort", None)].status == "fail"  # 10 pts is real
 
 
@@ -51,7 +54,9 @@ def test_worst_class_drop_names_the_class(reports):
     wrong[reports.labels == 3] = True  # the student forgets class 3 entirely
     models[1]["wrong"] = wrong
     report = reports.write("r", models)
-    row = rows_of(run_gate(report, GateThresholds(max_class_drop=20, artefacts=["student"])), "max_class_drop")[("student", "torch", None)]
+    row = rows_of(run_gate(report, GateThresholds(max_class_drop=20, artefacts=["student"])), "max_class_drop")[
+        ("student", "torch", None)
+    ]
     assert row.status == "fail" and "digit3" in row.detail and row.measured > 90
 
 
@@ -63,7 +68,9 @@ def test_agreement_size_and_artefact_selection_by_name_and_role(reports):
     assert agreement[("student-onnx", "ort", None)].status == "pass"  # 60 errors ⊇ the teacher's 30: 95 % agreement
     assert agreement[("student-int8", "ort", None)].status == "pass"
     size = rows_of(result, "max_size_mb")
-    assert size[("student-onnx", "ort", None)].status == "fail" and size[("student-int8", "ort", None)].measured == pytest.approx(1.2)
+    assert size[("student-onnx", "ort", None)].status == "fail" and size[
+        ("student-int8", "ort", None)
+    ].measured == pytest.approx(1.2)
     with pytest.raises(ConfigError, match="matches nothing.*student-int8"):
         run_gate(report, GateThresholds(max_size_mb=2, artefacts=["student-int4"]))
 
@@ -82,8 +89,13 @@ def test_speedup_compares_with_the_teachers_fastest_backend_on_the_same_device(r
     report = reports.write("r", standard_models(reports))
     rows = rows_of(run_gate(report, GateThresholds(min_speedup=10)), "min_speedup")
     # means: teacher 3.5 ms (torch), ONNX student 0.325 ms, PyTorch student 1.75 ms
-    assert rows[("student-onnx", "ort", 1)].measured == pytest.approx(3.5 / 0.325) and rows[("student-onnx", "ort", 1)].status == "pass"
-    assert rows[("student", "torch", 1)].measured == pytest.approx(2.0) and rows[("student", "torch", 1)].status == "fail"
+    assert (
+        rows[("student-onnx", "ort", 1)].measured == pytest.approx(3.5 / 0.325)
+        and rows[("student-onnx", "ort", 1)].status == "pass"
+    )
+    assert (
+        rows[("student", "torch", 1)].measured == pytest.approx(2.0) and rows[("student", "torch", 1)].status == "fail"
+    )
 
 
 def test_a_threshold_that_applies_to_nothing_is_refused(reports):
@@ -103,14 +115,19 @@ def test_baseline_checks_need_a_baseline_and_the_same_machine(reports):
         run_gate(current, GateThresholds(max_drop_vs_baseline=1))
     result = run_gate(current, GateThresholds(max_drop_vs_baseline=0.5, max_p99_increase_vs_baseline=20), baseline)
     drops = rows_of(result, "max_drop_vs_baseline")
-    assert drops[("student", "torch", None)].measured == pytest.approx(1.0) and drops[("student", "torch", None)].status == "fail"
+    assert (
+        drops[("student", "torch", None)].measured == pytest.approx(1.0)
+        and drops[("student", "torch", None)].status == "fail"
+    )
     slower = rows_of(result, "max_p99_increase_vs_baseline")[("student-onnx", "ort", 1)]
     assert slower.measured == pytest.approx(100 * (0.4 / 0.3 - 1)) and slower.status == "fail"
 
     foreign = reports.write("elsewhere", standard_models(reports, machine="machine-b"))
     with pytest.raises(ConfigError, match="same machine.*--allow-foreign-baseline"):
         run_gate(foreign, GateThresholds(max_p99_increase_vs_baseline=20), baseline)
-    allowed = run_gate(foreign, GateThresholds(max_p99_increase_vs_baseline=20, max_size_mb=50, allow_foreign_baseline=True), baseline)
+    allowed = run_gate(
+        foreign, GateThresholds(max_p99_increase_vs_baseline=20, max_size_mb=50, allow_foreign_baseline=True), baseline
+    )
     skipped = [row for row in allowed.rows if row.check == "max_p99_increase_vs_baseline"]
     assert skipped and all(row.status == "skip" for row in skipped) and "allow-foreign-baseline" in skipped[0].detail
     assert allowed.passed
@@ -135,7 +152,10 @@ def test_cli_fails_with_exit_1_and_writes_markdown_and_junit(reports, run_cli, t
     failed = [case for case in suite.iter("testcase") if case.find("failure") is not None]
     assert [case.get("classname") for case in failed] == ["gate.student-int8"]
     markdown = (report.parent / "gate.md").read_text()
-    assert "❌ **Gate failed**" in markdown and "| top-1 drop vs teacher | student-int8 | ort | cpu | - | 6.00 pts | ≤ 5.50 pts | ❌ FAIL |" in markdown
+    assert (
+        "❌ **Gate failed**" in markdown
+        and "| top-1 drop vs teacher | student-int8 | ort | cpu | - | 6.00 pts | ≤ 5.50 pts | ❌ FAIL |" in markdown
+    )
     verdict = json.loads((report.parent / "gate.json").read_text())
     assert verdict["passed"] is False and verdict["counts"] == {"pass": 5, "fail": 1, "skip": 0}
 
@@ -165,7 +185,9 @@ def test_cli_bad_input_exits_2_in_one_line(reports, run_cli, args, message):
 def test_cli_reads_thresholds_from_a_pipeline_and_flags_override_them(reports, run_cli, tmp_path):
     report = reports.write("r", standard_models(reports))
     pipeline = tmp_path / "p.yaml"
-    pipeline.write_text("name: p\nteacher: {arch: resnet18}\neval: {}\nreport: {}\ngate:\n  max_drop_vs_teacher: 5.5\n  artefacts: [artefact]\n")
+    pipeline.write_text(
+        "name: p\nteacher: {arch: resnet18}\neval: {}\nreport: {}\ngate:\n  max_drop_vs_teacher: 5.5\n  artefacts: [artefact]\n"
+    )
     from_yaml = run_cli("gate", report, "--pipeline", pipeline)
     assert from_yaml.code == 1 and "student-int8" in from_yaml.stderr
     rows = json.loads((report.parent / "gate.json").read_text())["rows"]

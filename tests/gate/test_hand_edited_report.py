@@ -6,16 +6,31 @@ from __future__ import annotations
 import json
 
 import pytest
-from gate_reports import reports, standard_models  # noqa: F401 (reports is a fixture)
+from gate_reports import standard_models
 
 REPORT_EDITS = {
-    "top-1 a word": (lambda r: r["models"][1]["accuracy"].update(top1="abc"), "field 'models[1].accuracy.top1': expected a number, got 'abc'"),
+    "top-1 a word": (
+        lambda r: r["models"][1]["accuracy"].update(top1="abc"),
+        "field 'models[1].accuracy.top1': expected a number, got 'abc'",
+    ),
     "models missing": (lambda r: r.pop("models"), "field 'models' is missing"),
-    "role unknown": (lambda r: r["models"][0].update(role="boss"), "field 'models[0].role': expected 'teacher', 'student' or 'artefact', got 'boss'"),
-    "latency batch a word": (lambda r: r["models"][0]["latency"][0].update(batch="one"), "field 'models[0].latency[0].batch': expected an integer, got 'one'"),
-    "a model not an object": (lambda r: r["models"].append("student"), "field 'models[4]': expected a JSON object, got 'student'"),
+    "role unknown": (
+        lambda r: r["models"][0].update(role="boss"),
+        "field 'models[0].role': expected 'teacher', 'student' or 'artefact', got 'boss'",
+    ),
+    "latency batch a word": (
+        lambda r: r["models"][0]["latency"][0].update(batch="one"),
+        "field 'models[0].latency[0].batch': expected an integer, got 'one'",
+    ),
+    "a model not an object": (
+        lambda r: r["models"].append("student"),
+        "field 'models[4]': expected a JSON object, got 'student'",
+    ),
     "a misspelt key": (lambda r: r["models"][2].update(acuracy={}), "unknown field 'models[2].acuracy'"),
-    "schema renamed": (lambda r: r.update(schema="edgekd.report/9"), "has schema 'edgekd.report/9'; this edgekd reads edgekd.report/1"),
+    "schema renamed": (
+        lambda r: r.update(schema="edgekd.report/9"),
+        "has schema 'edgekd.report/9'; this edgekd reads edgekd.report/1",
+    ),
     "models null": (lambda r: r.update(models=None), "field 'models': expected a list, got None"),
 }
 

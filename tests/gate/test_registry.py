@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gate_reports import reports, standard_models  # noqa: F401 (reports is a fixture)
+from gate_reports import standard_models
 
 from edgekd.gate import GATE_CHECKS, GateThresholds
 from edgekd.pipeline.config import GateSection

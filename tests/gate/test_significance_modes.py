@@ -8,11 +8,11 @@ import math
 
 import numpy as np
 import pytest
-from gate_reports import ReportWriter, reports, standard_models  # noqa: F401 (reports is a fixture)
+from gate_reports import ReportWriter, standard_models
 
 from edgekd.errors import ConfigError
 from edgekd.gate import GateThresholds, run_gate
-from edgekd.gate.stats import tango_statistic, paired_drop
+from edgekd.gate.stats import paired_drop, tango_statistic
 
 
 def small_report(tmp_path, teacher_errors: int, student_errors: int, n: int = 40):
@@ -34,9 +34,15 @@ def verdict(report, mode: str | None, threshold: float = 5.0):
 def test_a_large_drop_on_a_small_test_set_passes_inferiority_and_fails_non_inferiority(tmp_path):
     # 40 images, 3 more errors than the teacher: 7.5 points over a 5-point budget.
     report = small_report(tmp_path, teacher_errors=2, student_errors=5)
-    point, inferiority, non_inferiority = verdict(report, None), verdict(report, "inferiority"), verdict(report, "non-inferiority")
+    point, inferiority, non_inferiority = (
+        verdict(report, None),
+        verdict(report, "inferiority"),
+        verdict(report, "non-inferiority"),
+    )
     assert point.measured == pytest.approx(7.5) and point.status == "fail"
-    assert inferiority.status == "pass" and "not significantly" in inferiority.detail  # 3 discordant pairs prove nothing
+    assert (
+        inferiority.status == "pass" and "not significantly" in inferiority.detail
+    )  # 3 discordant pairs prove nothing
     assert non_inferiority.status == "fail" and "above the threshold" in non_inferiority.detail
 
 
@@ -56,7 +62,9 @@ def test_on_a_large_test_set_a_small_drop_passes_both_modes(reports):
     for mode in ("inferiority", "non-inferiority"):
         (row,) = run_gate(report, GateThresholds(**thresholds, significance_mode=mode)).rows
         assert row.status == "pass", (mode, row.detail)
-    (int8,) = run_gate(report, GateThresholds(max_drop_vs_teacher=3.0, artefacts=["student-int8"], significance_mode="non-inferiority")).rows
+    (int8,) = run_gate(
+        report, GateThresholds(max_drop_vs_teacher=3.0, artefacts=["student-int8"], significance_mode="non-inferiority")
+    ).rows
     assert int8.status == "fail"  # 10 points is above in any mode
 
 
@@ -65,7 +73,9 @@ def test_non_inferiority_is_judged_class_by_class(reports):
     loose = GateThresholds(max_class_drop=40.0, artefacts=["student"], significance_mode="non-inferiority")
     assert run_gate(report, loose).passed
     # ~60 images a class cannot vouch for a drop of at most 1 point in every class.
-    (row,) = run_gate(report, GateThresholds(max_class_drop=1.0, artefacts=["student"], significance_mode="non-inferiority")).rows
+    (row,) = run_gate(
+        report, GateThresholds(max_class_drop=1.0, artefacts=["student"], significance_mode="non-inferiority")
+    ).rows
     assert row.status == "fail" and "not provably within the threshold in" in row.detail
 
 
@@ -103,7 +113,9 @@ def test_cli_mode_flag_pipeline_key_and_refusals(tmp_path, run_cli):
     assert recorded["significance"] is True and recorded["significance_mode"] == "non-inferiority"
 
     pipeline = tmp_path / "p.yaml"
-    pipeline.write_text("name: p\nteacher: {arch: resnet18}\neval: {}\nreport: {}\ngate:\n  max_drop_vs_teacher: 5\n  significance_mode: non-inferiority\n")
+    pipeline.write_text(
+        "name: p\nteacher: {arch: resnet18}\neval: {}\nreport: {}\ngate:\n  max_drop_vs_teacher: 5\n  significance_mode: non-inferiority\n"
+    )
     assert run_cli("gate", report, "--pipeline", pipeline).code == 1
     assert run_cli("gate", report, "--pipeline", pipeline, "--point-estimates", "--max-drop-vs-teacher", "8").code == 0
 

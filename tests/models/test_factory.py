@@ -42,7 +42,10 @@ def test_pretrained_rgb_weights_adapt_to_one_channel(tmp_path):
 
 
 def test_weights_of_another_architecture_are_refused(tmp_path):
-    save_file({k: v.contiguous() for k, v in timm.create_model("resnet18").state_dict().items()}, str(tmp_path / "r18.safetensors"))
+    save_file(
+        {k: v.contiguous() for k, v in timm.create_model("resnet18").state_dict().items()},
+        str(tmp_path / "r18.safetensors"),
+    )
     with pytest.raises(ModelError, match="do not fit"):
         create_model("mobilenetv3_small_050", num_classes=10, pretrained=tmp_path / "r18.safetensors")
 

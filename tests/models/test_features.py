@@ -73,7 +73,10 @@ def test_auto_pair_uses_the_student_middle_stage_and_the_teacher_stage_of_equal_
     assert auto_pair(resnet, mobilenet, student_size=32) == ("layer2", "blocks.1")
     # A guided layer given by name gets the teacher stage of its stride (blocks.3: stride 16).
     assert auto_pair(resnet, mobilenet, student_size=32, guided_layer="blocks.3") == ("layer3", "blocks.3")
-    assert auto_pair(resnet, mobilenet, student_size=32, hint_layer="layer1", guided_layer="blocks.0") == ("layer1", "blocks.0")
+    assert auto_pair(resnet, mobilenet, student_size=32, hint_layer="layer1", guided_layer="blocks.0") == (
+        "layer1",
+        "blocks.0",
+    )
 
 
 def test_layer_shape_refuses_layers_without_a_feature_map(resnet):

@@ -10,10 +10,12 @@ from safetensors.torch import load_file, save_file
 
 from edgekd.data import DataConfig, ModelInput, to_unit_float
 from edgekd.errors import ConfigError, ModelError
-from edgekd.models import ModelCard, create_model, input_spec_for, load_model
-from edgekd.models import quantized
+from edgekd.models import ModelCard, create_model, input_spec_for, load_model, quantized
 
-pytest.importorskip("modelopt.torch.quantization", reason="NVIDIA ModelOpt not installed: pip install 'edgekd[modelopt]' (make setup does this)")
+pytest.importorskip(
+    "modelopt.torch.quantization",
+    reason="NVIDIA ModelOpt not installed: pip install 'edgekd[modelopt]' (make setup does this)",
+)
 
 IMG_SIZE = 16
 
@@ -33,7 +35,14 @@ def _quantized(digits_inputs, recipe="int8"):
     torch.manual_seed(0)
     model = create_model("test_resnet", dataset.num_classes, spec.in_chans)
     model = quantized.quantize_model(model, recipe, quantized.calibration_batches(inputs, 32))
-    card = ModelCard(arch="test_resnet", num_classes=dataset.num_classes, class_names=dataset.class_names, input=spec, role="student", dataset=dataset.describe())
+    card = ModelCard(
+        arch="test_resnet",
+        num_classes=dataset.num_classes,
+        class_names=dataset.class_names,
+        input=spec,
+        role="student",
+        dataset=dataset.describe(),
+    )
     return model.eval(), card
 
 

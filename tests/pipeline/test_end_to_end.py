@@ -18,7 +18,14 @@ PIPELINE = {
     "name": "tiny",
     "data": {"spec": "digits", "val_size": 0.15},
     "teacher": {"arch": "resnet10t", "img_size": 16, "epochs": 1, "batch_size": 64, "lr": 0.05},
-    "distill": {"student": "mobilenetv3_small_050", "img_size": 16, "methods": ["kd"], "epochs": 1, "batch_size": 64, "lr": 0.05},
+    "distill": {
+        "student": "mobilenetv3_small_050",
+        "img_size": 16,
+        "methods": ["kd"],
+        "epochs": 1,
+        "batch_size": 64,
+        "lr": 0.05,
+    },
     "export": {"int8": True, "int8_target": ["cpu"], "calib": "calibration/digits-val.yaml", "latency": False},
     "eval": {},
     "profile": {"batches": [1], "duration_s": 0.1, "warmup_ms": 10},
@@ -56,11 +63,19 @@ def test_run_caches_reruns_export_onwards_and_gates(run_cli, tmp_path, monkeypat
     assert first.code == 0, first.stderr
     root = tmp_path / "runs" / "tiny"
     report = json.loads((root / "report" / "report.json").read_text())
-    assert {m["name"] for m in report["models"]} >= {"teacher.safetensors", "student.safetensors", "student.onnx", "student.int8-cpu.onnx"}
+    assert {m["name"] for m in report["models"]} >= {
+        "teacher.safetensors",
+        "student.safetensors",
+        "student.onnx",
+        "student.int8-cpu.onnx",
+    }
     assert (root / "report" / "report.html").exists() and "Gate passed" in (root / "gate" / "gate.md").read_text()
     assert ET.parse(root / "gate" / "junit.xml").getroot().get("failures") == "0"
     manifest = json.loads((root / "export" / "kd" / "manifest.json").read_text())
-    assert set(manifest["inputs"]) == {"student", "student.card", "calibration spec"} and "student.onnx" in manifest["outputs"]
+    assert (
+        set(manifest["inputs"]) == {"student", "student.card", "calibration spec"}
+        and "student.onnx" in manifest["outputs"]
+    )
     assert json.loads((root / "profile" / "teacher" / "manifest.json").read_text())["machine"]
 
     started = time.perf_counter()
@@ -98,7 +113,9 @@ def test_bad_yaml_exits_2_in_one_line_and_runs_nothing(run_cli, tmp_path, monkey
     bad.write_text("name: tiny\ndata: {spec: digits}\nteacher:\n  arch: resnet10t\n  epochs: two\n")
     result = run_cli("run", bad)
     assert result.code == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines() == [f"error: {bad}:5: 'teacher.epochs': Input should be a valid integer, unable to parse string as an integer (got 'two')."]
+    assert result.stderr.strip().splitlines() == [
+        f"error: {bad}:5: 'teacher.epochs': Input should be a valid integer, unable to parse string as an integer (got 'two')."
+    ]
     assert not (tmp_path / "runs").exists()
 
 

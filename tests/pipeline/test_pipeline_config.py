@@ -26,7 +26,10 @@ def error_of(tmp_path, text: str) -> str:
 
 
 def test_a_full_pipeline_reads_into_typed_sections(tmp_path):
-    pipeline = load_pipeline(write(tmp_path, """
+    pipeline = load_pipeline(
+        write(
+            tmp_path,
+            """
         name: demo
         data: {spec: digits, val_size: 0.2, limit_train: 500}
         teacher: {arch: resnet10t, epochs: 2, img_size: 16}
@@ -37,7 +40,9 @@ def test_a_full_pipeline_reads_into_typed_sections(tmp_path):
         gate: {max_drop_vs_teacher: 3, batch: 32}
         report: {}
         eval: {}
-    """))
+    """,
+        )
+    )
     assert pipeline.stages() == ["teacher", "distill", "eval", "report", "gate"]
     assert pipeline.data.to_config().limit_train == 500
     assert [m.name or m.method for m in pipeline.distill.methods] == ["kd", "fitnet-b1"]
@@ -46,17 +51,25 @@ def test_a_full_pipeline_reads_into_typed_sections(tmp_path):
 
 
 def test_unknown_key_names_line_key_and_the_close_match(tmp_path):
-    message = error_of(tmp_path, """
+    message = error_of(
+        tmp_path,
+        """
         name: demo
         teacher:
           arch: resnet18
           epoch: 3
-    """)
-    assert message.startswith(f"{tmp_path / 'p.yaml'}:5: unknown key 'teacher.epoch'") and "Did you mean 'epochs'?" in message
+    """,
+    )
+    assert (
+        message.startswith(f"{tmp_path / 'p.yaml'}:5: unknown key 'teacher.epoch'")
+        and "Did you mean 'epochs'?" in message
+    )
 
 
 def test_bad_value_in_a_list_item_points_at_its_line(tmp_path):
-    message = error_of(tmp_path, """
+    message = error_of(
+        tmp_path,
+        """
         name: demo
         teacher: {arch: resnet18}
         distill:
@@ -65,7 +78,8 @@ def test_bad_value_in_a_list_item_points_at_its_line(tmp_path):
             - kd
             - method: fitnet
               alpha: 1.5
-    """)
+    """,
+    )
     assert ":9: 'distill.methods[1].alpha': Input should be less than or equal to 1 (got 1.5)." in message
 
 
@@ -92,7 +106,10 @@ def test_missing_file(tmp_path):
 
 
 def test_distill_keys_for_learning_beyond_labels_reach_the_stage_config(tmp_path):
-    pipeline = load_pipeline(write(tmp_path, """
+    pipeline = load_pipeline(
+        write(
+            tmp_path,
+            """
         name: missing-class
         data: {spec: digits}
         teacher: {arch: resnet10t, img_size: 16, epochs: 1}
@@ -101,10 +118,15 @@ def test_distill_keys_for_learning_beyond_labels_reach_the_stage_config(tmp_path
           drop_classes: ["3"]
           bias_adjust: auto
           transfer_ratio: 0.5
-    """))
+    """,
+        )
+    )
     assert pipeline.distill.drop_classes == ["3"] and pipeline.distill.bias_adjust == "auto"
-    assert "transfer_ratio" in error_of(tmp_path, """
+    assert "transfer_ratio" in error_of(
+        tmp_path,
+        """
         name: bad
         data: {spec: digits}
         distill: {student: mobilenetv3_small_050, transfer_ratio: 2}
-    """)
+    """,
+    )

@@ -13,7 +13,14 @@ PIPELINE = {
     "name": "tracked",
     "data": {"spec": "digits", "val_size": 0.15},
     "teacher": {"arch": "resnet10t", "img_size": 16, "epochs": 2, "batch_size": 64, "lr": 0.05},
-    "distill": {"student": "mobilenetv3_small_050", "img_size": 16, "methods": ["kd"], "epochs": 2, "batch_size": 64, "lr": 0.05},
+    "distill": {
+        "student": "mobilenetv3_small_050",
+        "img_size": 16,
+        "methods": ["kd"],
+        "epochs": 2,
+        "batch_size": 64,
+        "lr": 0.05,
+    },
     "eval": {},
 }
 
@@ -45,7 +52,10 @@ def test_pipeline_is_a_parent_run_with_one_child_per_stage_run(run_cli, tmp_path
     runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
     parents = [r for r in runs if r.info.run_name == "pipeline tracked"]
     assert len(parents) == 2 and all(p.info.status == "FINISHED" for p in parents)
-    children = {p.info.run_id: {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == p.info.run_id} for p in parents}
+    children = {
+        p.info.run_id: {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == p.info.run_id}
+        for p in parents
+    }
     first_children, cached_children = children[parents[0].info.run_id], children[parents[1].info.run_id]
     stage_runs = {"teacher", "distill/kd", "eval/teacher", "eval/student"}
     assert set(first_children) == stage_runs and set(cached_children) == stage_runs

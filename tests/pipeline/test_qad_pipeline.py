@@ -16,15 +16,32 @@ from edgekd.errors import ConfigError
 from edgekd.pipeline import load_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
-needs_modelopt = pytest.mark.skipif(importlib.util.find_spec("modelopt") is None, reason="NVIDIA ModelOpt not installed: pip install 'edgekd[modelopt]'")
+needs_modelopt = pytest.mark.skipif(
+    importlib.util.find_spec("modelopt") is None, reason="NVIDIA ModelOpt not installed: pip install 'edgekd[modelopt]'"
+)
 
 PIPELINE = {
     "name": "qad",
     "data": {"spec": "digits", "val_size": 0.15},
     "teacher": {"arch": "resnet10t", "img_size": 16, "epochs": 1, "batch_size": 64, "lr": 0.05},
     "distill": {
-        "student": "test_resnet", "img_size": 16, "epochs": 2, "batch_size": 64, "lr": 0.1, "device": "cpu",
-        "methods": ["kd", {"method": "kd", "name": "qad", "quantize": "int8", "from": "kd", "epochs": 1, "calib": "calibration/digits-val.yaml"}],
+        "student": "test_resnet",
+        "img_size": 16,
+        "epochs": 2,
+        "batch_size": 64,
+        "lr": 0.1,
+        "device": "cpu",
+        "methods": [
+            "kd",
+            {
+                "method": "kd",
+                "name": "qad",
+                "quantize": "int8",
+                "from": "kd",
+                "epochs": 1,
+                "calib": "calibration/digits-val.yaml",
+            },
+        ],
     },
     "export": {"int8": True, "int8_target": ["tensorrt"], "calib": "calibration/digits-val.yaml", "latency": False},
     "eval": {},
@@ -35,7 +52,11 @@ PIPELINE = {
 
 
 def statuses(stderr: str) -> dict[str, str]:
-    return {p[1]: p[0] for p in (line.split() for line in stderr.splitlines()) if len(p) >= 2 and p[0] in ("cached", "ran", "kept")}
+    return {
+        p[1]: p[0]
+        for p in (line.split() for line in stderr.splitlines())
+        if len(p) >= 2 and p[0] in ("cached", "ran", "kept")
+    }
 
 
 @needs_modelopt
@@ -51,7 +72,9 @@ def test_a_pipeline_distils_quantizes_and_reports_ptq_beside_qad(run_cli, tmp_pa
     assert first.code == 0, first.stderr
     root = tmp_path / "runs" / "qad"
     card = json.loads((root / "distill" / "qad" / "student.json").read_text())
-    assert Path(card["training"]["quantize"]["from"]["path"]).resolve() == root / "distill" / "kd" / "student.safetensors"
+    assert (
+        Path(card["training"]["quantize"]["from"]["path"]).resolve() == root / "distill" / "kd" / "student.safetensors"
+    )
     manifest = json.loads((root / "distill" / "qad" / "manifest.json").read_text())
     assert {"fp32 student", "fp32 student.card", "calibration spec"} <= set(manifest["inputs"])
     # The FP32 student's TensorRT INT8 is ONNX Runtime PTQ; the QAD student's comes from its quantizers.
@@ -81,21 +104,34 @@ def _write(tmp_path: Path, methods: list) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("methods", "message"), [
-    ([{"method": "kd", "quantize": "int8"}], "name it with 'from:'"),
-    (["kd", {"method": "kd", "name": "q", "from": "kd"}], "'from' only applies to quantization-aware distillation"),
-    ([{"method": "kd", "quantize": "int4", "from": "kd"}], "quantize"),
-])
+@pytest.mark.parametrize(
+    ("methods", "message"),
+    [
+        ([{"method": "kd", "quantize": "int8"}], "name it with 'from:'"),
+        (["kd", {"method": "kd", "name": "q", "from": "kd"}], "'from' only applies to quantization-aware distillation"),
+        ([{"method": "kd", "quantize": "int4", "from": "kd"}], "quantize"),
+    ],
+)
 def test_qad_keys_are_checked_when_the_file_is_read(tmp_path, methods, message):
     with pytest.raises(ConfigError, match=message):
         load_pipeline(_write(tmp_path, methods))
 
 
 @needs_modelopt
-@pytest.mark.parametrize(("methods", "message"), [
-    ([{"method": "kd", "name": "q", "quantize": "int8", "from": "kd"}, "kd"], "names no earlier run"),
-    (["kd", {"method": "kd", "name": "q", "quantize": "int8", "from": "kd"}, {"method": "kd", "name": "q2", "quantize": "int8", "from": "q"}], "itself a QAD run"),
-])
+@pytest.mark.parametrize(
+    ("methods", "message"),
+    [
+        ([{"method": "kd", "name": "q", "quantize": "int8", "from": "kd"}, "kd"], "names no earlier run"),
+        (
+            [
+                "kd",
+                {"method": "kd", "name": "q", "quantize": "int8", "from": "kd"},
+                {"method": "kd", "name": "q2", "quantize": "int8", "from": "q"},
+            ],
+            "itself a QAD run",
+        ),
+    ],
+)
 def test_a_qad_run_must_start_from_an_earlier_fp32_run(run_cli, tmp_path, monkeypatch, methods, message):
     monkeypatch.chdir(tmp_path)
     shutil.copytree(REPO / "calibration", tmp_path / "calibration")
@@ -119,6 +155,9 @@ def test_with_several_seeds_each_qad_run_starts_from_its_own_seed(tmp_path, monk
     runs = {r.run_id: r for r in distill.plan(PlanContext(pipeline, pipeline.root, artefacts={"teacher": [teacher]}))}
     assert set(runs) == {"kd-s0", "kd-s1", "qad-s0", "qad-s1"}
     for seed in (0, 1):
-        assert runs[f"qad-s{seed}"].inputs["fp32 student"] == pipeline.root / "distill" / f"kd-s{seed}" / "student.safetensors"
+        assert (
+            runs[f"qad-s{seed}"].inputs["fp32 student"]
+            == pipeline.root / "distill" / f"kd-s{seed}" / "student.safetensors"
+        )
         assert runs[f"qad-s{seed}"].config["distill"]["train"]["seed"] == seed
     assert "fp32 student" not in runs["kd-s0"].inputs

@@ -64,7 +64,9 @@ def test_an_export_change_reruns_export_onwards_never_training(pipeline_file):
     stub_stages.executions.clear()
     result = run(pipeline_file(export__int8_target=["cpu", "tensorrt"]))
     status = statuses(result)
-    assert status["teacher"] == "cached" and all(status[f"distill/{m}-s{s}"] == "cached" for m in ("kd", "fitnet") for s in (0, 1))
+    assert status["teacher"] == "cached" and all(
+        status[f"distill/{m}-s{s}"] == "cached" for m in ("kd", "fitnet") for s in (0, 1)
+    )
     assert all(status[f"export/student-{m}-s{s}"] == "ran" for m in ("kd", "fitnet") for s in (0, 1))
     # evals of the teacher and students are cached; those of the new export files reran
     assert status["eval/teacher"] == "cached" and status["eval/student-kd-s0"] == "cached"
@@ -93,7 +95,10 @@ def test_dry_run_prints_the_plan_and_runs_nothing(pipeline_file, tmp_path):
     status = statuses(changed)
     assert status["teacher"] == "cached" and status["distill/kd-s0"] == "will run"
     assert [r.reason for r in changed.records if r.label == "distill/kd-s0"] == ["config changed"]
-    assert status["export/student-kd-s0"] == "will run" and "rebuilt first" in [r.reason for r in changed.records if r.label == "export/student-kd-s0"][0]
+    assert (
+        status["export/student-kd-s0"] == "will run"
+        and "rebuilt first" in [r.reason for r in changed.records if r.label == "export/student-kd-s0"][0]
+    )
     assert not stub_stages.executions
 
 
@@ -104,7 +109,12 @@ def test_force_from_and_only(pipeline_file):
     assert set(statuses(run(path, force=True)).values()) == {"ran"}
     stub_stages.executions.clear()
     status = statuses(run(path, from_stage="profile"))
-    assert status["teacher"] == "kept" and status["eval/teacher"] == "kept" and status["profile/teacher"] == "ran" and status["gate"] == "ran"
+    assert (
+        status["teacher"] == "kept"
+        and status["eval/teacher"] == "kept"
+        and status["profile/teacher"] == "ran"
+        and status["gate"] == "ran"
+    )
     stub_stages.executions.clear()
     status = statuses(run(path, only_stage="report"))
     assert set(stub_stages.executions) == {"report"} and "gate" not in status
@@ -126,7 +136,9 @@ def test_a_failed_run_leaves_no_manifest_and_reruns_next_time(pipeline_file, tmp
 
     def eval_with_a_failure(ctx):
         runs = original(ctx)
-        broken = stub_stages._run(ctx, "eval", runs[1].run_id, runs[1].config, runs[1].inputs, "eval.json", None, fail=True)
+        broken = stub_stages._run(
+            ctx, "eval", runs[1].run_id, runs[1].config, runs[1].inputs, "eval.json", None, fail=True
+        )
         return [runs[0], broken, *runs[2:]]
 
     with pytest.raises(RuntimeError):
@@ -144,7 +156,9 @@ def test_a_modified_output_is_noticed(pipeline_file, tmp_path):
     (tmp_path / "runs" / "stubbed" / "distill" / "kd-s0" / "student.bin").write_text("tampered")
     result = run(path)
     reasons = {r.label: r.reason for r in result.records}
-    assert reasons["distill/kd-s0"] == "output student.bin modified" and statuses(result)["distill/fitnet-s0"] == "cached"
+    assert (
+        reasons["distill/kd-s0"] == "output student.bin modified" and statuses(result)["distill/fitnet-s0"] == "cached"
+    )
 
 
 def test_an_interrupted_training_resumes_only_with_the_same_config(pipeline_file, tmp_path):

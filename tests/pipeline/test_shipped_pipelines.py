@@ -52,8 +52,18 @@ def test_dry_run_plans_every_stage_and_runs_nothing(name, workdir, run_cli):
 
 
 def test_a_missing_baseline_report_is_refused_at_its_line(workdir, run_cli):
-    text = (workdir / "pipelines" / "quickstart.yaml").read_text().replace("gate:\n", "gate:\n  baseline: release/report.json\n")
-    (workdir / "p.yaml").write_text(text.replace("spec: fashion-mnist", "spec: digits").replace("calibration/fmnist-val-512.yaml", "calibration/digits-val.yaml"))
+    text = (
+        (workdir / "pipelines" / "quickstart.yaml")
+        .read_text()
+        .replace("gate:\n", "gate:\n  baseline: release/report.json\n")
+    )
+    (workdir / "p.yaml").write_text(
+        text.replace("spec: fashion-mnist", "spec: digits").replace(
+            "calibration/fmnist-val-512.yaml", "calibration/digits-val.yaml"
+        )
+    )
     line = text.splitlines().index("  baseline: release/report.json") + 1
     result = run_cli("run", "p.yaml", "--dry-run")
-    assert result.code == 2 and f"p.yaml:{line}: 'gate.baseline': report not found: release/report.json" in result.stderr
+    assert (
+        result.code == 2 and f"p.yaml:{line}: 'gate.baseline': report not found: release/report.json" in result.stderr
+    )

@@ -14,8 +14,15 @@ PIPELINE = {
     "data": {"spec": "digits", "val_size": 0.15},
     "teacher": {"arch": "resnet10t", "img_size": 16, "epochs": 1, "batch_size": 64, "lr": 0.05},
     # A generous median budget: both candidates fit on any machine, however loaded.
-    "distill": {"student": "auto", "budget_ms": 50, "percentile": "median", "candidates": ["test_resnet", "test_efficientnet"],
-                "img_size": 16, "epochs": 2, "device": "cpu"},
+    "distill": {
+        "student": "auto",
+        "budget_ms": 50,
+        "percentile": "median",
+        "candidates": ["test_resnet", "test_efficientnet"],
+        "img_size": 16,
+        "epochs": 2,
+        "device": "cpu",
+    },
     "export": {"exporter": "torchscript", "latency": False},
     "eval": {},
     "report": {},
@@ -42,7 +49,9 @@ def test_auto_student_is_the_distill_run_that_export_eval_and_gate_take(run_cli,
     assert chosen in ("test_resnet", "test_efficientnet")
     card = json.loads((root / "distill" / "kd" / "student.json").read_text())
     assert card["arch"] == chosen  # the run the search fully distilled, copied as this stage's run
-    assert (root / "distill" / "kd" / "student.safetensors").read_bytes() == (Path(search["chosen"]["run_dir"]) / "student.safetensors").read_bytes()
+    assert (root / "distill" / "kd" / "student.safetensors").read_bytes() == (
+        Path(search["chosen"]["run_dir"]) / "student.safetensors"
+    ).read_bytes()
     assert set(search["cost"]) >= {"export", "timing", "rung_0", "finalist"}
     assert (root / "export" / "kd" / "student.onnx").is_file()
     assert "Gate passed" in (root / "gate" / "gate.md").read_text()

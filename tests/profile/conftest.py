@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from trained_artefacts import Artefacts, build_artefacts
 
 

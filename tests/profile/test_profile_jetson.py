@@ -28,7 +28,9 @@ cpu0: Online=1 Governor=schedutil MinFreq=2201600 MaxFreq=2201600 CurrentFreq=22
 cpu1: Online=1 Governor=schedutil MinFreq=2201600 MaxFreq=2201600 CurrentFreq=2201600 IdleStates: WFI=0 c7=0
 GPU MinFreq=1300500000 MaxFreq=1300500000 CurrentFreq=1300500000
 """
-JETSON_CLOCKS_OFF = JETSON_CLOCKS_ON.replace("cpu1: Online=1 Governor=schedutil MinFreq=2201600", "cpu1: Online=1 Governor=schedutil MinFreq=115200")
+JETSON_CLOCKS_OFF = JETSON_CLOCKS_ON.replace(
+    "cpu1: Online=1 Governor=schedutil MinFreq=2201600", "cpu1: Online=1 Governor=schedutil MinFreq=115200"
+)
 TEGRA_RELEASE = "# R36 (release), REVISION: 4.0, GCID: 37537400, BOARD: generic, EABI: aarch64, DATE: Fri Sep 13 04:36:44 UTC 2024\n"
 
 
@@ -67,9 +69,18 @@ def test_off_a_jetson_nothing_is_sampled():
 def test_jtop_values_become_the_record_with_their_source():
     # The values jtop documents: jetson.nvpmodel.name/.id, bool(jetson.jetson_clocks), jetson.jetson_clocks.status.
     record = power_state_from_jtop("MAXN", 0, True, "running")
-    assert record == {"nvpmodel": {"name": "MAXN", "id": 0}, "jetson_clocks": True, "jetson_clocks_status": "running", "power_source": "jtop"}
+    assert record == {
+        "nvpmodel": {"name": "MAXN", "id": 0},
+        "jetson_clocks": True,
+        "jetson_clocks_status": "running",
+        "power_source": "jtop",
+    }
     booting = power_state_from_jtop("15W", 2, False, "booting")
-    assert booting["nvpmodel"] == {"name": "15W", "id": 2} and booting["jetson_clocks"] is False and booting["jetson_clocks_status"] == "booting"
+    assert (
+        booting["nvpmodel"] == {"name": "15W", "id": 2}
+        and booting["jetson_clocks"] is False
+        and booting["jetson_clocks_status"] == "booting"
+    )
     # jtop gives None for nvpmodel / jetson_clocks on a board that has neither.
     assert power_state_from_jtop(None, None, None, None)["nvpmodel"] is None
 
@@ -86,12 +97,19 @@ def test_binaries_fallback_runs_them_and_records_the_source(tmp_path, monkeypatc
     _script(tmp_path, "nvpmodel", NVPMODEL_Q)
     _script(tmp_path, "jetson_clocks", JETSON_CLOCKS_ON)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    assert _power_state_via_binaries() == {"nvpmodel": {"name": "MAXN", "id": 0}, "jetson_clocks": True, "jetson_clocks_status": None, "power_source": "binaries"}
+    assert _power_state_via_binaries() == {
+        "nvpmodel": {"name": "MAXN", "id": 0},
+        "jetson_clocks": True,
+        "jetson_clocks_status": None,
+        "power_source": "binaries",
+    }
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert _power_state_via_binaries()["power_source"] is None
 
 
-@pytest.mark.skipif(not (jtop_available() and is_jetson()), reason="needs jetson-stats (jtop) on a Jetson with its service reachable")
+@pytest.mark.skipif(
+    not (jtop_available() and is_jetson()), reason="needs jetson-stats (jtop) on a Jetson with its service reachable"
+)
 def test_on_a_jetson_jtop_supplies_the_power_state():
     facts = jetson_facts()
     assert facts["power_source"] == "jtop", "jtop is installed but did not answer: is /run/jtop.sock mounted?"

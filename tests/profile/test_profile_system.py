@@ -27,5 +27,10 @@ def test_fingerprint_is_stable_and_ignores_run_settings():
 
 def test_fingerprint_changes_with_the_hardware_or_the_runtime_versions():
     facts = system_facts()
-    for key, value in (("cpu_model", "Some Other CPU"), ("gpu", "NVIDIA H100"), ("onnxruntime", "0.0.1"), ("jetson_power_mode", "15W")):
+    for key, value in (
+        ("cpu_model", "Some Other CPU"),
+        ("gpu", "NVIDIA H100"),
+        ("onnxruntime", "0.0.1"),
+        ("jetson_power_mode", "15W"),
+    ):
         assert fingerprint({**facts, key: value}) != facts["fingerprint"], key

@@ -43,11 +43,15 @@ def test_throughput_agrees_with_batch_over_mean_latency_within_5_percent():
 
 
 def test_slow_calls_still_get_the_minimum_iterations():
-    stats = time_calls(lambda: time.sleep(0.02), batch=1, config=TimingConfig(warmup_ms=0, duration_s=0.01, min_iterations=10))
+    stats = time_calls(
+        lambda: time.sleep(0.02), batch=1, config=TimingConfig(warmup_ms=0, duration_s=0.01, min_iterations=10)
+    )
     assert stats.iterations == 10 and stats.total_s >= 0.2
 
 
-@pytest.mark.parametrize("config", [TimingConfig(warmup_ms=-1), TimingConfig(duration_s=0), TimingConfig(min_iterations=3)])
+@pytest.mark.parametrize(
+    "config", [TimingConfig(warmup_ms=-1), TimingConfig(duration_s=0), TimingConfig(min_iterations=3)]
+)
 def test_invalid_timing_is_refused(config):
     with pytest.raises(ConfigError):
         time_calls(lambda: None, batch=1, config=config)

@@ -6,12 +6,12 @@ import json
 import re
 
 import pytest
+from trained_artefacts import copy_artefacts
 
 from edgekd.evaluate import EvalConfig, evaluate
 from edgekd.profile import ProfileConfig, TimingConfig, profile
 from edgekd.report import REPORT_SCHEMA, ReportConfig, build_report, load_report, pareto_front
 from edgekd.report.tables import all_tables
-from trained_artefacts import copy_artefacts
 
 QUICK = TimingConfig(warmup_ms=10, duration_s=0.15, min_iterations=10)
 
@@ -38,16 +38,44 @@ def test_report_json_follows_the_schema(built):
     assert load_report(built.json_path).models == built.report.models  # validates on reading back
     by_name = {m["name"]: m for m in payload["models"]}
     assert set(by_name) == {"teacher.safetensors", "student.safetensors", "student.onnx", "student.int8.onnx"}
-    assert [by_name[n]["role"] for n in ("teacher.safetensors", "student.safetensors", "student.onnx", "student.int8.onnx")] == ["teacher", "student", "artefact", "artefact"]
+    assert [
+        by_name[n]["role"] for n in ("teacher.safetensors", "student.safetensors", "student.onnx", "student.int8.onnx")
+    ] == ["teacher", "student", "artefact", "artefact"]
     assert by_name["student.int8.onnx"]["precision"] == "int8" and by_name["student.onnx"]["format"] == "onnx"
     for model in payload["models"]:
-        assert {"name", "role", "format", "precision", "target", "path", "sha256", "params", "flops", "size_bytes", "accuracy", "latency"} <= set(model)
+        assert {
+            "name",
+            "role",
+            "format",
+            "precision",
+            "target",
+            "path",
+            "sha256",
+            "params",
+            "flops",
+            "size_bytes",
+            "accuracy",
+            "latency",
+        } <= set(model)
         assert model["target"] == "cpu" and model["params"] > 0 and model["flops"] > 0 and model["size_bytes"] > 0
         assert {"top1", "top5", "agreement_with_teacher", "per_class"} <= set(model["accuracy"])
         assert len(model["accuracy"]["per_class"]) == 10
-        assert [(e["batch"], e["backend"], e["device"]) for e in model["latency"]] == [(1, model["latency"][0]["backend"], "cpu"), (4, model["latency"][0]["backend"], "cpu")]
+        assert [(e["batch"], e["backend"], e["device"]) for e in model["latency"]] == [
+            (1, model["latency"][0]["backend"], "cpu"),
+            (4, model["latency"][0]["backend"], "cpu"),
+        ]
         for entry in model["latency"]:
-            assert {"backend", "device", "machine", "batch", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "throughput_img_s"} <= set(entry)
+            assert {
+                "backend",
+                "device",
+                "machine",
+                "batch",
+                "p50_ms",
+                "p90_ms",
+                "p99_ms",
+                "mean_ms",
+                "throughput_img_s",
+            } <= set(entry)
             assert entry["throughput_img_s"] == pytest.approx(entry["batch"] * 1000 / entry["mean_ms"], rel=0.05)
     assert by_name["teacher.safetensors"]["accuracy"]["agreement_with_teacher"] == 100.0
     assert payload["teacher"] == "teacher.safetensors" and payload["reference_batch"] == 1
@@ -57,13 +85,17 @@ def test_report_json_follows_the_schema(built):
 
 def test_report_numbers_come_from_eval_and_profile_files(built, measured):
     eval_payload = json.loads((measured.student_onnx.parent / "eval" / "student-onnx" / "eval.json").read_text())
-    profile_payload = json.loads((measured.student_onnx.parent / "profile" / "student-onnx-ort-cpu" / "profile.json").read_text())
+    profile_payload = json.loads(
+        (measured.student_onnx.parent / "profile" / "student-onnx-ort-cpu" / "profile.json").read_text()
+    )
     model = built.report.model("student.onnx")
     assert model.sha256 == eval_payload["artefact"]["sha256"] == profile_payload["artefact"]["sha256"]
     assert model.accuracy.top1 == eval_payload["metrics"]["top1"]
     assert model.accuracy.agreement_with_teacher == eval_payload["teacher"]["agreement"]
     assert [e.p99_ms for e in model.latency] == [b["p99_ms"] for b in profile_payload["batches"]]
-    assert (built.json_path.parent / model.accuracy.eval_path).resolve() == (measured.student_onnx.parent / "eval" / "student-onnx" / "eval.json").resolve()
+    assert (built.json_path.parent / model.accuracy.eval_path).resolve() == (
+        measured.student_onnx.parent / "eval" / "student-onnx" / "eval.json"
+    ).resolve()
 
 
 def test_student_vs_teacher_comparison(built):
@@ -77,7 +109,10 @@ def test_student_vs_teacher_comparison(built):
         assert comparison.size_ratio == pytest.approx(teacher.size_bytes / model.size_bytes)
         assert comparison.flops_ratio == pytest.approx(teacher.flops / model.flops)
         at_1 = next(s for s in comparison.speedups if s.batch == 1)
-        assert comparison.speedup == pytest.approx(at_1.teacher_mean_ms / at_1.model_mean_ms) and comparison.speedup_batch == 1
+        assert (
+            comparison.speedup == pytest.approx(at_1.teacher_mean_ms / at_1.model_mean_ms)
+            and comparison.speedup_batch == 1
+        )
     assert {c.model for c in report.comparisons} == {"student.safetensors", "student.onnx", "student.int8.onnx"}
 
 
@@ -113,13 +148,23 @@ def test_pareto_flags_match_the_definition(built):
     points = built.report.pareto.points
     assert built.report.pareto.batch == 1 and len(points) == 4
     for point in points:
-        dominated = any(o.mean_ms <= point.mean_ms and o.top1 >= point.top1 and (o.mean_ms < point.mean_ms or o.top1 > point.top1) for o in points if o is not point)
+        dominated = any(
+            o.mean_ms <= point.mean_ms and o.top1 >= point.top1 and (o.mean_ms < point.mean_ms or o.top1 > point.top1)
+            for o in points
+            if o is not point
+        )
         assert point.on_front == (not dominated)
     assert any(p.on_front for p in points)
 
 
 def test_pareto_front_on_known_points():
-    assert pareto_front([(1.0, 80.0), (2.0, 90.0), (3.0, 85.0), (1.0, 70.0), (0.5, 60.0)]) == [True, True, False, False, True]
+    assert pareto_front([(1.0, 80.0), (2.0, 90.0), (3.0, 85.0), (1.0, 70.0), (0.5, 60.0)]) == [
+        True,
+        True,
+        False,
+        False,
+        True,
+    ]
 
 
 def test_training_curves_come_from_metrics_jsonl(built):
@@ -130,8 +175,8 @@ def test_training_curves_come_from_metrics_jsonl(built):
 
 
 def test_the_gate_reads_this_report_and_its_predictions(built):
-    from edgekd.gate.inputs import load_predictions
     from edgekd.gate.inputs import load_gate_report as gate_load_report
+    from edgekd.gate.inputs import load_predictions
 
     report = gate_load_report(built.json_path)
     assert report.teacher().name == "teacher.safetensors" and report.class_names == [str(i) for i in range(10)]
@@ -144,7 +189,9 @@ def test_the_gate_reads_this_report_and_its_predictions(built):
 
 def test_explicit_teacher_and_split_options(measured, tmp_path):
     evaluate(EvalConfig(artefact=measured.student_onnx, split="val", out_dir=measured.root / "val-evals" / "onnx"))
-    result = build_report(ReportConfig(inputs=(measured.root,), out_dir=tmp_path, teacher=measured.teacher.parent, split="val", batch=4))
+    result = build_report(
+        ReportConfig(inputs=(measured.root,), out_dir=tmp_path, teacher=measured.teacher.parent, split="val", batch=4)
+    )
     report = result.report
     assert report.model("student.onnx").accuracy.split == "val"
     assert report.model("student.safetensors").accuracy.split == "test"  # only scored on test
@@ -196,7 +243,19 @@ def test_targets_follow_the_format_and_the_export_metadata():
     from edgekd.report.schema import Latency
 
     def on(device: str) -> list[Latency]:
-        return [Latency(backend="torch", device=device, machine="m", batch=1, p50_ms=1, p90_ms=1, p99_ms=1, mean_ms=1, throughput_img_s=1000)]
+        return [
+            Latency(
+                backend="torch",
+                device=device,
+                machine="m",
+                batch=1,
+                p50_ms=1,
+                p90_ms=1,
+                p99_ms=1,
+                mean_ms=1,
+                throughput_img_s=1000,
+            )
+        ]
 
     assert _target({"format": "torch"}, on("cpu")) == "cpu"
     assert _target({"format": "torch"}, on("cuda")) == "cuda"

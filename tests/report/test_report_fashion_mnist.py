@@ -8,13 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
+from trained_artefacts import build_artefacts
 
 from edgekd.data import DataConfig
 from edgekd.data.dataset import FASHION_MNIST_DIRS
 from edgekd.evaluate import EvalConfig, evaluate
 from edgekd.profile import ProfileConfig, TimingConfig, profile
 from edgekd.report import ReportConfig, build_report
-from trained_artefacts import build_artefacts
 
 FOLDERS = [Path(os.environ["EDGEKD_DATA_DIR"])] if os.environ.get("EDGEKD_DATA_DIR") else []
 needs_fashion_mnist = pytest.mark.skipif(
@@ -26,7 +26,9 @@ needs_fashion_mnist = pytest.mark.skipif(
 @pytest.mark.slow
 @needs_fashion_mnist
 def test_fashion_mnist_report_end_to_end(tmp_path):
-    runs = build_artefacts(tmp_path / "runs", DataConfig(spec="fashion-mnist", limit_train=1000, val_size=1000), epochs=1)
+    runs = build_artefacts(
+        tmp_path / "runs", DataConfig(spec="fashion-mnist", limit_train=1000, val_size=1000), epochs=1
+    )
     teacher_eval = evaluate(EvalConfig(artefact=runs.teacher))
     evals = {"teacher": teacher_eval.payload}
     for role, path in (("student", runs.student), ("onnx", runs.student_onnx), ("int8", runs.student_int8)):
@@ -35,7 +37,13 @@ def test_fashion_mnist_report_end_to_end(tmp_path):
         profile(ProfileConfig(artefact=path, batches=(1, 32), timing=TimingConfig(warmup_ms=20, duration_s=0.3)))
 
     assert evals["onnx"]["data"]["count"] == 10000 and evals["onnx"]["data"]["spec"] == "fashion-mnist"
-    agreement = sum(a == b for a, b in zip(evals["student"]["predictions"]["predicted"], evals["onnx"]["predictions"]["predicted"])) / 10000
+    agreement = (
+        sum(
+            a == b
+            for a, b in zip(evals["student"]["predictions"]["predicted"], evals["onnx"]["predictions"]["predicted"])
+        )
+        / 10000
+    )
     assert agreement >= 0.999 and abs(evals["onnx"]["metrics"]["top1"] - evals["student"]["metrics"]["top1"]) <= 0.1
 
     result = build_report(ReportConfig(inputs=(runs.root,), out_dir=tmp_path / "report", teacher=runs.teacher))

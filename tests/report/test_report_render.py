@@ -18,20 +18,40 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 def screenshot(html: Path, png: Path, profile_dir: Path) -> None:
     command = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile_dir}",
-        f"--screenshot={png}", "--window-size=1200,1600", html.resolve().as_uri(),
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile_dir}",
+        f"--screenshot={png}",
+        "--window-size=1200,1600",
+        html.resolve().as_uri(),
     ]
     subprocess.run(command, check=True, capture_output=True, timeout=120)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium; make test installs it)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium; make test installs it)"
+)
 def test_report_html_renders_with_tables_and_plots(artefacts, tmp_path):
     for path in (artefacts.teacher, artefacts.student_onnx):
         name = path.name.replace(".", "-")
         evaluate(EvalConfig(artefact=path, out_dir=tmp_path / "runs" / name))
-        profile(ProfileConfig(artefact=path, batches=(1,), timing=TimingConfig(warmup_ms=10, duration_s=0.1), out_dir=tmp_path / "runs" / name))
-    result = build_report(ReportConfig(inputs=(tmp_path / "runs", artefacts.teacher.parent), out_dir=tmp_path / "report"))
+        profile(
+            ProfileConfig(
+                artefact=path,
+                batches=(1,),
+                timing=TimingConfig(warmup_ms=10, duration_s=0.1),
+                out_dir=tmp_path / "runs" / name,
+            )
+        )
+    result = build_report(
+        ReportConfig(inputs=(tmp_path / "runs", artefacts.teacher.parent), out_dir=tmp_path / "report")
+    )
     png = tmp_path / "report.png"
     screenshot(result.html_path, png, tmp_path / "chromium-profile")
     image = Image.open(png).convert("RGB")

@@ -19,7 +19,14 @@ def artefacts(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runtime")
     torch.manual_seed(0)
     model = timm.create_model("resnet10t", num_classes=10).eval()
-    card = ModelCard("resnet10t", 10, [str(i) for i in range(10)], InputSpec(16, 3, (0.3,) * 3, (0.35,) * 3), role="student", dataset={"spec": "digits"})
+    card = ModelCard(
+        "resnet10t",
+        10,
+        [str(i) for i in range(10)],
+        InputSpec(16, 3, (0.3,) * 3, (0.35,) * 3),
+        role="student",
+        dataset={"spec": "digits"},
+    )
     weights = save_model(model, card, root / "model.safetensors")
     result = export(ExportConfig(weights, root / "export", exporter="torchscript"))
     return {"torch": weights, "onnx": result.get("fp32").path}

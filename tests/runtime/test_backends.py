@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import onnx
 import pytest
 import torch
@@ -19,7 +17,12 @@ def test_torch_and_onnx_runtime_compute_the_same_logits_on_real_images(artefacts
     torch_backend, ort_backend = open_backend(artefacts["torch"]), open_backend(artefacts["onnx"], threads=2)
     assert (torch_backend.name, ort_backend.name) == ("torch", "ort")
     assert ort_backend.card.class_names == torch_backend.card.class_names and ort_backend.precision == "fp32"
-    assert ort_backend.describe() == {"backend": "ort", "device": "cpu", "precision": "fp32", "input_format": "nchw_float32"}
+    assert ort_backend.describe() == {
+        "backend": "ort",
+        "device": "cpu",
+        "precision": "fp32",
+        "input_format": "nchw_float32",
+    }
     pixels = to_unit_float(DataConfig("digits").load().val.images[:50], (16, 16))
     reference, exported = torch_backend.run(torch_backend.prepare(pixels)), ort_backend.run(ort_backend.prepare(pixels))
     assert exported.dtype == torch.float32 and exported.shape == (50, 10)

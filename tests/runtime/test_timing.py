@@ -17,7 +17,9 @@ def test_interleaved_timing_ranks_runners_by_their_real_cost():
     def fast():
         calls["fast"] += 1
 
-    timed = compare_latency({"slow": slow, "fast": fast}, batch=8, warmup=2, min_rounds=10, min_time_s=0.05, block_s=0.01)
+    timed = compare_latency(
+        {"slow": slow, "fast": fast}, batch=8, warmup=2, min_rounds=10, min_time_s=0.05, block_s=0.01
+    )
     assert timed["slow"].median_ms >= 4.0 > timed["fast"].median_ms
     assert timed["slow"].calls >= 2 * 10 and timed["fast"].calls > timed["slow"].calls  # blocks last ~10 ms each
     assert calls["slow"] >= timed["slow"].calls + 2 + 10  # + warm-up + one settling call per round

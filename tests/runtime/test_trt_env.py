@@ -12,8 +12,14 @@ from edgekd.runtime.trt_env import SIDECAR_SCHEMA, device_index, read_sidecar, s
 
 
 def _sidecar(card: dict) -> dict:
-    return {"schema": SIDECAR_SCHEMA, "engine": "m.engine", "precision": "fp16", "input_format": "nchw_float32",
-            "build": {"tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7"}, "card": card}
+    return {
+        "schema": SIDECAR_SCHEMA,
+        "engine": "m.engine",
+        "precision": "fp16",
+        "input_format": "nchw_float32",
+        "build": {"tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7"},
+        "card": card,
+    }
 
 
 def test_sidecar_sits_next_to_the_plan(tmp_path):
@@ -37,7 +43,9 @@ def test_mismatch_names_what_differs():
     built = {"tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7"}
     assert sidecar_mismatch(built, dict(built)) is None
     assert sidecar_mismatch(built, built | {"tensorrt": "10.3.1"}) == "TensorRT 10.3.0 vs 10.3.1 here"
-    assert "GPU Orin (sm 8.7) vs NVIDIA L4 (sm 8.9) here" in sidecar_mismatch(built, built | {"gpu": "NVIDIA L4", "compute_capability": "8.9"})
+    assert "GPU Orin (sm 8.7) vs NVIDIA L4 (sm 8.9) here" in sidecar_mismatch(
+        built, built | {"gpu": "NVIDIA L4", "compute_capability": "8.9"}
+    )
 
 
 def test_device_index():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from edgekd.students.candidates import Candidate, resolve_candidates
+from edgekd.errors import ConfigError
 from edgekd.report import pareto_front
+from edgekd.students.candidates import Candidate, resolve_candidates
 from edgekd.students.halving import Score, better_half, ranked, rung_epochs
 from edgekd.students.latency import flops_vs_latency
-from edgekd.errors import ConfigError
 
 
 def test_rungs_double_up_to_half_the_full_schedule():
@@ -30,7 +30,13 @@ def test_a_single_candidate_goes_straight_to_the_full_schedule():
 
 
 def test_the_better_half_on_val_continues_rounding_up():
-    scores = [Score("a", 50.0, 1.0), Score("b", 70.0, 2.0), Score("c", 60.0, 0.5), Score("d", None, 0.1), Score("e", 65.0, 3.0)]
+    scores = [
+        Score("a", 50.0, 1.0),
+        Score("b", 70.0, 2.0),
+        Score("c", 60.0, 0.5),
+        Score("d", None, 0.1),
+        Score("e", 65.0, 3.0),
+    ]
     assert better_half(scores) == ["b", "e", "c"]
     assert better_half(scores[:2]) == ["b"]
 
@@ -63,8 +69,15 @@ def test_spearman_is_one_when_flops_rank_latency_and_minus_one_when_reversed():
 
 def test_spearman_matches_a_hand_computed_value_and_skips_incomplete_candidates():
     # ranks by FLOPs 1..5, by latency 2,1,4,3,5: d² sum = 4 → ρ = 1 − 6·4 / (5·24) = 0.8
-    candidates = [_candidate("a", 1, 0.2), _candidate("b", 2, 0.1), _candidate("c", 3, 0.4), _candidate("d", 4, 0.3), _candidate("e", 5, 0.5),
-                  _candidate("no-flops", None, 0.05), _candidate("not-timed", 0.5, None)]
+    candidates = [
+        _candidate("a", 1, 0.2),
+        _candidate("b", 2, 0.1),
+        _candidate("c", 3, 0.4),
+        _candidate("d", 4, 0.3),
+        _candidate("e", 5, 0.5),
+        _candidate("no-flops", None, 0.05),
+        _candidate("not-timed", 0.5, None),
+    ]
     check = flops_vs_latency(candidates)
     assert check["candidates"] == 5
     assert check["spearman_rho"] == pytest.approx(0.8)
@@ -72,7 +85,11 @@ def test_spearman_matches_a_hand_computed_value_and_skips_incomplete_candidates(
 
 
 def test_candidate_patterns_resolve_through_timm_in_order():
-    assert resolve_candidates(("lcnet_05*", "mobilenetv3_small_0*", "lcnet_050")) == ["lcnet_050", "mobilenetv3_small_050", "mobilenetv3_small_075"]
+    assert resolve_candidates(("lcnet_05*", "mobilenetv3_small_0*", "lcnet_050")) == [
+        "lcnet_050",
+        "mobilenetv3_small_050",
+        "mobilenetv3_small_075",
+    ]
     assert "mobilenetv3_small_050" in resolve_candidates(None)
     with pytest.raises(ConfigError, match="matches no timm architecture"):
         resolve_candidates(("no_such_net_*",))

@@ -51,8 +51,18 @@ class Recorder:
 
 def search_config(teacher: Path, out: Path, **overrides) -> StudentsConfig:
     # A generous median budget: every candidate fits on any machine, however loaded.
-    base = StudentsConfig(teacher=teacher, out_dir=out, budget_ms=50.0, data=DIGITS, candidates=CANDIDATES, epochs=EPOCHS,
-                          percentile="median", timing=QUICK_TIMING, exporter="torchscript", device="cpu")
+    base = StudentsConfig(
+        teacher=teacher,
+        out_dir=out,
+        budget_ms=50.0,
+        data=DIGITS,
+        candidates=CANDIDATES,
+        epochs=EPOCHS,
+        percentile="median",
+        timing=QUICK_TIMING,
+        exporter="torchscript",
+        device="cpu",
+    )
     return replace(base, **overrides)
 
 
@@ -89,7 +99,10 @@ def test_search_times_every_candidate_halves_and_fully_distils_the_best(search):
     assert chosen["decision"].startswith("chosen")
     second_rung = [c for c in by_arch.values() if len(c["rungs"]) >= 2]
     assert result.chosen == max(second_rung, key=lambda c: (c["rungs"][1]["val_top1"], -c["latency_ms"]))["arch"]
-    assert payload["chosen"]["run_dir"] == str(result.run_dir) and payload["chosen"]["test_top1"] == chosen["rungs"][-1]["test_top1"]
+    assert (
+        payload["chosen"]["run_dir"] == str(result.run_dir)
+        and payload["chosen"]["test_top1"] == chosen["rungs"][-1]["test_top1"]
+    )
     # The FLOPs-vs-latency check over all three, and the files a person reads.
     check = payload["flops_vs_latency"]
     assert check["candidates"] == 3 and -1.0 <= check["spearman_rho"] <= 1.0
@@ -146,15 +159,38 @@ def test_a_rerun_reuses_every_finished_rung_and_resumes_an_interrupted_one(searc
 def test_no_candidate_within_budget_exits_2_naming_the_fastest(search, digits_teacher, tmp_path, run_cli):
     result, _, _ = search
     shutil.copytree(result.summary_path.parent / "candidates", tmp_path / "candidates")  # reuse the exports and timings
-    code = run_cli("students", "--teacher", digits_teacher, "--data", "digits", "--budget-ms", "0.000001", "--percentile", "median",
-                   "--candidates", ",".join(CANDIDATES), "--duration", "0.2", "--exporter", "torchscript", "--out", tmp_path, "--device", "cpu")
+    code = run_cli(
+        "students",
+        "--teacher",
+        digits_teacher,
+        "--data",
+        "digits",
+        "--budget-ms",
+        "0.000001",
+        "--percentile",
+        "median",
+        "--candidates",
+        ",".join(CANDIDATES),
+        "--duration",
+        "0.2",
+        "--exporter",
+        "torchscript",
+        "--out",
+        tmp_path,
+        "--device",
+        "cpu",
+    )
     assert code.code == 2
     payload = read_json(tmp_path / "students.json")
     # The fastest of this run's own timings: candidates this close swap places between runs.
     timed = {c["arch"]: c["latency_ms"] for c in payload["candidates"] if c["latency_ms"] is not None}
     fastest = min(timed, key=timed.get)
     error = [line for line in code.stderr.splitlines() if line.startswith("error:")]
-    assert len(error) == 1 and "no candidate within 1e-06 ms" in error[0] and f"the fastest measured is {fastest} at" in error[0]
+    assert (
+        len(error) == 1
+        and "no candidate within 1e-06 ms" in error[0]
+        and f"the fastest measured is {fastest} at" in error[0]
+    )
     assert "Traceback" not in code.stderr
     assert payload["chosen"] is None and all(c["decision"].startswith("over budget") for c in payload["candidates"])
     assert not (tmp_path / "runs").exists()
@@ -162,18 +198,37 @@ def test_no_candidate_within_budget_exits_2_naming_the_fastest(search, digits_te
 
 def test_latency_from_reads_the_targets_profile_files(digits_teacher, tmp_path):
     bundle = tmp_path / "bundle"
-    summary = export_candidates(digits_teacher, bundle, DIGITS, candidates=("test_efficientnet",), exporter="torchscript")
+    summary = export_candidates(
+        digits_teacher, bundle, DIGITS, candidates=("test_efficientnet",), exporter="torchscript"
+    )
     assert read_json(summary)["candidates"][0]["files"]["fp32"]["file"] == "test_efficientnet.onnx"
     # The device's side, as a real process: profile.sh runs `edgekd profile` on every file.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "BATCH": "4"}
-    subprocess.run(["sh", str(bundle / "profile.sh"), "--duration", "0.2", "--warmup-ms", "20"], env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        ["sh", str(bundle / "profile.sh"), "--duration", "0.2", "--warmup-ms", "20"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     written = bundle / "profiles" / "test_efficientnet.onnx" / "profile.json"
     measured = next(b for b in read_json(written)["batches"] if b["batch"] == 4)
-    config = search_config(digits_teacher, tmp_path / "search", candidates=("test_efficientnet",), target="some-board",
-                           latency_from=bundle / "profiles", batch=4, budget_ms=1e-6)
-    with pytest.raises(ConfigError, match=f"the fastest measured is test_efficientnet at {measured['median_ms']:.3f} ms"):
+    config = search_config(
+        digits_teacher,
+        tmp_path / "search",
+        candidates=("test_efficientnet",),
+        target="some-board",
+        latency_from=bundle / "profiles",
+        batch=4,
+        budget_ms=1e-6,
+    )
+    with pytest.raises(
+        ConfigError, match=f"the fastest measured is test_efficientnet at {measured['median_ms']:.3f} ms"
+    ):
         run(config)
-    assert read_json(tmp_path / "search" / "students.json")["candidates"][0]["latency"]["fp32"]["profile"] == str(written)
+    assert read_json(tmp_path / "search" / "students.json")["candidates"][0]["latency"]["fp32"]["profile"] == str(
+        written
+    )
 
 
 def test_bad_settings_fail_before_anything_runs(digits_teacher, tmp_path):
@@ -212,11 +267,40 @@ def test_a_budget_relative_to_the_teacher_times_the_teacher_in_the_same_run(sear
 def test_ctrl_c_mid_search_exits_130_and_the_rerun_finishes_it(search, digits_teacher, tmp_path):
     result, _, _ = search
     shutil.copytree(result.summary_path.parent / "candidates", tmp_path / "candidates")  # exports and timings reused
-    command = [sys.executable, "-m", "edgekd", "students", "--teacher", str(digits_teacher), "--data", "digits", "--budget-ms", "50",
-               "--percentile", "median", "--candidates", ",".join(CANDIDATES), "--epochs", str(EPOCHS), "--duration", "0.2",
-               "--exporter", "torchscript", "--device", "cpu", "--out", str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "edgekd",
+        "students",
+        "--teacher",
+        str(digits_teacher),
+        "--data",
+        "digits",
+        "--budget-ms",
+        "50",
+        "--percentile",
+        "median",
+        "--candidates",
+        ",".join(CANDIDATES),
+        "--epochs",
+        str(EPOCHS),
+        "--duration",
+        "0.2",
+        "--exporter",
+        "torchscript",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path),
+    ]
     # SIGINT at its default, so the child turns it into KeyboardInterrupt as in a terminal.
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    child = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not list((tmp_path / "runs").glob("*/student.json")) and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -36,9 +36,13 @@ def register(name: str):
     def add(cls: type["DistillMethod"]) -> type["DistillMethod"]:
         for option in cls.options:
             # One flag serves every method declaring the name, so they must agree on its type.
-            clash = [m for m, other in all_options().get(option.name, ()) if other.type is not option.type and m != name]
+            clash = [
+                m for m, other in all_options().get(option.name, ()) if other.type is not option.type and m != name
+            ]
             if clash:
-                raise TypeError(f"method '{name}' declares option '{option.name}' as {option.type.__name__}, method '{clash[0]}' as another type")
+                raise TypeError(
+                    f"method '{name}' declares option '{option.name}' as {option.type.__name__}, method '{clash[0]}' as another type"
+                )
         cls.name = name
         METHODS[name] = cls
         return cls
@@ -80,7 +84,15 @@ class DistillMethod(TrainingTask):
     uses_teacher: ClassVar[bool] = True
     options: ClassVar[tuple[MethodOption, ...]] = ()
 
-    def __init__(self, student: nn.Module, student_input: ModelInput, targets: "TeacherTargets | None", label_smoothing: float = 0.0, ensemble: str = "prob", **settings: Any):
+    def __init__(
+        self,
+        student: nn.Module,
+        student_input: ModelInput,
+        targets: "TeacherTargets | None",
+        label_smoothing: float = 0.0,
+        ensemble: str = "prob",
+        **settings: Any,
+    ):
         super().__init__(student, student_input)
         self.targets = targets
         # Registered so that moving the task moves the teachers; `TeacherBank.train` keeps
@@ -126,15 +138,29 @@ class DistillMethod(TrainingTask):
         e.g. FitNet's hint stage longer than the run; `settings` is `resolve_options`'s."""
 
     @classmethod
-    def build(cls, config: "DistillConfig", student: nn.Module, student_input: ModelInput, targets: "TeacherTargets | None") -> "DistillMethod":
+    def build(
+        cls, config: "DistillConfig", student: nn.Module, student_input: ModelInput, targets: "TeacherTargets | None"
+    ) -> "DistillMethod":
         """Create the method from the stage's config: its declared options from
         `config.method_options`, the shared ones (label smoothing, ensemble rule) from the config."""
-        return cls(student, student_input, targets, label_smoothing=config.label_smoothing, ensemble=config.ensemble, **config.method_options)
+        return cls(
+            student,
+            student_input,
+            targets,
+            label_smoothing=config.label_smoothing,
+            ensemble=config.ensemble,
+            **config.method_options,
+        )
 
     def describe(self) -> dict[str, Any]:
         """The method's settings as recorded in student.json and the metrics."""
         mix = {"mix": self.mixer.recipe.describe()} if self.mixer is not None else {}
-        return {"method": self.name, "label_smoothing": self.label_smoothing, **{option.name: getattr(self, option.name) for option in self.options}, **mix}
+        return {
+            "method": self.name,
+            "label_smoothing": self.label_smoothing,
+            **{option.name: getattr(self, option.name) for option in self.options},
+            **mix,
+        }
 
     def label_terms(self, logits: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """The label term per sample and which samples have one: (CE (B,), labelled (B,) bool).
@@ -145,7 +171,9 @@ class DistillMethod(TrainingTask):
         ce = F.cross_entropy(logits, batch.labels.clamp_min(0), label_smoothing=self.label_smoothing, reduction="none")
         labelled = batch.labels >= 0
         if isinstance(batch, MixedBatch):
-            partner_ce = F.cross_entropy(logits, batch.partner_labels.clamp_min(0), label_smoothing=self.label_smoothing, reduction="none")
+            partner_ce = F.cross_entropy(
+                logits, batch.partner_labels.clamp_min(0), label_smoothing=self.label_smoothing, reduction="none"
+            )
             ce = batch.lam * ce + (1.0 - batch.lam) * partner_ce
             labelled = labelled & (batch.partner_labels >= 0)
         return ce * labelled, labelled

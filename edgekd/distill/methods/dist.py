@@ -29,7 +29,9 @@ def pearson(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor
     return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1) + eps)
 
 
-def dist_terms(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+def dist_terms(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(inter, intra): 1 − mean Pearson over samples, and over classes, each ×T², float32."""
     student = F.softmax(student_logits.float() / temperature, dim=1)
     teacher = F.softmax(teacher_logits.float() / temperature, dim=1)
@@ -46,7 +48,9 @@ class RelationDistillation(DistillMethod):
     options = (
         MethodOption("temperature", float, 4.0, "Temperature T of both relation terms.", gt=0, short="-T"),
         MethodOption("beta", float, 1.0, "Weight β of the inter-class relation (per-sample Pearson).", ge=0),
-        MethodOption("gamma", float, 1.0, "Weight γ of the intra-class relation (per-class Pearson over the batch).", ge=0),
+        MethodOption(
+            "gamma", float, 1.0, "Weight γ of the intra-class relation (per-class Pearson over the batch).", ge=0
+        ),
         MethodOption("ce_weight", float, 1.0, "Weight of the CE term on the labels.", ge=0),
     )
 
@@ -57,4 +61,10 @@ class RelationDistillation(DistillMethod):
         ce_each, labelled = self.label_terms(logits, batch)
         ce_sum = ce_each.sum()  # unlabeled samples add no CE (the mean is over the batch)
         loss = self.ce_weight * ce_sum / len(batch) + self.beta * inter + self.gamma * intra
-        return {"loss": loss, "output": logits, "ce": (ce_sum / labelled.sum().clamp_min(1)).detach(), "inter": inter.detach(), "intra": intra.detach()}
+        return {
+            "loss": loss,
+            "output": logits,
+            "ce": (ce_sum / labelled.sum().clamp_min(1)).detach(),
+            "inter": inter.detach(),
+            "intra": intra.detach(),
+        }

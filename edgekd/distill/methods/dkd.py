@@ -28,7 +28,9 @@ from edgekd.distill.methods.options import MethodOption
 from edgekd.distill.mixing import MixedBatch
 
 
-def dkd_terms(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+def dkd_terms(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, target: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(TCKD, NCKD), each the batch mean ×T², float32.
 
     Args:
@@ -61,7 +63,14 @@ class DecoupledKD(DistillMethod):
         MethodOption("alpha", float, 1.0, "Weight α of TCKD (the target class's binary KL).", ge=0),
         MethodOption("beta", float, 8.0, "Weight β of NCKD (KL over the non-target classes).", ge=0),
         MethodOption("ce_weight", float, 1.0, "Weight of the CE term on the labels.", ge=0),
-        MethodOption("warmup", float, 0.1, "Share of the run (in steps) over which the distillation term ramps up linearly from 0.", ge=0, le=1),
+        MethodOption(
+            "warmup",
+            float,
+            0.1,
+            "Share of the run (in steps) over which the distillation term ramps up linearly from 0.",
+            ge=0,
+            le=1,
+        ),
     )
 
     @classmethod
@@ -102,5 +111,11 @@ class DecoupledKD(DistillMethod):
         self._seen += len(batch)
         weight = self.warmup_weight()
         loss = self.ce_weight * ce_sum / len(batch) + weight * (self.alpha * tckd + self.beta * nckd)
-        return {"loss": loss, "output": logits, "ce": ce.detach(), "tckd": tckd.detach(), "nckd": nckd.detach(),
-                "kd_weight": torch.tensor(weight, device=logits.device)}
+        return {
+            "loss": loss,
+            "output": logits,
+            "ce": ce.detach(),
+            "tckd": tckd.detach(),
+            "nckd": nckd.detach(),
+            "kd_weight": torch.tensor(weight, device=logits.device),
+        }

@@ -21,8 +21,8 @@ from edgekd.distill.losses import hint_loss
 from edgekd.distill.methods.base import register
 from edgekd.distill.methods.kd import KnowledgeDistillation
 from edgekd.distill.methods.options import MethodOption
-from edgekd.errors import ConfigError
 from edgekd.engine import Predictions
+from edgekd.errors import ConfigError
 from edgekd.models.features import FeatureTaps, auto_pair, layer_shape
 
 
@@ -57,18 +57,33 @@ class FitNet(KnowledgeDistillation):
     length, within the run's epochs), beta (weight of the hint loss in stage 2)."""
 
     options = KnowledgeDistillation.options + (
-        MethodOption("hint_layer", str, None, "Teacher layer (module path; default: timm stage with the guided layer's stride)."),
+        MethodOption(
+            "hint_layer", str, None, "Teacher layer (module path; default: timm stage with the guided layer's stride)."
+        ),
         MethodOption("guided_layer", str, None, "Student layer (module path; default: its middle timm stage)."),
         MethodOption("hint_epochs", int, 1, "Epochs of stage 1 (hint regression), counted within --epochs.", ge=0),
         MethodOption("beta", float, 0.0, "Weight β of the hint loss added to KD in stage 2 (0: KD alone).", ge=0),
-        MethodOption("stage_schedule", str, "shared", "lr schedule of the two stages: shared (one cosine over --epochs) or per-stage (stage 2 restarts warm-up and cosine).", choices=("shared", "per-stage")),
+        MethodOption(
+            "stage_schedule",
+            str,
+            "shared",
+            "lr schedule of the two stages: shared (one cosine over --epochs) or per-stage (stage 2 restarts warm-up and cosine).",
+            choices=("shared", "per-stage"),
+        ),
     )
 
     def __init__(self, student: nn.Module, student_input: ModelInput, targets, **settings):
         super().__init__(student, student_input, targets, **settings)
         teacher, teacher_spec = targets.bank.models[0], targets.bank.teachers[0].input
         spec = student_input.spec
-        self.hint_layer, self.guided_layer = auto_pair(teacher, student, student_size=spec.size, student_chans=spec.in_chans, hint_layer=self.hint_layer, guided_layer=self.guided_layer)
+        self.hint_layer, self.guided_layer = auto_pair(
+            teacher,
+            student,
+            student_size=spec.size,
+            student_chans=spec.in_chans,
+            hint_layer=self.hint_layer,
+            guided_layer=self.guided_layer,
+        )
         self.hint_shape = layer_shape(teacher, self.hint_layer, teacher_spec.size, teacher_spec.in_chans)
         self.guided_shape = layer_shape(student, self.guided_layer, spec.size, spec.in_chans)
         self.adapter = build_adapter(self.guided_shape, self.hint_shape)
@@ -86,12 +101,15 @@ class FitNet(KnowledgeDistillation):
                 "--epochs counts both FitNet stages and stage 2 (KD) needs at least one epoch."
             )
         if config.train.compile:
-            raise ConfigError("--compile is not supported with --method fitnet (its hint stage stops the student mid-forward); drop --compile.")
+            raise ConfigError(
+                "--compile is not supported with --method fitnet (its hint stage stops the student mid-forward); drop --compile."
+            )
 
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
-            "hint_shape": list(self.hint_shape), "guided_shape": list(self.guided_shape),
+            "hint_shape": list(self.hint_shape),
+            "guided_shape": list(self.guided_shape),
             "adapter": " → ".join(type(m).__name__ for m in self.adapter),
         }
 
@@ -103,10 +121,15 @@ class FitNet(KnowledgeDistillation):
         from torch.nn.parallel import DistributedDataParallel
 
         device_ids = [device.index] if device.type == "cuda" else None
-        if any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in self.student.parameters()):
+        if any(
+            p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+            for p in self.student.parameters()
+        ):
             # Match the student's layout, or DDP's gradient buckets mismatch the adapter's grads.
             self.adapter.to(memory_format=torch.channels_last)
-        self.__dict__["side_call"] = DistributedDataParallel(self.side, device_ids=device_ids, find_unused_parameters=True)
+        self.__dict__["side_call"] = DistributedDataParallel(
+            self.side, device_ids=device_ids, find_unused_parameters=True
+        )
 
     def schedule_restarts(self) -> tuple[int, ...]:
         return (self.hint_epochs,) if self.stage_schedule == "per-stage" and self.hint_epochs > 0 else ()

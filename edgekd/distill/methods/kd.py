@@ -24,8 +24,21 @@ from edgekd.distill.methods.options import MethodOption
 # learnt from). `edgekd distill --lr` defaults to `edgekd.distill.config.DEFAULT_LR`.
 KD_OPTIONS = (
     MethodOption("temperature", float, 4.0, "KD temperature T.", gt=0, short="-T"),
-    MethodOption("alpha", float, 0.5, "Weight α of the soft term in the KD loss (1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T)).", ge=0, le=1),
-    MethodOption("kd_loss", str, "kl", "Soft term: kl (Hinton) or kl-std (KL of per-sample standardized logits, Sun et al. 2024).", choices=("kl", "kl-std")),
+    MethodOption(
+        "alpha",
+        float,
+        0.5,
+        "Weight α of the soft term in the KD loss (1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T)).",
+        ge=0,
+        le=1,
+    ),
+    MethodOption(
+        "kd_loss",
+        str,
+        "kl",
+        "Soft term: kl (Hinton) or kl-std (KL of per-sample standardized logits, Sun et al. 2024).",
+        choices=("kl", "kl-std"),
+    ),
 )
 
 
@@ -40,7 +53,9 @@ class KnowledgeDistillation(DistillMethod):
     def describe(self):
         return {**super().describe(), "ensemble": self.ensemble}
 
-    def kd_terms(self, logits: torch.Tensor, batch: Batch, teacher_logits: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    def kd_terms(
+        self, logits: torch.Tensor, batch: Batch, teacher_logits: list[torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         """The KD loss and its terms for student `logits` and the teachers' logits.
 
         Per sample: labelled ones (label >= 0) take (1−α)·CE + α·T²·KL (CE of both labels by λ

@@ -22,7 +22,9 @@ STAGE_SPECS: tuple[StageSpec, ...] = (
 )
 
 if tuple(spec.name for spec in STAGE_SPECS) != STAGES:
-    raise RuntimeError(f"the stage registry {[s.name for s in STAGE_SPECS]} and Pipeline's stage fields {list(STAGES)} differ")
+    raise RuntimeError(
+        f"the stage registry {[s.name for s in STAGE_SPECS]} and Pipeline's stage fields {list(STAGES)} differ"
+    )
 
 SPECS: dict[str, StageSpec] = {spec.name: spec for spec in STAGE_SPECS}
 PLANNERS: dict[str, Planner] = {spec.name: spec.plan for spec in STAGE_SPECS}

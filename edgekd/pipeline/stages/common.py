@@ -12,6 +12,7 @@ from edgekd.errors import ConfigError, EdgekdError
 from edgekd.pipeline.config import Pipeline
 from edgekd.pipeline.plan import Artefact
 
+
 def data_identity(data: DataConfig) -> tuple[dict[str, Path], dict[str, Any]]:
     """What makes a dataset spec the same data as last time, cheaply.
 

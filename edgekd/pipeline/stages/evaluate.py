@@ -24,8 +24,13 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         out_dir = ctx.stage_dir("eval") / artefact.name
         uses_teacher = teacher is not None and artefact is not teacher
         config = EvalConfig(
-            artefact=artefact.path, out_dir=out_dir, split=section.split, teacher=teacher_eval if uses_teacher else None,
-            device=section.device, threads=section.threads, batch_size=section.batch_size,
+            artefact=artefact.path,
+            out_dir=out_dir,
+            split=section.split,
+            teacher=teacher_eval if uses_teacher else None,
+            device=section.device,
+            threads=section.threads,
+            batch_size=section.batch_size,
         )
         try:
             config.validate()
@@ -49,5 +54,17 @@ def _run(artefact: Artefact, config: EvalConfig, inputs) -> StageRun:
         summary = f"top-1 {result.top1:.2f} %" + (f", agreement {agreement:.2f} %" if agreement is not None else "")
         return RunOutcome(outputs=[result.path], summary=summary)
 
-    payload = {"eval": without(config.describe(), "artefact", "out_dir", "teacher"), "with_teacher": config.teacher is not None}
-    return StageRun("eval", artefact.name, config.out_dir, payload, inputs, action, description=f"{config.split} split of {artefact.path}", expected_outputs=[eval_json])
+    payload = {
+        "eval": without(config.describe(), "artefact", "out_dir", "teacher"),
+        "with_teacher": config.teacher is not None,
+    }
+    return StageRun(
+        "eval",
+        artefact.name,
+        config.out_dir,
+        payload,
+        inputs,
+        action,
+        description=f"{config.split} split of {artefact.path}",
+        expected_outputs=[eval_json],
+    )

@@ -32,7 +32,9 @@ def _students(ctx: PlanContext) -> list[Artefact]:
     run_ids = [s.source.split("/", 1)[-1] for s in students]
     unknown = [name for name in section.students if name not in run_ids]
     if unknown:
-        raise ConfigError(f"{ctx.pipeline.where('export', 'students')}: 'export.students' names '{unknown[0]}', which is not a distill run (runs: {', '.join(run_ids)}).")
+        raise ConfigError(
+            f"{ctx.pipeline.where('export', 'students')}: 'export.students' names '{unknown[0]}', which is not a distill run (runs: {', '.join(run_ids)})."
+        )
     return [s for s, run_id in zip(students, run_ids) if not section.students or run_id in section.students]
 
 
@@ -47,7 +49,9 @@ def _qad_options(options: dict, config: ExportConfig) -> dict:
 def _expected(config: ExportConfig, out_dir: Path, name: str, source: str, qad: bool = False) -> list[Artefact]:
     """The ONNX files export will write (TensorRT engines are only known once built)."""
     targets = ((QAD_TARGET,) if qad else ()) + config.int8_targets
-    files = [f"{name}.onnx"] + ([f"{name}.fp16.onnx"] if config.fp16 else []) + [f"{name}.int8-{t}.onnx" for t in targets]
+    files = (
+        [f"{name}.onnx"] + ([f"{name}.fp16.onnx"] if config.fp16 else []) + [f"{name}.int8-{t}.onnx" for t in targets]
+    )
     return [Artefact(f, "artefact", out_dir / f, source) for f in files]
 
 
@@ -59,7 +63,9 @@ def plan(ctx: PlanContext) -> list[StageRun]:
     if section.calib is not None:
         calib = Path(section.calib)
         if not calib.is_file():
-            raise ConfigError(f"{ctx.pipeline.where('export', 'calib')}: 'export.calib': calibration spec not found: {calib} (paths are relative to where you run edgekd).")
+            raise ConfigError(
+                f"{ctx.pipeline.where('export', 'calib')}: 'export.calib': calibration spec not found: {calib} (paths are relative to where you run edgekd)."
+            )
         inputs_extra["calibration spec"] = calib
     qad_runs = quantized_runs(ctx.pipeline.distill)
     runs = []
@@ -71,9 +77,13 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         try:
             config = ExportConfig(checkpoint=student.path, out=out_dir, name=name, **section.options()).validate()
             if qad:
-                config = ExportConfig(checkpoint=student.path, out=out_dir, name=name, **_qad_options(section.options(), config)).validate()
+                config = ExportConfig(
+                    checkpoint=student.path, out=out_dir, name=name, **_qad_options(section.options(), config)
+                ).validate()
         except (EdgekdError, TypeError) as exc:
-            raise section_error(ctx.pipeline, exc if isinstance(exc, EdgekdError) else ConfigError(str(exc)), "export") from exc
+            raise section_error(
+                ctx.pipeline, exc if isinstance(exc, EdgekdError) else ConfigError(str(exc)), "export"
+            ) from exc
         source = f"export/{run_id}"
         expected = _expected(config, out_dir, name, source, qad)
         runs.append(_run(run_id, config, {**artefact_inputs(student), **inputs_extra}, expected, source))
@@ -83,11 +93,23 @@ def plan(ctx: PlanContext) -> list[StageRun]:
 def _run(run_id: str, config: ExportConfig, inputs, expected: list[Artefact], source: str) -> StageRun:
     def action(progress: Progress, resume: bool) -> RunOutcome:
         result = export(config, progress)
-        produced = [Artefact(r.path.name, "artefact", r.path, source) for r in result.artefacts if r.kind in DEPLOYABLE_KINDS]
+        produced = [
+            Artefact(r.path.name, "artefact", r.path, source) for r in result.artefacts if r.kind in DEPLOYABLE_KINDS
+        ]
         written = [r.path for r in result.artefacts] + [result.summary_path]
         parts = [f"{r.path.name} ({r.size_bytes / 1e6:.2f} MB)" for r in result.artefacts if r.kind in DEPLOYABLE_KINDS]
         return RunOutcome(outputs=written, artefacts=produced, summary=", ".join(parts))
 
     payload = {"export": without(config.describe(), "checkpoint", "out", "calib"), "calib": config.calib is not None}
     description = ", ".join(a.name for a in expected) + (" + TensorRT engines" if config.trt else "")
-    return StageRun("export", run_id, config.out, payload, inputs, action, expected, description=description, artefacts_unknown=config.trt)
+    return StageRun(
+        "export",
+        run_id,
+        config.out,
+        payload,
+        inputs,
+        action,
+        expected,
+        description=description,
+        artefacts_unknown=config.trt,
+    )

@@ -26,7 +26,9 @@ def plan(ctx: PlanContext) -> list[StageRun]:
     if baseline is not None:
         baseline = baseline / "report.json" if baseline.is_dir() else baseline
         if not baseline.is_file():
-            raise ConfigError(f"{ctx.pipeline.where('gate', 'baseline')}: 'gate.baseline': report not found: {baseline} (paths are relative to where you run edgekd).")
+            raise ConfigError(
+                f"{ctx.pipeline.where('gate', 'baseline')}: 'gate.baseline': report not found: {baseline} (paths are relative to where you run edgekd)."
+            )
         inputs["baseline"] = baseline
 
     def action(progress: Progress, resume: bool) -> RunOutcome:
@@ -38,4 +40,15 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         return RunOutcome(outputs=list(written.values()), summary=summary, passed=result.passed)
 
     payload = {"gate": thresholds.model_dump()}
-    return [StageRun("gate", "gate", out_dir, payload, inputs, action, description=f"{len(thresholds.active())} thresholds on {report_json}", expected_outputs=[out_dir / "gate.md"])]
+    return [
+        StageRun(
+            "gate",
+            "gate",
+            out_dir,
+            payload,
+            inputs,
+            action,
+            description=f"{len(thresholds.active())} thresholds on {report_json}",
+            expected_outputs=[out_dir / "gate.md"],
+        )
+    ]

@@ -21,14 +21,20 @@ def plan(ctx: PlanContext) -> list[StageRun]:
     section = ctx.pipeline.profile
     teacher = ctx.teacher()
     machine = system_facts()["fingerprint"]
-    timing = TimingConfig(warmup_ms=section.warmup_ms, duration_s=section.duration_s, min_iterations=section.min_iterations)
+    timing = TimingConfig(
+        warmup_ms=section.warmup_ms, duration_s=section.duration_s, min_iterations=section.min_iterations
+    )
     runs = []
     for artefact in ctx.all_artefacts(*consumes):
         if artefact is teacher and not section.include_teacher:
             continue
         config = ProfileConfig(
-            artefact=artefact.path, out_dir=ctx.stage_dir("profile") / artefact.name, device=section.device,
-            batches=tuple(section.batches), threads=section.threads, timing=timing,
+            artefact=artefact.path,
+            out_dir=ctx.stage_dir("profile") / artefact.name,
+            device=section.device,
+            batches=tuple(section.batches),
+            threads=section.threads,
+            timing=timing,
         )
         try:
             # Whether CUDA is visible is the target machine's business (a Jetson pipeline
@@ -50,12 +56,23 @@ def _run(artefact: Artefact, config: ProfileConfig, machine: str) -> StageRun:
     payload = {"profile": without(config.describe(), "artefact", "out_dir")}
     batches = ",".join(map(str, config.batches))
     return StageRun(
-        "profile", artefact.name, config.out_dir, payload, artefact_inputs(artefact), action, machine=machine,
-        description=f"{artefact.path.name} on {config.device}, batch {batches}", expected_outputs=[profile_json],
+        "profile",
+        artefact.name,
+        config.out_dir,
+        payload,
+        artefact_inputs(artefact),
+        action,
+        machine=machine,
+        description=f"{artefact.path.name} on {config.device}, batch {batches}",
+        expected_outputs=[profile_json],
     )
 
 
 def _summary(payload: dict) -> str:
-    """"b1 median 0.21 ms, b32 median 2.9 ms" from a profile.json payload."""
-    parts = [f"b{entry['batch']} median {entry['median_ms']:.3g} ms" for entry in payload.get("batches", []) if "median_ms" in entry]
+    """ "b1 median 0.21 ms, b32 median 2.9 ms" from a profile.json payload."""
+    parts = [
+        f"b{entry['batch']} median {entry['median_ms']:.3g} ms"
+        for entry in payload.get("batches", [])
+        if "median_ms" in entry
+    ]
     return ", ".join(parts)

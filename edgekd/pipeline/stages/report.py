@@ -21,10 +21,16 @@ def plan(ctx: PlanContext) -> list[StageRun]:
     results = [*ctx.outputs.get("eval", []), *ctx.outputs.get("profile", [])]
     # Training logs: those the pipeline's own training runs write, and a given teacher's if it has one.
     curves = [a.path.parent / "metrics.jsonl" for a in artefacts if a.role in ("teacher", "student")]
-    curves = [p for p, a in zip(curves, [a for a in artefacts if a.role in ("teacher", "student")]) if a.source != "given" or p.exists()]
+    curves = [
+        p
+        for p, a in zip(curves, [a for a in artefacts if a.role in ("teacher", "student")])
+        if a.source != "given" or p.exists()
+    ]
     teacher = ctx.teacher()
     config = ReportConfig(
-        inputs=tuple([a.path for a in artefacts] + results + curves), out_dir=out_dir, teacher=teacher.path if teacher else None,
+        inputs=tuple([a.path for a in artefacts] + results + curves),
+        out_dir=out_dir,
+        teacher=teacher.path if teacher else None,
         title=section.title or f"edgekd report: {ctx.pipeline.name}",
     )
     inputs = {**artefact_inputs(*artefacts), **{f"{p.parent.name}/{p.name}": p for p in results + curves}}
@@ -40,5 +46,15 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         return RunOutcome(outputs=[result.json_path, result.markdown_path, result.html_path], summary=summary)
 
     payload = {"report": without(config.describe(), "inputs", "out_dir", "teacher")}
-    return [StageRun("report", "report", out_dir, payload, inputs, action, description=f"{len(results)} eval/profile files", expected_outputs=[report_json])]
-
+    return [
+        StageRun(
+            "report",
+            "report",
+            out_dir,
+            payload,
+            inputs,
+            action,
+            description=f"{len(results)} eval/profile files",
+            expected_outputs=[report_json],
+        )
+    ]

@@ -23,12 +23,23 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         except EdgekdError as exc:
             raise section_error(ctx.pipeline, exc, "teacher", "path") from exc
         artefact = Artefact(NAME, "teacher", path, "given")
-        return [StageRun("teacher", "teacher", out_dir, {"path": str(path)}, {}, None, [artefact], description=f"using {path}")]
+        return [
+            StageRun(
+                "teacher", "teacher", out_dir, {"path": str(path)}, {}, None, [artefact], description=f"using {path}"
+            )
+        ]
 
     data = ctx.pipeline.data.to_config()
     config = TeacherConfig(
-        arch=section.arch, out_dir=out_dir, data=data, train=section.train_config(), img_size=section.img_size,
-        pretrained=section.pretrained, in_chans=section.in_chans, label_smoothing=section.label_smoothing, device=section.device,
+        arch=section.arch,
+        out_dir=out_dir,
+        data=data,
+        train=section.train_config(),
+        img_size=section.img_size,
+        pretrained=section.pretrained,
+        in_chans=section.in_chans,
+        label_smoothing=section.label_smoothing,
+        device=section.device,
     )
     try:
         config.train.validate()
@@ -49,4 +60,15 @@ def plan(ctx: PlanContext) -> list[StageRun]:
 
     payload = {"teacher": without(config.describe(), "out_dir"), **data_facts}
     description = f"train {section.arch} for {section.epochs} epochs at {section.img_size} px on {data.spec}"
-    return [StageRun("teacher", "teacher", out_dir, payload, inputs, action, [Artefact(NAME, "teacher", weights, "teacher")], description=description)]
+    return [
+        StageRun(
+            "teacher",
+            "teacher",
+            out_dir,
+            payload,
+            inputs,
+            action,
+            [Artefact(NAME, "teacher", weights, "teacher")],
+            description=description,
+        )
+    ]
