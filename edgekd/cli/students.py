@@ -111,6 +111,13 @@ def students_command(
     first_rung_epochs: Annotated[
         int, typer.Option("--first-rung-epochs", help="Shortest run of the halving (epochs).")
     ] = StudentsConfig.first_rung_epochs,
+    rung_budget: Annotated[
+        float,
+        typer.Option(
+            "--rung-budget",
+            help="The short rungs train at most this × --epochs candidate-epochs in all (at least one short run each).",
+        ),
+    ] = StudentsConfig.rung_budget,
     latency_from: Annotated[
         Optional[Path],
         typer.Option(
@@ -167,6 +174,7 @@ def students_command(
         latency_from=latency_from,
         int8=int8,
         first_rung_epochs=first_rung_epochs,
+        rung_budget=rung_budget,
         baseline=baseline,
         seed=seed,
         threads=threads,
@@ -191,6 +199,13 @@ def students_command(
         f"teacher forward passes: {passes['views_computed']} views (distinct views {passes['distinct_views']}) for {passes['runs']} distill runs",
         highlight=False,
     )
+    if result.payload["search_vs_finalist_run"] is not None:
+        out.print(
+            f"search cost: {result.payload['search_wall_time_s']:.1f} s, "
+            f"{result.payload['search_vs_finalist_run']:.2f} × the chosen student's full run "
+            f"({result.payload['finalist_run_wall_time_s']:.1f} s)",
+            highlight=False,
+        )
     out.print(
         f"[bold green]chosen[/] {result.chosen} → {result.run_dir} (edgekd export {result.run_dir} …)  summary {result.summary_path}",
         highlight=False,

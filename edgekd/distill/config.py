@@ -66,6 +66,9 @@ class DistillConfig:
         from_run: QAD: the trained FP32 student (run directory or student.safetensors) to start from.
         calib: QAD: calibration spec YAML (None: calibration/digits-val.yaml or
             fmnist-val-512.yaml for those datasets).
+        evaluate_test: score the student and the teachers on the test split at the end; False
+            leaves `metrics.test` empty and never reads that split (the student search's short
+            rungs rank on val only). No CLI flag: a library option.
     """
 
     student: str
@@ -97,6 +100,7 @@ class DistillConfig:
     quantize: str | None = None
     from_run: Path | None = None
     calib: Path | None = None
+    evaluate_test: bool = True
 
     def describe(self) -> dict:
         payload = asdict(self)

@@ -246,6 +246,8 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
                 + f"), {part['per_epoch']} per epoch"
             )
     train_data = replace(dataset, train=training_set.split)
+    if not config.evaluate_test:  # an empty test split: the trainer never predicts it
+        train_data.test = replace(dataset.test, labels=dataset.test.labels[:0], images=None, stream=None)
 
     spec = input_spec_for(student_arch, dataset, config.img_size, config.in_chans, config.pretrained)
     torch.manual_seed(config.train.seed)
@@ -301,8 +303,10 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     teacher_val, teacher_test = [], []
     if bank is not None:
         teacher_val = _teacher_predictions(bank, cache, dataset, "val", device, precision, config.train.eval_batch_size)
-        teacher_test = _teacher_predictions(
-            bank, cache, dataset, "test", device, precision, config.train.eval_batch_size
+        teacher_test = (
+            _teacher_predictions(bank, cache, dataset, "test", device, precision, config.train.eval_batch_size)
+            if config.evaluate_test
+            else []
         )
         for teacher, val in zip(teachers, teacher_val):
             val_top1 = _top1(val)  # None without a val split: say nothing rather than "nan"

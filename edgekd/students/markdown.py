@@ -117,8 +117,10 @@ def render(payload: dict[str, Any]) -> str:
             "",
             f"Teacher forward passes: **{passes['views_computed']} views** ({passes['training_views_computed']} training epochs + {passes['eval_views_computed']} eval splits; "
             f"distinct views {passes['distinct_views']}) for {passes['runs']} distill runs; {passes['training_batches']} training batches ({passes['batches_per_epoch']} per epoch).",
-            f"Search wall time {payload['wall_time_s']:.0f} s, the finalist's full run {_num(payload['finalist_run_wall_time_s'], 0)} s "
-            f"(× {_num(payload['search_vs_finalist_run'])}; that run read the teacher's logits from the cache for the epochs the rungs had covered).",
+            f"Search wall time {_num(payload.get('search_wall_time_s') or payload['wall_time_s'], 1)} s "
+            f"(without the baseline), the chosen student's full run {_num(payload['finalist_run_wall_time_s'], 1)} s: "
+            f"**{_num(payload['search_vs_finalist_run'])} ×** (that run read the teacher's logits from the cache "
+            "for the epochs the rungs had covered; the short rungs were scored on val only).",
         ]
     if payload.get("chosen"):
         lines += ["", "![val top-1 vs latency](pareto.svg)"]

@@ -28,7 +28,10 @@ def cache_dir(config: StudentsConfig) -> Path:
 
 
 def distill_config(config: StudentsConfig, arch: str, epochs: int, img_size: int) -> DistillConfig:
-    """The shipped `edgekd distill` recipe (KD, its T, α and lr) for `epochs`, from the shared cache."""
+    """The shipped `edgekd distill` recipe (KD, its T, α and lr) for `epochs`, from the shared cache.
+
+    A short rung (fewer epochs than the full schedule) is scored on val only: the test split is
+    for the runs that ship (the finalist, the baseline), and reading it in every rung only costs."""
     return DistillConfig(
         student=arch,
         out_dir=run_dir(config, arch, epochs),
@@ -38,6 +41,7 @@ def distill_config(config: StudentsConfig, arch: str, epochs: int, img_size: int
         teacher_cache=cache_dir(config),
         img_size=img_size,
         device=config.device,
+        evaluate_test=epochs == config.epochs,
     )
 
 

@@ -150,9 +150,12 @@ def _halve(
 
     `cost` receives the wall seconds of each rung (`rung_0`, …) and of the `finalist` run."""
     alive = list(feasible)
-    schedule = halving.rung_epochs(len(alive), config.epochs, config.first_rung_epochs)
+    schedule = halving.rung_epochs(len(alive), config.epochs, config.first_rung_epochs, config.rung_budget)
     progress.log(
-        f"successive halving: {len(alive)} candidates, rungs of {schedule or '–'} epochs, finalist {config.epochs} epochs"
+        f"successive halving: {len(alive)} candidates, rungs of {schedule or '–'} epochs "
+        f"({halving.rung_cost(schedule, len(alive))} candidate-epochs, "
+        f"budget {config.rung_budget:g} × {config.epochs}), "
+        f"finalist {config.epochs} epochs"
     )
     for rung, epochs in enumerate(schedule):
         rung_started = time.perf_counter()
@@ -307,6 +310,8 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
                 f"{fastest.arch} at {fastest.latency_ms:.3f} ms ({fastest.precision}); raise --budget-ms or add faster --candidates (table in {Path(config.out_dir) / 'students.md'})."
             )
         finalist = _halve(config, feasible, img_size, progress, cost)
+        # The search ends with the finalist's run: the baseline after it is a comparison, not search cost.
+        search_wall = time.perf_counter() - started
         baseline = next((c for c in candidates if c.arch == config.baseline), None)
         if baseline is not None and baseline is not finalist and not baseline.dropped:
             phase_started = time.perf_counter()
@@ -324,6 +329,12 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
         )
         wall = time.perf_counter() - started
         final_run = finalist.rungs[-1]
+        ratio = search_wall / final_run["wall_time_s"] if final_run["wall_time_s"] else None
+        if ratio is not None:
+            progress.log(
+                f"search cost: {search_wall:.1f} s of wall time, {ratio:.2f} × the chosen student's own full run "
+                f"({final_run['wall_time_s']:.1f} s)"
+            )
         extra = {
             "chosen": {
                 "arch": finalist.arch,
@@ -344,10 +355,11 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
             "teacher_forward": passes,
             "teacher_latency": teacher_latency,
             "wall_time_s": wall,
+            "search_wall_time_s": search_wall,
             "cost": cost,
             "distill_wall_time_s": sum(r["wall_time_s"] or 0 for r in {r["run"]: r for r in runs}.values()),
             "finalist_run_wall_time_s": final_run["wall_time_s"],
-            "search_vs_finalist_run": wall / final_run["wall_time_s"] if final_run["wall_time_s"] else None,
+            "search_vs_finalist_run": ratio,
         }
         payload = _payload(config, candidates, img_size, dataset, extra)
         path = _write(config, payload)

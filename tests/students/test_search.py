@@ -26,7 +26,10 @@ from edgekd.students.schema import load_students
 pytestmark = pytest.mark.slow  # ~30 s on 2 cores with the teacher fixture: the whole search, for real
 
 CANDIDATES = ("test_resnet", "test_efficientnet", "lcnet_035")
-EPOCHS = 3
+EPOCHS = 4
+# Rungs of 1 and 2 epochs (3·1 + 2·2 = 7 candidate-epochs ≤ 2 × 4): a halving with two distinct
+# rungs; the default budget (1 ×) would rank all three on one 1-epoch rung.
+RUNG_BUDGET = 2.0
 QUICK_TIMING = TimingConfig(warmup_ms=20, duration_s=0.2)
 
 
@@ -58,6 +61,7 @@ def search_config(teacher: Path, out: Path, **overrides) -> StudentsConfig:
         data=DIGITS,
         candidates=CANDIDATES,
         epochs=EPOCHS,
+        rung_budget=RUNG_BUDGET,
         percentile="median",
         timing=QUICK_TIMING,
         exporter="torchscript",
@@ -90,13 +94,20 @@ def test_search_times_every_candidate_halves_and_fully_distils_the_best(search):
         assert Path(fp32["profile"]).is_file()  # the profiler's own profile.json
         assert candidate["rungs"] and candidate["rungs"][0]["epochs"] == 1  # every feasible candidate got the short run
         assert candidate["decision"]
-    # 3 candidates: rung 0 (1 epoch) for 3, rung 1 (2 epochs) for the better 2, the finalist for all 3 epochs.
+    # 3 candidates: rung 0 (1 epoch) for 3, rung 1 (2 epochs) for the better 2, the finalist for all 4 epochs.
     assert sorted(len(c["rungs"]) for c in by_arch.values()) == [1, 2, 3]
     stopped = next(c for c in by_arch.values() if len(c["rungs"]) == 1)
     assert all(stopped["rungs"][0]["val_top1"] <= c["rungs"][0]["val_top1"] for c in by_arch.values())
     chosen = by_arch[result.chosen]
-    assert [r["epochs"] for r in chosen["rungs"]] == [1, 2, 3]
+    assert [r["epochs"] for r in chosen["rungs"]] == [1, 2, EPOCHS]
     assert chosen["decision"].startswith("chosen")
+    # The short rungs are scored on val only; the test split is read by the run that ships.
+    short = [r for c in by_arch.values() for r in c["rungs"] if r["epochs"] < EPOCHS]
+    assert len(short) == 5 and all(r["val_top1"] is not None and r["test_top1"] is None for r in short)
+    rung_card = read_json(Path(short[0]["run"]) / "student.json")
+    assert rung_card["metrics"]["test"] is None and rung_card["provenance"]["config"]["evaluate_test"] is False
+    assert chosen["rungs"][-1]["test_top1"] is not None
+    assert sum(r["epochs"] for r in short) <= RUNG_BUDGET * EPOCHS
     second_rung = [c for c in by_arch.values() if len(c["rungs"]) >= 2]
     assert result.chosen == max(second_rung, key=lambda c: (c["rungs"][1]["val_top1"], -c["latency_ms"]))["arch"]
     assert (
@@ -111,8 +122,15 @@ def test_search_times_every_candidate_halves_and_fully_distils_the_best(search):
     assert f"**Chosen: `{result.chosen}`**" in markdown and "Spearman ρ" in markdown
     svg = (result.summary_path.parent / "pareto.svg").read_text()
     assert svg.startswith("<svg") and "budget 50 ms" in svg and result.chosen in svg
-    assert any(line.startswith("successive halving: 3 candidates") for line in recorder.lines)
-    print(f"search wall time {wall:.1f} s")
+    assert any(line.startswith("successive halving: 3 candidates, rungs of [1, 2] epochs") for line in recorder.lines)
+    # The cost against one full run of the chosen student, recorded and said (a figure, not a claim to assert).
+    assert payload["search_vs_finalist_run"] == pytest.approx(
+        payload["search_wall_time_s"] / payload["finalist_run_wall_time_s"]
+    )
+    assert payload["finalist_run_wall_time_s"] == chosen["rungs"][-1]["wall_time_s"]
+    assert payload["search_wall_time_s"] <= payload["wall_time_s"]
+    assert any(line.startswith("search cost: ") for line in recorder.lines)
+    print(f"search wall time {wall:.1f} s, {payload['search_vs_finalist_run']:.2f} × the chosen student's full run")
 
 
 def test_the_teacher_runs_once_per_view_not_once_per_candidate(search):
@@ -122,7 +140,7 @@ def test_the_teacher_runs_once_per_view_not_once_per_candidate(search):
     assert passes["distinct_views"] == EPOCHS + 2
     assert passes["views_computed"] == passes["distinct_views"]
     runs = passes["runs"]
-    assert runs == 3 + 2 + 1  # six distill runs read those five views
+    assert runs == 3 + 2 + 1  # six distill runs read those six views
     assert passes["training_batches"] == EPOCHS * passes["batches_per_epoch"]
     assert any(line.startswith(f"teacher forward passes: {EPOCHS + 2} views") for line in recorder.lines)
 
@@ -284,6 +302,8 @@ def test_ctrl_c_mid_search_exits_130_and_the_rerun_finishes_it(search, digits_te
         ",".join(CANDIDATES),
         "--epochs",
         str(EPOCHS),
+        "--rung-budget",
+        str(RUNG_BUDGET),
         "--duration",
         "0.2",
         "--exporter",
