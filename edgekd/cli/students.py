@@ -149,7 +149,7 @@ def students_command(
 ) -> None:
     """Time every candidate on the target, distil those within --budget-ms by successive halving from one teacher cache, fully distil the best on val.
 
-    Writes OUT/students.json, OUT/students.md, OUT/pareto.svg; the chosen student's run directory is a normal distill output. Rerun to continue an interrupted search.
+    Writes OUT/students.json, OUT/students.md, OUT/students.svg; the chosen student's run directory is a normal distill output. Rerun to continue an interrupted search.
     """
     if ctx.invoked_subcommand is not None:
         return

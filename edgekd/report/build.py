@@ -30,7 +30,9 @@ from edgekd.report.schema import (
     ParetoPoint,
     Power,
     Report,
+    SearchPoint,
     Speedup,
+    StudentSearch,
 )
 from edgekd.report.sources import Sources, collect, read_artefact, read_curve
 
@@ -340,6 +342,35 @@ def _curves(sources: Sources, records: dict[str, dict[str, Any]], names: dict[st
     return curves
 
 
+def _searches(sources: Sources, out_dir: Path, notes: list[str]) -> list[StudentSearch]:
+    """Each students.json found, as its plot's points; a file the students schema refuses is noted."""
+    from edgekd.students.markdown import search_points  # lazy: edgekd.students imports the report
+    from edgekd.students.schema import load_students
+
+    searches = []
+    for path in sources.searches:
+        try:
+            payload = load_students(path).model_dump(mode="json", by_alias=True)
+        except ConfigError as exc:
+            notes.append(f"skipped {path}: {exc}")
+            continue
+        budget, plot = payload["budget"], path.parent / "students.svg"
+        searches.append(
+            StudentSearch(
+                source=_relative(path, out_dir),
+                budget_ms=budget["ms"],
+                budget_statistic=f"{budget['percentile']} at batch {budget['batch']} on {budget['target']}",
+                chosen=(payload.get("chosen") or {}).get("arch"),
+                baseline=(payload.get("baseline") or {}).get("arch"),
+                spearman_rho=payload["flops_vs_latency"]["spearman_rho"],
+                search_vs_finalist_run=payload.get("search_vs_finalist_run"),
+                plot=_relative(plot, out_dir) if plot.is_file() else None,
+                points=[SearchPoint(**p) for p in search_points(payload)],
+            )
+        )
+    return searches
+
+
 def assemble(sources: Sources, config: ReportConfig) -> Report:
     """Build the `Report` from collected sources (no files written)."""
     out_dir = Path(config.out_dir)
@@ -421,6 +452,7 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
         comparisons=[_comparison(m, teacher, batch) for m in models if teacher is not None and m is not teacher],
         pareto=_pareto(models, batch),
         curves=_curves(sources, records, names, out_dir),
+        student_searches=_searches(sources, out_dir, notes),
         distillation=with_gain_vs_alone(
             [
                 (

@@ -189,6 +189,34 @@ class Curve(_Strict):
     epochs: list[dict[str, Any]]
 
 
+class SearchPoint(_Strict):
+    """One timed candidate of a student search: val top-1 (%) of its longest run (None: not
+    distilled, e.g. over budget) against its measured latency (ms)."""
+
+    arch: str
+    latency_ms: float
+    val_top1: Optional[float] = None
+    epochs: Optional[int] = None
+    status: Literal["chosen", "baseline", "distilled", "not distilled"]
+    on_front: bool = False
+
+
+class StudentSearch(_Strict):
+    """An `edgekd students` search found among the inputs (its students.json, summarised).
+
+    `plot`: its students.svg, relative to the report folder (None: not written there)."""
+
+    source: str
+    budget_ms: float
+    budget_statistic: str
+    chosen: Optional[str] = None
+    baseline: Optional[str] = None
+    spearman_rho: Optional[float] = None
+    search_vs_finalist_run: Optional[float] = None
+    plot: Optional[str] = None
+    points: list[SearchPoint] = Field(default_factory=list)
+
+
 class Report(_Strict):
     """The whole report.json."""
 
@@ -206,6 +234,7 @@ class Report(_Strict):
     pareto: Optional[Pareto] = None
     curves: list[Curve] = Field(default_factory=list)
     distillation: list[Distillation] = Field(default_factory=list)
+    student_searches: list[StudentSearch] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     provenance: dict[str, Any] = Field(default_factory=dict)

@@ -33,13 +33,14 @@ class Sources:
     evals: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
     profiles: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
     curves: list[Path] = field(default_factory=list)
+    searches: list[Path] = field(default_factory=list)  # students.json of `edgekd students` searches
     notes: list[str] = field(default_factory=list)
 
     def files(self) -> list[str]:
         paths = (
             [r["path"] for r in self.artefacts.values()]
             + [str(p) for p, _ in self.evals + self.profiles]
-            + [str(p) for p in self.curves]
+            + [str(p) for p in self.curves + self.searches]
         )
         return sorted(set(paths))
 
@@ -162,9 +163,11 @@ def collect(inputs: list[Path]) -> Sources:
                     sources.artefacts.setdefault(record["sha256"], record)
             elif path.name == "metrics.jsonl":
                 sources.curves.append(path)
+            elif path.name == "students.json":
+                sources.searches.append(path)
             elif path.name.endswith(("eval.json", "profile.json")):
                 _add_result(sources, path)
-    if not (sources.artefacts or sources.evals or sources.profiles):
+    if not (sources.artefacts or sources.evals or sources.profiles or sources.searches):
         raise ConfigError(
             f"nothing to report in {', '.join(map(str, inputs))}: no edgekd artefacts, eval.json or profile.json "
             "(run 'edgekd eval' and 'edgekd profile' first)."

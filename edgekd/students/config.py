@@ -27,7 +27,7 @@ class StudentsConfig:
     Attributes:
         teacher: the teacher's run directory (or edgekd `.safetensors` with its card).
         out_dir: the search folder: candidates/, runs/ (one distill run per candidate and rung),
-            teacher-cache/, students.json, students.md, pareto.svg.
+            teacher-cache/, students.json, students.md, students.svg.
         budget_ms: latency budget per batch (ms) at `batch` on `target`, read at `percentile`.
         budget_vs_teacher: instead of `budget_ms`: this fraction of the teacher's own latency,
             measured in the same run under the same definition (e.g. 0.1: ten times faster).

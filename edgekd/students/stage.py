@@ -3,7 +3,7 @@
 `run(config, progress) -> StudentsResult`: cost and export every candidate, time it on the
 target (or read the target's profile.json files), drop those over budget, distil the rest by
 successive halving from one shared teacher-logit cache, give the finalist the full schedule,
-and write OUT/students.json, OUT/students.md and OUT/pareto.svg. Everything it trains or
+and write OUT/students.json, OUT/students.md and OUT/students.svg. Everything it trains or
 measures is a file reused on the next run, so an interrupted search continues where it stopped.
 """
 
@@ -22,10 +22,11 @@ from edgekd.engine import Progress, SilentProgress
 from edgekd.errors import ConfigError
 from edgekd.models import read_card, resolve_model_path
 from edgekd.profile.system import system_facts
+from edgekd.report.search_plot import plot_unavailable
 from edgekd.students import halving, latency
 from edgekd.students.candidates import Candidate, export_candidate, prepare, resolve_candidates
 from edgekd.students.config import LOCAL_TARGETS, StudentsConfig
-from edgekd.students.markdown import pareto_svg, render
+from edgekd.students.markdown import render, students_svg
 from edgekd.students.runs import distil, teacher_passes
 from edgekd.students.schema import STUDENTS_SCHEMA, StudentsFile
 
@@ -212,12 +213,16 @@ def _payload(
     }
 
 
-def _write(config: StudentsConfig, payload: dict[str, Any]) -> Path:
+def _write(config: StudentsConfig, payload: dict[str, Any], progress: Progress) -> Path:
     out = Path(config.out_dir)
     StudentsFile.from_payload(payload, "students.json")  # a bug here must not ship a file its readers refuse
     write_json(out / "students.json", payload)
-    atomic_write_text(out / "students.md", render(payload))
-    atomic_write_text(out / "pareto.svg", pareto_svg(payload))
+    missing = plot_unavailable()  # the plot is optional: the search's figures are all in the json and md
+    if missing:
+        progress.log(missing)
+    else:
+        atomic_write_text(out / "students.svg", students_svg(payload))
+    atomic_write_text(out / "students.md", render(payload, plotted=not missing))
     return out / "students.json"
 
 
@@ -301,6 +306,7 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
                         "cost": cost,
                     },
                 ),
+                progress,
             )
             if not timed:
                 raise ConfigError("no candidate exported and was timed; see students.json for why each was dropped.")
@@ -362,7 +368,7 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
             "search_vs_finalist_run": ratio,
         }
         payload = _payload(config, candidates, img_size, dataset, extra)
-        path = _write(config, payload)
+        path = _write(config, payload, progress)
         return StudentsResult(finalist.arch, Path(final_run["run"]), candidates, path, payload)
     finally:
         torch.set_num_threads(previous_threads)

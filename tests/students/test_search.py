@@ -120,8 +120,10 @@ def test_search_times_every_candidate_halves_and_fully_distils_the_best(search):
     assert sorted(check["top5_by_flops"]) == sorted(check["top5_by_latency"]) == sorted(CANDIDATES)
     markdown = (result.summary_path.parent / "students.md").read_text()
     assert f"**Chosen: `{result.chosen}`**" in markdown and "Spearman ρ" in markdown
-    svg = (result.summary_path.parent / "pareto.svg").read_text()
-    assert svg.startswith("<svg") and "budget 50 ms" in svg and result.chosen in svg
+    svg = (result.summary_path.parent / "students.svg").read_text()
+    assert svg.startswith("<svg") and "budget 50 ms" in svg and "chosen" in svg
+    assert all(f"{arch} (" in svg for arch in CANDIDATES)  # every candidate labelled with its run's epochs
+    assert "![val top-1 vs latency](students.svg)" in markdown
     assert any(line.startswith("successive halving: 3 candidates, rungs of [1, 2] epochs") for line in recorder.lines)
     # The cost against one full run of the chosen student, recorded and said (a figure, not a claim to assert).
     assert payload["search_vs_finalist_run"] == pytest.approx(
@@ -212,6 +214,69 @@ def test_no_candidate_within_budget_exits_2_naming_the_fastest(search, digits_te
     assert "Traceback" not in code.stderr
     assert payload["chosen"] is None and all(c["decision"].startswith("over budget") for c in payload["candidates"])
     assert not (tmp_path / "runs").exists()
+    # The plot still shows what was measured: every candidate at its latency, none distilled, the budget.
+    svg = (tmp_path / "students.svg").read_text()
+    assert "timed, not distilled (over budget)" in svg and "budget 1e-06 ms" in svg
+
+
+def _without_matplotlib(*args) -> subprocess.CompletedProcess:
+    """`edgekd ARGS…` in a real process where `import matplotlib` fails, as on an install without it."""
+    code = "import sys; sys.modules['matplotlib'] = None; from edgekd.cli import main; main(sys.argv[1:])"
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=300, env=os.environ
+    )
+
+
+def test_without_matplotlib_the_search_says_so_and_writes_everything_else(search, digits_teacher, tmp_path):
+    result, _, _ = search
+    shutil.copytree(result.summary_path.parent / "candidates", tmp_path / "candidates")
+    done = _without_matplotlib(
+        "students",
+        "--teacher",
+        digits_teacher,
+        "--data",
+        "digits",
+        "--budget-ms",
+        "0.000001",
+        "--percentile",
+        "median",
+        "--candidates",
+        ",".join(CANDIDATES),
+        "--exporter",
+        "torchscript",
+        "--out",
+        tmp_path,
+        "--device",
+        "cpu",
+    )
+    assert done.returncode == 2, done.stderr[-2000:]  # no candidate within 1e-06 ms, as before
+    assert "matplotlib is not installed, so the search plot was not drawn: pip install matplotlib" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "students.json").is_file() and not (tmp_path / "students.svg").exists()
+    assert "students.svg" not in (tmp_path / "students.md").read_text()
+    report = _without_matplotlib("report", result.summary_path, "--out", tmp_path / "report")
+    assert report.returncode == 0, report.stderr[-2000:]
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "matplotlib is not installed" in html and f"chosen {result.chosen}" in html
+
+
+def test_the_report_shows_the_search_plot_when_given_the_search(search, tmp_path, run_cli):
+    result, _, _ = search
+    out = result.summary_path.parent
+    code = run_cli("report", out / "students.json", result.run_dir, "--out", tmp_path)
+    assert code.code == 0, code.stderr
+    report = read_json(tmp_path / "report.json")
+    (found,) = report["student_searches"]
+    assert found["chosen"] == result.chosen and found["budget_ms"] == 50.0
+    assert (tmp_path / found["plot"]).resolve() == (out / "students.svg").resolve()
+    statuses = {p["arch"]: p["status"] for p in found["points"]}
+    assert statuses[result.chosen] == "chosen" and sorted(statuses) == sorted(CANDIDATES)
+    assert found["search_vs_finalist_run"] == pytest.approx(result.payload["search_vs_finalist_run"])
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Student search" in markdown and f"]({found['plot']})" in markdown
+    html = (tmp_path / "report.html").read_text()
+    figure = html[html.index("Student search: val top-1 vs latency") - 20000 :]
+    assert "<svg" in figure and f"chosen {result.chosen}" in html  # inline: report.html stays self-contained
 
 
 def test_latency_from_reads_the_targets_profile_files(digits_teacher, tmp_path):
