@@ -1,4 +1,4 @@
-"""The distillation stage: `distill(DistillConfig, progress) -> DistillResult`.
+"""The distillation stage: `run(DistillConfig, progress) -> DistillResult`.
 
 Loads the teachers and the data, checks they agree on the classes, builds the method's
 training task, runs the shared `Trainer` (checkpoint every epoch, `--resume`, Ctrl-C, NaN
@@ -169,7 +169,7 @@ def _load_teachers(config: DistillConfig) -> list[Teacher]:
     ]
 
 
-def distill(config: DistillConfig, progress: Progress | None = None) -> DistillResult:
+def run(config: DistillConfig, progress: Progress | None = None) -> DistillResult:
     """Train `config.student` with `config.method` and save it in `config.out_dir`.
 
     Args:
@@ -187,9 +187,12 @@ def distill(config: DistillConfig, progress: Progress | None = None) -> DistillR
         return _distill(config, progress)
 
 
+distill = run  # the former name, kept for the notebooks and tests that call it
+
+
 def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     started = time.perf_counter()
-    config.validate(tuple(METHODS))
+    config = config.validate(tuple(METHODS))
     qad = None
     if config.quantize is not None:  # quantization-aware distillation: see edgekd.distill.qad
         qad, config = QadRun.prepare(config)

@@ -474,7 +474,7 @@ def quantize_counts(path: Path, pre: Path, recipe: QuantRecipe) -> dict:
     return count_qdq(path, dict(weighted_nodes(pre)), recipe)
 
 
-def export(config: ExportConfig, progress: Progress | None = None) -> ExportResult:
+def run(config: ExportConfig, progress: Progress | None = None) -> ExportResult:
     """Run the export stage; see `ExportConfig` for the options.
 
     Returns:
@@ -490,6 +490,9 @@ def export(config: ExportConfig, progress: Progress | None = None) -> ExportResu
     progress = progress or SilentProgress()
     with folder_lock(config.out, log=progress.log):
         return _export(config, progress)
+
+
+export = run  # the former name, kept for the notebooks and tests that call it
 
 
 def _export(config: ExportConfig, progress: Progress) -> ExportResult:

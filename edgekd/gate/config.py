@@ -1,7 +1,10 @@
-"""The gate's thresholds: one typed model shared by `edgekd gate` flags and a pipeline's `gate:` section."""
+"""The gate's thresholds (one typed model shared by `edgekd gate` flags and a pipeline's `gate:` section)
+and `GateConfig`, what one gate run judges."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
@@ -84,3 +87,25 @@ GateThresholds = create_model(
     "and how they are judged (`_GateOptions`).",
     **{check.field: (Optional[float], check.pydantic_field()) for check in GATE_CHECKS},
 )
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Options of the gate stage.
+
+    Attributes:
+        report: report.json (or a folder holding one) to judge.
+        thresholds: what the release must satisfy.
+        baseline: an earlier report.json for the vs-baseline checks (None: none).
+    """
+
+    report: Path
+    thresholds: GateThresholds
+    baseline: Path | None = None
+
+    def validate(self) -> GateConfig:
+        """Refuse a gate with nothing to check; returns self."""
+        if not self.thresholds.active():
+            flags = ", ".join(check.flag for check in GATE_CHECKS)
+            raise ConfigError(f"no threshold set: give at least one of {flags} (or a pipeline's gate: section).")
+        return self

@@ -2,7 +2,7 @@
 
 Every artefact goes through the inference-backend layer and the same timing loop, so the
 teacher, the student and each exported artefact are measured under one latency definition.
-`edgekd profile` is a thin layer over `profile`.
+`edgekd profile` is a thin layer over `run`.
 
 profile.json (schema `edgekd.profile/1`, documented in docs/evaluate-profile-report.md):
 `artefact`, `backend` (+ threads), `latency_definition`, `timing`, `batches` (one
@@ -57,7 +57,8 @@ class ProfileConfig:
     timing: TimingConfig = field(default_factory=TimingConfig)
     seed: int = 0
 
-    def validate(self) -> None:
+    def validate(self) -> ProfileConfig:
+        """Check every option once; returns self."""
         check_backend_name(self.backend)
         if not self.batches or any(b < 1 for b in self.batches):
             raise ConfigError(
@@ -70,6 +71,7 @@ class ProfileConfig:
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ConfigError(f"unknown device '{self.device}': use cpu, cuda or cuda:N.")
         self.timing.validate()
+        return self
 
     def describe(self) -> dict[str, Any]:
         payload = asdict(self)
@@ -134,14 +136,14 @@ def profile_batch(backend: Backend, batch: int, config: ProfileConfig, name: str
     return entry
 
 
-def profile(config: ProfileConfig, progress: Progress | None = None) -> ProfileResult:
+def run(config: ProfileConfig, progress: Progress | None = None) -> ProfileResult:
     """Time an artefact at each batch size and write `profile.json`.
 
     Returns:
         The path written and its payload; per batch: mean/median/p90/p95/p99/min/max latency
         (ms) and throughput (img/s = batch / mean latency).
     """
-    config.validate()
+    config = config.validate()
     progress = progress or SilentProgress()
     artefact = resolve_artefact(config.artefact)
     threads = config.threads or torch.get_num_threads()
@@ -184,3 +186,6 @@ def profile(config: ProfileConfig, progress: Progress | None = None) -> ProfileR
     path = out_dir / "profile.json"
     write_json(path, payload)
     return ProfileResult(path, payload)
+
+
+profile = run  # the former name, kept for the notebooks and tests that call it

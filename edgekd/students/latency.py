@@ -11,10 +11,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from edgekd import profile as profile_stage
 from edgekd.artifacts import read_json, sha256_file
 from edgekd.engine import Progress
 from edgekd.errors import DataError
-from edgekd.profile import ProfileConfig, TimingConfig, profile
+from edgekd.profile import ProfileConfig, TimingConfig
 from edgekd.records import PROFILE_SCHEMA
 from edgekd.students.candidates import Candidate
 
@@ -50,7 +51,7 @@ def measure(
         )
         if entry is not None and same:
             return {**entry, "profile": str(path)}
-    result = profile(
+    result = profile_stage.run(
         ProfileConfig(
             onnx, out_dir=folder, backend=backend, device=device, batches=(batch,), threads=threads, timing=timing
         ),
