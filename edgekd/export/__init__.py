@@ -9,7 +9,8 @@ Python API first (the CLI's `edgekd export` is a thin layer over it)::
 """
 
 from edgekd.export.config import CALIB_METHODS, EXPORTERS, INT8_TARGETS, ExportConfig
-from edgekd.export.stage import ArtefactRecord, ExportResult, export, run
+from edgekd.export.records import ArtefactRecord
+from edgekd.export.stage import ExportResult, export, run
 
 __all__ = [
     "CALIB_METHODS",
