@@ -144,10 +144,14 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
 
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    key = f"distill|{student_arch}|{dataset.fingerprint}|{config.train.describe()}|{spec}|{task.describe()}|{[t.cache_id for t in teachers]}|{config.pretrained}|{training_set.fingerprint}"
+    key = (
+        f"distill|{student_arch}|{dataset.fingerprint}|{config.train.describe()}|{spec}|{task.describe()}"
+        f"|{[t.cache_id for t in teachers]}|{config.pretrained}|{training_set.fingerprint}"
+    )
     trainer = Trainer(config.train, device, run_dir=out_dir, progress=progress, context=context, config_key=key)
     log(
-        f"{config.method}: {student_arch} on {dataset.spec}: {len(training_set.split)} train / {len(dataset.val)} val / {len(dataset.test)} test, {device}, {trainer.precision.describe()}, {context.world_size} process(es)"
+        f"{config.method}: {student_arch} on {dataset.spec}: {len(training_set.split)} train / {len(dataset.val)} val"
+        f" / {len(dataset.test)} test, {device}, {trainer.precision.describe()}, {context.world_size} process(es)"
     )
     fit = trainer.fit(task, replace(dataset, train=training_set.split), resume=config.resume)
     shift, before = None, None
@@ -365,11 +369,13 @@ def _shift_bias(
 def _cache_use(cache: TeacherCache, targets: TeacherTargets, log: Callable[[str], None]) -> dict[str, Any]:
     """The card's `training.teacher_cache`: where it was, its key, and how many steps it served."""
     log(
-        f"teacher cache {cache.root}: {targets.cached_steps} steps read cached logits, {targets.online_steps} ran a teacher"
+        f"teacher cache {cache.root}: {targets.cached_steps} steps read cached logits, "
+        f"{targets.online_steps} ran a teacher"
     )
     if cache.rebuilt:
         log(
-            f"teacher cache: {len(cache.rebuilt)} damaged table(s) were never read, computed again instead: {'; '.join(cache.rebuilt)}"
+            f"teacher cache: {len(cache.rebuilt)} damaged table(s) were never read, computed again instead: "
+            f"{'; '.join(cache.rebuilt)}"
         )
     return {
         "dir": str(cache.root),

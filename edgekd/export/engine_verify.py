@@ -60,14 +60,16 @@ def build_engines(run: ExportRun, onnx_paths: list[Path], fp32_path: Path) -> li
     reference = engine_reference(run, fp32_path, onnx_paths)
     if reference is None:
         run.progress.log(
-            "no reference.npz beside the ONNX and no dataset here: the engines are not verified (ship an export --bundle instead)."
+            "no reference.npz beside the ONNX and no dataset here: the engines are not verified "
+            "(ship an export --bundle instead)."
         )
     records = []
     for onnx_path in onnx_paths:
         metadata = read_onnx_file_metadata(onnx_path)
         if metadata.get("precision") == "int8" and (metadata.get("quantization") or {}).get("target") != "tensorrt":
             raise ConfigError(
-                f"{onnx_path.name} is a CPU INT8 model (asymmetric U8S8); TensorRT needs the --int8-target tensorrt one."
+                f"{onnx_path.name} is a CPU INT8 model (asymmetric U8S8); "
+                "TensorRT needs the --int8-target tensorrt one."
             )
         work_engine = run.work / f"{onnx_path.stem}.engine"
         sidecar = build_tensorrt_engine(onnx_path, work_engine, metadata, options, run.progress)
