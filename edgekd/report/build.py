@@ -59,6 +59,12 @@ class ReportConfig:
     batch: int | None = None
     split: str = "test"
 
+    def validate(self) -> ReportConfig:
+        """Check the options once; returns self."""
+        if not self.inputs:
+            raise ConfigError("give at least one run directory (or eval.json/profile.json/artefact file) to report on.")
+        return self
+
     def describe(self) -> dict[str, Any]:
         return {
             "inputs": [str(p) for p in self.inputs],
@@ -437,14 +443,13 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
     )
 
 
-def build_report(config: ReportConfig, progress: Progress | None = None) -> ReportResult:
+def run(config: ReportConfig, progress: Progress | None = None) -> ReportResult:
     """Collect, assemble and write `report.json`, `report.md` and `report.html` in `config.out_dir`."""
     from edgekd.report.html import render_html
     from edgekd.report.markdown import render_markdown
 
+    config = config.validate()
     progress = progress or SilentProgress()
-    if not config.inputs:
-        raise ConfigError("give at least one run directory (or eval.json/profile.json/artefact file) to report on.")
     out_dir = Path(config.out_dir)
     with folder_lock(out_dir, log=progress.log):
         sources = collect([Path(p) for p in config.inputs])
@@ -457,3 +462,6 @@ def build_report(config: ReportConfig, progress: Progress | None = None) -> Repo
         atomic_write_text(md_path, render_markdown(report))
         atomic_write_text(html_path, render_html(report))
     return ReportResult(report, json_path, md_path, html_path)
+
+
+build_report = run  # the former name, kept for the notebooks and tests that call it
