@@ -31,7 +31,9 @@ REPO_CALIBRATION = Path(__file__).resolve().parents[2] / "calibration" / "fmnist
 def _accuracy(config: BenchConfig, teacher: dict, progress: Progress, tracking: BenchTracking) -> dict[str, Any]:
     """Every headline recipe on the full train set, once per seed, and its statistics."""
     runs: dict[str, list[dict]] = {}
-    for run in config.runs:  # the student alone comes first: each other run's tracked gain is against its seed
+    for (
+        run
+    ) in config.effective_runs:  # the student alone comes first: each other run's tracked gain is against its seed
         alone_runs = runs.get("alone") if run.name != "alone" else None
         runs[run.name] = [
             student_run(
@@ -48,7 +50,7 @@ def _accuracy(config: BenchConfig, teacher: dict, progress: Progress, tracking: 
         ]
     alone = [r["test_top1"] for r in runs["alone"]]
     students = {}
-    for run in config.runs:
+    for run in config.effective_runs:
         top1 = [r["test_top1"] for r in runs[run.name]]
         students[run.name] = {
             "label": run.label or run.name,
@@ -150,6 +152,7 @@ def _targets(result: dict[str, Any]) -> list[dict]:
                 "line": f"{summary['label']}: {stats['mean']:.2f} % vs alone, gain {stats['gain_mean']:+.2f} ± {stats['gain_std']:.2f} pt over {stats['seeds']} seed(s) (beats alone: mean gain > paired std over ≥ 3 seeds)",
             }
         )
+    found += _gap_targets(result)
     if result.get("speed"):
         for name, target in result["speed"]["targets"].items():
             label = (
@@ -165,6 +168,43 @@ def _targets(result: dict[str, Any]) -> list[dict]:
             )
     if result.get("deploy"):
         found += deploy_checks(result["deploy"]["models"])
+    return found
+
+
+def _gap_targets(result: dict[str, Any]) -> list[dict]:
+    """The protocol's target for the best claimed recipe: its share of the teacher–student gap,
+    and whether it beats KD by more than the paired std (the "beats" rule, KD in place of alone)."""
+    schedule = P.PROTOCOLS[result.get("config", {}).get("protocol", "short")]
+    claimed = {
+        name: s
+        for name, s in result["students"].items()
+        if s["method"] != "none" and s.get("claim", True) and s["stats"]["gap_closed"] is not None
+    }
+    if not claimed:
+        return []
+    name, best = max(claimed.items(), key=lambda item: item[1]["stats"]["mean"])
+    gap = best["stats"]["gap_closed"]
+    enough_seeds = best["stats"]["seeds"] >= schedule.min_seeds
+    found = [
+        {
+            "status": ("PASS" if gap >= schedule.min_gap_closed else "MISS") if enough_seeds else "INFO",
+            "line": f"best recipe ({best['label']}) closes {gap:.0%} of the teacher–student gap "
+            f"(target ≥ {schedule.min_gap_closed:.0%}, {schedule.name} protocol, {best['stats']['seeds']} seed(s))",
+        }
+    ]
+    kd = result["students"].get("kd")
+    if kd is not None and name != "kd":
+        versus = compare_to_alone(
+            [r["test_top1"] for r in best["runs"]], [r["test_top1"] for r in kd["runs"]], teacher_top1=None
+        )
+        status = ("PASS" if versus["beats_alone"] else "MISS") if versus["rule_applies"] else "INFO"
+        found.append(
+            {
+                "status": status,
+                "line": f"best recipe vs KD: gain {versus['gain_mean']:+.2f} ± {versus['gain_std']:.2f} pt over "
+                f"{versus['seeds']} seed(s) (beats KD: mean gain > paired std over ≥ 3 seeds)",
+            }
+        )
     return found
 
 
@@ -199,6 +239,14 @@ def run_bench(
         raise ConfigError(f"--seeds must be at least 1, got {config.seeds}.")
     if config.threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {config.threads}.")
+    if config.protocol not in P.PROTOCOLS:
+        raise ConfigError(f"unknown --protocol '{config.protocol}': use {' or '.join(P.PROTOCOLS)}.")
+    known = [run.name for run in config.schedule.runs]
+    unknown = [name for name in config.recipes if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"unknown --recipes '{unknown[0]}' for the {config.protocol} protocol: use {', '.join(known)}."
+        )
     started = time.perf_counter()
     torch.set_num_threads(config.threads)
     config.out.mkdir(parents=True, exist_ok=True)
@@ -209,7 +257,7 @@ def run_bench(
             **asdict(config),
             "out": str(config.out),
             "teacher": str(config.teacher) if config.teacher else None,
-            "runs": [asdict(r) for r in config.runs],
+            "runs": [asdict(r) for r in config.effective_runs],
         },
     }
     tracking = BenchTracking(track, result["config"], command)

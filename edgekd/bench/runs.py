@@ -9,16 +9,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from edgekd import distill as distill_stage
+from edgekd import teacher as teacher_stage
 from edgekd.artifacts import sha256_file
 from edgekd.bench import protocol as P
 from edgekd.bench.protocol import BenchConfig, StudentRun
 from edgekd.bench.tracking import BenchTracking
 from edgekd.data import DataConfig
-from edgekd.distill import METHODS, DistillConfig, distill
+from edgekd.distill import METHODS, DistillConfig
 from edgekd.distill.methods.base import all_options
 from edgekd.engine import OptimConfig, Progress, TrainConfig
 from edgekd.errors import ConfigError, EdgekdError
-from edgekd.teacher import TeacherConfig, train_teacher
+from edgekd.teacher import TeacherConfig
 
 # Settings that do not change what a run computes: where it wrote, how the teacher was named;
 # the method's options are compared as the method resolves them (`_method_settings`).
@@ -67,7 +69,7 @@ def teacher_run(config: BenchConfig, progress: Progress, tracking: BenchTracking
                 "teacher",
                 teacher_config.describe(),
                 progress,
-                lambda sink: train_teacher(teacher_config, sink),
+                lambda sink: teacher_stage.run(teacher_config, sink),
             )
             tracking.trained("teacher", folder / "teacher.safetensors")
             card = _read_card(folder / "teacher.json")
@@ -155,7 +157,7 @@ def student_run(
         progress.log(f"{folder.name}: reusing the finished run")
     else:
         progress.log(f"{folder.name}: {run.method} {run.settings()} seed {seed}")
-        _tracked(tracking, label, wanted.describe(), progress, lambda sink: distill(wanted, sink))
+        _tracked(tracking, label, wanted.describe(), progress, lambda sink: distill_stage.run(wanted, sink))
         card = _read_card(folder / "student.json")
     metrics, training = card["metrics"], card["training"]
     extra = {"gain_vs_alone": metrics["test"]["top1"] - alone_top1} if alone_top1 is not None else None

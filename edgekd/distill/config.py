@@ -124,8 +124,8 @@ class DistillConfig:
             raise ConfigError(f"unknown --method '{self.method}': use {', '.join(METHODS)}.")
         return METHODS[self.method].resolve_options(self.method_options)
 
-    def validate(self, known_methods: tuple[str, ...] | None = None) -> None:
-        """Refuse impossible combinations with one line that says how to fix them.
+    def validate(self, known_methods: tuple[str, ...] | None = None) -> DistillConfig:
+        """Refuse impossible combinations with one line that says how to fix them; returns self.
 
         The method's own options are checked against its declarations (`method_settings`)
         and its `check_run`; `known_methods` (default: every registered one) limits `method`.
@@ -168,6 +168,7 @@ class DistillConfig:
         if self.teacher_std is not None and any(v <= 0 for v in self.teacher_std):
             raise ConfigError("--teacher-std values must be > 0.")
         self._validate_quantize()
+        return self
 
     def _validate_quantize(self) -> None:
         if self.quantize is None:

@@ -8,17 +8,14 @@ could not be checked on any selected artefact is bad input, not a pass (the gate
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgekd.errors import ConfigError
 from edgekd.gate.inputs import GateModel, GateReport, SamplePredictions, load_predictions
+from edgekd.gate.options import GateOptions
 from edgekd.gate.rows import FAIL, PASS, SKIP, CheckRow
 from edgekd.gate.stats import PairedDrop, paired_drop
-
-if TYPE_CHECKING:  # the thresholds' model is derived from the registry, which imports these checks
-    from edgekd.gate.config import GateThresholds
 
 
 @dataclass
@@ -27,7 +24,7 @@ class GateContext:
 
     report: GateReport
     baseline: GateReport | None
-    thresholds: GateThresholds
+    thresholds: GateOptions  # a GateThresholds (derived from the registry, which imports these checks)
     artefacts: list[GateModel]
     _predictions: dict | None = None
 
@@ -221,7 +218,7 @@ def _class_significance(
     ctx: GateContext, teacher: GateModel, model: GateModel, worst: float, detail: str, names: list[str]
 ) -> tuple[str, str]:
     """Class by class, the paired judgement of `judge_drop`: the row fails when any class fails."""
-    threshold = ctx.thresholds.max_class_drop
+    threshold = ctx.thresholds.threshold("max_class_drop")
     ref = ctx.predictions(teacher)
     if ref is None or ctx.predictions(model) is None:
         raise ConfigError(

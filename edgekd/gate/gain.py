@@ -59,7 +59,7 @@ def check_gain_vs_alone(ctx: GateContext) -> list[CheckRow]:
                 f"--significance needs per-sample predictions of '{name}' and '{alone_name}' (eval.json in the report): rerun 'edgekd eval' and 'edgekd report', or drop --significance."
             )
         # A gain of at least PTS is a drop below the student alone of at most −PTS.
-        status, why = judge_drop(ctx, paired, -float(ctx.thresholds.min_gain_vs_alone))
+        status, why = judge_drop(ctx, paired, -ctx.thresholds.threshold("min_gain_vs_alone"))
         rows.append(
             make_row(
                 ctx,

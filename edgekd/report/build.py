@@ -34,6 +34,7 @@ from edgekd.report.schema import (
     Speedup,
     StudentSearch,
 )
+from edgekd.report.search_plot import search_points
 from edgekd.report.sources import Sources, collect, read_artefact, read_curve
 
 NATURAL_BACKEND = {"torch": "torch", "onnx": "ort", "tensorrt": "trt"}
@@ -60,6 +61,12 @@ class ReportConfig:
     title: str = "edgekd report"
     batch: int | None = None
     split: str = "test"
+
+    def validate(self) -> ReportConfig:
+        """Check the options once; returns self."""
+        if not self.inputs:
+            raise ConfigError("give at least one run directory (or eval.json/profile.json/artefact file) to report on.")
+        return self
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -344,8 +351,7 @@ def _curves(sources: Sources, records: dict[str, dict[str, Any]], names: dict[st
 
 def _searches(sources: Sources, out_dir: Path, notes: list[str]) -> list[StudentSearch]:
     """Each students.json found, as its plot's points; a file the students schema refuses is noted."""
-    from edgekd.students.markdown import search_points  # lazy: edgekd.students imports the report
-    from edgekd.students.schema import load_students
+    from edgekd.students.schema import load_students  # lazy: edgekd.students imports the report
 
     searches = []
     for path in sources.searches:
@@ -365,7 +371,7 @@ def _searches(sources: Sources, out_dir: Path, notes: list[str]) -> list[Student
                 spearman_rho=payload["flops_vs_latency"]["spearman_rho"],
                 search_vs_finalist_run=payload.get("search_vs_finalist_run"),
                 plot=_relative(plot, out_dir) if plot.is_file() else None,
-                points=[SearchPoint(**p) for p in search_points(payload)],
+                points=[SearchPoint(**p) for p in search_points(payload, pareto_front)],
             )
         )
     return searches
@@ -469,14 +475,13 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
     )
 
 
-def build_report(config: ReportConfig, progress: Progress | None = None) -> ReportResult:
+def run(config: ReportConfig, progress: Progress | None = None) -> ReportResult:
     """Collect, assemble and write `report.json`, `report.md` and `report.html` in `config.out_dir`."""
     from edgekd.report.html import render_html
     from edgekd.report.markdown import render_markdown
 
+    config = config.validate()
     progress = progress or SilentProgress()
-    if not config.inputs:
-        raise ConfigError("give at least one run directory (or eval.json/profile.json/artefact file) to report on.")
     out_dir = Path(config.out_dir)
     with folder_lock(out_dir, log=progress.log):
         sources = collect([Path(p) for p in config.inputs])
@@ -489,3 +494,6 @@ def build_report(config: ReportConfig, progress: Progress | None = None) -> Repo
         atomic_write_text(md_path, render_markdown(report))
         atomic_write_text(html_path, render_html(report))
     return ReportResult(report, json_path, md_path, html_path)
+
+
+build_report = run  # the former name, kept for the notebooks and tests that call it

@@ -10,7 +10,7 @@ shows every measured candidate, including when none fits the budget.
 from __future__ import annotations
 
 import io
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 PLOT_EXTRA = "pip install matplotlib (edgekd's `plot` extra)"
 STATUSES = ("chosen", "baseline", "distilled", "not distilled")
@@ -23,6 +23,42 @@ def plot_unavailable() -> str | None:
     except ImportError:
         return f"matplotlib is not installed, so the search plot was not drawn: {PLOT_EXTRA}"
     return None
+
+
+def search_points(
+    payload: dict[str, Any], front: Callable[[list[tuple[float, float]]], list[bool]]
+) -> list[dict[str, Any]]:
+    """Each timed candidate: arch, latency (ms), val top-1 (%) and epochs of its longest run
+    (None: never distilled), its status (chosen, baseline, distilled, not distilled) and
+    whether it is on the Pareto front of the distilled ones (`front`: `edgekd.report.pareto_front`,
+    passed in so that this module does not import the report's builder, which imports it)."""
+    chosen = (payload.get("chosen") or {}).get("arch")
+    baseline = (payload.get("baseline") or {}).get("arch")
+    rows = []
+    for c in payload["candidates"]:
+        if c["latency_ms"] is None:
+            continue
+        last = c["rungs"][-1] if c["rungs"] else {}
+        rows.append(
+            {
+                "arch": c["arch"],
+                "latency_ms": c["latency_ms"],
+                "val_top1": last.get("val_top1"),
+                "epochs": last.get("epochs"),
+                "status": "chosen"
+                if c["arch"] == chosen
+                else "baseline"
+                if c["arch"] == baseline
+                else "distilled"
+                if last.get("val_top1") is not None
+                else "not distilled",
+                "on_front": False,
+            }
+        )
+    distilled = [r for r in rows if r["val_top1"] is not None]
+    for row, front in zip(distilled, front([(r["latency_ms"], r["val_top1"]) for r in distilled])):
+        row["on_front"] = front
+    return rows
 
 
 def search_plot_svg(points: Sequence[dict[str, Any]], budget_ms: float, x_label: str, title: str) -> str:

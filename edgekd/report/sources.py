@@ -19,7 +19,7 @@ from edgekd.records import EVAL_SCHEMA, PROFILE_SCHEMA
 from edgekd.runtime import artefact_format
 from edgekd.runtime.ort_backend import read_onnx_file_metadata
 from edgekd.runtime.trt_env import read_sidecar
-from edgekd.schemas import EvalFile, validated
+from edgekd.schemas import EvalFile, ProfileFile, validated
 
 ARTEFACT_SUFFIXES = (".safetensors", ".onnx", ".engine", ".plan")
 QAD_PRECISION = "int8-qad"  # the precision column of a QAD student's INT8 (PTQ's reads `int8`)
@@ -181,10 +181,10 @@ def _add_result(sources: Sources, path: Path) -> None:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}.") from exc
     schema = payload.get("schema") if isinstance(payload, dict) else None
-    if schema == EVAL_SCHEMA:  # validated: build.py reads its fields
+    if schema == EVAL_SCHEMA:  # validated: build.py reads their fields
         sources.evals.append((path, validated(EvalFile, payload, path, ConfigError).to_json_dict()))
     elif schema == PROFILE_SCHEMA:
-        sources.profiles.append((path, payload))
+        sources.profiles.append((path, validated(ProfileFile, payload, path, ConfigError).to_json_dict()))
     else:
         sources.notes.append(f"skipped {path}: schema {schema!r} is neither {EVAL_SCHEMA} nor {PROFILE_SCHEMA}")
 

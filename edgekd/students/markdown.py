@@ -6,45 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from edgekd.report import pareto_front  # one definition of "not dominated", shared with the report
-from edgekd.report.search_plot import search_plot_svg
+from edgekd.report.search_plot import search_plot_svg, search_points
 from edgekd.students.config import PERCENTILES
 
 
 def _num(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
-
-
-def search_points(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each timed candidate: arch, latency (ms), val top-1 (%) and epochs of its longest run
-    (None: never distilled), its status (chosen, baseline, distilled, not distilled) and
-    whether it is on the Pareto front of the distilled ones."""
-    chosen = (payload.get("chosen") or {}).get("arch")
-    baseline = (payload.get("baseline") or {}).get("arch")
-    rows = []
-    for c in payload["candidates"]:
-        if c["latency_ms"] is None:
-            continue
-        last = c["rungs"][-1] if c["rungs"] else {}
-        rows.append(
-            {
-                "arch": c["arch"],
-                "latency_ms": c["latency_ms"],
-                "val_top1": last.get("val_top1"),
-                "epochs": last.get("epochs"),
-                "status": "chosen"
-                if c["arch"] == chosen
-                else "baseline"
-                if c["arch"] == baseline
-                else "distilled"
-                if last.get("val_top1") is not None
-                else "not distilled",
-                "on_front": False,
-            }
-        )
-    distilled = [r for r in rows if r["val_top1"] is not None]
-    for row, front in zip(distilled, pareto_front([(r["latency_ms"], r["val_top1"]) for r in distilled])):
-        row["on_front"] = front
-    return rows
 
 
 def plot_axis_label(budget: dict[str, Any]) -> str:
@@ -56,7 +23,10 @@ def students_svg(payload: dict[str, Any]) -> str:
     the chosen one marked (matplotlib; see `edgekd.report.search_plot`)."""
     budget = payload["budget"]
     return search_plot_svg(
-        search_points(payload), budget["ms"], plot_axis_label(budget), "edgekd students: val top-1 vs latency"
+        search_points(payload, pareto_front),
+        budget["ms"],
+        plot_axis_label(budget),
+        "edgekd students: val top-1 vs latency",
     )
 
 

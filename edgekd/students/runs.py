@@ -9,8 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from edgekd import distill as distill_stage
 from edgekd.artifacts import read_json
-from edgekd.distill import DistillConfig, distill
+from edgekd.distill import DistillConfig
 from edgekd.distill.config import DEFAULT_LR
 from edgekd.engine import OptimConfig, Progress, TrainConfig
 from edgekd.errors import ConfigError
@@ -71,7 +72,7 @@ def distil(config: StudentsConfig, arch: str, epochs: int, img_size: int, progre
     else:
         resume = (folder / CHECKPOINT).exists()
         progress.log(f"{arch} × {epochs} epochs: distilling" + (" (resuming its checkpoint)" if resume else ""))
-        distill(replace(wanted, resume=resume), progress)
+        distill_stage.run(replace(wanted, resume=resume), progress)
     card = read_json(card_path)
     metrics, training = card["metrics"], card["training"]
     cache = training.get("teacher_cache") or {}
