@@ -77,6 +77,15 @@ def artefact_facts(export_dir: Path, name: str) -> dict:
     return {a["name"]: a for a in json.loads((export_dir / "export.json").read_text())["artefacts"]}[name]
 
 
+def float_ops(onnx_path: Path) -> dict[str, int]:
+    """Compute ops no DequantizeLinear feeds, by type (as export records them for QAD models)."""
+    import onnx
+
+    from edgekd.export.qdq import _float_ops
+
+    return _float_ops(onnx.load(str(onnx_path)).graph)
+
+
 def modelopt_ptq(student: Path, recipe: str, calib: str, out_path: Path) -> dict:
     """ModelOpt PTQ of `student` (no training): its QDQ ONNX at `out_path`, with edgekd metadata for eval.
 
@@ -235,7 +244,8 @@ def main() -> None:
             "qad_epoch_s": epoch_times(qad),
             "qad_parity": {"as_written": qad_facts["parity"], "integer_kernels": qad_facts["integer_kernels"]},
             "qdq": {
-                "ptq": {k: ptq_facts.get(k) for k in ("quantize_linear", "dequantize_linear", "float_ops")},
+                "ptq": {k: ptq_facts.get(k) for k in ("quantize_linear", "dequantize_linear")}
+                | {"float_ops": float_ops(ptq_dir / "student.int8-tensorrt.onnx")},
                 "modelopt_ptq": {k: mo_facts[k] for k in ("quantize_linear", "dequantize_linear", "float_ops")},
                 "qad": {k: qad_facts["quantization"][k] for k in ("quantize_linear", "dequantize_linear", "float_ops")},
             },

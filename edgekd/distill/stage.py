@@ -248,6 +248,8 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     train_data = replace(dataset, train=training_set.split)
 
     spec = input_spec_for(student_arch, dataset, config.img_size, config.in_chans, config.pretrained)
+    if qad is not None:  # the --from student's normalisation, not this run's data's
+        spec = qad.input_spec(spec)
     torch.manual_seed(config.train.seed)
     if qad is None:
         student = create_model(student_arch, dataset.num_classes, spec.in_chans, pretrained=config.pretrained)

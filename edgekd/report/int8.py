@@ -6,7 +6,8 @@ student (`edgekd.export.qdq`) names the FP32 student QAD started from in `qad_fr
 and the QAD INT8 of one student line up against the same FP32 figures.
 
 Everything comes from data the report already holds. The FP32 top-1 is that student's own eval,
-else the eval of the FP32 ONNX exported from it (the same weights), on the same split and images;
+else the eval of the FP32 ONNX exported from it (the same weights), on the same split and images
+(the same data fingerprint, or the same labels in the same order);
 agreement is the share of those images where both predict the same class; latency is compared
 with the FP32 ONNX of that student at the report's batch, on the same machine, device, backend and
 thread count.
@@ -47,14 +48,24 @@ def _fp32_onnx_of(student_sha: str, records: dict[str, dict[str, Any]]) -> list[
     ]
 
 
-def _same_images(a: ModelEntry, b: ModelEntry) -> bool:
-    return (
-        a.accuracy is not None
-        and b.accuracy is not None
-        and a.accuracy.split == b.accuracy.split
-        and a.accuracy.count == b.accuracy.count
-        and a.accuracy.dataset_fingerprint == b.accuracy.dataset_fingerprint
-    )
+def _same_images(a: ModelEntry, b: ModelEntry, evals: dict[str, tuple[Path, dict[str, Any]] | None]) -> bool:
+    """Whether two models were scored on the same images: same data fingerprint and split, or (a
+    QAD student fine-tuned on a train subset has another fingerprint, the same test split) the same
+    split with the same labels in the same order."""
+    if (
+        a.accuracy is None
+        or b.accuracy is None
+        or (a.accuracy.split, a.accuracy.count)
+        != (
+            b.accuracy.split,
+            b.accuracy.count,
+        )
+    ):
+        return False
+    if a.accuracy.dataset_fingerprint == b.accuracy.dataset_fingerprint:
+        return True
+    labels = [(evals.get(m.sha256) or (None, {}))[1].get("predictions", {}).get("labels") for m in (a, b)]
+    return bool(labels[0]) and labels[0] == labels[1]
 
 
 def _agreement(ours: dict[str, Any] | None, theirs: dict[str, Any] | None) -> float | None:
@@ -104,7 +115,7 @@ def int8_vs_fp32(
         student = by_sha.get(student_sha) if student_sha else None
         onnx_copies = [by_sha[sha] for sha in _fp32_onnx_of(student_sha, records)] if student_sha else []
         candidates = ([student] if student else []) + onnx_copies
-        reference = next((c for c in candidates if _same_images(c, model)), None)
+        reference = next((c for c in candidates if _same_images(c, model, evals)), None)
         fp32_onnx = next((c for c in onnx_copies if _latency_pair(model, c, batch)), None)
         timing = _latency_pair(model, fp32_onnx, batch)
         top1 = model.accuracy.top1 if model.accuracy else None
