@@ -116,6 +116,8 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     _log_training_set(training_set, log)
 
     spec = input_spec_for(student_arch, dataset, config.img_size, config.in_chans, config.pretrained)
+    if qad is not None:  # the --from student's normalisation, not this run's data's
+        spec = qad.input_spec(spec)
     student = _student(config, student_arch, spec, dataset, qad, log)
     if bias_rule is not None:
         classifier_bias(student)  # fail before training if the head has no bias to shift

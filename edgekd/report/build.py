@@ -18,6 +18,7 @@ from edgekd.errors import ConfigError
 from edgekd.locks import folder_lock
 from edgekd.models import model_cost, resolve_model_path
 from edgekd.report.gain import with_gain_vs_alone
+from edgekd.report.int8 import int8_vs_fp32
 from edgekd.report.schema import (
     REPORT_SCHEMA,
     Accuracy,
@@ -456,6 +457,7 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
         latency_definition=next((p.get("latency_definition") for _, p in sources.profiles), None),
         models=models,
         comparisons=[_comparison(m, teacher, batch) for m in models if teacher is not None and m is not teacher],
+        int8_vs_fp32=int8_vs_fp32(records, models, chosen_evals, batch),
         pareto=_pareto(models, batch),
         curves=_curves(sources, records, names, out_dir),
         student_searches=_searches(sources, out_dir, notes),
