@@ -64,7 +64,7 @@ class Option:
         """How an error names the option (a method option adds its method)."""
         return self.flag
 
-    def bounds(self) -> dict[str, float]:
+    def bounds(self) -> dict[str, Any]:
         """The numeric bounds that are set, as pydantic `Field` keywords."""
         return {k: v for k, v in (("ge", self.ge), ("gt", self.gt), ("le", self.le), ("lt", self.lt)) if v is not None}
 
@@ -109,29 +109,11 @@ def _either(choices: tuple[Any, ...]) -> str:
     return " or ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-def option(
-    default: Any,
-    help: str,
-    *,
-    key: str | None = None,
-    long: str | None = None,
-    choices: tuple[Any, ...] | None = None,
-    ge: float | None = None,
-    gt: float | None = None,
-    le: float | None = None,
-    lt: float | None = None,
-) -> Any:
-    """A config dataclass field that is also a CLI flag and a pipeline key.
-
-    Args:
-        default: the field's default (also the flag's and the key's).
-        help: the flag's help.
-        key: the flag/key name where it is not the field's (`OptimConfig.name` is `opt`).
-        long: the flag where it is not `--` + key.
-        choices, ge, gt, le, lt: what the value may be (see `Option`).
-    """
-    declared = Option(key or "", object, default, help, choices, ge, gt, le, lt, None, long)
-    return field(default=default, metadata={OPTION: declared})
+def option(default: Any, help: str, *, key: str | None = None, **declaration: Any) -> Any:
+    """A config dataclass field that is also a CLI flag and a pipeline key: its default, help,
+    and `Option`'s other attributes (`choices`, `ge`…, `long`); `key` where the flag and key
+    are not the field's name (`OptimConfig.name` is `--opt`)."""
+    return field(default=default, metadata={OPTION: Option(key or "", object, default, help, **declaration)})
 
 
 def nested(factory: Any) -> Any:
@@ -140,7 +122,6 @@ def nested(factory: Any) -> Any:
     return field(default_factory=factory, metadata={NESTED: True})
 
 
-@functools.cache
 def declared_options(cls: type) -> dict[str, tuple[tuple[str, ...], Option]]:
     """Every option `cls` declares, by key → (attribute path, declaration), nested configs included."""
     hints = typing.get_type_hints(cls)
@@ -174,28 +155,21 @@ def defaults_of(group: Any) -> dict[str, Any]:
 
 def values_of(config: Any) -> dict[str, Any]:
     """The flat `{key: value}` of `config`'s declared options."""
-    values = {}
-    for key, (path, _) in declared_options(type(config)).items():
-        value = config
-        for name in path:
-            value = getattr(value, name)
-        values[key] = value
-    return values
+    return {key: functools.reduce(getattr, path, config) for key, (path, _) in declared_options(type(config)).items()}
 
 
 def with_values(config: ConfigT, values: Mapping[str, Any]) -> ConfigT:
     """`config` with the options named in `values` (by key) set; the one converter from flat to nested."""
     declared = declared_options(type(config))
     changes: dict[str, Any] = {}
-    nested: dict[str, dict[str, Any]] = {}
+    inner: dict[str, dict[str, Any]] = {}  # by nested field: its options' values
     for key, value in values.items():
         path, _ = declared[key]
         if len(path) == 1:
             changes[path[0]] = value
         else:
-            nested.setdefault(path[0], {})[key] = value
-    for name, inner in nested.items():
-        changes[name] = with_values(getattr(config, name), inner)
+            inner.setdefault(path[0], {})[key] = value
+    changes.update({name: with_values(getattr(config, name), given) for name, given in inner.items()})
     return replace(config, **changes)  # type: ignore[type-var]
 
 

@@ -25,7 +25,8 @@ from edgekd.options import check_options, option
 @dataclass(frozen=True)
 class TeacherConfig:
     """Options of the teacher stage: `arch` trained into `out_dir` on `data` with `train`, and
-    the model options below (each option's help says what it does; `edgekd.options`).
+    the model options below (each option's help says what it does; `edgekd.options`), which
+    `edgekd distill` and the pipeline's `distill:` share.
 
     Attributes:
         resume: continue from `out_dir/checkpoint.pt` (how the run goes on, not what it makes:
@@ -36,12 +37,12 @@ class TeacherConfig:
     out_dir: Path
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    img_size: int = option(32, "Model input size in px.", ge=8)
+    img_size: int = option(32, "Model input size in px (augmentation happens at this size).", ge=8)
     pretrained: str | None = option(
-        None, "Local weights file (safetensors or state dict), or 'cache' for the local hub cache."
+        None, "Initial weights: local file (safetensors or state dict), or 'cache' for the local hub cache."
     )
     in_chans: int | None = option(None, "Model input channels (default 3; 1 keeps grayscale).", choices=(1, 3))
-    label_smoothing: float = option(0.0, "Cross-entropy label smoothing.", ge=0, lt=1)
+    label_smoothing: float = option(0.0, "Label smoothing of the cross-entropy term.", ge=0, lt=1)
     device: str = option("auto", "auto, cpu, cuda or cuda:N.")
     resume: bool = False
 

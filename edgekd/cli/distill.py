@@ -22,6 +22,7 @@ from edgekd.engine import TrainConfig
 from edgekd.engine.tracking import log_model, tracking
 from edgekd.errors import ConfigError, ModelError
 from edgekd.options import with_values
+from edgekd.teacher import TeacherConfig
 
 
 def _floats(text: Optional[str], flag: str) -> tuple[float, ...] | None:
@@ -118,7 +119,7 @@ def _method_help() -> str:
 
 
 @opt.with_method_options
-@opt.with_config_options(data=DataConfig(), train=DEFAULT_TRAIN)
+@opt.with_config_options(data=DataConfig(), model_options=TeacherConfig, train=DEFAULT_TRAIN)
 def distill_command(
     ctx: typer.Context,
     teacher: Annotated[
@@ -188,16 +189,8 @@ def distill_command(
     out_dir: opt.OutDir = Path("runs/student"),
     *,
     data: DataConfig,
+    model_options: dict[str, Any],
     train: TrainConfig,
-    img_size: Annotated[
-        int, typer.Option("--img-size", help="Student input size in px (augmentation happens at this size).")
-    ] = 32,
-    pretrained: Annotated[
-        Optional[str], typer.Option("--pretrained", help="Student initial weights: local file or 'cache' (hub cache).")
-    ] = None,
-    in_chans: Annotated[Optional[int], typer.Option("--in-chans", help="Student input channels (default 3).")] = None,
-    label_smoothing: Annotated[float, typer.Option("--label-smoothing", help="Label smoothing of the CE term.")] = 0.0,
-    device: opt.Device = "auto",
     resume: opt.Resume = False,
     transfer_data: Annotated[
         Optional[str],
@@ -264,7 +257,7 @@ def distill_command(
     Several processes: --nproc N, or torchrun --nproc-per-node N -m edgekd distill …
     """
     if list_layers is not None:
-        list_layers_command(list_layers, img_size, _given(ctx, "img_size"))
+        list_layers_command(list_layers, model_options["img_size"], _given(ctx, "img_size"))
         return
     if (
         quantize is not None and from_run is not None
@@ -272,7 +265,9 @@ def distill_command(
         from edgekd.distill.qad import QAD_EPOCHS, QAD_LR, from_student_card
 
         start = from_student_card(from_run)
-        student, img_size = student or start.arch, img_size if _given(ctx, "img_size") else start.input.size
+        student = student or start.arch
+        if not _given(ctx, "img_size"):
+            model_options["img_size"] = start.input.size
         if not _given(ctx, "spec"):
             data = replace(data, spec=(start.dataset or {}).get("spec", data.spec))
         given = {key: value for key, value in (("lr", QAD_LR), ("epochs", QAD_EPOCHS)) if not _given(ctx, key)}
@@ -295,11 +290,7 @@ def distill_command(
         teacher_mean=_floats(teacher_mean, "--teacher-mean"),
         teacher_std=_floats(teacher_std, "--teacher-std"),
         teacher_cache=teacher_cache,
-        img_size=img_size,
-        pretrained=pretrained,
-        in_chans=in_chans,
-        label_smoothing=label_smoothing,
-        device=device,
+        **model_options,
         resume=resume,
         transfer_data=transfer_data,
         transfer_ratio=transfer_ratio,

@@ -24,9 +24,11 @@ from edgekd.options import Option, defaults_of, options_of, with_values
 def _flag(declared: Option, default: Any, kind: Any = inspect.Parameter.KEYWORD_ONLY) -> inspect.Parameter:
     """The command parameter of an option: `--name` (`--name/--no-name` for a bool), its help."""
     value = declared.type if default is not None else Optional[declared.type]
-    flags = (f"{declared.flag}/--no-{declared.flag[2:]}",) if declared.type is bool else (declared.flag,)
+    flags: tuple[str, ...] = (
+        (f"{declared.flag}/--no-{declared.flag[2:]}",) if declared.type is bool else (declared.flag,)
+    )
     flags += (declared.short,) if declared.short else ()
-    annotation = Annotated[value, typer.Option(*flags, help=declared.help)]
+    annotation = Annotated[value, typer.Option(*flags, help=declared.help)]  # type: ignore[valid-type]
     return inspect.Parameter(declared.name, kind, default=default, annotation=annotation)
 
 
@@ -118,9 +120,9 @@ def _default_text(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def method_option_help(declarations) -> str:
+def method_option_help(declarations: list[tuple[str, Option]]) -> str:
     """One help text for a flag several methods declare: each method's meaning and default."""
-    groups: dict[int, tuple[object, list[str]]] = {}
+    groups: dict[int, tuple[Option, list[str]]] = {}
     for method, option in declarations:  # methods inheriting a declaration share one entry
         groups.setdefault(id(option), (option, []))[1].append(method)
     if len(groups) == 1:

@@ -25,12 +25,9 @@ class DataConfig:
     split_seed: int = option(0, "Seed of the val hold-out and of --limit-train's subset.")
     workers: int = option(2, "Image decoding processes (ImageFolder sets).", ge=0)
 
-    def validate(self) -> None:
-        check_options(self)
-
     def load(self, image_size: int = 32) -> Dataset:
         """Load the dataset; ImageFolder images are stored at `image_size` px."""
-        self.validate()
+        check_options(self)
         return load_dataset(
             self.spec,
             data_dir=self.data_dir,

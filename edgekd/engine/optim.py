@@ -26,13 +26,10 @@ class OptimConfig:
     def describe(self) -> dict:
         return asdict(self)
 
-    def validate(self) -> None:
-        check_options(self)
-
 
 def build_optimizer(params, config: OptimConfig) -> torch.optim.Optimizer:
     """SGD (momentum, optionally Nesterov) or AdamW over `params`."""
-    config.validate()
+    check_options(config)
     if config.name == "sgd":
         return torch.optim.SGD(
             params,

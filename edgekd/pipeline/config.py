@@ -57,6 +57,11 @@ class TrainSectionBase(Section):
         values = {key: getattr(self, key) for key in declared_options(TrainConfig)}
         return with_values(TrainConfig(), values if seed is None else {**values, "seed": seed})
 
+    def model_options(self, **overrides: Any) -> dict[str, Any]:
+        """The `TeacherConfig` model keys (img_size, …) as keyword arguments; an override not None replaces one."""
+        values = {key: getattr(self, key) for key in declared_options(TeacherConfig)}
+        return {**values, **{key: value for key, value in overrides.items() if value is not None}}
+
 
 class TeacherSectionBase(TrainSectionBase):
     """`teacher:` — train `arch`, or use an existing teacher artefact given as `path`."""
