@@ -1,17 +1,11 @@
 """Options declared once: the settings a person gives as a CLI flag or a pipeline key.
 
 An `Option` holds what the CLI, the pipeline and validation need (name, type, default, help,
-choices, range). A distillation method declares its options on its class
-(`edgekd.distill.methods.options`); a stage's config dataclass declares them on its fields
-with `option(...)`:
-
-    epochs: int = option(10, "Training epochs.", ge=1)
-
-`declared_options` reads them back (descending into the fields marked `nested(...)`, so
-`TrainConfig` also offers `OptimConfig`'s `--lr`), `values_of` and `with_values` convert
-between a config and its flat `{key: value}` (a command line, a pipeline section), and
-`check_options` is the one validation. The flags (`edgekd.cli.options.with_config_options`)
-and the pipeline sections' fields are derived from these declarations.
+choices, range). A distillation method declares its options on its class; a config dataclass
+on its fields, `epochs: int = option(10, "Training epochs.", ge=1)`. The flags
+(`edgekd.cli.options.with_config_options`), the pipeline keys (`edgekd.pipeline.fields`), the
+one converter from flat keys to the nested config (`with_values`) and the one validation
+(`check_options`) are derived from these declarations.
 """
 
 from __future__ import annotations

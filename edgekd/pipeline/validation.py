@@ -40,14 +40,9 @@ def validate_file(path: Path, root: type[ModelT], tagged: Mapping[str, Any]) -> 
 
 
 def describe_error(error: Mapping[str, Any], root: type[BaseModel], tagged: Mapping[str, Any]) -> tuple[KeyPath, str]:
-    """The key path of `error` (as the file spells it) and its one-line message.
-
-    Args:
-        error: one of `ValidationError.errors()`.
-        root: the model the file was validated against.
-        tagged: the models of a discriminated union by tag (`methods[i]` entries by method name):
-            pydantic puts the tag into the error's location, the file has no such key.
-    """
+    """The key path (as the file spells it) and one-line message of a `ValidationError.errors()` item.
+    `tagged`: the models of a discriminated union by tag (`methods[i]` by method name), a tag
+    pydantic puts into the location that the file has no key for."""
     raw = tuple(error["loc"])
     loc = tuple(part for index, part in enumerate(raw) if not _is_union_tag(raw, index, tagged))
     key = ".".join(f"[{p}]" if isinstance(p, int) else p for p in loc).replace(".[", "[") or "(top level)"

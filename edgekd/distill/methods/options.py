@@ -4,10 +4,8 @@ Everything else is derived from these declarations: the `edgekd distill` flags (
 the pipeline's `distill:` / `methods:` keys (`beta:`), validation, and the settings a run
 records. Several methods may declare an option of the same name (`alpha` is KD's soft-term
 weight and DKD's TCKD weight): one flag serves them all, each method keeps its own default,
-range and meaning, and the flag's help lists them per method.
-
-A method option is an `edgekd.options.Option` (the declaration the stages' config fields use
-too), positional as `MethodOption(name, type, default, help, ...)`; its errors name the method.
+range and meaning, and the flag's help lists them per method. A method option is an
+`edgekd.options.Option` (as the config dataclasses' fields declare) whose errors name the method.
 """
 
 from __future__ import annotations
