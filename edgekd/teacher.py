@@ -17,22 +17,18 @@ from edgekd.data import DataConfig, ModelInput
 from edgekd.engine import ClassificationTask, Progress, TrainConfig, Trainer, init_distributed
 from edgekd.engine.device import is_main_process
 from edgekd.engine.metrics import accuracy_summary
-from edgekd.errors import ConfigError
 from edgekd.locks import folder_lock
 from edgekd.models import ModelCard, create_model, input_spec_for, resolve_arch, save_model
+from edgekd.options import check_options, option
 
 
 @dataclass(frozen=True)
 class TeacherConfig:
-    """Options of the teacher stage.
+    """Options of the teacher stage: `arch` trained into `out_dir` on `data` with `train`, and
+    the model options below (each option's help says what it does; `edgekd.options`), which
+    `edgekd distill` and the pipeline's `distill:` share.
 
     Attributes:
-        arch: timm architecture name.
-        img_size: model input size (px); data is resized to it on the fly.
-        pretrained: local weights file, `cache` (local hub cache) or None (random init).
-        in_chans: model input channels; None → 3 (grayscale data is repeated to RGB).
-        label_smoothing: cross-entropy label smoothing.
-        device: auto | cpu | cuda | cuda:N.
         resume: continue from `out_dir/checkpoint.pt` (how the run goes on, not what it makes:
             left out of `describe()`, so a resumed run's card and cache keys match a fresh one's).
     """
@@ -41,17 +37,19 @@ class TeacherConfig:
     out_dir: Path
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    img_size: int = 32
-    pretrained: str | None = None
-    in_chans: int | None = None
-    label_smoothing: float = 0.0
-    device: str = "auto"
+    img_size: int = option(32, "Model input size in px (augmentation happens at this size).", ge=8)
+    pretrained: str | None = option(
+        None, "Initial weights: local file (safetensors or state dict), or 'cache' for the local hub cache."
+    )
+    in_chans: int | None = option(None, "Model input channels (default 3; 1 keeps grayscale).", choices=(1, 3))
+    label_smoothing: float = option(0.0, "Label smoothing of the cross-entropy term.", ge=0, lt=1)
+    device: str = option("auto", "auto, cpu, cuda or cuda:N.")
     resume: bool = False
 
     def validate(self) -> TeacherConfig:
-        """Check the stage's own options once (the recipe checks itself in `Trainer`); returns self."""
-        if self.img_size < 8:
-            raise ConfigError(f"--img-size must be at least 8 px, got {self.img_size}.")
+        """This config, its data and recipe checked against their declared options; returns self."""
+        for config in (self, self.data, self.train):
+            check_options(config)
         return self
 
     def describe(self) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -14,10 +15,14 @@ from rich.table import Table
 from edgekd import distill as distill_stage
 from edgekd.cli import options as opt
 from edgekd.cli.console import make_progress, model_result, out, print_result
+from edgekd.data import DataConfig
 from edgekd.distill import METHODS, DistillConfig
-from edgekd.distill.config import DEFAULT_LR
+from edgekd.distill.config import DEFAULT_TRAIN
+from edgekd.engine import TrainConfig
 from edgekd.engine.tracking import log_model, tracking
 from edgekd.errors import ConfigError, ModelError
+from edgekd.options import with_values
+from edgekd.teacher import TeacherConfig
 
 
 def _floats(text: Optional[str], flag: str) -> tuple[float, ...] | None:
@@ -114,6 +119,7 @@ def _method_help() -> str:
 
 
 @opt.with_method_options
+@opt.with_config_options(data=DataConfig(), model_options=TeacherConfig, train=DEFAULT_TRAIN)
 def distill_command(
     ctx: typer.Context,
     teacher: Annotated[
@@ -181,38 +187,10 @@ def distill_command(
         ),
     ] = 1,
     out_dir: opt.OutDir = Path("runs/student"),
-    data: opt.DataSpec = "fashion-mnist",
-    img_size: Annotated[
-        int, typer.Option("--img-size", help="Student input size in px (augmentation happens at this size).")
-    ] = 32,
-    pretrained: Annotated[
-        Optional[str], typer.Option("--pretrained", help="Student initial weights: local file or 'cache' (hub cache).")
-    ] = None,
-    in_chans: Annotated[Optional[int], typer.Option("--in-chans", help="Student input channels (default 3).")] = None,
-    label_smoothing: Annotated[float, typer.Option("--label-smoothing", help="Label smoothing of the CE term.")] = 0.0,
-    epochs: opt.Epochs = 10,
-    batch_size: opt.BatchSize = 128,
-    optimizer: opt.Optimizer = "sgd",
-    lr: opt.LearningRate = DEFAULT_LR,
-    momentum: opt.Momentum = 0.9,
-    nesterov: opt.Nesterov = True,
-    weight_decay: opt.WeightDecay = 5e-4,
-    warmup_epochs: opt.WarmupEpochs = 0.0,
-    ema_decay: opt.EmaDecay = None,
-    grad_clip: opt.GradClip = None,
-    amp: opt.Amp = "auto",
-    channels_last: opt.ChannelsLast = "auto",
-    compile_model: opt.Compile = False,
-    keep: opt.Keep = "last",
-    seed: opt.Seed = 0,
-    device: opt.Device = "auto",
-    crop_padding: opt.CropPadding = 4,
-    flip: opt.Flip = True,
-    val_size: opt.ValSize = 0.1,
-    limit_train: opt.LimitTrain = None,
-    split_seed: opt.SplitSeed = 0,
-    data_dir: opt.DataDir = None,
-    workers: opt.Workers = 2,
+    *,
+    data: DataConfig,
+    model_options: dict[str, Any],
+    train: TrainConfig,
     resume: opt.Resume = False,
     transfer_data: Annotated[
         Optional[str],
@@ -279,7 +257,7 @@ def distill_command(
     Several processes: --nproc N, or torchrun --nproc-per-node N -m edgekd distill …
     """
     if list_layers is not None:
-        list_layers_command(list_layers, img_size, _given(ctx, "img_size"))
+        list_layers_command(list_layers, model_options["img_size"], _given(ctx, "img_size"))
         return
     if (
         quantize is not None and from_run is not None
@@ -287,10 +265,13 @@ def distill_command(
         from edgekd.distill.qad import QAD_EPOCHS, QAD_LR, from_student_card
 
         start = from_student_card(from_run)
-        student, img_size = student or start.arch, img_size if _given(ctx, "img_size") else start.input.size
-        data = data if _given(ctx, "data") else (start.dataset or {}).get("spec", data)
-        lr = lr if _given(ctx, "lr") else QAD_LR
-        epochs = epochs if _given(ctx, "epochs") else QAD_EPOCHS
+        student = student or start.arch
+        if not _given(ctx, "img_size"):
+            model_options["img_size"] = start.input.size
+        if not _given(ctx, "spec"):
+            data = replace(data, spec=(start.dataset or {}).get("spec", data.spec))
+        given = {key: value for key, value in (("lr", QAD_LR), ("epochs", QAD_EPOCHS)) if not _given(ctx, key)}
+        train = with_values(train, given)
     if student is None and quantize is None:  # with --quantize, a missing --from is the error to report
         raise ConfigError("--student is required (a timm architecture, e.g. --student mobilenetv3_small_050).")
     config = DistillConfig(
@@ -298,26 +279,8 @@ def distill_command(
         out_dir=out_dir,
         teacher=tuple(teacher or ()),
         method=method,
-        data=opt.data_config(data, data_dir, val_size, limit_train, split_seed, workers),
-        train=opt.train_config(
-            epochs=epochs,
-            batch_size=batch_size,
-            opt=optimizer,
-            lr=lr,
-            momentum=momentum,
-            nesterov=nesterov,
-            weight_decay=weight_decay,
-            warmup_epochs=warmup_epochs,
-            ema_decay=ema_decay,
-            grad_clip=grad_clip,
-            amp=amp,
-            channels_last=channels_last,
-            compile=compile_model,
-            keep=keep,
-            seed=seed,
-            crop_padding=crop_padding,
-            flip=flip,
-        ),
+        data=data,
+        train=train,
         method_options={name: value for name, value in method_options.items() if value is not None},
         ensemble=ensemble,
         mix=mix,
@@ -327,11 +290,7 @@ def distill_command(
         teacher_mean=_floats(teacher_mean, "--teacher-mean"),
         teacher_std=_floats(teacher_std, "--teacher-std"),
         teacher_cache=teacher_cache,
-        img_size=img_size,
-        pretrained=pretrained,
-        in_chans=in_chans,
-        label_smoothing=label_smoothing,
-        device=device,
+        **model_options,
         resume=resume,
         transfer_data=transfer_data,
         transfer_ratio=transfer_ratio,

@@ -1,68 +1,54 @@
-"""Options shared by several commands, declared once so that they read the same everywhere."""
+"""Options shared by several commands, declared once so that they read the same everywhere.
+
+The training and data flags are derived from the config dataclasses' declared options
+(`edgekd.options`) by `with_config_options`; a method's flags from its class by `with_method_options`.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from edgekd.data import AugmentRecipe, DataConfig
-from edgekd.engine import OptimConfig, TrainConfig
+from edgekd.data import DataConfig
+from edgekd.engine import TrainConfig
 from edgekd.engine.tracking import TrackTarget
+from edgekd.options import Option, defaults_of, options_of, with_values
 
-DataSpec = Annotated[
-    str,
-    typer.Option("--data", help="Dataset spec: fashion-mnist, digits, imagefolder:PATH, cifar10:PATH, cifar100:PATH."),
-]
-DataDir = Annotated[
-    Optional[str],
-    typer.Option("--data-dir", help="Extra folder holding Fashion-MNIST's IDX files (also $EDGEKD_DATA_DIR)."),
-]
-ValSize = Annotated[
-    float,
-    typer.Option(
-        "--val-size",
-        help="Share (<1) or count (>=1) of train held out as val when the set has none; 0 trains on all of it.",
-    ),
-]
-LimitTrain = Annotated[
-    Optional[int], typer.Option("--limit-train", help="Train on a seeded stratified subset of N samples.")
-]
-SplitSeed = Annotated[int, typer.Option("--split-seed", help="Seed of the val hold-out and of --limit-train's subset.")]
-Workers = Annotated[int, typer.Option("--workers", help="Image decoding processes (ImageFolder sets).")]
+
+def _flag(declared: Option, default: Any, kind: Any = inspect.Parameter.KEYWORD_ONLY) -> inspect.Parameter:
+    """The command parameter of an option: `--name` (`--name/--no-name` for a bool), its help."""
+    value = declared.type if default is not None else Optional[declared.type]
+    flags: tuple[str, ...] = (
+        (f"{declared.flag}/--no-{declared.flag[2:]}",) if declared.type is bool else (declared.flag,)
+    )
+    flags += (declared.short,) if declared.short else ()
+    annotation = Annotated[value, typer.Option(*flags, help=declared.help)]  # type: ignore[valid-type]
+    return inspect.Parameter(declared.name, kind, default=default, annotation=annotation)
+
+
+def flag_type(config: type, key: str) -> Any:
+    """`Annotated[type, typer.Option(flag, help)]` of an option `config` declares, for a
+    command that takes it alone (`val_size: opt.ValSize = DataConfig.val_size`)."""
+    [declared] = [o for o in options_of(config) if o.name == key]
+    return _flag(declared, declared.default).annotation
+
+
+DataSpec = flag_type(DataConfig, "spec")
+DataDir = flag_type(DataConfig, "data_dir")
+ValSize = flag_type(DataConfig, "val_size")
+LimitTrain = flag_type(DataConfig, "limit_train")
+SplitSeed = flag_type(DataConfig, "split_seed")
+Workers = flag_type(DataConfig, "workers")
+Seed = flag_type(TrainConfig, "seed")
 OutDir = Annotated[Path, typer.Option("--out", help="Output directory.")]
 
-Epochs = Annotated[int, typer.Option("--epochs", help="Training epochs.")]
-BatchSize = Annotated[int, typer.Option("--batch-size", help="Samples per step (per process under DDP).")]
-Optimizer = Annotated[str, typer.Option("--opt", help="sgd or adamw.")]
-LearningRate = Annotated[float, typer.Option("--lr", help="Peak learning rate (cosine schedule).")]
-Momentum = Annotated[float, typer.Option("--momentum", help="SGD momentum.")]
-Nesterov = Annotated[bool, typer.Option("--nesterov/--no-nesterov", help="Nesterov momentum for SGD.")]
-WeightDecay = Annotated[float, typer.Option("--weight-decay", help="Weight decay.")]
-WarmupEpochs = Annotated[
-    float, typer.Option("--warmup-epochs", help="Linear warm-up length in epochs (fractions allowed).")
-]
-EmaDecay = Annotated[
-    Optional[float],
-    typer.Option("--ema-decay", help="Keep an EMA of the weights (e.g. 0.999) and use it as the result."),
-]
-GradClip = Annotated[Optional[float], typer.Option("--grad-clip", help="Clip the gradient norm to this value.")]
-Amp = Annotated[
-    str, typer.Option("--amp", help="Mixed precision: auto (bf16/fp16 on CUDA, off on CPU), off, bf16, fp16.")
-]
-ChannelsLast = Annotated[
-    str,
-    typer.Option("--channels-last", help="channels_last memory format: auto (on: faster on CPU and CUDA), on, off."),
-]
-Compile = Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the trained model.")]
-Keep = Annotated[str, typer.Option("--keep", help="Result weights: 'last' epoch or 'best' val top-1.")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed of initialisation, shuffling and augmentation.")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
-CropPadding = Annotated[
-    int, typer.Option("--crop-padding", help="Random-crop padding in px at the input size (0 disables).")
-]
-Flip = Annotated[bool, typer.Option("--flip/--no-flip", help="Random horizontal flips.")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue from DIR/checkpoint.pt.")]
 Json = Annotated[
     bool,
@@ -88,51 +74,44 @@ def track_targets(track: Optional[list[str]]) -> list[TrackTarget]:
 def data_config(
     spec: str, data_dir: Optional[str], val_size: float, limit_train: Optional[int], split_seed: int, workers: int
 ) -> DataConfig:
+    """The DataConfig of a command that takes the data flags one by one (`edgekd data info`)."""
     return DataConfig(
         spec=spec, data_dir=data_dir, val_size=val_size, limit_train=limit_train, split_seed=split_seed, workers=workers
     )
 
 
-def train_config(
-    *,
-    epochs,
-    batch_size,
-    opt,
-    lr,
-    momentum,
-    nesterov,
-    weight_decay,
-    warmup_epochs,
-    ema_decay,
-    grad_clip,
-    amp,
-    channels_last,
-    compile,
-    keep,
-    seed,
-    crop_padding,
-    flip,
-) -> TrainConfig:
-    return TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        optim=OptimConfig(
-            name=opt,
-            lr=lr,
-            momentum=momentum,
-            nesterov=nesterov,
-            weight_decay=weight_decay,
-            warmup_epochs=warmup_epochs,
-        ),
-        augment=AugmentRecipe(crop_padding=crop_padding, horizontal_flip=flip),
-        ema_decay=ema_decay,
-        grad_clip=grad_clip,
-        amp=amp,
-        channels_last=channels_last,
-        compile=compile,
-        keep=keep,
-        seed=seed,
-    )
+def with_config_options(**groups: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Replace the command's parameter of each group's name by one flag per option the group declares.
+
+    The command declares each group as a keyword-only parameter (after `*`) of the type it receives.
+    A group is a config instance (`train=TrainConfig()`): its values are the flags' defaults
+    and the command receives that config with the given flags set (`edgekd.options.with_values`);
+    or a config class (`model_options=TeacherConfig`): its own declared options, with their defaults,
+    and the command receives them as a dict by key. Name, flag, default, help: all derived.
+    """
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)  # Typer reads a set __signature__ as is
+        parameters: list[inspect.Parameter] = []
+        for parameter in signature.parameters.values():
+            group = groups.get(parameter.name)
+            if group is None:
+                parameters.append(parameter)
+                continue
+            defaults = defaults_of(group)
+            parameters += [_flag(o, defaults[o.name], parameter.kind) for o in options_of(group)]
+
+        @functools.wraps(command)
+        def run(**given: Any) -> Any:
+            for name, group in groups.items():
+                values = {key: given.pop(key) for key in defaults_of(group)}
+                given[name] = values if isinstance(group, type) else with_values(group, values)
+            return command(**given)
+
+        run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        return run
+
+    return decorate
 
 
 def _default_text(value) -> str:
@@ -141,9 +120,9 @@ def _default_text(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def method_option_help(declarations) -> str:
+def method_option_help(declarations: list[tuple[str, Option]]) -> str:
     """One help text for a flag several methods declare: each method's meaning and default."""
-    groups: dict[int, tuple[object, list[str]]] = {}
+    groups: dict[int, tuple[Option, list[str]]] = {}
     for method, option in declarations:  # methods inheriting a declaration share one entry
         groups.setdefault(id(option), (option, []))[1].append(method)
     if len(groups) == 1:
@@ -163,20 +142,12 @@ def with_method_options(command):
     declarations (`edgekd.distill.methods.options`): a new method's options appear here
     without touching the CLI.
     """
-    import inspect
-
     from edgekd.distill.methods.base import all_options
 
     signature = inspect.signature(command, eval_str=True)  # Typer reads a set __signature__ as is
     plain = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    added = []
-    for name, declarations in all_options().items():
-        option = declarations[0][1]
-        flags = (option.flag, option.short) if option.short else (option.flag,)
-        annotation = Annotated[Optional[option.type], typer.Option(*flags, help=method_option_help(declarations))]
-        added.append(
-            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation)
-        )
     at = next((i + 1 for i, p in enumerate(plain) if p.name == "method"), len(plain))
+    kind = plain[at - 1].kind
+    added = [_flag(replace(ds[0][1], help=method_option_help(ds)), None, kind) for ds in all_options().values()]
     command.__signature__ = signature.replace(parameters=[*plain[:at], *added, *plain[at:]])
     return command

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,6 +13,8 @@ from rich.table import Table
 from edgekd import teacher as teacher_stage
 from edgekd.cli import options as opt
 from edgekd.cli.console import make_progress, model_result, out, print_result
+from edgekd.data import DataConfig
+from edgekd.engine import TrainConfig
 from edgekd.engine.tracking import log_model, tracking
 from edgekd.models import list_architectures
 from edgekd.teacher import TeacherConfig
@@ -50,79 +52,21 @@ def list_command(
 
 
 @app.command("train")
+@opt.with_config_options(data=DataConfig(), train=TrainConfig(), model_options=TeacherConfig)
 def train_command(
     model: Annotated[str, typer.Argument(help="timm architecture, e.g. resnet18 (see 'edgekd teacher list').")],
     out_dir: opt.OutDir = Path("runs/teacher"),
-    data: opt.DataSpec = "fashion-mnist",
-    img_size: Annotated[int, typer.Option("--img-size", help="Model input size in px.")] = 32,
-    pretrained: Annotated[
-        Optional[str],
-        typer.Option(
-            "--pretrained", help="Local weights file (safetensors or state dict), or 'cache' for the local hub cache."
-        ),
-    ] = None,
-    in_chans: Annotated[
-        Optional[int], typer.Option("--in-chans", help="Model input channels (default 3; 1 keeps grayscale).")
-    ] = None,
-    label_smoothing: Annotated[float, typer.Option("--label-smoothing", help="Cross-entropy label smoothing.")] = 0.0,
-    epochs: opt.Epochs = 10,
-    batch_size: opt.BatchSize = 128,
-    optimizer: opt.Optimizer = "sgd",
-    lr: opt.LearningRate = 0.1,
-    momentum: opt.Momentum = 0.9,
-    nesterov: opt.Nesterov = True,
-    weight_decay: opt.WeightDecay = 5e-4,
-    warmup_epochs: opt.WarmupEpochs = 0.0,
-    ema_decay: opt.EmaDecay = None,
-    grad_clip: opt.GradClip = None,
-    amp: opt.Amp = "auto",
-    channels_last: opt.ChannelsLast = "auto",
-    compile_model: opt.Compile = False,
-    keep: opt.Keep = "last",
-    seed: opt.Seed = 0,
-    device: opt.Device = "auto",
-    crop_padding: opt.CropPadding = 4,
-    flip: opt.Flip = True,
-    val_size: opt.ValSize = 0.1,
-    limit_train: opt.LimitTrain = None,
-    split_seed: opt.SplitSeed = 0,
-    data_dir: opt.DataDir = None,
-    workers: opt.Workers = 2,
+    *,
+    data: DataConfig,
+    model_options: dict[str, Any],
+    train: TrainConfig,
     resume: opt.Resume = False,
     track: opt.Track = None,
     as_json: opt.Json = False,
     quiet: opt.Quiet = False,
 ) -> None:
     """Train a teacher: writes DIR/teacher.safetensors + DIR/teacher.json (+ metrics.jsonl, checkpoint.pt)."""
-    config = TeacherConfig(
-        arch=model,
-        out_dir=out_dir,
-        data=opt.data_config(data, data_dir, val_size, limit_train, split_seed, workers),
-        train=opt.train_config(
-            epochs=epochs,
-            batch_size=batch_size,
-            opt=optimizer,
-            lr=lr,
-            momentum=momentum,
-            nesterov=nesterov,
-            weight_decay=weight_decay,
-            warmup_epochs=warmup_epochs,
-            ema_decay=ema_decay,
-            grad_clip=grad_clip,
-            amp=amp,
-            channels_last=channels_last,
-            compile=compile_model,
-            keep=keep,
-            seed=seed,
-            crop_padding=crop_padding,
-            flip=flip,
-        ),
-        img_size=img_size,
-        pretrained=pretrained,
-        in_chans=in_chans,
-        label_smoothing=label_smoothing,
-        device=device,
-    )
+    config = TeacherConfig(arch=model, out_dir=out_dir, data=data, train=train, **model_options)
     with tracking(
         opt.track_targets(track), f"teacher {model}", config.describe(), make_progress(as_json=as_json, quiet=quiet)
     ) as (run, progress):

@@ -13,14 +13,16 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from edgekd.options import option
+
 
 @dataclass(frozen=True)
 class AugmentRecipe:
     """Training augmentation. `crop_padding`: px of zero padding before a random crop back to
     the output size (0 disables); `horizontal_flip`: flip half of the samples."""
 
-    crop_padding: int = 4
-    horizontal_flip: bool = True
+    crop_padding: int = option(4, "Random-crop padding in px at the input size (0 disables).", ge=0)
+    horizontal_flip: bool = option(True, "Random horizontal flips.", key="flip")
 
     def describe(self) -> dict:
         return asdict(self)

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from edgekd.data import DataConfig
 from edgekd.data.augment import MIX_KINDS, MixRecipe
-from edgekd.engine import TrainConfig
+from edgekd.engine import OptimConfig, TrainConfig
 from edgekd.errors import ConfigError
 from edgekd.models.quantized import RECIPES
 
@@ -17,6 +17,7 @@ ENSEMBLE_RULES = ("prob", "logit")
 # `edgekd distill --lr` defaults to DEFAULT_LR (the teacher stage keeps 0.1): the student alone's
 # best lr on the FMNIST-32 val sweep (docs/benchmark.md), where KD at this lr also did best.
 DEFAULT_LR = 0.05
+DEFAULT_TRAIN = TrainConfig(optim=OptimConfig(lr=DEFAULT_LR))  # the recipe of `edgekd distill` and `distill:`
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,19 @@ from dataclasses import asdict, dataclass
 import torch
 
 from edgekd.errors import ConfigError
+from edgekd.options import check_options, option
 
 
 @dataclass(frozen=True)
 class OptimConfig:
     """Optimizer recipe. `lr` is the peak learning rate reached after `warmup_epochs`."""
 
-    name: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    warmup_epochs: float = 0.0
+    name: str = option("sgd", "sgd or adamw.", key="opt", choices=("sgd", "adamw"))
+    lr: float = option(0.1, "Peak learning rate (cosine schedule).", gt=0)
+    momentum: float = option(0.9, "SGD momentum.", ge=0)
+    nesterov: bool = option(True, "Nesterov momentum for SGD.")
+    weight_decay: float = option(5e-4, "Weight decay.", ge=0)
+    warmup_epochs: float = option(0.0, "Linear warm-up length in epochs (fractions allowed).", ge=0)
     min_lr_ratio: float = 0.0
 
     def describe(self) -> dict:
@@ -28,8 +29,7 @@ class OptimConfig:
 
 def build_optimizer(params, config: OptimConfig) -> torch.optim.Optimizer:
     """SGD (momentum, optionally Nesterov) or AdamW over `params`."""
-    if config.lr <= 0:
-        raise ConfigError(f"--lr must be positive, got {config.lr}.")
+    check_options(config)
     if config.name == "sgd":
         return torch.optim.SGD(
             params,

@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,52 +34,48 @@ from edgekd.engine.progress import Progress, SilentProgress
 from edgekd.engine.state import CHECKPOINT_NAME, load_training_state, restore_rng_state, rng_state, save_training_state
 from edgekd.engine.task import TrainingTask
 from edgekd.errors import ConfigError, TrainingError
+from edgekd.options import check_options, nested, option
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The training recipe.
+    """The training recipe; each option's help says what it does (`edgekd.options`).
 
     Attributes:
-        epochs: passes over the training split.
-        batch_size: samples per step (per process under DDP).
         optim: optimizer and schedule.
         augment: training augmentation (evaluation never augments).
-        ema_decay: keep an EMA of the student's weights (timm ModelEmaV3) and use it for
-            evaluation and the result; None disables.
-        grad_clip: max gradient norm; None disables.
-        amp: auto | off | bf16 | fp16 (auto: bf16/fp16 on CUDA, fp32 on CPU).
-        channels_last: auto | on | off (auto: on; it is faster on CUDA and on CPU alike).
-        compile: torch.compile the student.
-        keep: which weights are the result: `last` epoch, or `best` val top-1.
-        seed: seeds shuffling, augmentation views and model initialisation.
+        eval_batch_size: samples per evaluation batch.
     """
 
-    epochs: int = 10
-    batch_size: int = 128
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    augment: AugmentRecipe = field(default_factory=AugmentRecipe)
-    ema_decay: float | None = None
-    grad_clip: float | None = None
-    amp: str = "auto"
-    channels_last: str = "auto"
-    compile: bool = False
-    keep: str = "last"
-    seed: int = 0
+    epochs: int = option(10, "Training epochs.", ge=1)
+    batch_size: int = option(128, "Samples per step (per process under DDP; >= 2 for BatchNorm).", ge=2)
+    optim: OptimConfig = nested(OptimConfig)
+    augment: AugmentRecipe = nested(AugmentRecipe)
+    ema_decay: float | None = option(
+        None, "Keep an EMA of the weights (e.g. 0.999; timm ModelEmaV3) and use it as the result.", gt=0, lt=1
+    )
+    grad_clip: float | None = option(None, "Clip the gradient norm to this value.", gt=0)
+    amp: str = option(
+        "auto",
+        "Mixed precision: auto (bf16/fp16 on CUDA, off on CPU), off, bf16, fp16.",
+        choices=("auto", "off", "bf16", "fp16"),
+    )
+    channels_last: str = option(
+        "auto",
+        "channels_last memory format: auto (on: faster on CPU and CUDA), on, off.",
+        choices=("auto", "on", "off"),
+    )
+    compile: bool = option(False, "torch.compile the trained model.")
+    keep: str = option("last", "Result weights: 'last' epoch or 'best' val top-1.", choices=("last", "best"))
+    seed: int = option(0, "Seed of initialisation, shuffling and augmentation.")
     eval_batch_size: int = 512
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
 
     def validate(self) -> None:
-        if self.epochs < 1:
-            raise ConfigError(f"--epochs must be >= 1, got {self.epochs}.")
-        if self.batch_size < 2:
-            raise ConfigError(f"--batch-size must be >= 2 (BatchNorm), got {self.batch_size}.")
-        if self.keep not in ("last", "best"):
-            raise ConfigError(f"--keep must be 'last' or 'best', got '{self.keep}'.")
-        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
-            raise ConfigError(f"--ema-decay must be in (0, 1), got {self.ema_decay}.")
+        """Raises ConfigError naming the flag of a value out of its declared range."""
+        check_options(self)
 
 
 @dataclass

@@ -1,16 +1,14 @@
 """The pipeline YAML as typed models: every section optional, every unknown key refused.
 
 Key names are the stage APIs' field names, which are the CLI flags with `_` for `-`
-(`--limit-train` → `limit_train`), so a command line and a pipeline read alike. Validation
-errors name the file, the line and the key (see `load_pipeline`).
+(`--limit-train` → `limit_train`), so a command line and a pipeline read alike: the data and
+training keys are derived from the config dataclasses' declared options (`edgekd.options`).
+Validation errors name the file, the line and the key (see `load_pipeline`).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-import types
-import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, TypeVar, Union
 
@@ -19,117 +17,78 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     create_model,
     field_validator,
     model_validator,
 )
 
-from edgekd.data import AugmentRecipe, DataConfig
-from edgekd.distill.config import DEFAULT_LR
+from edgekd.data import DataConfig
+from edgekd.distill.config import DEFAULT_TRAIN
 from edgekd.distill.methods import METHODS
 from edgekd.distill.methods.base import all_options
-from edgekd.distill.methods.options import MethodOption
-from edgekd.engine import OptimConfig, TrainConfig
+from edgekd.engine import TrainConfig
 from edgekd.engine.tracking import TrackTarget
 from edgekd.errors import ConfigError
 from edgekd.gate.config import GateThresholds
 from edgekd.models.quantized import RECIPES
-from edgekd.pipeline.yamlfile import KeyPath, line_of, load_with_lines
+from edgekd.options import declared_options, with_values
+from edgekd.pipeline.fields import config_fields, method_option_field, override_field
+from edgekd.pipeline.validation import validate_file
+from edgekd.pipeline.yamlfile import line_of
+from edgekd.teacher import TeacherConfig
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class DataSection(Section):
-    """`data:` — the dataset every training stage uses (the `--data …` options)."""
-
-    spec: str = "fashion-mnist"
-    data_dir: Optional[str] = None
-    val_size: float = Field(0.1, ge=0)
-    limit_train: Optional[int] = Field(None, ge=1)
-    split_seed: int = 0
-    workers: int = Field(2, ge=0)
+class DataSectionBase(Section):
+    """`data:` — the dataset every training stage uses (the `--data …` options; keys: `DataConfig`'s)."""
 
     def to_config(self) -> DataConfig:
-        return DataConfig(**self.model_dump())
+        return with_values(DataConfig(), self.model_dump())
 
 
-class TrainSection(Section):
-    """The training recipe keys shared by `teacher:` and `distill:` (the engine's TrainConfig)."""
-
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(128, ge=2)
-    opt: Literal["sgd", "adamw"] = "sgd"
-    lr: float = Field(0.1, gt=0)
-    momentum: float = Field(0.9, ge=0)
-    nesterov: bool = True
-    weight_decay: float = Field(5e-4, ge=0)
-    warmup_epochs: float = Field(0.0, ge=0)
-    ema_decay: Optional[float] = Field(None, gt=0, lt=1)
-    grad_clip: Optional[float] = Field(None, gt=0)
-    amp: Literal["auto", "off", "bf16", "fp16"] = "auto"
-    channels_last: Literal["auto", "on", "off"] = "auto"
-    compile: bool = False
-    keep: Literal["last", "best"] = "last"
-    seed: int = 0
-    crop_padding: int = Field(4, ge=0)
-    flip: bool = True
-    img_size: int = Field(32, ge=8)
-    pretrained: Optional[str] = None
-    in_chans: Optional[Literal[1, 3]] = None
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
-    device: str = "auto"
+class TrainSectionBase(Section):
+    """The training recipe keys shared by `teacher:` and `distill:`: `TrainConfig`'s options and
+    the model options of `TeacherConfig` (derived below, with their defaults and ranges)."""
 
     def train_config(self, seed: int | None = None) -> TrainConfig:
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            optim=OptimConfig(
-                name=self.opt,
-                lr=self.lr,
-                momentum=self.momentum,
-                nesterov=self.nesterov,
-                weight_decay=self.weight_decay,
-                warmup_epochs=self.warmup_epochs,
-            ),
-            augment=AugmentRecipe(crop_padding=self.crop_padding, horizontal_flip=self.flip),
-            ema_decay=self.ema_decay,
-            grad_clip=self.grad_clip,
-            amp=self.amp,
-            channels_last=self.channels_last,
-            compile=self.compile,
-            keep=self.keep,
-            seed=self.seed if seed is None else seed,
-        )
+        values = {key: getattr(self, key) for key in declared_options(TrainConfig)}
+        return with_values(TrainConfig(), values if seed is None else {**values, "seed": seed})
+
+    def model_options(self, **overrides: Any) -> dict[str, Any]:
+        """The `TeacherConfig` model keys (img_size, …) as keyword arguments; an override not None replaces one."""
+        values = {key: getattr(self, key) for key in declared_options(TeacherConfig)}
+        return {**values, **{key: value for key, value in overrides.items() if value is not None}}
 
 
-class TeacherSection(TrainSection):
+class TeacherSectionBase(TrainSectionBase):
     """`teacher:` — train `arch`, or use an existing teacher artefact given as `path`."""
 
     arch: Optional[str] = None
     path: Optional[str] = None
 
     @model_validator(mode="after")
-    def _arch_or_path(self) -> "TeacherSection":
+    def _arch_or_path(self) -> "TeacherSectionBase":
         if (self.arch is None) == (self.path is None):
             raise ValueError(
-                "give either 'arch' (train a teacher) or 'path' (use an existing teacher.safetensors), not both or neither"
+                "give either 'arch' (train a teacher) or 'path' (use an existing teacher.safetensors), "
+                "not both or neither"
             )
         return self
 
 
-def _option_type(option: MethodOption) -> Any:
-    return Literal[option.choices] if option.choices else option.type  # type: ignore[valid-type]
-
-
-def _option_field(declarations: list[MethodOption]) -> tuple[Any, Any]:
-    """An optional pydantic field for a method option; a bound is kept only where every
-    method declaring the name has it (`alpha` is ≤ 1 for KD, not for DKD)."""
-    first = declarations[0]
-    bounds = {k: v for k, v in first.bounds().items() if all(d.bounds().get(k) == v for d in declarations)}
-    return Optional[_option_type(first)], Field(None, **bounds)
+DataSection = create_model(  # type: ignore[call-overload]
+    "DataSection", __base__=DataSectionBase, __doc__=DataSectionBase.__doc__, **config_fields(DataConfig())
+)
+TeacherSection = create_model(  # type: ignore[call-overload]
+    "TeacherSection",
+    __base__=TeacherSectionBase,
+    __doc__=TeacherSectionBase.__doc__,
+    **config_fields(TrainConfig()),
+    **config_fields(TeacherConfig),
+)
 
 
 class MethodRunBase(Section):
@@ -141,9 +100,9 @@ class MethodRunBase(Section):
 
     method: str
     name: Optional[str] = None
-    lr: Optional[float] = Field(None, gt=0)
-    epochs: Optional[int] = Field(None, ge=1)
-    label_smoothing: Optional[float] = Field(None, ge=0, lt=1)
+    lr: Optional[float] = override_field(TrainConfig, "lr")
+    epochs: Optional[int] = override_field(TrainConfig, "epochs")
+    label_smoothing: Optional[float] = override_field(TeacherConfig, "label_smoothing")
     # Quantization-aware distillation (docs/distill.md): fine-tune another run of this pipeline,
     # fake-quantized; `from` names that run (`edgekd distill --quantize … --from RUN`).
     quantize: Optional[Literal[RECIPES]] = None  # type: ignore[valid-type]
@@ -186,14 +145,14 @@ METHOD_RUNS: dict[str, type[MethodRunBase]] = {
         __base__=MethodRunBase,
         __doc__=f"`methods: [{{method: {name}, …}}]`",
         method=(Literal[name], ...),
-        **{o.name: _option_field([o]) for o in cls.options},
+        **{o.name: method_option_field([o]) for o in cls.options},
     )
     for name, cls in METHODS.items()
 }
 MethodRun = Annotated[Union[tuple(METHOD_RUNS.values())], Field(discriminator="method")]  # type: ignore[valid-type]
 
 
-class DistillSectionBase(TrainSection):
+class DistillSectionBase(TrainSectionBase):
     """`distill:` — one student, trained once per (method, seed): `methods` × `seeds` runs.
 
     Every option a registered method declares is also a section key (derived, default: each
@@ -204,7 +163,6 @@ class DistillSectionBase(TrainSection):
     student: str
     methods: list[MethodRun] = Field(default_factory=lambda: [METHOD_RUNS["kd"](method="kd")], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    lr: float = Field(DEFAULT_LR, gt=0)  # distill's own default (see edgekd.distill.config)
     teacher_cache: bool = False
     mix: Literal["none", "mixup", "cutmix"] = "none"
     mix_alpha: float = Field(1.0, gt=0)
@@ -259,7 +217,9 @@ DistillSection = create_model(  # type: ignore[call-overload]
     "DistillSection",
     __base__=DistillSectionBase,
     __doc__=DistillSectionBase.__doc__,
-    **{name: _option_field([o for _, o in declarations]) for name, declarations in all_options().items()},
+    **config_fields(DEFAULT_TRAIN),  # distill's own recipe defaults (edgekd.distill.config)
+    **config_fields(TeacherConfig),
+    **{name: method_option_field([o for _, o in declarations]) for name, declarations in all_options().items()},
 )
 
 
@@ -437,60 +397,6 @@ class Pipeline(Section):
 STAGES = tuple(name for name, field in Pipeline.model_fields.items() if _STAGE in field.metadata)
 
 
-def _model_at(path: KeyPath) -> type[BaseModel] | None:
-    """The model class that holds the key at `path` (to list its known keys)."""
-    current: Any = Pipeline
-    for index, part in enumerate(path[:-1]):
-        if isinstance(part, int):
-            continue
-        if _is_method_tag(path, index):
-            current = METHOD_RUNS[part]
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
-            return None
-        current = _inner_model(current.model_fields[part].annotation)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _inner_model(annotation: Any) -> Any:
-    """The BaseModel inside Optional[...], list[...] or Union[...] annotations."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    origin = typing.get_origin(annotation)
-    if origin in (Union, types.UnionType, list):
-        for arg in typing.get_args(annotation):
-            found = _inner_model(arg)
-            if found is not None:
-                return found
-    return None
-
-
-def _is_method_tag(loc: KeyPath, index: int) -> bool:
-    """Whether `loc[index]` is the method name pydantic adds after `methods[i]` (its union tag)."""
-    return index >= 2 and loc[index - 2] == "methods" and isinstance(loc[index - 1], int) and loc[index] in METHOD_RUNS
-
-
-def _describe_error(error: dict, data: Any) -> tuple[KeyPath, str]:
-    raw = tuple(error["loc"])
-    loc = tuple(part for index, part in enumerate(raw) if not _is_method_tag(raw, index))
-    key = ".".join(f"[{p}]" if isinstance(p, int) else p for p in loc).replace(".[", "[") or "(top level)"
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        model = _model_at(raw)
-        # The keys a user writes: a field's alias where it has one (`from`, not `from_run`).
-        known = sorted(field.alias or name for name, field in model.model_fields.items()) if model is not None else []
-        known = [k for k in known if k != "source"]
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        return loc, f"unknown key '{key}'.{hint} Known keys here: {', '.join(known)}."
-    if kind == "missing":
-        return loc, f"'{key}' is required."
-    message = error["msg"].removeprefix("Value error, ")
-    value = error.get("input")
-    shown = "" if isinstance(value, (dict, list)) or kind == "value_error" else f" (got {value!r})"
-    return loc, f"'{key}': {message}{shown}." if loc else f"{message}."
-
-
 def load_pipeline(path: str | Path) -> Pipeline:
     """Read and validate a pipeline YAML; nothing runs before this succeeds.
 
@@ -498,19 +404,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
         ConfigError: one line, `FILE:LINE: what is wrong with which key`.
     """
     path = Path(path)
-    data, lines = load_with_lines(path)
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{path}: a pipeline is a mapping of sections (name:, data:, teacher:, …), not a {type(data).__name__}."
-        )
-    try:
-        pipeline = Pipeline.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        loc, message = _describe_error(errors[0], data)
-        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        line = line_of(lines, loc)
-        raise ConfigError(f"{path}:{line}: {message}{more}" if line else f"{path}: {message}{more}") from exc
+    pipeline, lines = validate_file(path, Pipeline, METHOD_RUNS)
     pipeline.source = path
     pipeline._lines = lines
     return pipeline

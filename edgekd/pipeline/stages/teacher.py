@@ -36,11 +36,7 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         out_dir=out_dir,
         data=data,
         train=section.train_config(),
-        img_size=section.img_size,
-        pretrained=section.pretrained,
-        in_chans=section.in_chans,
-        label_smoothing=section.label_smoothing,
-        device=section.device,
+        **section.model_options(),
     )
     try:
         config.train.validate()
