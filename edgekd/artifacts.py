@@ -62,7 +62,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except Exception as exc:
         if is_out_of_space(exc):
             raise DiskFull(
-                f"cannot write {target}: the disk is full (no space left in {target.parent}); free some space or write elsewhere. The previous {target.name}, if any, is kept."
+                f"cannot write {target}: the disk is full (no space left in {target.parent}); free some space or "
+                f"write elsewhere. The previous {target.name}, if any, is kept."
             ) from exc
         raise
     finally:

@@ -170,7 +170,8 @@ def _teacher_from_eval(path: Path, dataset: Dataset, split: str) -> tuple[torch.
     teacher = load_eval(path, ConfigError)
     if teacher.data.fingerprint != dataset.fingerprint or teacher.data.split != split:
         raise ConfigError(
-            f"--teacher {path} scored {teacher.data.split} of dataset {teacher.data.fingerprint}, not {split} of {dataset.fingerprint}; "
+            f"--teacher {path} scored {teacher.data.split} of dataset {teacher.data.fingerprint}, not {split} of "
+            f"{dataset.fingerprint}; "
             "evaluate the teacher on the same data (or pass the teacher artefact)."
         )
     predicted = torch.tensor(teacher.predictions.predicted, dtype=torch.int64)

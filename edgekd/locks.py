@@ -160,7 +160,8 @@ def folder_lock(
 
 def _disk_full(lock_path: Path) -> DiskFull:
     return DiskFull(
-        f"cannot write {lock_path}: the disk is full (no space left in {lock_path.parent}); free some space or write elsewhere."
+        f"cannot write {lock_path}: the disk is full (no space left in {lock_path.parent}); free some space or "
+        "write elsewhere."
     )
 
 

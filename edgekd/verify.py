@@ -142,8 +142,10 @@ class VerifyRow:
     def line(self) -> str:
         verdict = "✓" if self.passed else "✗"
         return (
-            f"{verdict} {self.artefact} ({self.backend}, {self.precision}) on {self.samples} images: agreement {self.agreement:.2f} % "
-            f"(≥ {self.threshold.min_agreement:g}), max |Δlogit| {self.max_abs_diff:.2e} (≤ {self.threshold.max_abs_diff:g})"
+            f"{verdict} {self.artefact} ({self.backend}, {self.precision}) on {self.samples} images: agreement "
+            f"{self.agreement:.2f} % "
+            f"(≥ {self.threshold.min_agreement:g}), max |Δlogit| {self.max_abs_diff:.2e} (≤ "
+            f"{self.threshold.max_abs_diff:g})"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,11 +184,13 @@ def check(backend: Backend, name: str, reference: Reference) -> VerifyRow:
     """Run one open backend on the reference inputs and compare with the reference logits."""
     if backend.input_format != reference.input_format:
         raise ConfigError(
-            f"{name} takes {backend.input_format} input but the reference holds {reference.input_format}; use the reference exported with it."
+            f"{name} takes {backend.input_format} input but the reference holds {reference.input_format}; use the "
+            "reference exported with it."
         )
     if backend.card.num_classes != reference.logits.shape[1]:
         raise ConfigError(
-            f"{name} has {backend.card.num_classes} classes but the reference has {reference.logits.shape[1]}; it is another model's reference."
+            f"{name} has {backend.card.num_classes} classes but the reference has {reference.logits.shape[1]}; it "
+            "is another model's reference."
         )
     threshold = reference.threshold_for(name, backend.precision)
     expected_logits = torch.from_numpy(reference.logits)

@@ -111,7 +111,8 @@ def deploy_model(
         onnx_files[f"ort int8 {target}"] = Path(record["path"])
         drops[f"ort int8 {target}"] = record["int8"]["accuracy"]["test"]
     progress.log(
-        f"timing {weights.parent.name}: batch {' and '.join(map(str, BATCHES))}, {threads} threads, ≥ {min_time:g} s each"
+        f"timing {weights.parent.name}: batch {' and '.join(map(str, BATCHES))}, {threads} threads, ≥ "
+        f"{min_time:g} s each"
     )
     latency = time_artefacts(weights, onnx_files, pixels, threads, min_time)
     speed_search = (artefacts[("int8", "cpu")].get("details") or {}).get("speed_search") or {}
@@ -140,7 +141,9 @@ def checks(models: dict[str, dict]) -> list[dict]:
         found.append(
             {
                 "status": ("PASS" if eager_ratio >= 10 else "MISS") if student else "INFO",
-                "line": f"{key}: ORT FP32 vs eager at batch 1: {eager_ratio:.1f}× (target ≥ 10× for the default student)",
+                "line": (
+                    f"{key}: ORT FP32 vs eager at batch 1: {eager_ratio:.1f}× (target ≥ 10× for the default student)"
+                ),
             }
         )
         speedup = latency["ort fp32"][32] / latency["ort int8 cpu"][32]
@@ -150,7 +153,10 @@ def checks(models: dict[str, dict]) -> list[dict]:
             found.append(
                 {
                     "status": "PASS" if ok else "MISS",
-                    "line": f"{key}: CPU INT8 vs FP32 at batch 32: {speedup:.2f}×, drop {drop:+.2f} pt (target ≥ 1.5×, ≤ 0.5 pt)",
+                    "line": (
+                        f"{key}: CPU INT8 vs FP32 at batch 32: {speedup:.2f}×, drop {drop:+.2f} pt (target ≥ 1.5×, ≤ "
+                        "0.5 pt)"
+                    ),
                 }
             )
         else:
@@ -159,7 +165,10 @@ def checks(models: dict[str, dict]) -> list[dict]:
             found.append(
                 {
                     "status": "PASS" if ok else "INFO",
-                    "line": f"{key}: CPU INT8 vs FP32 at batch 32: {speedup:.2f}×, at batch 1: {latency['ort fp32'][1] / latency['ort int8 cpu'][1]:.2f}×, drop {drop:+.2f} pt → {verdict}",
+                    "line": (
+                        f"{key}: CPU INT8 vs FP32 at batch 32: {speedup:.2f}×, at batch 1: "
+                        f"{latency['ort fp32'][1] / latency['ort int8 cpu'][1]:.2f}×, drop {drop:+.2f} pt → {verdict}"
+                    ),
                 }
             )
         agreement = entry["parity"]["agreement"]

@@ -119,7 +119,8 @@ def find_fashion_mnist(data_dir: str | os.PathLike | None) -> Path:
     raise DataError(
         "Fashion-MNIST not found (looked in "
         + ", ".join(str(c) for c in candidates)
-        + "). Install it with 'apt-get install dataset-fashion-mnist', or put the four IDX files in a folder and pass --data-dir."
+        + "). Install it with 'apt-get install dataset-fashion-mnist', or put the four IDX files in a folder and "
+        "pass --data-dir."
     )
 
 
@@ -196,7 +197,8 @@ def load_dataset(
     stream_size = None
     if parsed.kind == "unlabeled":
         raise DataError(
-            f"'{parsed}' has no labels, so it cannot be trained or validated on alone: give it as a transfer set (edgekd distill --transfer-data {parsed}) with a labelled --data."
+            f"'{parsed}' has no labels, so it cannot be trained or validated on alone: give it as a transfer set "
+            f"(edgekd distill --transfer-data {parsed}) with a labelled --data."
         )
     if parsed.kind == "fashion-mnist":
         folder = find_fashion_mnist(data_dir)

@@ -45,7 +45,8 @@ def parse_spec(text: str) -> DatasetSpec:
         close = difflib.get_close_matches(kind, ALL_KINDS, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise DataError(
-            f"unknown dataset spec '{text}'.{hint} Known: {', '.join(k + (':PATH' if k in PATH_KINDS else '') for k in ALL_KINDS)}."
+            f"unknown dataset spec '{text}'.{hint} Known: "
+            f"{', '.join(k + (':PATH' if k in PATH_KINDS else '') for k in ALL_KINDS)}."
         )
     if kind in PATH_KINDS:
         if not sep or not rest:

@@ -94,7 +94,8 @@ def scan_images(root: Path) -> list[Path]:
     paths = walk_images(root, skip_hidden=True)
     if not paths:
         raise DataError(
-            f"no images under {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))} at any depth); point unlabeled:PATH at a folder of images."
+            f"no images under {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))} at any depth); point "
+            "unlabeled:PATH at a folder of images."
         )
     return sorted(paths)
 

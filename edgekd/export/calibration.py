@@ -43,7 +43,8 @@ def calibration_images(spec: CalibrationSpec, card: ModelCard, data_dir: str | N
     images = take(split, dataset.spec, spec.samples, spec.seed)
     if len(images) < spec.samples:
         progress.log(
-            f"calibration: {spec.dataset} {spec.split} has {len(images)} images, fewer than the {spec.samples} asked; using all of them."
+            f"calibration: {spec.dataset} {spec.split} has {len(images)} images, fewer than the {spec.samples} "
+            "asked; using all of them."
         )
     return images
 

@@ -124,7 +124,8 @@ def nvinfer_config(model: NvinferModel, labels_name: str, threshold: float | Non
     ]
     if not exact:
         lines.append(
-            f"# std differs per channel {model.std}: nvinfer takes one scale, so the mean std {sum(model.std) / len(model.std):.4f} is used (its top-1 cost: deepstream_preprocess in export.json)"
+            f"# std differs per channel {model.std}: nvinfer takes one scale, so the mean std "
+            f"{sum(model.std) / len(model.std):.4f} is used (its top-1 cost: deepstream_preprocess in export.json)"
         )
     lines += [
         "[property]",

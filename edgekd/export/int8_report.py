@@ -95,13 +95,17 @@ def judge(report: Int8Report) -> Int8Report:
     if report.target == "tensorrt":
         report.recommend = "measure on target"
         report.verdict = (
-            f"TensorRT INT8 (val drop {drop:.2f} pt): its speed is only meaningful on the GPU — build it with --trt there and "
+            f"TensorRT INT8 (val drop {drop:.2f} pt): its speed is only meaningful on the GPU — build it with "
+            "--trt there and "
             "compare with the FP32/FP16 engines (edgekd profile); CPU timings do not apply to it."
         )
         return report
     if not report.latency:
         report.recommend = "fp32"
-        report.verdict = f"INT8 speed not measured (--no-latency): not presented as a win; keep FP32 until it is measured (val drop {drop:.2f} pt)."
+        report.verdict = (
+            "INT8 speed not measured (--no-latency): not presented as a win; keep FP32 until it is measured (val "
+            f"drop {drop:.2f} pt)."
+        )
         return report
     speed = ", ".join(
         f"batch {b}: INT8 {v['int8_ms']:.2f} ms vs FP32 {v['fp32_ms']:.2f} ms ({v['speedup']:.2f}×)"
@@ -113,7 +117,10 @@ def judge(report: Int8Report) -> Int8Report:
         report.verdict = f"INT8 is not faster than FP32 on this CPU ({speed}): use the FP32 ONNX."
     elif drop != drop or drop > report.budget:
         report.recommend = "fp32"
-        report.verdict = f"INT8 loses {drop:.2f} pt of val top-1 (budget {report.budget:g}; try --max-drop): use the FP32 ONNX. Speed: {speed}."
+        report.verdict = (
+            f"INT8 loses {drop:.2f} pt of val top-1 (budget {report.budget:g}; try --max-drop): use the FP32 ONNX. "
+            f"Speed: {speed}."
+        )
     elif not all(faster.values()):
         slow = [str(b) for b, ok in faster.items() if not ok]
         report.recommend = "fp32"

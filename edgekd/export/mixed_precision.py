@@ -111,7 +111,8 @@ def int8_with_fp16(qdq_proto):
         )
     except Exception as exc:  # the converter raises RuntimeError/ValidationError for ops it cannot adapt
         raise ModelError(
-            f"cannot move the INT8 model from opset {opset} to {FP16_QDQ_OPSET} for FP16 Q/DQ ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})."
+            f"cannot move the INT8 model from opset {opset} to {FP16_QDQ_OPSET} for FP16 Q/DQ "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})."
         ) from exc
     weights = {t.name for t in source.graph.initializer}
     weight_dq = [n.name for n in source.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in weights]

@@ -93,7 +93,8 @@ def export_onnx(model: nn.Module, spec: InputSpec, *, exporter: str, opset: int,
     except Exception as exc:  # exporters raise many types (TorchExportError, RuntimeError, …) for unsupported models
         other = "torchscript" if exporter == "dynamo" else "dynamo"
         raise ModelError(
-            f"the {exporter} exporter cannot export this model ({type(exc).__name__}: {_first_line(exc)}); try --exporter {other}."
+            f"the {exporter} exporter cannot export this model ({type(exc).__name__}: {_first_line(exc)}); try "
+            f"--exporter {other}."
         ) from exc
     simplified = False
     if simplify:
@@ -155,7 +156,8 @@ def _check_interface(proto) -> None:
     inputs, outputs = [i.name for i in proto.graph.input], [o.name for o in proto.graph.output]
     if inputs != [INPUT_NAME] or outputs != [OUTPUT_NAME]:
         raise ModelError(
-            f"the exported graph has inputs {inputs} and outputs {outputs}; expected ['{INPUT_NAME}'] and ['{OUTPUT_NAME}']."
+            f"the exported graph has inputs {inputs} and outputs {outputs}; expected ['{INPUT_NAME}'] and "
+            f"['{OUTPUT_NAME}']."
         )
     batch_dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
     if batch_dim.HasField("dim_value"):

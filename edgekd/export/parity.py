@@ -70,7 +70,10 @@ class ParityReport:
             if self.near_tie_flips
             else ""
         )
-        return f"{self.candidate} vs {self.reference} on {self.samples} {self.split} images: agreement {self.agreement:.2f} %{ties}, max |Δlogit| {self.max_abs_diff:.2e}{limit}"
+        return (
+            f"{self.candidate} vs {self.reference} on {self.samples} {self.split} images: agreement "
+            f"{self.agreement:.2f} %{ties}, max |Δlogit| {self.max_abs_diff:.2e}{limit}"
+        )
 
     def to_dict(self) -> dict:
         payload = asdict(self)
@@ -121,6 +124,7 @@ def enforce(report: ParityReport) -> ParityReport:
     """Raise `CheckFailed` (exit 1) when the gate did not hold."""
     if not report.passed:
         raise CheckFailed(
-            f"parity failed: {report.line()}. The artefact was not written; try --exporter torchscript or another --opset."
+            f"parity failed: {report.line()}. The artefact was not written; try --exporter torchscript or another "
+            "--opset."
         )
     return report

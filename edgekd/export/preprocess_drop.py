@@ -35,7 +35,8 @@ class PreprocessScore:
 
     def line(self) -> str:
         return (
-            f"DeepStream preprocessing (one net-scale-factor for std {self.std}): top-1 {self.nvinfer_top1:.2f} % vs exact {self.exact_top1:.2f} % "
+            f"DeepStream preprocessing (one net-scale-factor for std {self.std}): top-1 {self.nvinfer_top1:.2f} % "
+            f"vs exact {self.exact_top1:.2f} % "
             f"on {self.samples} {self.split} images ({-self.drop:+.2f} pt, agreement {self.agreement:.2f} %)"
         )
 

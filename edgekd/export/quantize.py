@@ -95,7 +95,8 @@ def preprocess(source: Path, target: Path) -> None:
             quant_pre_process(str(source), str(target), skip_symbolic_shape=False)
     except Exception as exc:  # onnx/ORT raise assorted types from shape inference and optimisation
         raise ModelError(
-            f"quant_pre_process failed on {source.name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            f"quant_pre_process failed on {source.name}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
         ) from exc
 
 
@@ -122,7 +123,8 @@ def _quantize_kwargs(recipe: QuantRecipe, node_ops: dict[str, str]) -> dict:
     if unknown:
         close = ", ".join(list(node_ops)[:6])
         raise ModelError(
-            f"--exclude-nodes: no node named '{unknown[0]}' in the pre-processed graph (names look like: {close}, …; export.json lists them)."
+            f"--exclude-nodes: no node named '{unknown[0]}' in the pre-processed graph (names look like: {close}, "
+            "…; export.json lists them)."
         )
     # A removable activation (Relu/Clip before a Q) stays in the graph when some weighted node is
     # kept in float, so that `feed_float_inputs` finds that node's true float input.
@@ -174,7 +176,8 @@ def quantize(
             quantize_static(str(pre_path), str(out_path), reader_factory(), **kwargs)
     except Exception as exc:  # ORT raises ValueError/RuntimeError/onnx errors with long texts
         raise ModelError(
-            f"quantize_static failed ({recipe.target}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            f"quantize_static failed ({recipe.target}): {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
         ) from exc
     feed_float_inputs(out_path, set(_excluded(node_ops, recipe)))
     return count_qdq(out_path, node_ops, recipe)

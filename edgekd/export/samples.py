@@ -61,7 +61,8 @@ def data_config_for(card: ModelCard, spec: str | None, data_dir: str | None, pro
     val_size = options.get("val_size", DEFAULT_VAL_SIZE) if same else DEFAULT_VAL_SIZE
     if not val_size:
         progress.log(
-            f"{spec}: the checkpoint was trained with no val hold-out; using a seeded {DEFAULT_VAL_SIZE:.0%} share of train as val."
+            f"{spec}: the checkpoint was trained with no val hold-out; using a seeded {DEFAULT_VAL_SIZE:.0%} "
+            "share of train as val."
         )
         val_size = DEFAULT_VAL_SIZE
     return DataConfig(
@@ -75,7 +76,8 @@ def load_for_card(config: DataConfig, card: ModelCard) -> Dataset:
     dataset = config.load(image_size)
     if dataset.num_classes != card.num_classes:
         raise DataError(
-            f"{dataset.spec} has {dataset.num_classes} classes but the model has {card.num_classes}; pass the dataset it was trained on with --data."
+            f"{dataset.spec} has {dataset.num_classes} classes but the model has {card.num_classes}; pass the "
+            "dataset it was trained on with --data."
         )
     return dataset
 

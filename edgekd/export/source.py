@@ -71,11 +71,13 @@ def open_source(path: str | Path) -> ExportSource:
     weights = resolve_model_path(path)
     if weights.suffix != ".safetensors":
         raise ModelError(
-            f"{weights.name}: export takes an edgekd model artefact (.safetensors + .json card, as written by 'edgekd teacher train' or 'edgekd distill') or an edgekd .onnx."
+            f"{weights.name}: export takes an edgekd model artefact (.safetensors + .json card, as written by "
+            "'edgekd teacher train' or 'edgekd distill') or an edgekd .onnx."
         )
     if _looks_pickled(weights):
         raise ModelError(
-            f"{weights.name} holds a PyTorch pickle (torch.save), not safetensors; edgekd never unpickles models. Save the state dict with safetensors (edgekd.models.save_model)."
+            f"{weights.name} holds a PyTorch pickle (torch.save), not safetensors; edgekd never unpickles models. "
+            "Save the state dict with safetensors (edgekd.models.save_model)."
         )
     model, card = load_model(weights, exportable=True)
     return ExportSource(weights, "checkpoint", card, sha256_file(weights), model=model)

@@ -62,7 +62,10 @@ class SpeedSearch:
 
     def to_dict(self) -> dict:
         return {
-            "rule": "keep a weighted node in float when its INT8 kernel is slower than its MACs at the FP32 model's time per MAC; ship the faster whole model",
+            "rule": (
+                "keep a weighted node in float when its INT8 kernel is slower than its MACs at the FP32 model's time "
+                "per MAC; ship the faster whole model"
+            ),
             "batch": self.batch,
             "threads": self.threads,
             "float_ns_per_mac": self.float_ns_per_mac,

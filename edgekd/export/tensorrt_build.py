@@ -127,7 +127,8 @@ def _parse(trt, builder, logger, onnx_path: Path, for_dla: bool = False):
         )
     if network.num_inputs != 1 or network.num_outputs != 1:
         raise ModelError(
-            f"{onnx_path.name} has {network.num_inputs} inputs and {network.num_outputs} outputs; edgekd engines have one of each."
+            f"{onnx_path.name} has {network.num_inputs} inputs and {network.num_outputs} outputs; edgekd engines "
+            "have one of each."
         )
     return network, parser, strongly_typed
 
@@ -194,10 +195,12 @@ def build_tensorrt_engine(
             "gpu_fallback": fallback[:50],
         }
         progress.log(
-            f"DLA core {options.dla_core}: {len(layers) - len(fallback)} of {len(layers)} layers can run on the DLA; {len(fallback)} fall back to the GPU"
+            f"DLA core {options.dla_core}: {len(layers) - len(fallback)} of {len(layers)} layers can run on the "
+            f"DLA; {len(fallback)} fall back to the GPU"
         )
     progress.log(
-        f"building TensorRT {trt.__version__} engine from {onnx_path.name} (batch {shapes['min'][0]}/{shapes['opt'][0]}/{shapes['max'][0]}, workspace {options.workspace_gb:g} GiB)…"
+        f"building TensorRT {trt.__version__} engine from {onnx_path.name} (batch "
+        f"{shapes['min'][0]}/{shapes['opt'][0]}/{shapes['max'][0]}, workspace {options.workspace_gb:g} GiB)…"
     )
     plan = builder.build_serialized_network(network, config)
     if plan is None:

@@ -43,7 +43,8 @@ class GateContext:
         teacher = self.report.teacher()
         if teacher is None:
             raise ConfigError(
-                f"{check} needs a teacher in the report, and {self.report.path} has none (give 'edgekd report' the teacher's eval)."
+                f"{check} needs a teacher in the report, and {self.report.path} has none (give 'edgekd report' "
+                "the teacher's eval)."
             )
         return teacher
 
@@ -101,7 +102,8 @@ def paired_between(
         return None
     if ref.labels.shape != cand.labels.shape or not np.array_equal(ref.labels, cand.labels):
         raise ConfigError(
-            f"'{candidate.name}' and '{reference.name}' were not evaluated on the same samples ({cand.source} vs {ref.source}): evaluate both on the same data and split."
+            f"'{candidate.name}' and '{reference.name}' were not evaluated on the same samples ({cand.source} vs "
+            f"{ref.source}): evaluate both on the same data and split."
         )
     if mask is None:
         mask = np.ones_like(ref.labels, dtype=bool)
@@ -138,7 +140,8 @@ def _drop_row(ctx: GateContext, check: str, label: str, reference: GateModel, mo
     if paired is None:
         lacking = model if ctx.predictions(model) is None else reference
         raise ConfigError(
-            f"--significance needs per-sample predictions, and '{lacking.name}' has no eval.json in its report entry: rerun 'edgekd eval' and 'edgekd report', or drop --significance."
+            f"--significance needs per-sample predictions, and '{lacking.name}' has no eval.json in its report "
+            "entry: rerun 'edgekd eval' and 'edgekd report', or drop --significance."
         )
     status, why = judge_drop(ctx, paired, threshold)
     return make_row(ctx, check, label, model, drop, "pts", "max", status, detail + (f"; {why}" if why else ""))
@@ -336,10 +339,14 @@ def check_p99_vs_baseline(ctx: GateContext) -> list[CheckRow]:
                 )
                 continue
             if base.machine != entry.machine:
-                message = f"'{model.name}' latency was measured on machine {entry.machine} and the baseline's on {base.machine}"
+                message = (
+                    f"'{model.name}' latency was measured on machine {entry.machine} and the baseline's on "
+                    f"{base.machine}"
+                )
                 if not ctx.thresholds.allow_foreign_baseline:
                     raise ConfigError(
-                        f"{message}: latency is only compared on the same machine. Profile both there, or pass --allow-foreign-baseline to skip this check."
+                        f"{message}: latency is only compared on the same machine. Profile both there, or pass "
+                        "--allow-foreign-baseline to skip this check."
                     )
                 rows.append(
                     make_row(

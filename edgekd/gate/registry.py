@@ -99,7 +99,8 @@ GATE_CHECKS: tuple[GateCheck, ...] = (
     GateCheck("max_size_mb", "Max artefact file size", "MB, 10^6 bytes", "max", {"gt": 0}, checks.check_size),
     GateCheck(
         "min_gain_vs_alone",
-        "Min top-1 gain of each distilled student over the same recipe and seed trained alone (method none), paired on the test images",
+        "Min top-1 gain of each distilled student over the same recipe and seed trained alone (method none), "
+        "paired on the test images",
         "points",
         "min",
         {},

@@ -40,7 +40,8 @@ def run_gate(
     artefacts = report.select(thresholds.artefacts)
     if not artefacts:
         raise ConfigError(
-            f"{report.path} has no deployable artefact (role student or artefact) to gate; choose some with --artefact NAME|ROLE."
+            f"{report.path} has no deployable artefact (role student or artefact) to gate; choose some with "
+            "--artefact NAME|ROLE."
         )
     context = GateContext(report, baseline, thresholds, artefacts)
     rows: list[CheckRow] = []

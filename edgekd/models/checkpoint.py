@@ -138,7 +138,8 @@ def load_model(
     card = read_card(weights_path)
     if card is None:
         raise ModelError(
-            f"{weights_path} has no model card ({weights_path.with_suffix('.json').name}); for a bare timm checkpoint give the architecture (--teacher-arch)."
+            f"{weights_path} has no model card ({weights_path.with_suffix('.json').name}); for a bare timm "
+            "checkpoint give the architecture (--teacher-arch)."
         )
     state = read_state_dict(weights_path)
     model = create_model(card.arch, card.num_classes, card.input.in_chans, exportable=exportable)

@@ -210,7 +210,8 @@ def auto_pair(
         if stride is None:
             resolve_layer(student, guided_layer)  # unknown names fail with the list of layers
             raise ModelError(
-                f"guided layer '{guided_layer}' outputs no (B, C, H, W) feature map; pick a convolutional stage (edgekd distill --list-layers)."
+                f"guided layer '{guided_layer}' outputs no (B, C, H, W) feature map; pick a convolutional stage "
+                "(edgekd distill --list-layers)."
             )
         stages = feature_stages(teacher)
         if not stages:
@@ -229,5 +230,6 @@ def layer_shape(model: nn.Module, name: str, input_size: int, in_chans: int = 3)
         if layer.name == name:
             return layer.shape
     raise ModelError(
-        f"layer '{name}' does not output a (B, C, H, W) feature map at {input_size} px; pick a convolutional stage (edgekd distill --list-layers)."
+        f"layer '{name}' does not output a (B, C, H, W) feature map at {input_size} px; pick a convolutional "
+        "stage (edgekd distill --list-layers)."
     )

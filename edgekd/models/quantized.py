@@ -222,7 +222,8 @@ def read_quantizer_state(weights_path: str | os.PathLike) -> tuple[dict[str, Any
     amax_path, json_path = state_paths(weights_path)
     if not json_path.exists() or not amax_path.exists():
         raise ModelError(
-            f"{Path(weights_path).name} has no quantizer state ({json_path.name} and {amax_path.name}); it is not a QAD student."
+            f"{Path(weights_path).name} has no quantizer state ({json_path.name} and {amax_path.name}); it is not "
+            "a QAD student."
         )
     try:
         state = json.loads(json_path.read_text(encoding="utf-8"))
@@ -269,7 +270,8 @@ def load_quantized(
     quantizers = tensor_quantizers(model)
     if sorted(quantizers) != state["quantizers"]:
         raise ModelError(
-            f"{weights_path.name}: re-inserting '{recipe}' gives other quantizers than were saved (ModelOpt version differs?): {len(quantizers)} vs {len(state['quantizers'])}."
+            f"{weights_path.name}: re-inserting '{recipe}' gives other quantizers than were saved (ModelOpt "
+            f"version differs?): {len(quantizers)} vs {len(state['quantizers'])}."
         )
     missing = [n for n, q in quantizers.items() if q.is_enabled and n not in amax]
     if missing or set(amax) - set(quantizers):

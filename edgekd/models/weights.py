@@ -81,7 +81,8 @@ def load_pretrained_weights(model: nn.Module, arch: str, source: str | os.PathLi
                 continue  # a classifier for another class count is re-initialised
             else:
                 raise ModelError(
-                    f"weights do not fit '{arch}': {key} is {tuple(value.shape)}, the model has {tuple(own[key].shape)}."
+                    f"weights do not fit '{arch}': {key} is {tuple(value.shape)}, the model has "
+                    f"{tuple(own[key].shape)}."
                 )
         adapted[key] = value
     missing = [k for k in own if k not in adapted and k not in classifier and not k.endswith("num_batches_tracked")]

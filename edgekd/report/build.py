@@ -449,7 +449,8 @@ def build_report(config: ReportConfig, progress: Progress | None = None) -> Repo
     with folder_lock(out_dir, log=progress.log):
         sources = collect([Path(p) for p in config.inputs])
         progress.log(
-            f"found {len(sources.artefacts)} artefacts, {len(sources.evals)} eval.json, {len(sources.profiles)} profile.json, {len(sources.curves)} training logs"
+            f"found {len(sources.artefacts)} artefacts, {len(sources.evals)} eval.json, {len(sources.profiles)} "
+            f"profile.json, {len(sources.curves)} training logs"
         )
         report = assemble(sources, config)
         json_path, md_path, html_path = out_dir / "report.json", out_dir / "report.md", out_dir / "report.html"

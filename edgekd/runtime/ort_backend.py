@@ -85,7 +85,8 @@ class OrtBackend(Backend):
         if device.startswith("cuda"):
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise ModelError(
-                    "ONNX Runtime here has no CUDA provider; install onnxruntime-gpu instead of onnxruntime (see README), or use --device cpu."
+                    "ONNX Runtime here has no CUDA provider; install onnxruntime-gpu instead of onnxruntime (see "
+                    "README), or use --device cpu."
                 )
             providers.insert(0, "CUDAExecutionProvider")
         try:

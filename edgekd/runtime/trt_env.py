@@ -88,7 +88,8 @@ def read_sidecar(engine_path: str | Path) -> dict[str, Any]:
     path = sidecar_path(engine_path)
     if not path.is_file():
         raise ModelError(
-            f"{Path(engine_path).name} has no sidecar {path.name}; edgekd runs only engines it built (it needs the build facts and model card). {BUILD_ON_TARGET}"
+            f"{Path(engine_path).name} has no sidecar {path.name}; edgekd runs only engines it built (it needs "
+            f"the build facts and model card). {BUILD_ON_TARGET}"
         )
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
@@ -112,6 +113,7 @@ def sidecar_mismatch(built: dict[str, Any], here: dict[str, Any]) -> str | None:
         differences.append(f"TensorRT {built.get('tensorrt')} vs {here.get('tensorrt')} here")
     if built.get("gpu") != here.get("gpu") or built.get("compute_capability") != here.get("compute_capability"):
         differences.append(
-            f"GPU {built.get('gpu')} (sm {built.get('compute_capability')}) vs {here.get('gpu')} (sm {here.get('compute_capability')}) here"
+            f"GPU {built.get('gpu')} (sm {built.get('compute_capability')}) vs {here.get('gpu')} (sm "
+            f"{here.get('compute_capability')}) here"
         )
     return "; ".join(differences) or None
