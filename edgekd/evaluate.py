@@ -187,9 +187,9 @@ def _teacher_from_eval(path: Path, dataset: Dataset, split: str) -> tuple[torch.
 
 
 def _teacher_predictions(
-    config: EvalConfig, dataset: Dataset, progress: Progress
+    config: EvalConfig, teacher: Path, dataset: Dataset, progress: Progress
 ) -> tuple[torch.Tensor, dict[str, Any]]:
-    path = Path(config.teacher)
+    path = Path(teacher)
     if path.suffix == ".json" and path.exists():
         return _teacher_from_eval(path, dataset, config.split)
     path = resolve_model_path(path, ("teacher", "student")) if path.is_dir() else resolve_artefact(path)
@@ -234,7 +234,7 @@ def evaluate(config: EvalConfig, progress: Progress | None = None) -> EvalResult
 
     teacher_block, teacher_predicted = None, None
     if config.teacher is not None:
-        teacher_predicted, teacher_block = _teacher_predictions(config, dataset, progress)
+        teacher_predicted, teacher_block = _teacher_predictions(config, config.teacher, dataset, progress)
         if len(teacher_predicted) != count:
             raise ConfigError(
                 f"the teacher's predictions cover {len(teacher_predicted)} samples, the split has {count}."

@@ -15,7 +15,9 @@ Targets checked (issues "export" and "benchmark"):
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -76,13 +78,12 @@ def time_artefacts(
     for batch in BATCHES:
         batch_pixels = pixels[:batch]
         nchw_input = runtime_torch.prepare(batch_pixels)
-        runners = {
-            EAGER: lambda x=nchw_input: runtime_torch.run(x),
-            "torch eager NCHW": lambda x=nchw_input: _eager(model, x),
+        runners: dict[str, Callable[[], object]] = {
+            EAGER: partial(runtime_torch.run, nchw_input),
+            "torch eager NCHW": partial(_eager, model, nchw_input),
         }
         for name, backend in backends.items():
-            prepared = backend.prepare(batch_pixels)
-            runners[name] = lambda b=backend, x=prepared: b.run(x)
+            runners[name] = partial(backend.run, backend.prepare(batch_pixels))
         timed = compare_latency(runners, batch, min_time_s=min_time, max_time_s=20 * min_time)
         for name, latency in timed.items():
             results.setdefault(name, {})[batch] = latency.median_ms

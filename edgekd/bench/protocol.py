@@ -73,7 +73,11 @@ def _sweep_run(
     )
     options = tuple(
         (k, v)
-        for k, v in (("temperature", float(temperature)), ("alpha", float(alpha)), ("kd_loss", kd_loss))
+        for k, v in (
+            ("temperature", None if temperature is None else float(temperature)),
+            ("alpha", None if alpha is None else float(alpha)),
+            ("kd_loss", kd_loss),
+        )
         if v is not None
     )
     return StudentRun(name, method, lr, options)

@@ -106,7 +106,9 @@ def _deploy(config: BenchConfig, teacher: dict, students: dict, progress: Progre
     if config.quick or not calib.is_file():  # an installed package has no calibration/ folder: write the same spec
         calib = config.out / "calibration.yaml"
         calib.write_text(f"dataset: {P.DATA}\nsplit: val\nsamples: {128 if config.quick else 512}\nseed: 0\n")
-    pixels = to_unit_float(DataConfig(P.DATA).load(P.IMG_SIZE).test.images[:64], (P.IMG_SIZE, P.IMG_SIZE))
+    test_images = DataConfig(P.DATA).load(P.IMG_SIZE).test.images
+    assert test_images is not None  # a built-in data set is held in memory
+    pixels = to_unit_float(test_images[:64], (P.IMG_SIZE, P.IMG_SIZE))
     min_time = 0.3 if config.quick else 3.0
     kd = students.get("kd") or next(iter(students.values()))
     models = {

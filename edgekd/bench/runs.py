@@ -17,7 +17,7 @@ from edgekd.data import DataConfig
 from edgekd.distill import METHODS, DistillConfig, distill
 from edgekd.distill.methods.base import all_options
 from edgekd.engine import OptimConfig, Progress, TrainConfig
-from edgekd.errors import ConfigError, EdgekdError
+from edgekd.errors import ConfigError, EdgekdError, TrainingError
 from edgekd.teacher import TeacherConfig, train_teacher
 
 # Settings that do not change what a run computes: where it wrote, how the teacher was named;
@@ -34,6 +34,14 @@ def _read_card(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def _written_card(path: Path) -> dict:
+    """The card a run just wrote."""
+    card = _read_card(path)
+    if card is None:
+        raise TrainingError(f"{path} is missing or unreadable after its run finished; rerun the bench.")
+    return card
 
 
 def teacher_run(config: BenchConfig, progress: Progress, tracking: BenchTracking) -> dict[str, Any]:
@@ -71,7 +79,7 @@ def teacher_run(config: BenchConfig, progress: Progress, tracking: BenchTracking
                 lambda sink: train_teacher(teacher_config, sink),
             )
             tracking.trained("teacher", folder / "teacher.safetensors")
-            card = _read_card(folder / "teacher.json")
+            card = _written_card(folder / "teacher.json")
         else:
             progress.log(f"teacher: reusing {folder}")
             tracking.reused("teacher", teacher_config.describe(), card, folder)
@@ -152,12 +160,12 @@ def student_run(
     label = f"{folder.parent.name}/{folder.name}"  # runs/kd-s0, sweep/kd-T4-a0.9
     card = _read_card(folder / "student.json")
     reused = _same_run(card, wanted, teacher["sha256"])
-    if reused:
-        progress.log(f"{folder.name}: reusing the finished run")
-    else:
+    if card is None or not reused:
         progress.log(f"{folder.name}: {run.method} {run.settings()} seed {seed}")
         _tracked(tracking, label, wanted.describe(), progress, lambda sink: distill(wanted, sink))
-        card = _read_card(folder / "student.json")
+        card = _written_card(folder / "student.json")
+    else:
+        progress.log(f"{folder.name}: reusing the finished run")
     metrics, training = card["metrics"], card["training"]
     extra = {"gain_vs_alone": metrics["test"]["top1"] - alone_top1} if alone_top1 is not None else None
     if reused:

@@ -160,7 +160,7 @@ def _fingerprint(kind: str, class_names: list[str], splits: list[ImageSplit], op
         digest.update(split.labels.numpy().tobytes())
         if split.images is not None:
             digest.update(split.images.numpy().tobytes())
-        else:
+        elif split.stream is not None:
             for path in split.stream.files.paths:
                 digest.update(f"{path}:{path.stat().st_size}".encode())
     return digest.hexdigest()[:16]
@@ -211,9 +211,9 @@ def load_dataset(
         )
         arrays["train"], arrays["test"] = (images[keep], labels[keep]), (images[test], labels[test])
     elif parsed.kind in ("cifar10", "cifar100"):
-        arrays["train"], arrays["test"], class_names = cifar.read_cifar(parsed.path, parsed.kind)
+        arrays["train"], arrays["test"], class_names = cifar.read_cifar(parsed.folder(), parsed.kind)
     else:  # imagefolder
-        file_splits, class_names = imagefolder.scan_imagefolder(parsed.path)
+        file_splits, class_names = imagefolder.scan_imagefolder(parsed.folder())
         arrays = {name: (files, files.labels) for name, files in file_splits.items()}
         stream_size = image_size
         options["image_size"] = image_size
@@ -248,10 +248,11 @@ def load_dataset(
     train = splits["train"]
     if len(train) == 0:
         raise DataError(f"the training split of '{parsed}' is empty.")
-    if train.in_memory:
+    if train.images is not None:  # in memory
         mean, std = _channel_stats(train.images)
-        channels, size = train.images.shape[1], tuple(train.images.shape[2:])
+        channels, size = train.images.shape[1], (train.images.shape[2], train.images.shape[3])
     else:
+        assert stream_size is not None  # only image folders stream, and they set the decode size
         mean, std, channels, size = IMAGENET_MEAN, IMAGENET_STD, 3, (stream_size, stream_size)
     dataset = Dataset(
         str(parsed), class_names, channels, size, splits["train"], splits["val"], splits["test"], mean, std, options
@@ -274,6 +275,7 @@ def _to_split(name: str, images: Any, labels: np.ndarray, size: int | None, work
     label_tensor = torch.as_tensor(np.ascontiguousarray(labels), dtype=torch.int64)
     if not isinstance(images, imagefolder.FileList):
         return ImageSplit(name, label_tensor, images=torch.from_numpy(np.ascontiguousarray(images)))
+    assert size is not None  # file lists come from image folders, which set the decode size
     if len(images.paths) * 3 * size * size > budget:
         return ImageSplit(name, label_tensor, stream=imagefolder.StreamingImages(images, size))
     decode_workers = workers if len(images.paths) > 512 else 0

@@ -194,7 +194,7 @@ def decode_image(path: Path, size: int) -> torch.Tensor:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, in one line
-            image = Image.open(path)
+            image: Image.Image = Image.open(path)
         with image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise DataError(
@@ -206,7 +206,7 @@ def decode_image(path: Path, size: int) -> torch.Tensor:
             scale = size / min(image.size)
             resized = image.resize(
                 (max(size, round(image.width * scale)), max(size, round(image.height * scale))),
-                Image.BILINEAR,
+                Image.Resampling.BILINEAR,
             )
     except Image.DecompressionBombError as exc:
         raise DataError(f"image {printable(path)} is too large to decode: {exc} Downscale it or remove it.") from exc

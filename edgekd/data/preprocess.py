@@ -43,6 +43,9 @@ def fit_channels(values: tuple[float, ...], channels: int) -> tuple[float, ...]:
 class ModelInput(nn.Module):
     """[0, 1] float (B, C, H, W) → normalised (B, in_chans, size, size) for one model."""
 
+    mean: torch.Tensor  # (1, C, 1, 1) buffers, registered in __init__
+    std: torch.Tensor
+
     def __init__(self, spec: InputSpec):
         super().__init__()
         self.spec = spec

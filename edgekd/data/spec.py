@@ -33,6 +33,12 @@ class DatasetSpec:
     def __str__(self) -> str:
         return self.kind if self.path is None else f"{self.kind}:{self.path}"
 
+    def folder(self) -> Path:
+        """The PATH of a `kind:PATH` spec (`parse_spec` gives one to every kind in `PATH_KINDS`)."""
+        if self.path is None:
+            raise DataError(f"'{self}' needs a folder: {self.kind}:PATH.")
+        return self.path
+
 
 def parse_spec(text: str) -> DatasetSpec:
     """Parse a spec string; unknown kinds fail with the close matches."""

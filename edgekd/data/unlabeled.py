@@ -125,7 +125,8 @@ def load_unlabeled(
     parsed = spec if isinstance(spec, DatasetSpec) else parse_spec(spec)
     if parsed.kind != "unlabeled":
         raise DataError(f"'{parsed}' is not an unlabeled:PATH spec.")
-    paths = scan_images(parsed.path)
+    root = parsed.folder()
+    paths = scan_images(root)
     found = len(paths)
     if limit is not None:
         if limit <= 0:
@@ -136,7 +137,7 @@ def load_unlabeled(
     files = FileList(paths, np.full(len(paths), UNLABELED, dtype=np.int64))
     digest = hashlib.sha256(f"unlabeled|{image_size}|{channels}|{limit}|{seed}".encode())
     for path in paths:
-        digest.update(f"{path.relative_to(parsed.path)}:{path.stat().st_size}".encode())
+        digest.update(f"{path.relative_to(root)}:{path.stat().st_size}".encode())
     labels = torch.as_tensor(files.labels)
     if len(paths) * channels * image_size * image_size > memory_budget:
         split = ImageSplit("train", labels, stream=UnlabeledImages(files, image_size, channels))

@@ -35,6 +35,9 @@ class BakedPreprocess(nn.Module):
     `(x / 255 - mean) / std` is folded into one multiply-add per channel.
     """
 
+    scale: torch.Tensor  # (1, C, 1, 1) buffers, registered in __init__
+    shift: torch.Tensor
+
     def __init__(self, model: nn.Module, spec: InputSpec):
         super().__init__()
         self.model = model
@@ -136,12 +139,13 @@ def _run_exporter(module: nn.Module, example: torch.Tensor, exporter: str, opset
                 verbose=False,
                 report=False,
             )
+            assert program is not None  # the dynamo exporter returns its program
             return program.model_proto
         buffer = io.BytesIO()
         torch.onnx.export(
             module,
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # the TorchScript exporter writes to a file object; the stub says path
             dynamo=False,
             opset_version=opset,
             input_names=[INPUT_NAME],

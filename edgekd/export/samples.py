@@ -91,11 +91,13 @@ def take(split: ImageSplit, spec: str, limit: int | None, seed: int = 0) -> Imag
         np.arange(len(labels)) if limit is None or limit >= len(labels) else stratified_subset(labels, limit, seed)
     )
     index = torch.as_tensor(indices, dtype=torch.int64)
-    if split.in_memory:
+    stream = split.stream
+    if split.images is not None:  # in memory
         images = split.images[index]
     else:
+        assert stream is not None  # a split holds its images or streams them
         images = (
-            torch.stack([split.stream[int(i)][0] for i in indices])
+            torch.stack([stream[int(i)][0] for i in indices])
             if len(indices)
             else torch.empty(0, 3, 1, 1, dtype=torch.uint8)
         )

@@ -97,10 +97,11 @@ def weighted_macs(pre_path: Path) -> dict[str, int]:
         out = shapes.get(node.output[0])
         if weight is None or not out or any(d is None for d in out[1:]):
             continue
+        per_sample = [d for d in out[1:] if d is not None]  # all of them (checked above)
         if node.op_type in ("Conv", "ConvTranspose"):
-            positions = math.prod(out[2:])  # output pixels per sample
+            positions = math.prod(per_sample[1:])  # output pixels per sample
         else:
-            positions = math.prod(out[1:-1]) if len(out) > 2 else 1  # tokens per sample
+            positions = math.prod(per_sample[:-1]) if len(out) > 2 else 1  # tokens per sample
         macs[node.name] = positions * math.prod(weight)
     return macs
 

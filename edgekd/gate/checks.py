@@ -8,7 +8,7 @@ could not be checked on any selected artefact is bad input, not a pass (the gate
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +39,12 @@ class GateContext:
             self._predictions[key] = load_predictions(model)
         return self._predictions[key]
 
+    def threshold(self, check: str) -> float:
+        """The threshold of `check`, which runs only when that threshold is set."""
+        value = getattr(self.thresholds, check)
+        assert value is not None, f"{check} runs only when its threshold is set"
+        return float(value)
+
     def teacher(self, check: str) -> GateModel:
         teacher = self.report.teacher()
         if teacher is None:
@@ -67,13 +73,14 @@ def make_row(
     status: str | None = None,
     detail: str = "",
     *,
-    backend=None,
-    device=None,
-    batch=None,
-    waived=False,
+    backend: str | None = None,
+    device: str | None = None,
+    batch: int | None = None,
+    waived: bool = False,
 ) -> CheckRow:
     threshold = float(getattr(ctx.thresholds, check))
     if status is None:
+        assert measured is not None, "a row without a measurement is given its status"
         ok = measured <= threshold if bound == "max" else measured >= threshold
         status = PASS if ok else FAIL
     return CheckRow(
@@ -224,7 +231,7 @@ def _class_significance(
     ctx: GateContext, teacher: GateModel, model: GateModel, worst: float, detail: str, names: list[str]
 ) -> tuple[str, str]:
     """Class by class, the paired judgement of `judge_drop`: the row fails when any class fails."""
-    threshold = ctx.thresholds.max_class_drop
+    threshold = ctx.threshold("max_class_drop")
     ref = ctx.predictions(teacher)
     if ref is None or ctx.predictions(model) is None:
         raise ConfigError(
@@ -232,7 +239,9 @@ def _class_significance(
         )
     failing = []
     for cls in np.unique(ref.labels):
-        status, _ = judge_drop(ctx, paired_between(ctx, teacher, model, ref.labels == cls), threshold)
+        paired = paired_between(ctx, teacher, model, ref.labels == cls)
+        assert paired is not None  # both have per-sample predictions (checked above)
+        status, _ = judge_drop(ctx, paired, threshold)
         if status == FAIL:
             failing.append(names[cls] if cls < len(names) else str(cls))
     if failing:
@@ -309,7 +318,7 @@ def check_p99_vs_baseline(ctx: GateContext) -> list[CheckRow]:
             rows.append(_unprofiled(ctx, check, label, "%", "max", model))
         reference = baseline.find(model.name)
         for entry in entries:
-            where = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
+            where: dict[str, Any] = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
             base = (
                 None
                 if reference is None
@@ -395,7 +404,7 @@ def check_speedup(ctx: GateContext) -> list[CheckRow]:
         if not entries:
             rows.append(_unprofiled(ctx, "min_speedup", "speed-up over teacher", "×", "min", model))
         for entry in entries:
-            where = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
+            where: dict[str, Any] = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
             candidates = [
                 t for t in teacher.latency_at(entry.batch) if t.device == entry.device and t.machine == entry.machine
             ]

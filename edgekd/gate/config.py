@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
@@ -76,11 +76,19 @@ class _GateOptions(BaseModel):
             raise ConfigError(f"{flag}: {error['msg']} (got {error.get('input')!r}).") from None
 
 
-GateThresholds = create_model(
-    "GateThresholds",
-    __base__=_GateOptions,
-    __module__=__name__,
-    __doc__="What a release must satisfy: one optional threshold per `GATE_CHECKS` entry (unset: not checked), "
-    "and how they are judged (`_GateOptions`).",
-    **{check.field: (Optional[float], check.pydantic_field()) for check in GATE_CHECKS},
-)
+if TYPE_CHECKING:
+
+    class GateThresholds(_GateOptions):
+        """What mypy sees: the threshold fields (`float | None`) are created from `GATE_CHECKS` at import."""
+
+        def __getattr__(self, name: str) -> Optional[float]: ...
+
+else:
+    GateThresholds = create_model(
+        "GateThresholds",
+        __base__=_GateOptions,
+        __module__=__name__,
+        __doc__="What a release must satisfy: one optional threshold per `GATE_CHECKS` entry (unset: not checked), "
+        "and how they are judged (`_GateOptions`).",
+        **{check.field: (Optional[float], check.pydantic_field()) for check in GATE_CHECKS},
+    )

@@ -62,7 +62,7 @@ def check_gain_vs_alone(ctx: GateContext) -> list[CheckRow]:
                 "report): rerun 'edgekd eval' and 'edgekd report', or drop --significance."
             )
         # A gain of at least PTS is a drop below the student alone of at most −PTS.
-        status, why = judge_drop(ctx, paired, -float(ctx.thresholds.min_gain_vs_alone))
+        status, why = judge_drop(ctx, paired, -ctx.threshold(CHECK))
         rows.append(
             make_row(
                 ctx,

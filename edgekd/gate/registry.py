@@ -42,7 +42,8 @@ class GateCheck:
         return "--" + self.field.replace("_", "-")
 
     def pydantic_field(self) -> Any:
-        return Field(None, description=f"{self.help} ({self.unit})", **self.range)
+        bounds: dict[str, Any] = dict(self.range)
+        return Field(None, description=f"{self.help} ({self.unit})", **bounds)
 
 
 # In the order gate.md lists them. A threshold left at None is not checked.

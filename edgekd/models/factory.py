@@ -91,7 +91,7 @@ def model_cost(
     if isinstance(model_or_arch, str):
         with torch.device("meta"):
             model = timm.create_model(model_or_arch, num_classes=num_classes, in_chans=in_chans)
-        device = "meta"
+        device: str | torch.device = "meta"
     else:
         model = model_or_arch
         device = next(model.parameters()).device

@@ -126,8 +126,8 @@ def _quiet():
         extensions_log.setLevel(level)
 
 
-def tensor_quantizers(model: nn.Module) -> dict[str, nn.Module]:
-    """Every ModelOpt TensorQuantizer of `model`, by module path."""
+def tensor_quantizers(model: nn.Module) -> dict[str, Any]:
+    """Every ModelOpt TensorQuantizer of `model`, by module path (ModelOpt ships no types)."""
     from modelopt.torch.quantization.nn import TensorQuantizer
 
     return {name: module for name, module in model.named_modules() if isinstance(module, TensorQuantizer)}
@@ -327,7 +327,7 @@ def freeze_batchnorm(model: nn.Module) -> int:
     frozen = 0
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.train = _eval_only.__get__(module)  # nn.Module.train calls each child's train()
+            setattr(module, "train", _eval_only.__get__(module))  # nn.Module.train calls each child's train()
             module.eval()
             frozen += 1
     return frozen

@@ -184,15 +184,13 @@ def latency_table(report: Report) -> Table | None:
 
 
 def per_class_table(report: Report) -> Table | None:
-    scored = [m for m in report.models if m.accuracy and m.accuracy.per_class]
+    scored = [(m.name, m.accuracy.per_class) for m in report.models if m.accuracy and m.accuracy.per_class]
     if not scored or not report.class_names:
         return None
     rows = []
     for index, name in enumerate(report.class_names):
-        rows.append(
-            [name] + [pct(m.accuracy.per_class[index] if index < len(m.accuracy.per_class) else None) for m in scored]
-        )
-    return Table("Per-class top-1 %", ["class"] + [m.name for m in scored], rows)
+        rows.append([name] + [pct(per_class[index] if index < len(per_class) else None) for _, per_class in scored])
+    return Table("Per-class top-1 %", ["class"] + [model for model, _ in scored], rows)
 
 
 def _versus(teacher) -> str:
