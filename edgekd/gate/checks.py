@@ -29,7 +29,7 @@ class GateContext:
     baseline: GateReport | None
     thresholds: GateThresholds
     artefacts: list[GateModel]
-    _predictions: dict | None = None
+    _predictions: dict[tuple[int, str], SamplePredictions | None] | None = None
 
     def predictions(self, model: GateModel) -> SamplePredictions | None:
         if self._predictions is None:

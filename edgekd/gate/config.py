@@ -60,7 +60,7 @@ class _GateOptions(BaseModel):
         """The thresholds that are set."""
         return [name for name in THRESHOLD_FIELDS if getattr(self, name) is not None]
 
-    def merged(self, overrides: dict) -> "GateThresholds":
+    def merged(self, overrides: dict[str, Any]) -> "GateThresholds":
         """A copy with the non-None values of `overrides` (e.g. CLI flags over a pipeline's section)."""
         values = self.model_dump()
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -46,7 +46,8 @@ class SamplePredictions:
 
     @property
     def correct(self) -> np.ndarray:
-        return self.predicted == self.labels
+        correct: np.ndarray = self.predicted == self.labels
+        return correct
 
 
 @dataclass

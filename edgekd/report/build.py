@@ -166,7 +166,8 @@ def _agreement(
     """Agreement recorded by `eval --teacher`, else computed from both models' per-sample predictions."""
     recorded = model_eval.get("teacher")
     if recorded and (teacher_sha is None or recorded.get("sha256") == teacher_sha):
-        return recorded.get("agreement")
+        agreement: float | None = recorded.get("agreement")
+        return agreement
     if teacher_eval is None:
         return None
     same_data = (
@@ -180,7 +181,7 @@ def _agreement(
 
 
 def _cost(
-    record: dict[str, Any], cache: dict[tuple, tuple[int | None, float | None]]
+    record: dict[str, Any], cache: dict[tuple[Any, ...], tuple[int | None, float | None]]
 ) -> tuple[int | None, float | None]:
     """(params, FLOPs per image) of the artefact's architecture at its input size."""
     input_size = (record.get("input") or {}).get("input_size")
@@ -358,7 +359,7 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
         teacher_sha = teacher_record["sha256"]
         records.setdefault(teacher_sha, teacher_record)
     names = _unique_names(list(records.values()))
-    evals_by_sha: dict[str, list] = {}
+    evals_by_sha: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
     for path, payload in sources.evals:
         evals_by_sha.setdefault(payload["artefact"]["sha256"], []).append((path, payload))
     chosen_evals = {sha: _pick_eval(found, config.split) for sha, found in evals_by_sha.items()}
@@ -369,7 +370,7 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
     teacher_pick = chosen_evals.get(teacher_sha) if teacher_sha is not None else None
     teacher_eval = teacher_pick[1] if teacher_pick is not None else None
 
-    cost_cache: dict[tuple, tuple] = {}
+    cost_cache: dict[tuple[Any, ...], tuple[int | None, float | None]] = {}
     models = []
     for sha, record in records.items():
         latency = [

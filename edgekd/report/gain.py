@@ -8,6 +8,8 @@ the teacher–student gap that gain closes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from edgekd.report.schema import Distillation
 
 ALONE_METHOD = "none"
@@ -19,9 +21,9 @@ def _teacher_top1(entry: Distillation) -> float | None:
     return entry.teachers[0].top1 if len(entry.teachers) == 1 else None
 
 
-def with_gain_vs_alone(entries: list[tuple[tuple, Distillation]]) -> list[Distillation]:
+def with_gain_vs_alone(entries: list[tuple[tuple[Any, ...], Distillation]]) -> list[Distillation]:
     """The entries (recipe key, facts), each distilled one with its `alone` twin and gain filled in."""
-    alone: dict[tuple, list[Distillation]] = {}
+    alone: dict[tuple[Any, ...], list[Distillation]] = {}
     for key, entry in entries:
         if entry.method == ALONE_METHOD:
             alone.setdefault(key, []).append(entry)

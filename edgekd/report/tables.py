@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgekd.report.schema import Report
+from edgekd.report.schema import Report, TeacherFacts
 
 DASH = "–"
 
@@ -193,7 +193,7 @@ def per_class_table(report: Report) -> Table | None:
     return Table("Per-class top-1 %", ["class"] + [model for model, _ in scored], rows)
 
 
-def _versus(teacher) -> str:
+def _versus(teacher: TeacherFacts) -> str:
     if teacher.mcnemar_p is None:
         return ""
     return f" (ensemble +{teacher.only_ensemble_right}/−{teacher.only_member_right}, p {teacher.mcnemar_p:.2g})"

@@ -9,6 +9,7 @@ tensors, so no pycuda/cuda-python is needed. The APIs that TensorRT 10 removed
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -25,7 +26,7 @@ from edgekd.runtime.trt_env import (
 )
 
 
-def _torch_dtype(trt, dtype) -> torch.dtype:
+def _torch_dtype(trt: Any, dtype: Any) -> torch.dtype:
     table = {
         trt.DataType.FLOAT: torch.float32,
         trt.DataType.HALF: torch.float16,
