@@ -103,7 +103,7 @@ class EvalResult:
 
     @property
     def top1(self) -> float:
-        return self.payload["metrics"]["top1"]
+        return float(self.payload["metrics"]["top1"])
 
 
 def default_out_dir(artefact: Path) -> Path:

@@ -23,6 +23,7 @@ import torch
 
 from edgekd.artifacts import atomic_path
 from edgekd.engine.metrics import Predictions
+from edgekd.engine.progress import Progress
 from edgekd.errors import CheckFailed, ConfigError, ModelError
 from edgekd.runtime import artefact_format, open_backend
 from edgekd.runtime.base import INPUT_NCHW_FLOAT, Backend
@@ -69,7 +70,7 @@ class Reference:
 
     @property
     def input_format(self) -> str:
-        return self.info.get("input_format", INPUT_NCHW_FLOAT)
+        return str(self.info.get("input_format", INPUT_NCHW_FLOAT))
 
     def threshold_for(self, name: str, precision: str) -> Threshold:
         """The artefact's own threshold (by file stem: an engine shares its ONNX's), else its precision's."""
@@ -229,7 +230,7 @@ def verify(
     reference: str | Path | None = None,
     device: str = "cpu",
     threads: int | None = None,
-    progress=None,
+    progress: Progress | None = None,
 ) -> VerifyResult:
     """Check a bundle's artefacts, or one artefact, against a reference.
 

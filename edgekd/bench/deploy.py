@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -40,14 +40,14 @@ def export_once(
     *,
     quick: bool = False,
     again: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """`edgekd.export.export` of a checkpoint, reused while OUT/export.json matches its weights."""
     summary_path = out_dir / "export.json"
     if summary_path.exists() and not again:
         summary = json.loads(summary_path.read_text())
         if summary["source"]["sha256"] == sha256_file(weights):
             progress.log(f"export {weights.parent.name}: reusing {summary_path}")
-            return summary
+            return dict(summary)
     progress.log(f"export {weights.parent.name}: FP32 ONNX (parity gate), INT8 cpu + tensorrt from {calib.name}")
     config = ExportConfig(
         weights,
@@ -59,12 +59,14 @@ def export_once(
         threads=threads,
         parity_samples=1000 if quick else None,
     )
-    return json.loads(export(config, progress).summary_path.read_text())
+    written: dict[str, Any] = json.loads(export(config, progress).summary_path.read_text())
+    return written
 
 
 @torch.no_grad()
-def _eager(model, inputs):
-    return model(inputs)
+def _eager(model: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    logits: torch.Tensor = model(inputs)
+    return logits
 
 
 def time_artefacts(
@@ -101,7 +103,7 @@ def deploy_model(
     progress: Progress,
     *,
     quick: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """Export one model and time all its artefacts: the figures of one deployment table."""
     summary = export_once(weights, out_dir, calib, threads, progress, quick=quick)
     artefacts = {(a["precision"], a["target"]): a for a in summary["artefacts"]}
@@ -132,7 +134,7 @@ def deploy_model(
     }
 
 
-def checks(models: dict[str, dict]) -> list[dict]:
+def checks(models: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The deployment targets, one entry per check: status PASS | MISS | INFO and a line."""
     found = []
     for key, entry in models.items():

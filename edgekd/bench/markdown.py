@@ -21,7 +21,7 @@ def _pct(value: float | None, digits: int = 2) -> str:
 _SYMBOLS = {"temperature": "T", "alpha": "α", "beta": "β", "gamma": "γ"}
 
 
-def _settings(settings: dict) -> str:
+def _settings(settings: dict[str, Any]) -> str:
     """`T=4, α=0.5, kl, lr 0.05`: the method's options that are set, then the lr."""
     parts = []
     for name, value in settings.items():
@@ -57,7 +57,7 @@ def accuracy_table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def sweep_table(sweep: list[dict]) -> list[str]:
+def sweep_table(sweep: list[dict[str, Any]]) -> list[str]:
     if not sweep:
         return []
     base = next((r["val_top1"] for r in sweep if r["run"] == "none-lr0.1"), None)

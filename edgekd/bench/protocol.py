@@ -51,7 +51,7 @@ class StudentRun:
     def effective_lr(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         """lr and every option of the method as the run uses them (defaults filled in), for tables."""
         mix = {"mix": self.mix} if self.mix != "none" else {}
         return {"lr": self.effective_lr, **mix, **METHODS[self.method].resolve_options(dict(self.options))}

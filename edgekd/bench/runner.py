@@ -28,9 +28,11 @@ from edgekd.profile.system import system_facts
 REPO_CALIBRATION = Path(__file__).resolve().parents[2] / "calibration" / "fmnist-val-512.yaml"
 
 
-def _accuracy(config: BenchConfig, teacher: dict, progress: Progress, tracking: BenchTracking) -> dict[str, Any]:
+def _accuracy(
+    config: BenchConfig, teacher: dict[str, Any], progress: Progress, tracking: BenchTracking
+) -> dict[str, Any]:
     """Every headline recipe on the full train set, once per seed, and its statistics."""
-    runs: dict[str, list[dict]] = {}
+    runs: dict[str, list[dict[str, Any]]] = {}
     for run in config.runs:  # the student alone comes first: each other run's tracked gain is against its seed
         alone_runs = runs.get("alone") if run.name != "alone" else None
         runs[run.name] = [
@@ -61,7 +63,9 @@ def _accuracy(config: BenchConfig, teacher: dict, progress: Progress, tracking: 
     return students
 
 
-def _sweep(config: BenchConfig, teacher: dict, progress: Progress, tracking: BenchTracking) -> list[dict]:
+def _sweep(
+    config: BenchConfig, teacher: dict[str, Any], progress: Progress, tracking: BenchTracking
+) -> list[dict[str, Any]]:
     progress.log(f"val sweep: {len(P.SWEEP)} runs, {P.SWEEP_VAL_SIZE} train images held out as val, seed 0")
     rows = []
     for run in P.SWEEP:
@@ -81,7 +85,7 @@ def _sweep(config: BenchConfig, teacher: dict, progress: Progress, tracking: Ben
     return rows
 
 
-def _speed(config: BenchConfig, teacher: dict, progress: Progress) -> dict[str, Any]:
+def _speed(config: BenchConfig, teacher: dict[str, Any], progress: Progress) -> dict[str, Any]:
     from edgekd.distill.speed import SpeedConfig, measure_speed
 
     speed = SpeedConfig(
@@ -101,7 +105,9 @@ def _speed(config: BenchConfig, teacher: dict, progress: Progress) -> dict[str, 
     return measure_speed(speed, progress)
 
 
-def _deploy(config: BenchConfig, teacher: dict, students: dict, progress: Progress) -> dict[str, Any]:
+def _deploy(
+    config: BenchConfig, teacher: dict[str, Any], students: dict[str, Any], progress: Progress
+) -> dict[str, Any]:
     calib = REPO_CALIBRATION
     if config.quick or not calib.is_file():  # an installed package has no calibration/ folder: write the same spec
         calib = config.out / "calibration.yaml"
@@ -135,7 +141,7 @@ def _deploy(config: BenchConfig, teacher: dict, students: dict, progress: Progre
     return {"models": figures, "threads": config.threads, "batches": [1, 32]}
 
 
-def _targets(result: dict[str, Any]) -> list[dict]:
+def _targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
     for name, summary in result["students"].items():
         if summary["method"] == "none":

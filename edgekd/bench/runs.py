@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from edgekd.artifacts import sha256_file
 from edgekd.bench import protocol as P
@@ -29,14 +29,15 @@ def _train(epochs: int, lr: float, seed: int) -> TrainConfig:
     return TrainConfig(epochs=epochs, batch_size=P.BATCH_SIZE, optim=OptimConfig(lr=lr), seed=seed)
 
 
-def _read_card(path: Path) -> dict | None:
+def _read_card(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text())
+        card: dict[str, Any] = json.loads(path.read_text())
+        return card
     except (OSError, ValueError):
         return None
 
 
-def _written_card(path: Path) -> dict:
+def _written_card(path: Path) -> dict[str, Any]:
     """The card a run just wrote."""
     card = _read_card(path)
     if card is None:
@@ -95,7 +96,7 @@ def teacher_run(config: BenchConfig, progress: Progress, tracking: BenchTracking
 
 
 def student_config(
-    config: BenchConfig, run: StudentRun, seed: int, teacher: dict, folder: Path, *, val_size: float
+    config: BenchConfig, run: StudentRun, seed: int, teacher: dict[str, Any], folder: Path, *, val_size: float
 ) -> DistillConfig:
     """The `edgekd distill` settings of one benchmark run."""
     return replace(
@@ -111,7 +112,7 @@ def student_config(
     )
 
 
-def _method_settings(method: str, recorded: dict) -> dict | None:
+def _method_settings(method: str, recorded: dict[str, Any]) -> dict[str, Any] | None:
     """A recorded config's method options as `method` resolves them (defaults filled in); a
     card from before `method_options` existed kept them as top-level keys. None: unreadable."""
     declared = {o.name for o in METHODS[method].options} if method in METHODS else set()
@@ -124,7 +125,7 @@ def _method_settings(method: str, recorded: dict) -> dict | None:
         return None
 
 
-def _same_run(card: dict | None, wanted: DistillConfig, teacher_sha: str) -> bool:
+def _same_run(card: dict[str, Any] | None, wanted: DistillConfig, teacher_sha: str) -> bool:
     if card is None:
         return False
     done = card.get("provenance", {}).get("config") or {}
@@ -146,7 +147,7 @@ def student_run(
     config: BenchConfig,
     run: StudentRun,
     seed: int,
-    teacher: dict,
+    teacher: dict[str, Any],
     folder: Path,
     progress: Progress,
     tracking: BenchTracking,
@@ -184,7 +185,9 @@ def student_run(
     }
 
 
-def _tracked(tracking: BenchTracking, label: str, recipe: dict, progress: Progress, train) -> None:
+def _tracked(
+    tracking: BenchTracking, label: str, recipe: dict[str, Any], progress: Progress, train: Callable[[Progress], object]
+) -> None:
     """Run `train(progress sink)` inside `label`'s tracked run; a failure ends that run FAILED."""
     sink = tracking.start(label, recipe, progress)
     try:

@@ -9,6 +9,7 @@ view. The work happens on whole batches (on the GPU when training there), never 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +23,7 @@ class AugmentRecipe:
     crop_padding: int = 4
     horizontal_flip: bool = True
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -102,7 +103,7 @@ class MixRecipe:
     def enabled(self) -> bool:
         return self.kind != "none"
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -89,7 +89,8 @@ class Dataset:
     def split(self, name: str) -> ImageSplit:
         if name not in ("train", "val", "test"):
             raise DataError(f"unknown split '{name}': use train, val or test.")
-        return getattr(self, name)
+        split: ImageSplit = getattr(self, name)
+        return split
 
     def describe(self) -> dict[str, Any]:
         """The dataset facts recorded in artefact metadata."""
@@ -106,7 +107,7 @@ class Dataset:
         }
 
 
-def find_fashion_mnist(data_dir: str | os.PathLike | None) -> Path:
+def find_fashion_mnist(data_dir: str | os.PathLike[str] | None) -> Path:
     """The folder holding Fashion-MNIST's IDX files: `data_dir`, $EDGEKD_DATA_DIR, then the Debian path."""
     candidates: list[Path] = []
     for base in (data_dir, os.environ.get("EDGEKD_DATA_DIR")):
@@ -153,7 +154,7 @@ def _channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float
     return tuple(round(v, 4) for v in mean.tolist()), tuple(round(v, 4) for v in std.tolist())
 
 
-def _fingerprint(kind: str, class_names: list[str], splits: list[ImageSplit], options: dict) -> str:
+def _fingerprint(kind: str, class_names: list[str], splits: list[ImageSplit], options: dict[str, Any]) -> str:
     digest = hashlib.sha256(f"{kind}|{'|'.join(class_names)}|{sorted(options.items())}".encode())
     for split in splits:
         digest.update(split.name.encode())
@@ -169,7 +170,7 @@ def _fingerprint(kind: str, class_names: list[str], splits: list[ImageSplit], op
 def load_dataset(
     spec: str | DatasetSpec,
     *,
-    data_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
     val_size: float = 0.1,
     limit_train: int | None = None,
     split_seed: int = 0,

@@ -38,4 +38,5 @@ def read_idx(path: Path) -> np.ndarray:
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
         raise DataError(f"{path} is truncated: {len(raw) - header} data bytes, header says {expected}.")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).copy()
+    array: np.ndarray = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).copy()
+    return array

@@ -217,7 +217,7 @@ def decode_image(path: Path, size: int) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
 
 
-class StreamingImages(torch.utils.data.Dataset):
+class StreamingImages(torch.utils.data.Dataset[tuple[torch.Tensor, int, int]]):
     """Decodes images on demand; item `i` is `(uint8 image (3,S,S), label, i)`."""
 
     def __init__(self, files: FileList, size: int):
@@ -227,7 +227,7 @@ class StreamingImages(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.files.paths)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         return decode_image(self.files.paths[index], self.size), int(self.files.labels[index]), index
 
 

@@ -15,6 +15,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,7 +50,7 @@ class UnlabeledImages(StreamingImages):
         super().__init__(files, size)
         self.channels = channels
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         return to_channels(decode_image(self.files.paths[index], self.size), self.channels), UNLABELED, index
 
 
@@ -69,7 +70,7 @@ class UnlabeledSet:
     found: int
     fingerprint: str
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "spec": self.spec,
             "kind": "unlabeled",

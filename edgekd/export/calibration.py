@@ -7,6 +7,8 @@ metadata. Calibration uses val (or train) images, never test, which only reports
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgekd.data import DataConfig
@@ -67,7 +69,7 @@ class CalibrationReader:
         self.batch_size = batch_size
         self._start = 0
 
-    def get_next(self) -> dict | None:
+    def get_next(self) -> dict[str, Any] | None:
         if self._start >= len(self.inputs):
             return None
         batch = self.inputs[self._start : self._start + self.batch_size]

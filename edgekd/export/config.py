@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from edgekd.errors import ConfigError
 
@@ -194,6 +195,6 @@ class ExportConfig:
                 "--deepstream needs float NCHW input (nvinfer normalises frames itself); drop --bake-preprocess."
             )
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         payload = asdict(self)
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in payload.items()}

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgekd.artifacts import atomic_write_text
 from edgekd.export.onnx_export import OUTPUT_NAME
 from edgekd.verify import PROBS_OUTPUT
+
+if TYPE_CHECKING:  # onnx is imported where it is used
+    from onnx import ModelProto
 
 NETWORK_MODE = {"fp32": 0, "int8": 1, "fp16": 2}  # nvinfer's network-mode values
 PROBS_NAME = PROBS_OUTPUT  # the output of the softmax appended for DeepStream (verify compares probabilities then)
@@ -164,7 +167,7 @@ def write_deepstream(directory: Path, model: NvinferModel, threshold: float | No
     return [labels, config]
 
 
-def with_softmax(proto):
+def with_softmax(proto: ModelProto) -> ModelProto:
     """A copy of a classifier ONNX with `probs = Softmax(logits)` as its only output."""
     import onnx
     from onnx import helper

@@ -8,6 +8,7 @@ is reported as such with FP32 recommended; a TensorRT model is never judged by C
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 
@@ -33,21 +34,21 @@ class Int8Report:
     """
 
     target: str
-    accuracy: dict[str, dict] = field(default_factory=dict)
-    latency: dict[int, dict] | None = None
+    accuracy: dict[str, dict[str, Any]] = field(default_factory=dict)
+    latency: dict[int, dict[str, Any]] | None = None
     latency_device: str | None = None
     recommend: str = "fp32"
     verdict: str = ""
     budget: float = DEFAULT_DROP_BUDGET
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         payload = asdict(self)
         if self.latency is not None:
             payload["latency"] = {str(k): v for k, v in self.latency.items()}
         return payload
 
 
-def accuracy_block(fp32: Predictions, int8: Predictions) -> dict:
+def accuracy_block(fp32: Predictions, int8: Predictions) -> dict[str, Any]:
     """FP32 and INT8 top-1 (percent), their drop (points) and top-1 agreement (percent)."""
     fp32_top1, int8_top1 = fp32.top1(), int8.top1()
     return {
@@ -65,7 +66,7 @@ def measure_speed(
     frames: torch.Tensor,
     batches: tuple[int, ...] = LATENCY_BATCHES,
     min_time_s: float = 1.0,
-) -> dict[int, dict]:
+) -> dict[int, dict[str, Any]]:
     """Median latency of FP32 vs INT8 per batch size, timed in interleaved rounds.
 
     Args:

@@ -15,6 +15,7 @@ both reported.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from edgekd.engine.metrics import Predictions
 from edgekd.errors import CheckFailed
@@ -75,7 +76,7 @@ class ParityReport:
             f"{self.agreement:.2f} %{ties}, max |Δlogit| {self.max_abs_diff:.2e}{limit}"
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         payload = asdict(self)
         payload["gate"] = asdict(self.gate)
         return payload

@@ -10,6 +10,7 @@ is the cost of dropping the model into DeepStream with the config edgekd writes.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
@@ -40,7 +41,7 @@ class PreprocessScore:
             f"on {self.samples} {self.split} images ({-self.drop:+.2f} pt, agreement {self.agreement:.2f} %)"
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

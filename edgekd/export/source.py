@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -36,17 +37,17 @@ class ExportSource:
     card: ModelCard
     sha256: str
     model: nn.Module | None = None
-    metadata: dict | None = None
+    metadata: dict[str, Any] | None = None
 
     @property
     def precision(self) -> str:
-        return (self.metadata or {}).get("precision", "fp32")
+        return str((self.metadata or {}).get("precision", "fp32"))
 
     @property
     def input_format(self) -> str:
-        return (self.metadata or {}).get("input_format", INPUT_NCHW_FLOAT)
+        return str((self.metadata or {}).get("input_format", INPUT_NCHW_FLOAT))
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
             "name": self.path.name,

@@ -22,6 +22,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class SpeedSearch:
     mixed_ms: float | None = None
     chosen: str = "all"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "rule": (
                 "keep a weighted node in float when its INT8 kernel is slower than its MACs at the FP32 model's time "

@@ -111,7 +111,7 @@ def trtexec_command(
     return " ".join(parts)
 
 
-def _parse(trt, builder, logger, onnx_path: Path, for_dla: bool = False):
+def _parse(trt: Any, builder: Any, logger: Any, onnx_path: Path, for_dla: bool = False) -> tuple[Any, Any, bool]:
     flags = 0
     strongly_typed = hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED")
     if strongly_typed:
@@ -133,7 +133,7 @@ def _parse(trt, builder, logger, onnx_path: Path, for_dla: bool = False):
     return network, parser, strongly_typed
 
 
-def _timing_cache(config, path: Path | None, progress: Progress):
+def _timing_cache(config: Any, path: Path | None, progress: Progress) -> Any:
     data = path.read_bytes() if path is not None and path.is_file() else b""
     cache = config.create_timing_cache(data)
     if not config.set_timing_cache(cache, False):  # False: refuse a cache from another GPU/version
