@@ -65,7 +65,9 @@ def bench_command(
 ) -> None:
     """Run the FMNIST-32 benchmark and write OUT/bench.json + OUT/bench.md.
 
-    Teacher resnet18 and student mobilenetv3_small_050 (4 epochs each, batch 128, SGD 0.1 nesterov, cosine, 2 threads); students alone, with KD (shipped defaults), FitNet and the textbook KD recipe; training-speed rates; eager vs ONNX Runtime FP32 vs INT8 latency.
+    Teacher resnet18 and student mobilenetv3_small_050 (4 epochs each, batch 128, SGD 0.1 nesterov,
+    cosine, 2 threads); students alone, with KD (shipped defaults), FitNet and the textbook KD recipe;
+    training-speed rates; eager vs ONNX Runtime FP32 vs INT8 latency.
     """
     from edgekd.bench import BenchConfig, run_bench
 

@@ -70,7 +70,10 @@ def gate_command(
         Optional[list[str]],
         typer.Option(
             "--artefact",
-            help="Artefact name or role (student, artefact, teacher) to check; repeatable. Default: every deployable artefact.",
+            help=(
+                "Artefact name or role (student, artefact, teacher) to check; repeatable. Default: every deployable "
+                "artefact."
+            ),
         ),
     ] = None,
     pipeline: Annotated[
@@ -94,7 +97,10 @@ def gate_command(
         Optional[str],
         typer.Option(
             "--significance-mode",
-            help="inferiority: fail a drop only when its lower bound is above the threshold; non-inferiority: pass it only when its upper bound is within. Implies --significance (default inferiority).",
+            help=(
+                "inferiority: fail a drop only when its lower bound is above the threshold; non-inferiority: pass it "
+                "only when its upper bound is within. Implies --significance (default inferiority)."
+            ),
         ),
     ] = None,
     alpha: Annotated[

@@ -79,11 +79,13 @@ class QadRun:
             raise ConfigError(f"--from {config.from_run} is already a QAD student; start from the FP32 one.")
         if config.student and config.student != card.arch:
             raise ConfigError(
-                f"--student {config.student} differs from the --from student's architecture {card.arch}; leave --student out."
+                f"--student {config.student} differs from the --from student's architecture {card.arch}; leave "
+                "--student out."
             )
         if config.img_size != card.input.size:
             raise ConfigError(
-                f"--img-size {config.img_size} differs from the --from student's {card.input.size} px; pass --img-size {card.input.size}."
+                f"--img-size {config.img_size} differs from the --from student's {card.input.size} px; pass "
+                f"--img-size {card.input.size}."
             )
         calib_path = Path(config.calib) if config.calib else cls._default_calib((card.dataset or {}).get("spec"))
         spec = load_calibration_spec(calib_path)
@@ -97,7 +99,8 @@ class QadRun:
         name = DEFAULT_CALIB.get(dataset or "")
         if name is None or not (Path("calibration") / name).is_file():
             raise ConfigError(
-                f"--quantize calibrates on a calibration spec: pass --calib calibration/NAME.yaml (see calibration/README.md) for {dataset or 'this dataset'}."
+                "--quantize calibrates on a calibration spec: pass --calib calibration/NAME.yaml (see "
+                f"calibration/README.md) for {dataset or 'this dataset'}."
             )
         return Path("calibration") / name
 
@@ -106,7 +109,8 @@ class QadRun:
         model, card = load_model(self.from_path)
         if card.num_classes != num_classes or card.input != spec:
             raise ConfigError(
-                f"--from {self.from_path}: its {card.num_classes} classes / input {card.input} differ from this run's {num_classes} / {spec}; distil on the data it was trained on."
+                f"--from {self.from_path}: its {card.num_classes} classes / input {card.input} differ from this "
+                f"run's {num_classes} / {spec}; distil on the data it was trained on."
             )
         inputs = self.calibration_inputs(spec, data_dir)
         model = quantized.quantize_model(
@@ -115,8 +119,10 @@ class QadRun:
         self.counts = quantized.quantization_counts(model)
         self.batchnorm_frozen = quantized.freeze_batchnorm(model)
         log(
-            f"QAD: {self.recipe} quantizers from ModelOpt ({self.counts['enabled']} enabled of {self.counts['quantizers']}), calibrated on {len(inputs)} "
-            f"{self.calib_spec.split} images of {self.calib_spec.dataset} ({self.calib_path.name}); {self.batchnorm_frozen} BatchNorm layers frozen"
+            f"QAD: {self.recipe} quantizers from ModelOpt ({self.counts['enabled']} enabled of "
+            f"{self.counts['quantizers']}), calibrated on {len(inputs)} "
+            f"{self.calib_spec.split} images of {self.calib_spec.dataset} ({self.calib_path.name}); "
+            f"{self.batchnorm_frozen} BatchNorm layers frozen"
         )
         return model.train()
 
@@ -127,7 +133,8 @@ class QadRun:
         dataset = config.load(image_size)
         if dataset.num_classes != self.from_card.num_classes:
             raise DataError(
-                f"{self.calib_path}: {dataset.spec} has {dataset.num_classes} classes but the student has {self.from_card.num_classes}."
+                f"{self.calib_path}: {dataset.spec} has {dataset.num_classes} classes but the student has "
+                f"{self.from_card.num_classes}."
             )
         split = dataset.split(self.calib_spec.split)
         if not split.in_memory:
@@ -172,7 +179,9 @@ class QadRun:
             },
             "calibration": self.calib_spec.model_dump() | {"path": str(self.calib_path)},
             "quantizers": self.counts,
-            "batchnorm": f"{self.batchnorm_frozen} layers frozen (running statistics fixed, unquantized; folded by TensorRT)",
+            "batchnorm": (
+                f"{self.batchnorm_frozen} layers frozen (running statistics fixed, unquantized; folded by TensorRT)"
+            ),
             "ptq": self.ptq,
         }
 

@@ -196,7 +196,8 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     method = METHODS[config.method]
     if method.uses_teacher and not config.teacher:
         raise ConfigError(
-            f"--method {config.method} needs a teacher: --teacher DIR|FILE (e.g. from 'edgekd teacher train'); --method none trains the student alone."
+            f"--method {config.method} needs a teacher: --teacher DIR|FILE (e.g. from 'edgekd teacher train'); "
+            "--method none trains the student alone."
         )
     if config.teacher_cache is not None and not config.teacher:
         raise ConfigError("--teacher-cache stores teachers' logits: give --teacher too.")
@@ -215,7 +216,8 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
         check_class_names(teacher, dataset.class_names, dataset.spec)
         if teacher.class_names is None:
             log(
-                f"teacher {teacher.path.name} has no card: its {teacher.num_classes} outputs are taken to be {dataset.spec}'s classes in order"
+                f"teacher {teacher.path.name} has no card: its {teacher.num_classes} outputs are taken to be "
+                f"{dataset.spec}'s classes in order"
             )
 
     training_set = build_training_set(
@@ -230,13 +232,15 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     )
     if training_set.labelled < len(training_set.split) and not method.uses_teacher:
         raise ConfigError(
-            f"--method {config.method} learns from labels only, but the transfer set {config.transfer_data} is unlabeled: use --method kd (or fitnet)."
+            f"--method {config.method} learns from labels only, but the transfer set {config.transfer_data} is "
+            "unlabeled: use --method kd (or fitnet)."
         )
     unseen = [i for i, seen in enumerate(training_set.seen) if not seen]
     bias_rule = parse_bias_adjust(config.bias_adjust, dataset.class_names, unseen) if config.bias_adjust else None
     if isinstance(bias_rule, float) and len(dataset.val) == 0:
         raise ConfigError(
-            "--bias-adjust auto chooses the shift on the val split, but --val-size 0 left none: set --val-size (e.g. 0.1) or give NAME=VALUE."
+            "--bias-adjust auto chooses the shift on the val split, but --val-size 0 left none: set --val-size "
+            "(e.g. 0.1) or give NAME=VALUE."
         )
     if training_set.fingerprint is not None:
         for part in training_set.parts:
@@ -321,10 +325,15 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
 
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    key = f"distill|{student_arch}|{dataset.fingerprint}|{config.train.describe()}|{spec}|{task.describe()}|{[t.cache_id for t in teachers]}|{config.pretrained}|{training_set.fingerprint}"
+    key = (
+        f"distill|{student_arch}|{dataset.fingerprint}|{config.train.describe()}|{spec}|{task.describe()}|"
+        f"{[t.cache_id for t in teachers]}|{config.pretrained}|{training_set.fingerprint}"
+    )
     trainer = Trainer(config.train, device, run_dir=out_dir, progress=progress, context=context, config_key=key)
     log(
-        f"{config.method}: {student_arch} on {dataset.spec}: {len(training_set.split)} train / {len(dataset.val)} val / {len(dataset.test)} test, {device}, {trainer.precision.describe()}, {context.world_size} process(es)"
+        f"{config.method}: {student_arch} on {dataset.spec}: {len(training_set.split)} train / {len(dataset.val)} "
+        f"val / {len(dataset.test)} test, {device}, {trainer.precision.describe()}, {context.world_size} "
+        "process(es)"
     )
     fit = trainer.fit(task, train_data, resume=config.resume)
     shift, before = None, None
@@ -387,11 +396,13 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
             "rebuilt": cache.rebuilt,
         }
         log(
-            f"teacher cache {cache.root}: {targets.cached_steps} steps read cached logits, {targets.online_steps} ran a teacher"
+            f"teacher cache {cache.root}: {targets.cached_steps} steps read cached logits, {targets.online_steps} "
+            "ran a teacher"
         )
         if cache.rebuilt:
             log(
-                f"teacher cache: {len(cache.rebuilt)} damaged table(s) were never read, computed again instead: {'; '.join(cache.rebuilt)}"
+                f"teacher cache: {len(cache.rebuilt)} damaged table(s) were never read, computed again instead: "
+                f"{'; '.join(cache.rebuilt)}"
             )
     card = ModelCard(
         arch=student_arch,

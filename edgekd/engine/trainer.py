@@ -309,7 +309,8 @@ class Trainer:
         record["epoch_time_s"] = elapsed
         if not math.isfinite(record["train_loss"]):
             raise TrainingError(
-                f"the loss became non-finite in epoch {epoch + 1}; the last good checkpoint is kept. Lower --lr or set --grad-clip."
+                f"the loss became non-finite in epoch {epoch + 1}; the last good checkpoint is kept. Lower --lr "
+                "or set --grad-clip."
             )
         return record
 

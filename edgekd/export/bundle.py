@@ -90,7 +90,8 @@ run() {{
     if [ -n "${{EDGEKD_LOCAL:-}}" ]; then
         edgekd "$@"
     else
-        docker run --rm --runtime nvidia -v /run/jtop.sock:/run/jtop.sock -v "$PWD:/work/bundle" -w /work/bundle "$IMAGE" "$@"
+        docker run --rm --runtime nvidia -v /run/jtop.sock:/run/jtop.sock -v "$PWD:/work/bundle" -w /work/bundle \\
+            "$IMAGE" "$@"
     fi
 }}
 {builds}
@@ -193,7 +194,8 @@ def _write_into(
         for path in onnx_files[1:]:
             append_softmax(path)
         progress.log(
-            f"bundle: {', '.join(p.name for p in onnx_files[1:])} end in a softmax (output '{PROBS_NAME}') for DeepStream"
+            f"bundle: {', '.join(p.name for p in onnx_files[1:])} end in a softmax (output '{PROBS_NAME}') for "
+            "DeepStream"
         )
     reference = make_reference(run, fp32_path, onnx_files)
     reference.save(bundle / REFERENCE_NAME)
@@ -249,7 +251,9 @@ def make_reference(run: "_Export", fp32_path: Path, onnx_files: list[Path]) -> R
         threshold = derived_threshold(row.precision, row.agreement, row.max_abs_diff)
         thresholds[path.stem] = threshold
         run.progress.log(
-            f"reference: {path.name} in ONNX Runtime agrees on {row.agreement:.2f} % (max |Δlogit| {row.max_abs_diff:.2e}) → device threshold ≥ {threshold.min_agreement:g} %, ≤ {threshold.max_abs_diff:g}"
+            f"reference: {path.name} in ONNX Runtime agrees on {row.agreement:.2f} % (max |Δlogit| "
+            f"{row.max_abs_diff:.2e}) → device threshold ≥ {threshold.min_agreement:g} %, ≤ "
+            f"{threshold.max_abs_diff:g}"
         )
     for precision in (
         "fp16",

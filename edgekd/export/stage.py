@@ -210,7 +210,8 @@ class _Export:
             return self.source.path, None
         config = self.config
         self.progress.log(
-            f"exporting {self.card.arch} ({config.exporter}, opset {config.opset}{', preprocessing baked in' if config.bake_preprocess else ''})"
+            f"exporting {self.card.arch} ({config.exporter}, opset "
+            f"{config.opset}{', preprocessing baked in' if config.bake_preprocess else ''})"
         )
         proto, facts = export_onnx(
             self.source.model,
@@ -266,7 +267,9 @@ class _Export:
         fp32_val = self.predict(("fp32", fp32_path.name), lambda: fp32, self.val, as_frames)
         sensitivity = None
         progress.log(
-            f"INT8 for {target}: {recipe.describe()['types']}, {'per-channel' if recipe.per_channel else 'per-tensor'}, {config.calib_method} on {len(self.calib_images)} {self.calib_spec.split} images of {self.calib_spec.dataset}"
+            f"INT8 for {target}: {recipe.describe()['types']}, "
+            f"{'per-channel' if recipe.per_channel else 'per-tensor'}, {config.calib_method} on "
+            f"{len(self.calib_images)} {self.calib_spec.split} images of {self.calib_spec.dataset}"
         )
         speed, path = None, None
         if target == "cpu" and config.speed_search:
@@ -295,7 +298,8 @@ class _Export:
             path = sensitivity.path
             if not sensitivity.met:
                 progress.log(
-                    f"--max-drop {config.max_drop:g}: even with {len(sensitivity.kept_in_float)} layers in float the val drop is {sensitivity.drop:.2f} pt."
+                    f"--max-drop {config.max_drop:g}: even with {len(sensitivity.kept_in_float)} layers in float "
+                    f"the val drop is {sensitivity.drop:.2f} pt."
                 )
         kept = recipe.with_excluded(tuple(sensitivity.kept_in_float) if sensitivity else ())
         quant_facts = quantize_counts(path, pre, kept)
@@ -340,7 +344,8 @@ class _Export:
             }
         }
         self.progress.log(
-            f"INT8 + FP16 rest: {counts.fp16_ops} FP16 ops, {counts.quantize_linear} Q / {counts.dequantize_linear} DQ; top-1 vs INT8 FP32-rest "
+            f"INT8 + FP16 rest: {counts.fp16_ops} FP16 ops, {counts.quantize_linear} Q / "
+            f"{counts.dequantize_linear} DQ; top-1 vs INT8 FP32-rest "
             + ", ".join(f"{k} {v:+.2f} pt" for k, v in versus.items())
         )
         metadata = self.ort(int8.path).metadata
@@ -373,8 +378,10 @@ class _Export:
         search.all_int8_ms, search.mixed_ms = timed["all"].median_ms, timed["mixed"].median_ms
         search.chosen = "mixed" if search.mixed_ms < search.all_int8_ms else "all"
         self.progress.log(
-            f"speed search: {len(search.slow_nodes)} layers run slower in INT8 than in float ({', '.join(search.slow_nodes[:4])}{', …' if len(search.slow_nodes) > 4 else ''}); "
-            f"all INT8 {search.all_int8_ms:.3f} ms vs those in float {search.mixed_ms:.3f} ms at batch {batch} → ships {'the mixed model' if search.chosen == 'mixed' else 'all INT8'}"
+            f"speed search: {len(search.slow_nodes)} layers run slower in INT8 than in float "
+            f"({', '.join(search.slow_nodes[:4])}{', …' if len(search.slow_nodes) > 4 else ''}); "
+            f"all INT8 {search.all_int8_ms:.3f} ms vs those in float {search.mixed_ms:.3f} ms at batch {batch} → "
+            f"ships {'the mixed model' if search.chosen == 'mixed' else 'all INT8'}"
         )
         return search, mixed_path if search.chosen == "mixed" else all_path
 
@@ -427,14 +434,16 @@ class _Export:
         reference = engine_reference(self, fp32_path, onnx_paths)
         if reference is None:
             self.progress.log(
-                "no reference.npz beside the ONNX and no dataset here: the engines are not verified (ship an export --bundle instead)."
+                "no reference.npz beside the ONNX and no dataset here: the engines are not verified (ship an "
+                "export --bundle instead)."
             )
         records = []
         for onnx_path in onnx_paths:
             metadata = read_onnx_file_metadata(onnx_path)
             if metadata.get("precision") == "int8" and (metadata.get("quantization") or {}).get("target") != "tensorrt":
                 raise ConfigError(
-                    f"{onnx_path.name} is a CPU INT8 model (asymmetric U8S8); TensorRT needs the --int8-target tensorrt one."
+                    f"{onnx_path.name} is a CPU INT8 model (asymmetric U8S8); TensorRT needs the --int8-target "
+                    "tensorrt one."
                 )
             work_engine = self.work / f"{onnx_path.stem}.engine"
             sidecar = build_tensorrt_engine(onnx_path, work_engine, metadata, options, self.progress)
@@ -507,7 +516,8 @@ def _export(config: ExportConfig, progress: Progress) -> ExportResult:
         )
     if config.deepstream and source.input_format == INPUT_NHWC_UINT8:
         raise ConfigError(
-            f"--deepstream: {source.path.name} takes uint8 NHWC frames (preprocessing baked in), but nvinfer feeds normalised NCHW float; use an ONNX exported without --bake-preprocess."
+            f"--deepstream: {source.path.name} takes uint8 NHWC frames (preprocessing baked in), but nvinfer "
+            "feeds normalised NCHW float; use an ONNX exported without --bake-preprocess."
         )
     if (
         config.dla_core is not None

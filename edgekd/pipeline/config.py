@@ -115,7 +115,8 @@ class TeacherSection(TrainSection):
     def _arch_or_path(self) -> "TeacherSection":
         if (self.arch is None) == (self.path is None):
             raise ValueError(
-                "give either 'arch' (train a teacher) or 'path' (use an existing teacher.safetensors), not both or neither"
+                "give either 'arch' (train a teacher) or 'path' (use an existing teacher.safetensors), not both "
+                "or neither"
             )
         return self
 

@@ -69,7 +69,8 @@ def read_profiles(folder: Path, batch: int) -> dict[tuple[str, str], dict[str, A
     files = sorted(Path(folder).rglob("profile.json"))
     if not files:
         raise DataError(
-            f"--latency-from {folder}: no profile.json under it; run 'edgekd profile BUNDLE/<arch>.onnx --batch {batch}' on the target for each candidate first."
+            f"--latency-from {folder}: no profile.json under it; run 'edgekd profile BUNDLE/<arch>.onnx --batch "
+            f"{batch}' on the target for each candidate first."
         )
     for path in files:
         try:

@@ -74,14 +74,17 @@ def plan_search(ctx: PlanContext, section: Any, inputs: dict[str, Path], data_fa
         chosen = result.payload["chosen"]
         test = chosen.get("test_top1")
         summary = (
-            f"auto → {result.chosen} ({chosen['latency_ms']:.3f} ms {config.percentile} on {config.target} ≤ {config.budget_ms:g} ms)"
-            + (f": test top-1 {test:.2f} %" if test is not None else "")
+            f"auto → {result.chosen} ({chosen['latency_ms']:.3f} ms {config.percentile} on {config.target} ≤ "
+            f"{config.budget_ms:g} ms)" + (f": test top-1 {test:.2f} %" if test is not None else "")
         )
         return RunOutcome(outputs=[out_dir / name for name in COPIED] + [result.summary_path], summary=summary)
 
     # The latency decides the student: the run belongs to this machine (like a profile run).
     payload = {"students": without(config.describe(), "out_dir", "teacher"), **data_facts}
-    description = f"student search: budget {config.budget_ms:g} ms {config.percentile} on {config.target}, {config.epochs} epochs for the finalist"
+    description = (
+        f"student search: budget {config.budget_ms:g} ms {config.percentile} on {config.target}, {config.epochs} "
+        "epochs for the finalist"
+    )
     return StageRun(
         "distill",
         RUN_ID,

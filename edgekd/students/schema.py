@@ -133,7 +133,8 @@ class StudentsFile(_Strict):
         """Validate a payload; a bad field is named in one line."""
         if not isinstance(payload, dict) or payload.get("schema") != STUDENTS_SCHEMA:
             raise ConfigError(
-                f"{source} has schema {payload.get('schema') if isinstance(payload, dict) else None!r}; this edgekd reads {STUDENTS_SCHEMA}."
+                f"{source} has schema {payload.get('schema') if isinstance(payload, dict) else None!r}; this "
+                f"edgekd reads {STUDENTS_SCHEMA}."
             )
         try:
             return cls.model_validate(payload)

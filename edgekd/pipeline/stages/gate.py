@@ -27,7 +27,8 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         baseline = baseline / "report.json" if baseline.is_dir() else baseline
         if not baseline.is_file():
             raise ConfigError(
-                f"{ctx.pipeline.where('gate', 'baseline')}: 'gate.baseline': report not found: {baseline} (paths are relative to where you run edgekd)."
+                f"{ctx.pipeline.where('gate', 'baseline')}: 'gate.baseline': report not found: {baseline} (paths "
+                "are relative to where you run edgekd)."
             )
         inputs["baseline"] = baseline
 
