@@ -126,9 +126,9 @@ def gate_command(
 
         loaded = load_pipeline(pipeline)
         base = loaded.gate_thresholds()
-        if baseline is None and loaded.gate.baseline:
+        if baseline is None and loaded.gate is not None and loaded.gate.baseline:
             baseline = Path(loaded.gate.baseline)
-    thresholds = base.merged(
+    merged = base.merged(
         dict(
             **thresholds,
             batch=batch,
@@ -139,7 +139,7 @@ def gate_command(
             allow_foreign_baseline=allow_foreign_baseline,
         )
     )
-    result = run_gate(report, thresholds, baseline)
+    result = run_gate(report, merged, baseline)
     report_dir = result.report.path.parent
     written = write_gate_outputs(result, out_dir or report_dir, junit)
     print_gate_table(result.rows, result.passed)

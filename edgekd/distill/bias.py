@@ -159,7 +159,8 @@ def choose_shift(val: Predictions, unseen: list[int], tolerance: float = 0.0) ->
 
 def classifier_bias(model: nn.Module) -> torch.Tensor:
     """The output bias of a timm classifier (`get_classifier()`), as a parameter."""
-    head = model.get_classifier() if hasattr(model, "get_classifier") else None
+    get_classifier = getattr(model, "get_classifier", None)  # timm models have one
+    head = get_classifier() if get_classifier is not None else None
     if not isinstance(head, nn.Linear) or head.bias is None:
         raise ModelError(
             f"--bias-adjust needs a linear classifier with a bias; {type(model).__name__}'s head is "

@@ -165,7 +165,8 @@ class TeacherCache:
                 meta = handle.metadata() or {}
                 table = handle.get_tensor("logits")
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-            return self._discard(path, teacher_id, name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            self._discard(path, teacher_id, name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return None
         expected = {"key_digest": self.key.digest(), "teacher": teacher_id, "name": name}
         wrong = [k for k, v in expected.items() if meta.get(k) != v]
         if wrong:
@@ -178,7 +179,8 @@ class TeacherCache:
                 f"{num_classes}) float16; delete it."
             )
         if _values_sha256(table) != meta.get("values_sha256"):
-            return self._discard(path, teacher_id, name, "checksum mismatch")
+            self._discard(path, teacher_id, name, "checksum mismatch")
+            return None
         return table
 
     def _discard(self, path: Path, teacher_id: str, name: str, why: str) -> None:

@@ -73,6 +73,7 @@ class QadRun:
     def prepare(cls, config: DistillConfig) -> tuple["QadRun", DistillConfig]:
         """Check the QAD inputs; returns the run and the config with `--teacher self` resolved."""
         quantized.require_modelopt()
+        assert config.from_run is not None and config.quantize is not None  # validated: --quantize needs --from
         from_path = resolve_model_path(config.from_run, ("student",))
         card = from_student_card(from_path)
         if quantized.is_quantized_artefact(from_path):
@@ -137,7 +138,7 @@ class QadRun:
                 f"{self.from_card.num_classes}."
             )
         split = dataset.split(self.calib_spec.split)
-        if not split.in_memory:
+        if split.images is None:  # streamed
             raise DataError(
                 f"{self.calib_path}: QAD calibrates from an in-memory split; {dataset.spec} streams from disk."
             )

@@ -118,6 +118,7 @@ def qad_int8_onnx(run: "_Export", fp32_path: Path) -> dict[str, Any]:
     }
     payload = run.payload("int8", INPUT_NCHW_FLOAT, facts)
 
+    assert run.val is not None  # a QAD export checks parity on val
     reference = predict_backend(FakeQuantBackend(model, card), run.val)
     save_with_metadata(proto, work_path, payload)
     literal = _unoptimised(run.ort(work_path), work_path)

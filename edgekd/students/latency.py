@@ -98,7 +98,7 @@ def choose_precision(candidate: Candidate, statistic: str) -> None:
     """Set the candidate's latency to its faster precision at the budget's statistic."""
     timed = {precision: stats[statistic] for precision, stats in candidate.latency.items()}
     if timed:
-        candidate.precision = min(timed, key=timed.get)
+        candidate.precision = min(timed, key=timed.__getitem__)
         candidate.latency_ms = timed[candidate.precision]
 
 

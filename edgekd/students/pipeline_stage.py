@@ -29,8 +29,10 @@ COPIED = ("student.safetensors", "student.json", "metrics.jsonl")
 def search_config(ctx: PlanContext, section: Any) -> StudentsConfig:
     """The search of a `student: auto` distill section (its out_dir: `distill/search`)."""
     export = getattr(ctx.pipeline, "export", None)
+    teacher = ctx.teacher()
+    assert teacher is not None  # the teacher stage is planned before distill
     return StudentsConfig(
-        teacher=Path(ctx.teacher().path),
+        teacher=Path(teacher.path),
         out_dir=ctx.stage_dir("distill") / "search",
         budget_ms=section.budget_ms,
         target=section.target,

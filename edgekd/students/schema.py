@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Final, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgekd.errors import ConfigError
 
-STUDENTS_SCHEMA = "edgekd.students/1"
+STUDENTS_SCHEMA: Final = "edgekd.students/1"
 
 
 class _Strict(BaseModel):

@@ -18,6 +18,7 @@ consumes = ("report",)
 
 def plan(ctx: PlanContext) -> list[StageRun]:
     section = ctx.pipeline.gate
+    assert section is not None  # planned only for a pipeline with a gate: section
     out_dir = ctx.stage_dir("gate")
     thresholds = ctx.pipeline.gate_thresholds()
     report_json = ctx.outputs["report"][0]
