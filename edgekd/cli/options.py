@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from edgekd.data import AugmentRecipe, DataConfig
 from edgekd.engine import OptimConfig, TrainConfig
 from edgekd.engine.tracking import TrackTarget
+
+if TYPE_CHECKING:
+    from edgekd.distill.methods.options import MethodOption
 
 DataSpec = Annotated[
     str,
@@ -146,7 +149,7 @@ def _default_text(value) -> str:
 
 def method_option_help(declarations) -> str:
     """One help text for a flag several methods declare: each method's meaning and default."""
-    groups: dict[int, tuple[object, list[str]]] = {}
+    groups: dict[int, tuple[MethodOption, list[str]]] = {}
     for method, option in declarations:  # methods inheriting a declaration share one entry
         groups.setdefault(id(option), (option, []))[1].append(method)
     if len(groups) == 1:

@@ -63,6 +63,7 @@ def reference_images(val: ImageSet, samples: int) -> ImageSet:
 def derived_threshold(precision: str, agreement: float, max_abs_diff: float) -> Threshold:
     """The threshold a device artefact of `precision` must meet, from the ONNX Runtime figures."""
     if precision == "fp32":
+        assert FP32_GATE.max_abs_diff is not None  # the FP32 gate bounds the logit difference
         return Threshold(FP32_GATE.min_agreement, FP32_GATE.max_abs_diff)
     min_agreement = agreement - AGREEMENT_MARGIN[precision]
     if precision == "fp16":
@@ -110,6 +111,7 @@ def write_bundle(
         records: the artefacts the export wrote to `--out` (reused when the bundle needs them).
         preprocess: what nvinfer's single scale factor costs on val (recorded in bundle.json).
     """
+    assert run.config.bundle is not None  # called only for --bundle
     final = Path(run.config.bundle)
     final.parent.mkdir(parents=True, exist_ok=True)
     # Built in a staging folder beside it and swapped in whole: an interrupted export leaves the
@@ -233,6 +235,7 @@ def make_reference(run: "_Export", fp32_path: Path, onnx_files: list[Path]) -> R
     """Reference inputs and PyTorch logits, and a threshold per bundle ONNX from what ORT measures."""
     fp32 = run.ort(fp32_path)
     as_frames = fp32.input_format != INPUT_NCHW_FLOAT
+    assert run.val is not None  # a bundle's reference comes from val
     images = reference_images(run.val, run.config.reference_samples)
     reference_name, reference = run.reference(images, as_frames)
     provisional = Reference(
