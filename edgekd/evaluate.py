@@ -3,7 +3,7 @@
 Every artefact is run through the inference-backend layer (`edgekd.runtime`) with its own
 recorded preprocessing, on the split's images in file order, so two eval.json files of the
 same dataset fingerprint and split line up sample by sample: the gate runs paired statistics
-(McNemar, bootstrap) on their `predictions`. `edgekd eval` is a thin layer over `evaluate`.
+(McNemar, bootstrap) on their `predictions`. `edgekd eval` is a thin layer over `run`.
 
 eval.json (schema `edgekd.eval/1`, typed by `edgekd.schemas.EvalFile`, documented in
 docs/evaluate-profile-report.md): `artefact` (see `edgekd.records.artefact_record`), `backend`,
@@ -78,7 +78,8 @@ class EvalConfig:
     threads: int | None = None
     batch_size: int = 256
 
-    def validate(self) -> None:
+    def validate(self) -> EvalConfig:
+        """Check every option once; returns self."""
         if self.split not in SPLITS:
             raise ConfigError(f"unknown split '{self.split}': use train, val or test.")
         if self.batch_size < 1:
@@ -86,6 +87,7 @@ class EvalConfig:
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be >= 1, got {self.threads}.")
         check_backend_name(self.backend)
+        return self
 
     def describe(self) -> dict[str, Any]:
         payload = asdict(self)
@@ -206,7 +208,7 @@ def _teacher_predictions(
     }
 
 
-def evaluate(config: EvalConfig, progress: Progress | None = None) -> EvalResult:
+def run(config: EvalConfig, progress: Progress | None = None) -> EvalResult:
     """Score an artefact on a split and write `eval.json`.
 
     Returns:
@@ -214,7 +216,7 @@ def evaluate(config: EvalConfig, progress: Progress | None = None) -> EvalResult
         confusion counts, agreement with the teacher (percent) when one is given, per-sample
         labels and predictions in split order.
     """
-    config.validate()
+    config = config.validate()
     progress = progress or SilentProgress()
     artefact = resolve_artefact(config.artefact)
     backend = open_artefact(artefact, config.backend, config.device, config.threads)
@@ -288,3 +290,6 @@ def evaluate(config: EvalConfig, progress: Progress | None = None) -> EvalResult
         }
     )
     return EvalResult(path, payload)
+
+
+evaluate = run  # the former name, kept for the notebooks and tests that call it

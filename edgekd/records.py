@@ -13,7 +13,7 @@ from edgekd.artifacts import sha256_file
 from edgekd.errors import ModelError
 from edgekd.models import resolve_model_path
 from edgekd.runtime import Backend, artefact_format
-from edgekd.schemas import EVAL_SCHEMA
+from edgekd.schemas import EVAL_SCHEMA, PROFILE_SCHEMA
 
 __all__ = [
     "EVAL_SCHEMA",
@@ -24,7 +24,6 @@ __all__ = [
     "open_artefact",
     "resolve_artefact",
 ]
-PROFILE_SCHEMA = "edgekd.profile/1"
 BACKEND_NAMES = ("torch", "ort", "trt")
 
 

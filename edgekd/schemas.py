@@ -1,5 +1,6 @@
 """Schemas of the JSON files stages hand each other: model cards (`edgekd.model/1`: teacher.json,
-student.json, and the card inside an ONNX or beside a plan) and `eval.json` (`edgekd.eval/1`).
+student.json, and the card inside an ONNX or beside a plan), `eval.json` (`edgekd.eval/1`) and
+`profile.json` (`edgekd.profile/1`).
 
 Typed with pydantic like `report.json` (`edgekd.report.schema`): writers build or validate the
 model before a byte is written, and every reader validates on load, so a file edited by hand
@@ -14,16 +15,16 @@ or changing a unit, bumps the number.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any, Final, Literal, Optional, TypeVar
+from typing import Any, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edgekd.errors import EdgekdError
 
-CARD_SCHEMA: Final = "edgekd.model/1"
-EVAL_SCHEMA: Final = "edgekd.eval/1"
+CARD_SCHEMA = "edgekd.model/1"
+EVAL_SCHEMA = "edgekd.eval/1"
+PROFILE_SCHEMA = "edgekd.profile/1"
 
 Schema = TypeVar("Schema", bound=BaseModel)
 
@@ -84,7 +85,7 @@ def field_error(source: str, exc: ValidationError) -> str:
     return f"{source}: field '{where}': {message}, got {_got(first.get('input'))}."
 
 
-def validated(model: type[Schema], payload: Any, source: str | os.PathLike[str], error: type[EdgekdError]) -> Schema:
+def validated(model: type[Schema], payload: Any, source: str | Path, error: type[EdgekdError]) -> Schema:
     """`payload` as `model`, or `error` with the bad field named (see `field_error`)."""
     try:
         return model.model_validate(payload)
@@ -263,16 +264,85 @@ def load_eval(path: str | Path, error: type[EdgekdError]) -> EvalFile:
     Raises:
         `error`: a missing file, invalid JSON, another schema, or a field of the wrong shape.
     """
+    return _load(path, EvalFile, EVAL_SCHEMA, "eval", error)
+
+
+def _load(path: str | Path, model: type[Schema], schema: str, stage: str, error: type[EdgekdError]) -> Schema:
+    """Read the JSON file `edgekd STAGE` writes, check its schema name, validate it as `model`."""
     import json
 
     path = Path(path)
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise error(f"eval file not found: {path}.") from exc
+        raise error(f"{stage} file not found: {path}.") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{path} is not valid JSON: {exc}.") from exc
-    schema = payload.get("schema") if isinstance(payload, dict) else None
-    if schema != EVAL_SCHEMA:
-        raise error(f"{path} has schema {schema!r}, not {EVAL_SCHEMA}: it is not an eval.json from 'edgekd eval'.")
-    return validated(EvalFile, payload, path, error)
+    found = payload.get("schema") if isinstance(payload, dict) else None
+    if found != schema:
+        article = "an" if stage[0] in "aeiou" else "a"
+        raise error(
+            f"{path} has schema {found!r}, not {schema}: it is not {article} {stage}.json from 'edgekd {stage}'."
+        )
+    return validated(model, payload, path, error)
+
+
+# --- profile.json -------------------------------------------------------------------------------
+
+
+class LatencyFigures(_Strict):
+    """`edgekd.profile.LatencyStats` of one batch size: latencies in ms, throughput in img/s, total in s."""
+
+    batch: int = Field(ge=1)
+    iterations: int = Field(ge=1)
+    mean_ms: float
+    median_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    min_ms: float
+    max_ms: float
+    std_ms: float
+    total_s: float
+    throughput_img_s: float
+    wall_throughput_img_s: float
+
+
+class ProfileBatch(LatencyFigures):
+    """One batch size: host-to-host figures, CUDA-event `device` figures on a GPU, `power` on a Jetson."""
+
+    power: Optional[dict[str, Any]] = None
+    device: Optional[LatencyFigures] = None
+
+
+class ProfileFile(_Strict):
+    """A whole profile.json (what `report` joins on sha256 and `students --latency-from` reads)."""
+
+    schema_: Literal["edgekd.profile/1"] = Field(PROFILE_SCHEMA, alias="schema")
+    created: str
+    artefact: ArtefactFacts
+    backend: BackendFacts
+    latency_definition: str
+    device_latency_definition: Optional[str] = None
+    timing: dict[str, Any] = Field(default_factory=dict)
+    batches: list[ProfileBatch] = Field(min_length=1)
+    machine: str
+    system: dict[str, Any] = Field(default_factory=dict)
+    jetson: Optional[dict[str, Any]] = None
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+    def batch(self, size: int) -> ProfileBatch | None:
+        """The figures at batch `size` (None: not profiled at it)."""
+        return next((entry for entry in self.batches if entry.batch == size), None)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def load_profile(path: str | Path, error: type[EdgekdError]) -> ProfileFile:
+    """Read and validate a profile.json.
+
+    Raises:
+        `error`: a missing file, invalid JSON, another schema, or a field of the wrong shape.
+    """
+    return _load(path, ProfileFile, PROFILE_SCHEMA, "profile", error)

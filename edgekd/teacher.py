@@ -1,13 +1,13 @@
 """Teacher stage: fine-tune (or train) any timm architecture on a dataset.
 
 Writes `DIR/teacher.safetensors` + `DIR/teacher.json`, plus `metrics.jsonl` and a resumable
-`checkpoint.pt`. The CLI's `edgekd teacher train` is a thin layer over `train_teacher`.
+`checkpoint.pt`. The CLI's `edgekd teacher train` is a thin layer over `run`.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -33,6 +33,8 @@ class TeacherConfig:
         in_chans: model input channels; None → 3 (grayscale data is repeated to RGB).
         label_smoothing: cross-entropy label smoothing.
         device: auto | cpu | cuda | cuda:N.
+        resume: continue from `out_dir/checkpoint.pt` (how the run goes on, not what it makes:
+            left out of `describe()`, so a resumed run's card and cache keys match a fresh one's).
     """
 
     arch: str
@@ -44,9 +46,17 @@ class TeacherConfig:
     in_chans: int | None = None
     label_smoothing: float = 0.0
     device: str = "auto"
+    resume: bool = False
+
+    def validate(self) -> TeacherConfig:
+        """Check the stage's own options once (the recipe checks itself in `Trainer`); returns self."""
+        if self.img_size < 8:
+            raise ConfigError(f"--img-size must be at least 8 px, got {self.img_size}.")
+        return self
 
     def describe(self) -> dict:
         payload = asdict(self)
+        payload.pop("resume")
         payload["out_dir"] = str(self.out_dir)
         return payload
 
@@ -57,20 +67,24 @@ class TeacherResult:
     card: ModelCard
 
 
-def train_teacher(config: TeacherConfig, progress: Progress | None = None, *, resume: bool = False) -> TeacherResult:
+def run(config: TeacherConfig, progress: Progress | None = None) -> TeacherResult:
     """Train a teacher and save it as `teacher.safetensors` + `teacher.json` in `config.out_dir`.
 
     Raises:
         FolderInUse: another run is writing `config.out_dir`.
     """
-    if config.img_size < 8:
-        raise ConfigError(f"--img-size must be at least 8 px, got {config.img_size}.")
+    config = config.validate()
     main = is_main_process()
     with folder_lock(config.out_dir, log=progress.log if progress is not None and main else None, enabled=main):
-        return _train_teacher(config, progress, resume)
+        return _train_teacher(config, progress)
 
 
-def _train_teacher(config: TeacherConfig, progress: Progress | None, resume: bool) -> TeacherResult:
+def train_teacher(config: TeacherConfig, progress: Progress | None = None, *, resume: bool = False) -> TeacherResult:
+    """`run` under its former name (kept for the notebooks and tests that call it)."""
+    return run(replace(config, resume=resume) if resume else config, progress)
+
+
+def _train_teacher(config: TeacherConfig, progress: Progress | None) -> TeacherResult:
     arch = resolve_arch(config.arch)
     context, device = init_distributed(config.device)
     dataset = config.data.load(config.img_size)
@@ -88,7 +102,7 @@ def _train_teacher(config: TeacherConfig, progress: Progress | None, resume: boo
             f"test, {device}, {trainer.precision.describe()}"
         )
     started = time.perf_counter()
-    result = trainer.fit(task, dataset, resume=resume)
+    result = trainer.fit(task, dataset, resume=config.resume)
     card = ModelCard(
         arch=arch,
         num_classes=dataset.num_classes,

@@ -126,7 +126,8 @@ def deploy_tables(deploy: dict[str, Any]) -> list[str]:
 def render(result: dict[str, Any]) -> str:
     machine = result["machine"]
     lines = [
-        f"# edgekd benchmark: FMNIST-32{' (quick mode: not the protocol)' if result['config']['quick'] else ''}",
+        f"# edgekd benchmark: FMNIST-32, {result['config'].get('protocol', 'short')} protocol"
+        f"{' (quick mode: not the protocol)' if result['config']['quick'] else ''}",
         "",
         f"Command: `{result['command']}`  ",
         f"Machine: {machine['cpu']}, {machine['threads']} threads, Python {machine['python']}, torch "

@@ -28,12 +28,12 @@ from edgekd.profile.system import system_facts
 REPO_CALIBRATION = Path(__file__).resolve().parents[2] / "calibration" / "fmnist-val-512.yaml"
 
 
-def _accuracy(
-    config: BenchConfig, teacher: dict[str, Any], progress: Progress, tracking: BenchTracking
-) -> dict[str, Any]:
+def _accuracy(config: BenchConfig, teacher: dict, progress: Progress, tracking: BenchTracking) -> dict[str, Any]:
     """Every headline recipe on the full train set, once per seed, and its statistics."""
-    runs: dict[str, list[dict[str, Any]]] = {}
-    for run in config.runs:  # the student alone comes first: each other run's tracked gain is against its seed
+    runs: dict[str, list[dict]] = {}
+    for (
+        run
+    ) in config.effective_runs:  # the student alone comes first: each other run's tracked gain is against its seed
         alone_runs = runs.get("alone") if run.name != "alone" else None
         runs[run.name] = [
             student_run(
@@ -50,7 +50,7 @@ def _accuracy(
         ]
     alone = [r["test_top1"] for r in runs["alone"]]
     students = {}
-    for run in config.runs:
+    for run in config.effective_runs:
         top1 = [r["test_top1"] for r in runs[run.name]]
         students[run.name] = {
             "label": run.label or run.name,
@@ -63,9 +63,7 @@ def _accuracy(
     return students
 
 
-def _sweep(
-    config: BenchConfig, teacher: dict[str, Any], progress: Progress, tracking: BenchTracking
-) -> list[dict[str, Any]]:
+def _sweep(config: BenchConfig, teacher: dict, progress: Progress, tracking: BenchTracking) -> list[dict]:
     progress.log(f"val sweep: {len(P.SWEEP)} runs, {P.SWEEP_VAL_SIZE} train images held out as val, seed 0")
     rows = []
     for run in P.SWEEP:
@@ -85,7 +83,7 @@ def _sweep(
     return rows
 
 
-def _speed(config: BenchConfig, teacher: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def _speed(config: BenchConfig, teacher: dict, progress: Progress) -> dict[str, Any]:
     from edgekd.distill.speed import SpeedConfig, measure_speed
 
     speed = SpeedConfig(
@@ -105,16 +103,12 @@ def _speed(config: BenchConfig, teacher: dict[str, Any], progress: Progress) -> 
     return measure_speed(speed, progress)
 
 
-def _deploy(
-    config: BenchConfig, teacher: dict[str, Any], students: dict[str, Any], progress: Progress
-) -> dict[str, Any]:
+def _deploy(config: BenchConfig, teacher: dict, students: dict, progress: Progress) -> dict[str, Any]:
     calib = REPO_CALIBRATION
     if config.quick or not calib.is_file():  # an installed package has no calibration/ folder: write the same spec
         calib = config.out / "calibration.yaml"
         calib.write_text(f"dataset: {P.DATA}\nsplit: val\nsamples: {128 if config.quick else 512}\nseed: 0\n")
-    test_images = DataConfig(P.DATA).load(P.IMG_SIZE).test.images
-    assert test_images is not None  # a built-in data set is held in memory
-    pixels = to_unit_float(test_images[:64], (P.IMG_SIZE, P.IMG_SIZE))
+    pixels = to_unit_float(DataConfig(P.DATA).load(P.IMG_SIZE).test.images[:64], (P.IMG_SIZE, P.IMG_SIZE))
     min_time = 0.3 if config.quick else 3.0
     kd = students.get("kd") or next(iter(students.values()))
     models = {
@@ -141,7 +135,7 @@ def _deploy(
     return {"models": figures, "threads": config.threads, "batches": [1, 32]}
 
 
-def _targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+def _targets(result: dict[str, Any]) -> list[dict]:
     found = []
     for name, summary in result["students"].items():
         if summary["method"] == "none":
@@ -162,6 +156,7 @@ def _targets(result: dict[str, Any]) -> list[dict[str, Any]]:
                 ),
             }
         )
+    found += _gap_targets(result)
     if result.get("speed"):
         for name, target in result["speed"]["targets"].items():
             label = (
@@ -177,6 +172,43 @@ def _targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             )
     if result.get("deploy"):
         found += deploy_checks(result["deploy"]["models"])
+    return found
+
+
+def _gap_targets(result: dict[str, Any]) -> list[dict]:
+    """The protocol's target for the best claimed recipe: its share of the teacher–student gap,
+    and whether it beats KD by more than the paired std (the "beats" rule, KD in place of alone)."""
+    schedule = P.PROTOCOLS[result.get("config", {}).get("protocol", "short")]
+    claimed = {
+        name: s
+        for name, s in result["students"].items()
+        if s["method"] != "none" and s.get("claim", True) and s["stats"]["gap_closed"] is not None
+    }
+    if not claimed:
+        return []
+    name, best = max(claimed.items(), key=lambda item: item[1]["stats"]["mean"])
+    gap = best["stats"]["gap_closed"]
+    enough_seeds = best["stats"]["seeds"] >= schedule.min_seeds
+    found = [
+        {
+            "status": ("PASS" if gap >= schedule.min_gap_closed else "MISS") if enough_seeds else "INFO",
+            "line": f"best recipe ({best['label']}) closes {gap:.0%} of the teacher–student gap "
+            f"(target ≥ {schedule.min_gap_closed:.0%}, {schedule.name} protocol, {best['stats']['seeds']} seed(s))",
+        }
+    ]
+    kd = result["students"].get("kd")
+    if kd is not None and name != "kd":
+        versus = compare_to_alone(
+            [r["test_top1"] for r in best["runs"]], [r["test_top1"] for r in kd["runs"]], teacher_top1=None
+        )
+        status = ("PASS" if versus["beats_alone"] else "MISS") if versus["rule_applies"] else "INFO"
+        found.append(
+            {
+                "status": status,
+                "line": f"best recipe vs KD: gain {versus['gain_mean']:+.2f} ± {versus['gain_std']:.2f} pt over "
+                f"{versus['seeds']} seed(s) (beats KD: mean gain > paired std over ≥ 3 seeds)",
+            }
+        )
     return found
 
 
@@ -211,6 +243,14 @@ def run_bench(
         raise ConfigError(f"--seeds must be at least 1, got {config.seeds}.")
     if config.threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {config.threads}.")
+    if config.protocol not in P.PROTOCOLS:
+        raise ConfigError(f"unknown --protocol '{config.protocol}': use {' or '.join(P.PROTOCOLS)}.")
+    known = [run.name for run in config.schedule.runs]
+    unknown = [name for name in config.recipes if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"unknown --recipes '{unknown[0]}' for the {config.protocol} protocol: use {', '.join(known)}."
+        )
     started = time.perf_counter()
     torch.set_num_threads(config.threads)
     config.out.mkdir(parents=True, exist_ok=True)
@@ -221,7 +261,7 @@ def run_bench(
             **asdict(config),
             "out": str(config.out),
             "teacher": str(config.teacher) if config.teacher else None,
-            "runs": [asdict(r) for r in config.runs],
+            "runs": [asdict(r) for r in config.effective_runs],
         },
     }
     tracking = BenchTracking(track, result["config"], command)

@@ -7,18 +7,20 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from edgekd import distill as distill_stage
+from edgekd import teacher as teacher_stage
 from edgekd.artifacts import sha256_file
 from edgekd.bench import protocol as P
 from edgekd.bench.protocol import BenchConfig, StudentRun
 from edgekd.bench.tracking import BenchTracking
 from edgekd.data import DataConfig
-from edgekd.distill import METHODS, DistillConfig, distill
+from edgekd.distill import METHODS, DistillConfig
 from edgekd.distill.methods.base import all_options
 from edgekd.engine import OptimConfig, Progress, TrainConfig
-from edgekd.errors import ConfigError, EdgekdError, TrainingError
-from edgekd.teacher import TeacherConfig, train_teacher
+from edgekd.errors import ConfigError, EdgekdError
+from edgekd.teacher import TeacherConfig
 
 # Settings that do not change what a run computes: where it wrote, how the teacher was named;
 # the method's options are compared as the method resolves them (`_method_settings`).
@@ -29,20 +31,11 @@ def _train(epochs: int, lr: float, seed: int) -> TrainConfig:
     return TrainConfig(epochs=epochs, batch_size=P.BATCH_SIZE, optim=OptimConfig(lr=lr), seed=seed)
 
 
-def _read_card(path: Path) -> dict[str, Any] | None:
+def _read_card(path: Path) -> dict | None:
     try:
-        card: dict[str, Any] = json.loads(path.read_text())
-        return card
+        return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def _written_card(path: Path) -> dict[str, Any]:
-    """The card a run just wrote."""
-    card = _read_card(path)
-    if card is None:
-        raise TrainingError(f"{path} is missing or unreadable after its run finished; rerun the bench.")
-    return card
 
 
 def teacher_run(config: BenchConfig, progress: Progress, tracking: BenchTracking) -> dict[str, Any]:
@@ -77,10 +70,10 @@ def teacher_run(config: BenchConfig, progress: Progress, tracking: BenchTracking
                 "teacher",
                 teacher_config.describe(),
                 progress,
-                lambda sink: train_teacher(teacher_config, sink),
+                lambda sink: teacher_stage.run(teacher_config, sink),
             )
             tracking.trained("teacher", folder / "teacher.safetensors")
-            card = _written_card(folder / "teacher.json")
+            card = _read_card(folder / "teacher.json")
         else:
             progress.log(f"teacher: reusing {folder}")
             tracking.reused("teacher", teacher_config.describe(), card, folder)
@@ -96,7 +89,7 @@ def teacher_run(config: BenchConfig, progress: Progress, tracking: BenchTracking
 
 
 def student_config(
-    config: BenchConfig, run: StudentRun, seed: int, teacher: dict[str, Any], folder: Path, *, val_size: float
+    config: BenchConfig, run: StudentRun, seed: int, teacher: dict, folder: Path, *, val_size: float
 ) -> DistillConfig:
     """The `edgekd distill` settings of one benchmark run."""
     return replace(
@@ -112,7 +105,7 @@ def student_config(
     )
 
 
-def _method_settings(method: str, recorded: dict[str, Any]) -> dict[str, Any] | None:
+def _method_settings(method: str, recorded: dict) -> dict | None:
     """A recorded config's method options as `method` resolves them (defaults filled in); a
     card from before `method_options` existed kept them as top-level keys. None: unreadable."""
     declared = {o.name for o in METHODS[method].options} if method in METHODS else set()
@@ -125,7 +118,7 @@ def _method_settings(method: str, recorded: dict[str, Any]) -> dict[str, Any] | 
         return None
 
 
-def _same_run(card: dict[str, Any] | None, wanted: DistillConfig, teacher_sha: str) -> bool:
+def _same_run(card: dict | None, wanted: DistillConfig, teacher_sha: str) -> bool:
     if card is None:
         return False
     done = card.get("provenance", {}).get("config") or {}
@@ -147,7 +140,7 @@ def student_run(
     config: BenchConfig,
     run: StudentRun,
     seed: int,
-    teacher: dict[str, Any],
+    teacher: dict,
     folder: Path,
     progress: Progress,
     tracking: BenchTracking,
@@ -161,12 +154,12 @@ def student_run(
     label = f"{folder.parent.name}/{folder.name}"  # runs/kd-s0, sweep/kd-T4-a0.9
     card = _read_card(folder / "student.json")
     reused = _same_run(card, wanted, teacher["sha256"])
-    if card is None or not reused:
-        progress.log(f"{folder.name}: {run.method} {run.settings()} seed {seed}")
-        _tracked(tracking, label, wanted.describe(), progress, lambda sink: distill(wanted, sink))
-        card = _written_card(folder / "student.json")
-    else:
+    if reused:
         progress.log(f"{folder.name}: reusing the finished run")
+    else:
+        progress.log(f"{folder.name}: {run.method} {run.settings()} seed {seed}")
+        _tracked(tracking, label, wanted.describe(), progress, lambda sink: distill_stage.run(wanted, sink))
+        card = _read_card(folder / "student.json")
     metrics, training = card["metrics"], card["training"]
     extra = {"gain_vs_alone": metrics["test"]["top1"] - alone_top1} if alone_top1 is not None else None
     if reused:
@@ -185,9 +178,7 @@ def student_run(
     }
 
 
-def _tracked(
-    tracking: BenchTracking, label: str, recipe: dict[str, Any], progress: Progress, train: Callable[[Progress], object]
-) -> None:
+def _tracked(tracking: BenchTracking, label: str, recipe: dict, progress: Progress, train) -> None:
     """Run `train(progress sink)` inside `label`'s tracked run; a failure ends that run FAILED."""
     sink = tracking.start(label, recipe, progress)
     try:

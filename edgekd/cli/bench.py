@@ -54,20 +54,39 @@ def bench_command(
     ] = None,
     teacher_epochs: Annotated[
         Optional[int],
-        typer.Option("--teacher-epochs", help="Teacher epochs (default 4; --quick: 1). Not the protocol."),
+        typer.Option(
+            "--teacher-epochs", help="Teacher epochs (default: the protocol's; --quick: 1). Not the protocol."
+        ),
     ] = None,
     student_epochs: Annotated[
         Optional[int],
-        typer.Option("--student-epochs", help="Student epochs (default 4; --quick: 2). Not the protocol."),
+        typer.Option(
+            "--student-epochs", help="Student epochs (default: the protocol's; --quick: 2). Not the protocol."
+        ),
+    ] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            help="short: teacher and students 4 epochs (≥ 3 seeds); long: 20 epochs each, students from the "
+            "teacher-logit cache (≥ 2 seeds).",
+        ),
+    ] = "short",
+    recipes: Annotated[
+        Optional[str],
+        typer.Option(
+            "--recipes",
+            help="Comma-separated recipe names to run (the student alone always runs), e.g. kd,kd-cutmix.",
+        ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a target is missed.")] = False,
     track: opt.Track = None,
 ) -> None:
     """Run the FMNIST-32 benchmark and write OUT/bench.json + OUT/bench.md.
 
-    Teacher resnet18 and student mobilenetv3_small_050 (4 epochs each, batch 128, SGD 0.1 nesterov,
-    cosine, 2 threads); students alone, with KD (shipped defaults), FitNet and the textbook KD recipe;
-    training-speed rates; eager vs ONNX Runtime FP32 vs INT8 latency.
+    Teacher resnet18 and student mobilenetv3_small_050 (batch 128, SGD 0.1 nesterov, cosine, 2 threads; 4 epochs
+    each, or 20 with --protocol long); the student alone, KD, DIST, DKD, FitNet, consistent CutMix views and the
+    textbook KD recipe; training-speed rates; eager vs ONNX Runtime FP32 vs INT8 latency.
     """
     from edgekd.bench import BenchConfig, run_bench
 
@@ -83,6 +102,8 @@ def bench_command(
         limit_train=limit_train,
         teacher_epochs=teacher_epochs,
         student_epochs=student_epochs,
+        protocol=protocol,
+        recipes=tuple(name.strip() for name in recipes.split(",") if name.strip()) if recipes else (),
     )
     command = (
         "edgekd " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "edgekd bench"

@@ -11,9 +11,10 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
+from edgekd import distill as distill_stage
 from edgekd.cli import options as opt
 from edgekd.cli.console import make_progress, model_result, out, print_result
-from edgekd.distill import METHODS, DistillConfig, distill
+from edgekd.distill import METHODS, DistillConfig
 from edgekd.distill.config import DEFAULT_LR
 from edgekd.engine.tracking import log_model, tracking
 from edgekd.errors import ConfigError, ModelError
@@ -375,7 +376,7 @@ def distill_command(
         config.describe(),
         make_progress(as_json=as_json, quiet=quiet),
     ) as (run, progress):
-        result = distill(config, progress)
+        result = distill_stage.run(config, progress)
         log_model(run, result.card, result.weights_path)
     if int(os.environ.get("RANK", "0")) != 0:
         return

@@ -7,9 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from edgekd import evaluate as evaluate_stage
 from edgekd.cli import options as opt
 from edgekd.cli.console import RichProgress, out
-from edgekd.evaluate import DataOverrides, EvalConfig, evaluate
+from edgekd.evaluate import DataOverrides, EvalConfig
 
 
 def eval_command(
@@ -63,7 +64,7 @@ def eval_command(
         threads=threads,
         batch_size=batch_size,
     )
-    result = evaluate(config, RichProgress())
+    result = evaluate_stage.run(config, RichProgress())
     payload = result.payload
     metrics, teacher_block = payload["metrics"], payload["teacher"]
     agreement = f"  agreement with teacher {teacher_block['agreement']:.2f} %" if teacher_block else ""

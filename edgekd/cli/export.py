@@ -8,10 +8,11 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from edgekd import export as export_stage
 from edgekd.cli import options as opt
 from edgekd.cli.console import RichProgress, out
 from edgekd.errors import ConfigError
-from edgekd.export import ExportConfig, ExportResult, export
+from edgekd.export import ExportConfig, ExportResult
 
 
 def _csv(text: Optional[str]) -> tuple[str, ...]:
@@ -228,7 +229,7 @@ def export_command(
         deepstream_softmax=deepstream_softmax,
         classifier_threshold=classifier_threshold,
     )
-    result = export(config, RichProgress())
+    result = export_stage.run(config, RichProgress())
     print_result(result)
 
 

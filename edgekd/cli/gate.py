@@ -11,9 +11,10 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from edgekd import gate as gate_stage
 from edgekd.cli.console import out
 from edgekd.errors import CheckFailed
-from edgekd.gate import GATE_CHECKS, CheckRow, GateThresholds, run_gate, write_gate_outputs
+from edgekd.gate import GATE_CHECKS, CheckRow, GateConfig, GateThresholds, write_gate_outputs
 from edgekd.gate.rows import format_measured, format_threshold
 
 STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]skip[/]"}
@@ -126,9 +127,9 @@ def gate_command(
 
         loaded = load_pipeline(pipeline)
         base = loaded.gate_thresholds()
-        if baseline is None and loaded.gate is not None and loaded.gate.baseline:
+        if baseline is None and loaded.gate.baseline:
             baseline = Path(loaded.gate.baseline)
-    merged = base.merged(
+    thresholds = base.merged(
         dict(
             **thresholds,
             batch=batch,
@@ -139,7 +140,7 @@ def gate_command(
             allow_foreign_baseline=allow_foreign_baseline,
         )
     )
-    result = run_gate(report, merged, baseline)
+    result = gate_stage.run(GateConfig(report, thresholds, baseline))
     report_dir = result.report.path.parent
     written = write_gate_outputs(result, out_dir or report_dir, junit)
     print_gate_table(result.rows, result.passed)

@@ -8,9 +8,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from edgekd import profile as profile_stage
 from edgekd.cli.console import RichProgress, out
 from edgekd.errors import ConfigError
-from edgekd.profile import ProfileConfig, TimingConfig, profile
+from edgekd.profile import ProfileConfig, TimingConfig
 
 
 def parse_batches(text: str) -> tuple[int, ...]:
@@ -63,7 +64,7 @@ def profile_command(
         threads=threads,
         timing=TimingConfig(warmup_ms=warmup_ms, duration_s=duration, min_iterations=min_iterations),
     )
-    result = profile(config, RichProgress())
+    result = profile_stage.run(config, RichProgress())
     payload = result.payload
     info = payload["backend"]
     table = Table(

@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from edgekd import report as report_stage
 from edgekd.cli.console import RichProgress, out
-from edgekd.report import ReportConfig, build_report
+from edgekd.report import ReportConfig
 
 
 def report_command(
@@ -36,7 +37,7 @@ def report_command(
     split: Annotated[str, typer.Option("--split", help="Eval split to report when several were scored.")] = "test",
 ) -> None:
     """Join artefacts, eval.json and profile.json into one report (JSON, Markdown, self-contained HTML)."""
-    result = build_report(
+    result = report_stage.run(
         ReportConfig(inputs=tuple(inputs), out_dir=out_dir, teacher=teacher, title=title, batch=batch, split=split),
         RichProgress(),
     )

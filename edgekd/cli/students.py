@@ -114,6 +114,13 @@ def students_command(
     first_rung_epochs: Annotated[
         int, typer.Option("--first-rung-epochs", help="Shortest run of the halving (epochs).")
     ] = StudentsConfig.first_rung_epochs,
+    rung_budget: Annotated[
+        float,
+        typer.Option(
+            "--rung-budget",
+            help="The short rungs train at most this × --epochs candidate-epochs in all (at least one short run each).",
+        ),
+    ] = StudentsConfig.rung_budget,
     latency_from: Annotated[
         Optional[Path],
         typer.Option(
@@ -146,7 +153,7 @@ def students_command(
     """Time every candidate on the target, distil those within --budget-ms by successive halving from one
     teacher cache, fully distil the best on val.
 
-    Writes OUT/students.json, OUT/students.md, OUT/pareto.svg; the chosen student's run directory is a
+    Writes OUT/students.json, OUT/students.md, OUT/students.svg; the chosen student's run directory is a
     normal distill output. Rerun to continue an interrupted search.
     """
     if ctx.invoked_subcommand is not None:
@@ -173,6 +180,7 @@ def students_command(
         latency_from=latency_from,
         int8=int8,
         first_rung_epochs=first_rung_epochs,
+        rung_budget=rung_budget,
         baseline=baseline,
         seed=seed,
         threads=threads,
@@ -198,6 +206,13 @@ def students_command(
         f"for {passes['runs']} distill runs",
         highlight=False,
     )
+    if result.payload["search_vs_finalist_run"] is not None:
+        out.print(
+            f"search cost: {result.payload['search_wall_time_s']:.1f} s, "
+            f"{result.payload['search_vs_finalist_run']:.2f} × the chosen student's full run "
+            f"({result.payload['finalist_run_wall_time_s']:.1f} s)",
+            highlight=False,
+        )
     out.print(
         f"[bold green]chosen[/] {result.chosen} → {result.run_dir} (edgekd export {result.run_dir} …)  summary "
         f"{result.summary_path}",

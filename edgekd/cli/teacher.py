@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
+from edgekd import teacher as teacher_stage
 from edgekd.cli import options as opt
 from edgekd.cli.console import make_progress, model_result, out, print_result
 from edgekd.engine.tracking import log_model, tracking
 from edgekd.models import list_architectures
-from edgekd.teacher import TeacherConfig, train_teacher
+from edgekd.teacher import TeacherConfig
 
 app = typer.Typer(help="Pick a timm architecture and train (fine-tune) the teacher.", no_args_is_help=True)
 
@@ -124,7 +126,7 @@ def train_command(
     with tracking(
         opt.track_targets(track), f"teacher {model}", config.describe(), make_progress(as_json=as_json, quiet=quiet)
     ) as (run, progress):
-        result = train_teacher(config, progress, resume=resume)
+        result = teacher_stage.run(replace(config, resume=resume), progress)
         log_model(run, result.card, result.weights_path)
     print_result(_result_line(result), model_result(result.weights_path, result.card), as_json=as_json)
 

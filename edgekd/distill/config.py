@@ -67,6 +67,9 @@ class DistillConfig:
         from_run: QAD: the trained FP32 student (run directory or student.safetensors) to start from.
         calib: QAD: calibration spec YAML (None: calibration/digits-val.yaml or
             fmnist-val-512.yaml for those datasets).
+        evaluate_test: score the student and the teachers on the test split at the end; False
+            leaves `metrics.test` empty and never reads that split (the student search's short
+            rungs rank on val only). No CLI flag: a library option.
     """
 
     student: str
@@ -98,6 +101,7 @@ class DistillConfig:
     quantize: str | None = None
     from_run: Path | None = None
     calib: Path | None = None
+    evaluate_test: bool = True
 
     def describe(self) -> dict:
         payload = asdict(self)
@@ -121,8 +125,8 @@ class DistillConfig:
             raise ConfigError(f"unknown --method '{self.method}': use {', '.join(METHODS)}.")
         return METHODS[self.method].resolve_options(self.method_options)
 
-    def validate(self, known_methods: tuple[str, ...] | None = None) -> None:
-        """Refuse impossible combinations with one line that says how to fix them.
+    def validate(self, known_methods: tuple[str, ...] | None = None) -> DistillConfig:
+        """Refuse impossible combinations with one line that says how to fix them; returns self.
 
         The method's own options are checked against its declarations (`method_settings`)
         and its `check_run`; `known_methods` (default: every registered one) limits `method`.
@@ -165,6 +169,7 @@ class DistillConfig:
         if self.teacher_std is not None and any(v <= 0 for v in self.teacher_std):
             raise ConfigError("--teacher-std values must be > 0.")
         self._validate_quantize()
+        return self
 
     def _validate_quantize(self) -> None:
         if self.quantize is None:

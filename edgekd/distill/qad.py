@@ -105,6 +105,17 @@ class QadRun:
             )
         return Path("calibration") / name
 
+    def input_spec(self, spec: InputSpec) -> InputSpec:
+        """The `--from` student's own input (its normalisation is part of the model, whatever subset
+        of its data QAD fine-tunes on); its size and channels must be this run's."""
+        start = self.from_card.input
+        if (start.size, start.in_chans) != (spec.size, spec.in_chans):
+            raise ConfigError(
+                f"--from {self.from_path}: it takes {start.in_chans}×{start.size}² input, this run "
+                f"{spec.in_chans}×{spec.size}²; pass --img-size {start.size}."
+            )
+        return start
+
     def student(self, spec: InputSpec, num_classes: int, data_dir: str | None, log) -> nn.Module:
         """The FP32 student of `--from`, quantizers inserted and calibrated, BN frozen (CPU, train mode)."""
         model, card = load_model(self.from_path)

@@ -32,13 +32,14 @@ from edgekd.export.calibration import prepared_inputs
 from edgekd.export.deepstream import PROBS_NAME, NvinferModel, labels_text, with_softmax, write_deepstream
 from edgekd.export.onnx_export import OUTPUT_NAME
 from edgekd.export.parity import FP16_GATE, FP32_GATE
+from edgekd.export.records import ArtefactRecord, record_file
 from edgekd.export.samples import ImageSet
 from edgekd.runtime.base import INPUT_NCHW_FLOAT
 from edgekd.verify import REFERENCE_NAME, Reference, Threshold, check
 
 if TYPE_CHECKING:
+    from edgekd.export.artefacts import ExportRun
     from edgekd.export.preprocess_drop import PreprocessScore
-    from edgekd.export.stage import ArtefactRecord, _Export
 
 BUNDLE_SCHEMA = "edgekd.bundle/1"
 # Points of agreement below the ONNX Runtime figure, and how far past ORT's max |Δlogit| a
@@ -101,8 +102,8 @@ run verify . --backend trt
 
 
 def write_bundle(
-    run: "_Export", fp32_path: Path, records: list["ArtefactRecord"], preprocess: "PreprocessScore | None" = None
-) -> list["ArtefactRecord"]:
+    run: "ExportRun", fp32_path: Path, records: list[ArtefactRecord], preprocess: "PreprocessScore | None" = None
+) -> list[ArtefactRecord]:
     """Write the device bundle into `run.config.bundle`; returns one record per file written.
 
     Args:
@@ -124,10 +125,8 @@ def write_bundle(
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    from edgekd.export.stage import _record
-
     precisions = Reference.load(final / REFERENCE_NAME).info.get("precisions", {})
-    return [_record("bundle", precisions.get(name, ""), final / name) for name in names]
+    return [record_file("bundle", precisions.get(name, ""), final / name) for name in names]
 
 
 def _replace_directory(new: Path, target: Path) -> None:
@@ -142,7 +141,7 @@ def _replace_directory(new: Path, target: Path) -> None:
 
 
 def _write_into(
-    bundle: Path, run: "_Export", fp32_path: Path, records: list["ArtefactRecord"], preprocess: "PreprocessScore | None"
+    bundle: Path, run: "ExportRun", fp32_path: Path, records: list[ArtefactRecord], preprocess: "PreprocessScore | None"
 ) -> list[str]:
     """Write every bundle file into `bundle` (the staging folder); returns their names."""
     config, progress = run.config, run.progress
@@ -231,7 +230,7 @@ def append_softmax(path: Path) -> None:
         onnx.save(proto, str(tmp))
 
 
-def make_reference(run: "_Export", fp32_path: Path, onnx_files: list[Path]) -> Reference:
+def make_reference(run: "ExportRun", fp32_path: Path, onnx_files: list[Path]) -> Reference:
     """Reference inputs and PyTorch logits, and a threshold per bundle ONNX from what ORT measures."""
     fp32 = run.ort(fp32_path)
     as_frames = fp32.input_format != INPUT_NCHW_FLOAT
@@ -278,7 +277,7 @@ def make_reference(run: "_Export", fp32_path: Path, onnx_files: list[Path]) -> R
     return Reference(provisional.inputs, provisional.logits, provisional.labels, thresholds, info)
 
 
-def device_files(run: "_Export", bundle: Path, onnx_files: list[Path], reference: Reference) -> list[Path]:
+def device_files(run: "ExportRun", bundle: Path, onnx_files: list[Path], reference: Reference) -> list[Path]:
     """labels.txt, one nvinfer config per GPU artefact, card.json and build.sh."""
     from edgekd.runtime.ort_backend import read_onnx_file_metadata
 

@@ -25,11 +25,11 @@ from edgekd.export.int8_report import Int8Report, judge
 from edgekd.export.onnx_export import INPUT_NAME, OUTPUT_NAME, example_input, save_with_metadata
 from edgekd.export.parity import ParityGate, compare
 from edgekd.export.samples import predict_backend
+from edgekd.export.source import is_qad_checkpoint
 from edgekd.models import ModelCard
 from edgekd.models.quantized import (
     QDQ_OPSET,
     export_qdq_onnx,
-    is_quantized_artefact,
     load_quantized,
     quantization_counts,
     require_modelopt,
@@ -38,9 +38,9 @@ from edgekd.runtime.base import INPUT_NCHW_FLOAT, Backend
 from edgekd.runtime.ort_backend import OrtBackend, session_options
 
 if TYPE_CHECKING:
+    from edgekd.export.artefacts import ExportRun
     from edgekd.export.config import ExportConfig
     from edgekd.export.source import ExportSource
-    from edgekd.export.stage import _Export
 
 TARGET = "tensorrt"
 # The gate checks that the graph computes the fake-quantized model: ONNX Runtime with graph
@@ -67,7 +67,7 @@ class FakeQuantBackend(Backend):
         return self.model(inputs.to(self.device)).float().cpu()
 
 
-def qad_int8_onnx(run: "_Export", fp32_path: Path) -> dict[str, Any]:
+def qad_int8_onnx(run: "ExportRun", fp32_path: Path) -> dict[str, Any]:
     """Export, gate and measure `NAME.int8-tensorrt.onnx` of the QAD checkpoint `run` exports.
 
     Args:
@@ -180,7 +180,7 @@ def _unoptimised(backend: OrtBackend, path: Path) -> OrtBackend:
     return backend
 
 
-def measure(run: "_Export", fp32_path: Path, int8: Backend) -> Int8Report:
+def measure(run: "ExportRun", fp32_path: Path, int8: Backend) -> Int8Report:
     """Top-1 of the QDQ model vs the FP32 ONNX of the same weights on val and test (no CPU timing: a TensorRT model)."""
     return judge(run.score_int8(TARGET, run.ort(fp32_path), fp32_path, int8, False))
 
@@ -220,11 +220,6 @@ def _from_student(card: ModelCard, report: Int8Report) -> dict[str, Any] | None:
         "int8_drop_vs_from": drops,
         "ptq": (card.training.get("quantize") or {}).get("ptq"),
     }
-
-
-def is_qad_checkpoint(path: Path) -> bool:
-    """Whether an export source is a QAD student (its quantizer state lies beside it)."""
-    return path.suffix == ".safetensors" and is_quantized_artefact(path)
 
 
 def check_qad_source(source: "ExportSource", config: "ExportConfig") -> None:

@@ -58,6 +58,7 @@ class QuantRecipe:
         return {
             **asdict(self),
             "format": "QDQ",
+            "library": "onnxruntime",  # PTQ for both targets: measured against ModelOpt's in docs/export.md
             "types": types,
             "bias": "float" if self.target == "tensorrt" else "int32",
         }

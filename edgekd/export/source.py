@@ -15,6 +15,7 @@ from torch import nn
 from edgekd.artifacts import sha256_file
 from edgekd.errors import ModelError
 from edgekd.models import ModelCard, load_model, resolve_model_path
+from edgekd.models.quantized import is_quantized_artefact
 from edgekd.runtime.base import INPUT_NCHW_FLOAT
 from edgekd.runtime.ort_backend import read_onnx_file_metadata
 
@@ -95,3 +96,8 @@ def _looks_pickled(path: Path) -> bool:
     if head[8:9] == b"{":
         return False
     return head[:2] == b"PK" or head[:1] == b"\x80"
+
+
+def is_qad_checkpoint(path: Path) -> bool:
+    """Whether an export source is a QAD student (its quantizer state lies beside it)."""
+    return path.suffix == ".safetensors" and is_quantized_artefact(path)

@@ -11,8 +11,8 @@ students of the report whatever `--artefact` selects.
 from __future__ import annotations
 
 from edgekd.errors import ConfigError
-from edgekd.gate.checks import GateContext, judge_drop, make_row, paired_between
-from edgekd.gate.rows import SKIP, CheckRow
+from edgekd.gate.checks import SKIP, GateContext, judge_drop, make_row, paired_between
+from edgekd.gate.rows import CheckRow
 from edgekd.report import schema
 
 CHECK, LABEL = "min_gain_vs_alone", "top-1 gain vs student alone"
@@ -62,7 +62,7 @@ def check_gain_vs_alone(ctx: GateContext) -> list[CheckRow]:
                 "report): rerun 'edgekd eval' and 'edgekd report', or drop --significance."
             )
         # A gain of at least PTS is a drop below the student alone of at most −PTS.
-        status, why = judge_drop(ctx, paired, -ctx.threshold(CHECK))
+        status, why = judge_drop(ctx, paired, -ctx.thresholds.threshold("min_gain_vs_alone"))
         rows.append(
             make_row(
                 ctx,

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from edgekd.gate import checks
 from edgekd.gate.gain import check_gain_vs_alone
+from edgekd.gate.int8 import check_int8_drop_vs_student
 from edgekd.gate.rows import CheckRow
 
 
@@ -63,6 +64,14 @@ GATE_CHECKS: tuple[GateCheck, ...] = (
         "max",
         {"ge": 0},
         checks.check_drop_vs_baseline,
+    ),
+    GateCheck(
+        "max_int8_drop_vs_student",
+        "Max top-1 drop of an INT8 artefact below the FP32 student it was quantized from (PTQ) or trained from (QAD)",
+        "points",
+        "max",
+        {"ge": 0},
+        check_int8_drop_vs_student,
     ),
     GateCheck(
         "max_class_drop",

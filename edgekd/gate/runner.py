@@ -1,6 +1,6 @@
 """Running the gate: load the reports, run every set threshold's check, write the verdicts.
 
-`run_gate` is what `edgekd gate` and a pipeline's gate stage call. It returns the rows; the
+`run` is what `edgekd gate` and a pipeline's gate stage call. It returns the rows; the
 caller decides how to show them. `write_gate_outputs` writes `gate.md`, `gate.json` and the
 optional JUnit XML, each atomically, before the caller turns a failure into exit code 1.
 """
@@ -10,33 +10,34 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgekd.artifacts import atomic_write_text, write_json
+from edgekd.engine.progress import Progress
 from edgekd.errors import ConfigError
 from edgekd.gate.checks import GateContext
-from edgekd.gate.config import GateThresholds
+from edgekd.gate.config import GateConfig, GateThresholds
 from edgekd.gate.inputs import load_gate_report
 from edgekd.gate.junit import junit_xml
 from edgekd.gate.markdown import gate_markdown
-from edgekd.gate.registry import BY_FIELD, GATE_CHECKS
+from edgekd.gate.registry import BY_FIELD
 from edgekd.gate.result import GateResult
 from edgekd.gate.rows import SKIP, CheckRow
 
 
-def run_gate(
-    report_path: str | Path, thresholds: GateThresholds, baseline_path: str | Path | None = None
-) -> GateResult:
-    """Judge a report against `thresholds` (and a baseline report).
+def run(config: GateConfig, progress: Progress | None = None) -> GateResult:
+    """Judge a report against `config.thresholds` (and a baseline report).
+
+    Args:
+        progress: unused (the gate reads two JSON files); taken for the one stage shape.
 
     Raises:
         ConfigError: no threshold set, a bad report, a selector matching nothing, latency
             baselines from another machine (without `allow_foreign_baseline`), or a threshold
             that no selected artefact could be checked against.
     """
+    config = config.validate()
+    thresholds = config.thresholds
     active = thresholds.active()
-    if not active:
-        flags = ", ".join(check.flag for check in GATE_CHECKS)
-        raise ConfigError(f"no threshold set: give at least one of {flags} (or a pipeline's gate: section).")
-    report = load_gate_report(report_path)
-    baseline = load_gate_report(baseline_path) if baseline_path is not None else None
+    report = load_gate_report(config.report)
+    baseline = load_gate_report(config.baseline) if config.baseline is not None else None
     artefacts = report.select(thresholds.artefacts)
     if not artefacts:
         raise ConfigError(
@@ -52,6 +53,14 @@ def run_gate(
             raise ConfigError(f"{BY_FIELD[name].flag} could not be checked on any artefact ({reasons}).")
         rows.extend(produced)
     return GateResult(report, baseline, thresholds, rows)
+
+
+def run_gate(
+    report_path: str | Path, thresholds: GateThresholds, baseline_path: str | Path | None = None
+) -> GateResult:
+    """`run` under its former signature (kept for the notebooks and tests that call it)."""
+    baseline = Path(baseline_path) if baseline_path is not None else None
+    return run(GateConfig(Path(report_path), thresholds, baseline))
 
 
 def write_gate_outputs(

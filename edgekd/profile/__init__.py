@@ -1,6 +1,6 @@
 """Profile stage: trtexec-like latency per batch size, machine facts and a machine fingerprint."""
 
-from edgekd.profile.profiler import ProfileConfig, ProfileResult, profile
+from edgekd.profile.profiler import ProfileConfig, ProfileResult, profile, run
 from edgekd.profile.system import fingerprint, system_facts
 from edgekd.profile.timing import DEVICE_LATENCY, HOST_LATENCY, LatencyStats, TimingConfig, summarise, time_calls
 
@@ -13,6 +13,7 @@ __all__ = [
     "TimingConfig",
     "fingerprint",
     "profile",
+    "run",
     "summarise",
     "system_facts",
     "time_calls",

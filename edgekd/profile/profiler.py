@@ -2,12 +2,13 @@
 
 Every artefact goes through the inference-backend layer and the same timing loop, so the
 teacher, the student and each exported artefact are measured under one latency definition.
-`edgekd profile` is a thin layer over `profile`.
+`edgekd profile` is a thin layer over `run`.
 
-profile.json (schema `edgekd.profile/1`, documented in docs/evaluate-profile-report.md):
-`artefact`, `backend` (+ threads), `latency_definition`, `timing`, `batches` (one
-`LatencyStats` per batch, plus `device` CUDA-event figures on a GPU and `power` on a Jetson),
-`system` (machine facts), `machine` (fingerprint), `jetson`, `provenance`.
+profile.json (schema `edgekd.profile/1`, typed by `edgekd.schemas.ProfileFile`, documented in
+docs/evaluate-profile-report.md): `artefact`, `backend` (+ threads), `latency_definition`, `timing`,
+`batches` (one `LatencyStats` per batch, plus `device` CUDA-event figures on a GPU and `power` on
+a Jetson), `system` (machine facts), `machine` (fingerprint), `jetson`, `provenance`. It is built
+as that model, so a file that could not be read back is never written.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from edgekd.errors import ConfigError, ModelError
 from edgekd.profile.jetson import PowerMonitor
 from edgekd.profile.system import system_facts
 from edgekd.profile.timing import DEVICE_LATENCY, HOST_LATENCY, TimingConfig, time_calls, time_cuda_calls
-from edgekd.records import PROFILE_SCHEMA, artefact_record, check_backend_name, open_artefact, resolve_artefact
+from edgekd.records import artefact_record, check_backend_name, open_artefact, resolve_artefact
 from edgekd.runtime import Backend
+from edgekd.schemas import ProfileFile
 
 # Backends whose `run` accepts a tensor already on the GPU (for the device-time measurement).
 DEVICE_INPUT_BACKENDS = ("torch", "trt")
@@ -57,7 +59,8 @@ class ProfileConfig:
     timing: TimingConfig = field(default_factory=TimingConfig)
     seed: int = 0
 
-    def validate(self) -> None:
+    def validate(self) -> ProfileConfig:
+        """Check every option once; returns self."""
         check_backend_name(self.backend)
         if not self.batches or any(b < 1 for b in self.batches):
             raise ConfigError(
@@ -70,6 +73,7 @@ class ProfileConfig:
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ConfigError(f"unknown device '{self.device}': use cpu, cuda or cuda:N.")
         self.timing.validate()
+        return self
 
     def describe(self) -> dict[str, Any]:
         payload = asdict(self)
@@ -134,14 +138,14 @@ def profile_batch(backend: Backend, batch: int, config: ProfileConfig, name: str
     return entry
 
 
-def profile(config: ProfileConfig, progress: Progress | None = None) -> ProfileResult:
+def run(config: ProfileConfig, progress: Progress | None = None) -> ProfileResult:
     """Time an artefact at each batch size and write `profile.json`.
 
     Returns:
         The path written and its payload; per batch: mean/median/p90/p95/p99/min/max latency
         (ms) and throughput (img/s = batch / mean latency).
     """
-    config.validate()
+    config = config.validate()
     progress = progress or SilentProgress()
     artefact = resolve_artefact(config.artefact)
     threads = config.threads or torch.get_num_threads()
@@ -165,23 +169,26 @@ def profile(config: ProfileConfig, progress: Progress | None = None) -> ProfileR
                 }
             )
     run_facts = provenance(config.describe(), seed=config.seed)
-    payload = {
-        "schema": PROFILE_SCHEMA,
-        "created": run_facts["created"],
-        "artefact": artefact_record(artefact, backend),
-        "backend": {**backend.describe(), "threads": threads if backend.name in ("torch", "ort") else None},
-        "latency_definition": HOST_LATENCY,
-        "device_latency_definition": DEVICE_LATENCY if any(b["device"] for b in batches) else None,
-        "timing": asdict(config.timing),
-        "batches": batches,
-        "machine": facts["fingerprint"],
-        "system": facts,
-        "jetson": facts["jetson"],
-        "provenance": run_facts,
-    }
+    written = ProfileFile(
+        created=run_facts["created"],
+        artefact=artefact_record(artefact, backend),
+        backend={**backend.describe(), "threads": threads if backend.name in ("torch", "ort") else None},
+        latency_definition=HOST_LATENCY,
+        device_latency_definition=DEVICE_LATENCY if any(b["device"] for b in batches) else None,
+        timing=asdict(config.timing),
+        batches=batches,
+        machine=facts["fingerprint"],
+        system=facts,
+        jetson=facts["jetson"],
+        provenance=run_facts,
+    )
+    payload = written.to_json_dict()
     out_dir = (
         Path(config.out_dir) if config.out_dir is not None else default_out_dir(artefact, backend.name, backend.device)
     )
     path = out_dir / "profile.json"
     write_json(path, payload)
     return ProfileResult(path, payload)
+
+
+profile = run  # the former name, kept for the notebooks and tests that call it

@@ -18,6 +18,7 @@ from edgekd.errors import ConfigError
 from edgekd.locks import folder_lock
 from edgekd.models import model_cost, resolve_model_path
 from edgekd.report.gain import with_gain_vs_alone
+from edgekd.report.int8 import int8_vs_fp32
 from edgekd.report.schema import (
     REPORT_SCHEMA,
     Accuracy,
@@ -30,8 +31,11 @@ from edgekd.report.schema import (
     ParetoPoint,
     Power,
     Report,
+    SearchPoint,
     Speedup,
+    StudentSearch,
 )
+from edgekd.report.search_plot import search_points
 from edgekd.report.sources import Sources, collect, read_artefact, read_curve
 
 NATURAL_BACKEND = {"torch": "torch", "onnx": "ort", "tensorrt": "trt"}
@@ -58,6 +62,12 @@ class ReportConfig:
     title: str = "edgekd report"
     batch: int | None = None
     split: str = "test"
+
+    def validate(self) -> ReportConfig:
+        """Check the options once; returns self."""
+        if not self.inputs:
+            raise ConfigError("give at least one run directory (or eval.json/profile.json/artefact file) to report on.")
+        return self
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -347,6 +357,34 @@ def _curves(sources: Sources, records: dict[str, dict[str, Any]], names: dict[st
     return curves
 
 
+def _searches(sources: Sources, out_dir: Path, notes: list[str]) -> list[StudentSearch]:
+    """Each students.json found, as its plot's points; a file the students schema refuses is noted."""
+    from edgekd.students.schema import load_students  # lazy: edgekd.students imports the report
+
+    searches = []
+    for path in sources.searches:
+        try:
+            payload = load_students(path).model_dump(mode="json", by_alias=True)
+        except ConfigError as exc:
+            notes.append(f"skipped {path}: {exc}")
+            continue
+        budget, plot = payload["budget"], path.parent / "students.svg"
+        searches.append(
+            StudentSearch(
+                source=_relative(path, out_dir),
+                budget_ms=budget["ms"],
+                budget_statistic=f"{budget['percentile']} at batch {budget['batch']} on {budget['target']}",
+                chosen=(payload.get("chosen") or {}).get("arch"),
+                baseline=(payload.get("baseline") or {}).get("arch"),
+                spearman_rho=payload["flops_vs_latency"]["spearman_rho"],
+                search_vs_finalist_run=payload.get("search_vs_finalist_run"),
+                plot=_relative(plot, out_dir) if plot.is_file() else None,
+                points=[SearchPoint(**p) for p in search_points(payload, pareto_front)],
+            )
+        )
+    return searches
+
+
 def assemble(sources: Sources, config: ReportConfig) -> Report:
     """Build the `Report` from collected sources (no files written)."""
     out_dir = Path(config.out_dir)
@@ -427,8 +465,10 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
         latency_definition=next((p.get("latency_definition") for _, p in sources.profiles), None),
         models=models,
         comparisons=[_comparison(m, teacher, batch) for m in models if teacher is not None and m is not teacher],
+        int8_vs_fp32=int8_vs_fp32(records, models, chosen_evals, batch),
         pareto=_pareto(models, batch),
         curves=_curves(sources, records, names, out_dir),
+        student_searches=_searches(sources, out_dir, notes),
         distillation=with_gain_vs_alone(
             [
                 (
@@ -445,14 +485,13 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
     )
 
 
-def build_report(config: ReportConfig, progress: Progress | None = None) -> ReportResult:
+def run(config: ReportConfig, progress: Progress | None = None) -> ReportResult:
     """Collect, assemble and write `report.json`, `report.md` and `report.html` in `config.out_dir`."""
     from edgekd.report.html import render_html
     from edgekd.report.markdown import render_markdown
 
+    config = config.validate()
     progress = progress or SilentProgress()
-    if not config.inputs:
-        raise ConfigError("give at least one run directory (or eval.json/profile.json/artefact file) to report on.")
     out_dir = Path(config.out_dir)
     with folder_lock(out_dir, log=progress.log):
         sources = collect([Path(p) for p in config.inputs])
@@ -466,3 +505,6 @@ def build_report(config: ReportConfig, progress: Progress | None = None) -> Repo
         atomic_write_text(md_path, render_markdown(report))
         atomic_write_text(html_path, render_html(report))
     return ReportResult(report, json_path, md_path, html_path)
+
+
+build_report = run  # the former name, kept for the notebooks and tests that call it

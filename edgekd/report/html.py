@@ -1,8 +1,9 @@
 """report.html: one self-contained page (inline CSS and SVG, no scripts, nothing fetched).
 
-It shows the same tables as report.md (the cells come from `edgekd.report.tables`) plus two
-plots: accuracy vs latency of every profiled model with the Pareto front marked, and the
-training curves found in the run directories.
+It shows the same tables as report.md (the cells come from `edgekd.report.tables`) plus the
+plots: accuracy vs latency of every profiled model with the Pareto front marked, the training
+curves found in the run directories, and each student search's val top-1 vs latency
+(`edgekd.report.search_plot`, when a students.json is among the inputs).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from edgekd.report.schema import Report
+from edgekd.report.search_plot import plot_unavailable, report_search_svg, search_caption
 from edgekd.report.svg import Point, line_chart, scatter_with_front
 from edgekd.report.tables import Table, all_tables
 
@@ -86,6 +88,11 @@ def render_html(report: Report) -> str:
             f"<figure>{pareto}<figcaption>Filled points are on the Pareto front: no other model is both faster "
             "and more accurate.</figcaption></figure>"
         )
+    missing = plot_unavailable() if report.student_searches else None
+    for search in report.student_searches:  # drawn from the report's own points, like the other plots
+        svg = "" if missing else report_search_svg(search)
+        caption = escape(search_caption(search) + (f" ({missing})" if missing else ""))
+        figures.append(f"<figure>{svg}<figcaption>{caption}</figcaption></figure>")
     figures += [
         f"<figure>{svg}<figcaption>From metrics.jsonl of each training run.</figcaption></figure>"
         for svg in curve_svgs(report)

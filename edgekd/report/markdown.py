@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edgekd.report.schema import Report
+from edgekd.report.search_plot import search_caption
 from edgekd.report.tables import Table, all_tables, ms, pct
 
 
@@ -35,6 +36,18 @@ def pareto_markdown(report: Report) -> str:
     )
 
 
+def searches_markdown(report: Report) -> str:
+    """Each student search: one line, and its students.svg where `edgekd students` wrote it."""
+    if not report.student_searches:
+        return ""
+    lines = ["## Student search", ""]
+    for search in report.student_searches:
+        lines += [search_caption(search), ""]
+        if search.plot:
+            lines += [f"![val top-1 vs latency of every candidate]({search.plot})", ""]
+    return "\n".join(lines)
+
+
 def render_markdown(report: Report) -> str:
     """The whole report.md."""
     parts = [f"# {report.title}\n", f"Created {report.created} by edgekd ({report.schema_}).\n"]
@@ -42,6 +55,9 @@ def render_markdown(report: Report) -> str:
     pareto = pareto_markdown(report)
     if pareto:
         parts.insert(3, pareto)
+    searches = searches_markdown(report)
+    if searches:
+        parts.append(searches)
     if report.notes:
         parts.append("## Notes\n\n" + "\n".join(f"- {n}" for n in report.notes) + "\n")
     return "\n".join(parts)

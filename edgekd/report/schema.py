@@ -164,6 +164,34 @@ class Comparison(_Strict):
     flops_ratio: Optional[float] = None
 
 
+class Int8VsFp32(_Strict):
+    """An INT8 artefact against the FP32 student it came from (`edgekd.report.int8`).
+
+    `method`: `ptq` (ONNX Runtime quantized the student it exported) or `qad` (the student QAD
+    started from). `reference`: the model whose eval gives `student_top1` (the student, else its
+    FP32 ONNX), on the same split and images; `drop_pts` = student − INT8 top-1 (points);
+    `agreement`: percent of those images with the same predicted class. Latency (ms) at `batch`,
+    like for like with the student's FP32 ONNX; `speedup` = FP32 ÷ INT8 mean latency.
+    """
+
+    model: str
+    method: Literal["ptq", "qad"]
+    precision: str
+    target: Target
+    student: str
+    reference: Optional[str] = None
+    top1: Optional[float] = None
+    student_top1: Optional[float] = None
+    drop_pts: Optional[float] = None
+    agreement: Optional[float] = None
+    batch: Optional[int] = None
+    backend: Optional[str] = None
+    threads: Optional[int] = None
+    mean_ms: Optional[float] = None
+    fp32_mean_ms: Optional[float] = None
+    speedup: Optional[float] = None
+
+
 class ParetoPoint(_Strict):
     model: str
     backend: str
@@ -189,6 +217,34 @@ class Curve(_Strict):
     epochs: list[dict[str, Any]]
 
 
+class SearchPoint(_Strict):
+    """One timed candidate of a student search: val top-1 (%) of its longest run (None: not
+    distilled, e.g. over budget) against its measured latency (ms)."""
+
+    arch: str
+    latency_ms: float
+    val_top1: Optional[float] = None
+    epochs: Optional[int] = None
+    status: Literal["chosen", "baseline", "distilled", "not distilled"]
+    on_front: bool = False
+
+
+class StudentSearch(_Strict):
+    """An `edgekd students` search found among the inputs (its students.json, summarised).
+
+    `plot`: its students.svg, relative to the report folder (None: not written there)."""
+
+    source: str
+    budget_ms: float
+    budget_statistic: str
+    chosen: Optional[str] = None
+    baseline: Optional[str] = None
+    spearman_rho: Optional[float] = None
+    search_vs_finalist_run: Optional[float] = None
+    plot: Optional[str] = None
+    points: list[SearchPoint] = Field(default_factory=list)
+
+
 class Report(_Strict):
     """The whole report.json."""
 
@@ -203,9 +259,11 @@ class Report(_Strict):
     latency_definition: Optional[str] = None
     models: list[ModelEntry]
     comparisons: list[Comparison] = Field(default_factory=list)
+    int8_vs_fp32: list[Int8VsFp32] = Field(default_factory=list)
     pareto: Optional[Pareto] = None
     curves: list[Curve] = Field(default_factory=list)
     distillation: list[Distillation] = Field(default_factory=list)
+    student_searches: list[StudentSearch] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     provenance: dict[str, Any] = Field(default_factory=dict)

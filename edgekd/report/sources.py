@@ -19,7 +19,7 @@ from edgekd.records import EVAL_SCHEMA, PROFILE_SCHEMA
 from edgekd.runtime import artefact_format
 from edgekd.runtime.ort_backend import read_onnx_file_metadata
 from edgekd.runtime.trt_env import read_sidecar
-from edgekd.schemas import EvalFile, validated
+from edgekd.schemas import EvalFile, ProfileFile, validated
 
 ARTEFACT_SUFFIXES = (".safetensors", ".onnx", ".engine", ".plan")
 QAD_PRECISION = "int8-qad"  # the precision column of a QAD student's INT8 (PTQ's reads `int8`)
@@ -33,13 +33,14 @@ class Sources:
     evals: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
     profiles: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
     curves: list[Path] = field(default_factory=list)
+    searches: list[Path] = field(default_factory=list)  # students.json of `edgekd students` searches
     notes: list[str] = field(default_factory=list)
 
     def files(self) -> list[str]:
         paths = (
             [r["path"] for r in self.artefacts.values()]
             + [str(p) for p, _ in self.evals + self.profiles]
-            + [str(p) for p in self.curves]
+            + [str(p) for p in self.curves + self.searches]
         )
         return sorted(set(paths))
 
@@ -162,9 +163,11 @@ def collect(inputs: list[Path]) -> Sources:
                     sources.artefacts.setdefault(record["sha256"], record)
             elif path.name == "metrics.jsonl":
                 sources.curves.append(path)
+            elif path.name == "students.json":
+                sources.searches.append(path)
             elif path.name.endswith(("eval.json", "profile.json")):
                 _add_result(sources, path)
-    if not (sources.artefacts or sources.evals or sources.profiles):
+    if not (sources.artefacts or sources.evals or sources.profiles or sources.searches):
         raise ConfigError(
             f"nothing to report in {', '.join(map(str, inputs))}: no edgekd artefacts, eval.json or profile.json "
             "(run 'edgekd eval' and 'edgekd profile' first)."
@@ -178,10 +181,10 @@ def _add_result(sources: Sources, path: Path) -> None:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}.") from exc
     schema = payload.get("schema") if isinstance(payload, dict) else None
-    if schema == EVAL_SCHEMA:  # validated: build.py reads its fields
+    if schema == EVAL_SCHEMA:  # validated: build.py reads their fields
         sources.evals.append((path, validated(EvalFile, payload, path, ConfigError).to_json_dict()))
     elif schema == PROFILE_SCHEMA:
-        sources.profiles.append((path, payload))
+        sources.profiles.append((path, validated(ProfileFile, payload, path, ConfigError).to_json_dict()))
     else:
         sources.notes.append(f"skipped {path}: schema {schema!r} is neither {EVAL_SCHEMA} nor {PROFILE_SCHEMA}")
 

@@ -132,6 +132,53 @@ def comparison_table(report: Report) -> Table | None:
     )
 
 
+def int8_table(report: Report) -> Table | None:
+    """Each INT8 artefact (PTQ `int8`, QAD `int8-qad`) beside the FP32 student it came from."""
+    if not report.int8_vs_fp32:
+        return None
+    rows = [
+        [
+            e.model,
+            e.precision,
+            e.target,
+            e.student,
+            pct(e.top1),
+            pct(e.student_top1),
+            delta(e.drop_pts),
+            pct(e.agreement),
+            ms(e.mean_ms),
+            ms(e.fp32_mean_ms),
+            times(e.speedup),
+        ]
+        for e in report.int8_vs_fp32
+    ]
+    batch = report.reference_batch
+    note = (
+        "INT8 top-1 against the FP32 student it was quantized from (PTQ: the student exported; QAD: the student "
+        "it was trained from), on the same images: drop in points (FP32 − INT8 top-1), agreement = images with the "
+        f"same predicted class. Latency: mean ms at batch {batch}, like for like with that student's FP32 ONNX "
+        "(same machine, device, backend and threads); × = FP32 ÷ INT8."
+    )
+    return Table(
+        "INT8 vs FP32 student",
+        [
+            "model",
+            "precision",
+            "target",
+            "FP32 student",
+            "top-1 %",
+            "FP32 top-1 %",
+            "drop vs FP32 (pts)",
+            "agreement %",
+            f"INT8 ms @b{batch}",
+            "FP32 ms",
+            "× vs FP32",
+        ],
+        rows,
+        note,
+    )
+
+
 def latency_table(report: Report) -> Table | None:
     rows = []
     has_power = any(e.power for m in report.models for e in m.latency)
@@ -282,6 +329,7 @@ def all_tables(report: Report) -> list[Table]:
     found = [
         models_table(report),
         comparison_table(report),
+        int8_table(report),
         latency_table(report),
         per_class_table(report),
         distillation_table(report),

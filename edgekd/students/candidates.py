@@ -18,11 +18,12 @@ from typing import Any
 import timm
 import torch
 
+from edgekd import export as export_stage
 from edgekd.artifacts import read_json, sha256_file
 from edgekd.data import Dataset
 from edgekd.engine import Progress
 from edgekd.errors import ConfigError, EdgekdError
-from edgekd.export import ExportConfig, export
+from edgekd.export import ExportConfig
 from edgekd.models import ModelCard, create_model, input_spec_for, model_cost, save_model
 
 # Edge-friendly families at small inputs, with width variants: depthwise/inverted-residual nets
@@ -193,7 +194,7 @@ def export_candidate(
         int8_target=("cpu",) if int8_calib else (),
         latency=False,
     )
-    result = export(config, progress)
+    result = export_stage.run(config, progress)
     return {a.precision: a.path for a in result.artefacts if a.kind == "onnx"}
 
 

@@ -27,7 +27,7 @@ class StudentsConfig:
     Attributes:
         teacher: the teacher's run directory (or edgekd `.safetensors` with its card).
         out_dir: the search folder: candidates/, runs/ (one distill run per candidate and rung),
-            teacher-cache/, students.json, students.md, pareto.svg.
+            teacher-cache/, students.json, students.md, students.svg.
         budget_ms: latency budget per batch (ms) at `batch` on `target`, read at `percentile`.
         budget_vs_teacher: instead of `budget_ms`: this fraction of the teacher's own latency,
             measured in the same run under the same definition (e.g. 0.1: ten times faster).
@@ -42,6 +42,9 @@ class StudentsConfig:
         int8: also export each candidate's CPU INT8 recipe and time it; a candidate is
             feasible at the faster of its FP32 and INT8 latency.
         first_rung_epochs: the shortest run (rung 0) is at least this many epochs.
+        rung_budget: the short rungs train at most this × `epochs` candidate-epochs in all (the
+            finalist's full run is 1 ×), so the search costs a bounded multiple of one full run;
+            every feasible candidate still gets `first_rung_epochs` (see `halving.rung_epochs`).
         baseline: also fully distil this architecture with the same recipe, for comparison.
         seed: training seed (it also seeds the views, so all candidates share one teacher cache).
         threads: CPU threads for timing and training.
@@ -64,6 +67,7 @@ class StudentsConfig:
     latency_from: Path | None = None
     int8: bool = False
     first_rung_epochs: int = 1
+    rung_budget: float = 1.0
     baseline: str | None = None
     budget_vs_teacher: float | None = None
     seed: int = 0
@@ -100,6 +104,10 @@ class StudentsConfig:
             )
         if self.first_rung_epochs > self.epochs:
             raise ConfigError(f"--first-rung-epochs ({self.first_rung_epochs}) cannot exceed --epochs ({self.epochs}).")
+        if self.rung_budget <= 0:
+            raise ConfigError(
+                f"--rung-budget is a multiple of the full schedule's epochs and must be > 0, got {self.rung_budget:g}."
+            )
         if self.threads < 1:
             raise ConfigError(f"--threads must be >= 1, got {self.threads}.")
         if self.latency_from is None and self.target not in LOCAL_TARGETS:

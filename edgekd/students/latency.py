@@ -1,6 +1,6 @@
 """Latency of each candidate on the target, under `edgekd profile`'s latency definition.
 
-Measured here with `edgekd.profile.profile` (the `ort-cpu` target), or read back from the
+Measured here with `edgekd.profile.run` (the `ort-cpu` target), or read back from the
 profile.json files that `edgekd profile` wrote on the device (`--latency-from DIR`). Never
 estimated from FLOPs: `flops_vs_latency` says how far the FLOPs ranking is from the measured one.
 """
@@ -11,16 +11,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from edgekd.artifacts import read_json, sha256_file
+from edgekd import profile as profile_stage
+from edgekd.artifacts import sha256_file
 from edgekd.engine import Progress
 from edgekd.errors import DataError
-from edgekd.profile import ProfileConfig, TimingConfig, profile
-from edgekd.records import PROFILE_SCHEMA
+from edgekd.profile import ProfileConfig, TimingConfig
+from edgekd.schemas import load_profile
 from edgekd.students.candidates import Candidate
-
-
-def _batch_entry(payload: dict[str, Any], batch: int) -> dict[str, Any] | None:
-    return next((entry for entry in payload.get("batches", []) if entry.get("batch") == batch), None)
 
 
 def measure(
@@ -41,16 +38,16 @@ def measure(
     """
     path = folder / "profile.json"
     if path.exists():
-        payload = read_json(path)
-        entry = _batch_entry(payload, batch)
+        measured = load_profile(path, DataError)
+        entry = measured.batch(batch)
         same = (
-            payload.get("artefact", {}).get("sha256") == sha256_file(onnx)
-            and payload.get("timing") == asdict(timing)
-            and (payload.get("backend") or {}).get("threads") == threads
+            measured.artefact.sha256 == sha256_file(onnx)
+            and measured.timing == asdict(timing)
+            and measured.backend.threads == threads
         )
         if entry is not None and same:
-            return {**entry, "profile": str(path)}
-    result = profile(
+            return {**entry.model_dump(mode="json"), "profile": str(path)}
+    result = profile_stage.run(
         ProfileConfig(
             onnx, out_dir=folder, backend=backend, device=device, batches=(batch,), threads=threads, timing=timing
         ),
@@ -73,23 +70,14 @@ def read_profiles(folder: Path, batch: int) -> dict[tuple[str, str], dict[str, A
             f"{batch}' on the target for each candidate first."
         )
     for path in files:
-        try:
-            payload = read_json(path)
-            artefact = payload["artefact"]
-            key = (artefact["arch"], artefact["precision"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DataError(
-                f"{path} is not a profile.json written by 'edgekd profile' (missing {exc}); remove it from {folder}."
-            ) from exc
-        if payload.get("schema") != PROFILE_SCHEMA:
-            raise DataError(f"{path} has schema {payload.get('schema')!r}, expected {PROFILE_SCHEMA}.")
-        entry = _batch_entry(payload, batch)
+        measured = load_profile(path, DataError)  # names the bad field of a file that is not edgekd profile's
+        entry = measured.batch(batch)
         if entry is not None:
-            found[key] = {
-                **entry,
+            found[(measured.artefact.arch, measured.artefact.precision)] = {
+                **entry.model_dump(mode="json"),
                 "profile": str(path),
-                "device": (payload.get("backend") or {}).get("device"),
-                "machine": payload.get("machine"),
+                "device": measured.backend.device,
+                "machine": measured.machine,
             }
     return found
 

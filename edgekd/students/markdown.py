@@ -1,12 +1,12 @@
-"""students.md (the candidates table, the halving, the FLOPs-vs-latency check) and pareto.svg
-(val top-1 vs latency of the distilled candidates, with the budget line)."""
+"""students.md (the candidates table, the halving, the FLOPs-vs-latency check) and students.svg
+(val top-1 vs latency of every timed candidate, with the budget line and the chosen one)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from edgekd.report import pareto_front  # one definition of "not dominated", shared with the report
-from edgekd.report.svg import Point, scatter_with_front
+from edgekd.report.search_plot import search_plot_svg, search_points
 from edgekd.students.config import PERCENTILES
 
 
@@ -14,38 +14,19 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def distilled_points(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each timed candidate with a val figure: arch, latency (ms), val top-1 (%) of its longest
-    run, epochs of that run, and whether it is on the Pareto front."""
-    rows = [
-        {
-            "arch": c["arch"],
-            "latency_ms": c["latency_ms"],
-            "val_top1": c["rungs"][-1]["val_top1"],
-            "epochs": c["rungs"][-1]["epochs"],
-        }
-        for c in payload["candidates"]
-        if c["rungs"] and c["latency_ms"] is not None and c["rungs"][-1]["val_top1"] is not None
-    ]
-    for row, front in zip(rows, pareto_front([(r["latency_ms"], r["val_top1"]) for r in rows])):
-        row["pareto"] = front
-    return rows
+def plot_axis_label(budget: dict[str, Any]) -> str:
+    return f"{budget['percentile']} latency at batch {budget['batch']}, {budget['target']} (ms)"
 
 
-def pareto_svg(payload: dict[str, Any]) -> str:
-    """The Pareto plot as a self-contained SVG (an empty string when nothing was distilled)."""
+def students_svg(payload: dict[str, Any]) -> str:
+    """students.svg: val top-1 vs measured latency of every timed candidate, the budget line and
+    the chosen one marked (matplotlib; see `edgekd.report.search_plot`)."""
     budget = payload["budget"]
-    points = [
-        Point(r["latency_ms"], r["val_top1"], f"{r['arch']} ({r['epochs']} ep)", highlight=r["pareto"])
-        for r in distilled_points(payload)
-    ]
-    statistic = f"{budget['percentile']} latency at batch {budget['batch']}, {budget['target']} (ms)"
-    return scatter_with_front(
-        points,
-        "val top-1 vs latency of the distilled candidates",
-        statistic,
-        "val top-1 (%)",
-        x_line=(budget["ms"], f"budget {budget['ms']:.4g} ms"),
+    return search_plot_svg(
+        search_points(payload, pareto_front),
+        budget["ms"],
+        plot_axis_label(budget),
+        "edgekd students: val top-1 vs latency",
     )
 
 
@@ -54,8 +35,8 @@ def _latency_cell(candidate: dict[str, Any], statistic: str) -> str:
     return ", ".join(cells) or "–"
 
 
-def render(payload: dict[str, Any]) -> str:
-    """students.md."""
+def render(payload: dict[str, Any], plotted: bool = True) -> str:
+    """students.md (`plotted`: students.svg was written beside it)."""
     budget, config = payload["budget"], payload["config"]
     statistic = PERCENTILES[budget["percentile"]]
     lines = [
@@ -128,11 +109,11 @@ def render(payload: dict[str, Any]) -> str:
             f"training epochs + {passes['eval_views_computed']} eval splits; "
             f"distinct views {passes['distinct_views']}) for {passes['runs']} distill runs; "
             f"{passes['training_batches']} training batches ({passes['batches_per_epoch']} per epoch).",
-            f"Search wall time {payload['wall_time_s']:.0f} s, the finalist's full run "
-            f"{_num(payload['finalist_run_wall_time_s'], 0)} s "
-            f"(× {_num(payload['search_vs_finalist_run'])}; that run read the teacher's logits from the cache for "
-            "the epochs the rungs had covered).",
+            f"Search wall time {_num(payload.get('search_wall_time_s') or payload['wall_time_s'], 1)} s "
+            f"(without the baseline), the chosen student's full run {_num(payload['finalist_run_wall_time_s'], 1)} s: "
+            f"**{_num(payload['search_vs_finalist_run'])} ×** (that run read the teacher's logits from the cache "
+            "for the epochs the rungs had covered; the short rungs were scored on val only).",
         ]
-    if payload.get("chosen"):
-        lines += ["", "![val top-1 vs latency](pareto.svg)"]
+    if plotted:
+        lines += ["", "![val top-1 vs latency](students.svg)"]
     return "\n".join(lines) + "\n"

@@ -9,8 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from edgekd import distill as distill_stage
 from edgekd.artifacts import read_json
-from edgekd.distill import DistillConfig, distill
+from edgekd.distill import DistillConfig
 from edgekd.distill.config import DEFAULT_LR
 from edgekd.engine import OptimConfig, Progress, TrainConfig
 from edgekd.errors import ConfigError
@@ -28,7 +29,10 @@ def cache_dir(config: StudentsConfig) -> Path:
 
 
 def distill_config(config: StudentsConfig, arch: str, epochs: int, img_size: int) -> DistillConfig:
-    """The shipped `edgekd distill` recipe (KD, its T, α and lr) for `epochs`, from the shared cache."""
+    """The shipped `edgekd distill` recipe (KD, its T, α and lr) for `epochs`, from the shared cache.
+
+    A short rung (fewer epochs than the full schedule) is scored on val only: the test split is
+    for the runs that ship (the finalist, the baseline), and reading it in every rung only costs."""
     return DistillConfig(
         student=arch,
         out_dir=run_dir(config, arch, epochs),
@@ -38,6 +42,7 @@ def distill_config(config: StudentsConfig, arch: str, epochs: int, img_size: int
         teacher_cache=cache_dir(config),
         img_size=img_size,
         device=config.device,
+        evaluate_test=epochs == config.epochs,
     )
 
 
@@ -67,7 +72,7 @@ def distil(config: StudentsConfig, arch: str, epochs: int, img_size: int, progre
     else:
         resume = (folder / CHECKPOINT).exists()
         progress.log(f"{arch} × {epochs} epochs: distilling" + (" (resuming its checkpoint)" if resume else ""))
-        distill(replace(wanted, resume=resume), progress)
+        distill_stage.run(replace(wanted, resume=resume), progress)
     card = read_json(card_path)
     metrics, training = card["metrics"], card["training"]
     cache = training.get("teacher_cache") or {}

@@ -10,6 +10,10 @@ changing a unit, bumps the number.
 `cost`: wall seconds per phase of this run of the search: `teacher_budget` (exporting and
 timing the teacher for `budget_vs_teacher`; ~0 otherwise), `export`, `timing`, `rung_0`, …,
 `finalist` and `baseline` (when asked for); a reused run or export counts the time to reuse it.
+
+`wall_time_s`: the whole command; `search_wall_time_s`: up to the end of the finalist's full run
+(the baseline is a comparison, not search cost); `finalist_run_wall_time_s`: that one run's own
+wall time; `search_vs_finalist_run`: the first over the second.
 """
 
 from __future__ import annotations
@@ -120,6 +124,7 @@ class StudentsFile(_Strict):
     teacher_forward: Optional[TeacherForward] = None
     teacher_latency: Optional[dict[str, Any]] = None
     wall_time_s: float
+    search_wall_time_s: Optional[float] = None
     cost: Optional[dict[str, float]] = None
     distill_wall_time_s: Optional[float] = None
     finalist_run_wall_time_s: Optional[float] = None

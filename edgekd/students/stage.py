@@ -3,7 +3,7 @@
 `run(config, progress) -> StudentsResult`: cost and export every candidate, time it on the
 target (or read the target's profile.json files), drop those over budget, distil the rest by
 successive halving from one shared teacher-logit cache, give the finalist the full schedule,
-and write OUT/students.json, OUT/students.md and OUT/pareto.svg. Everything it trains or
+and write OUT/students.json, OUT/students.md and OUT/students.svg. Everything it trains or
 measures is a file reused on the next run, so an interrupted search continues where it stopped.
 """
 
@@ -22,10 +22,11 @@ from edgekd.engine import Progress, SilentProgress
 from edgekd.errors import ConfigError
 from edgekd.models import read_card, resolve_model_path
 from edgekd.profile.system import system_facts
+from edgekd.report.search_plot import plot_unavailable
 from edgekd.students import halving, latency
 from edgekd.students.candidates import Candidate, export_candidate, prepare, resolve_candidates
 from edgekd.students.config import LOCAL_TARGETS, StudentsConfig
-from edgekd.students.markdown import pareto_svg, render
+from edgekd.students.markdown import render, students_svg
 from edgekd.students.runs import distil, teacher_passes
 from edgekd.students.schema import STUDENTS_SCHEMA, StudentsFile
 
@@ -151,10 +152,12 @@ def _halve(
 
     `cost` receives the wall seconds of each rung (`rung_0`, …) and of the `finalist` run."""
     alive = list(feasible)
-    schedule = halving.rung_epochs(len(alive), config.epochs, config.first_rung_epochs)
+    schedule = halving.rung_epochs(len(alive), config.epochs, config.first_rung_epochs, config.rung_budget)
     progress.log(
-        f"successive halving: {len(alive)} candidates, rungs of {schedule or '–'} epochs, finalist "
-        f"{config.epochs} epochs"
+        f"successive halving: {len(alive)} candidates, rungs of {schedule or '–'} epochs "
+        f"({halving.rung_cost(schedule, len(alive))} candidate-epochs, "
+        f"budget {config.rung_budget:g} × {config.epochs}), "
+        f"finalist {config.epochs} epochs"
     )
     for rung, epochs in enumerate(schedule):
         rung_started = time.perf_counter()
@@ -214,12 +217,16 @@ def _payload(
     }
 
 
-def _write(config: StudentsConfig, payload: dict[str, Any]) -> Path:
+def _write(config: StudentsConfig, payload: dict[str, Any], progress: Progress) -> Path:
     out = Path(config.out_dir)
     StudentsFile.from_payload(payload, "students.json")  # a bug here must not ship a file its readers refuse
     write_json(out / "students.json", payload)
-    atomic_write_text(out / "students.md", render(payload))
-    atomic_write_text(out / "pareto.svg", pareto_svg(payload))
+    missing = plot_unavailable()  # the plot is optional: the search's figures are all in the json and md
+    if missing:
+        progress.log(missing)
+    else:
+        atomic_write_text(out / "students.svg", students_svg(payload))
+    atomic_write_text(out / "students.md", render(payload, plotted=not missing))
     return out / "students.json"
 
 
@@ -303,6 +310,7 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
                         "cost": cost,
                     },
                 ),
+                progress,
             )
             if not timed:
                 raise ConfigError("no candidate exported and was timed; see students.json for why each was dropped.")
@@ -314,6 +322,8 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
                 f"faster --candidates (table in {Path(config.out_dir) / 'students.md'})."
             )
         finalist = _halve(config, feasible, img_size, progress, cost)
+        # The search ends with the finalist's run: the baseline after it is a comparison, not search cost.
+        search_wall = time.perf_counter() - started
         baseline = next((c for c in candidates if c.arch == config.baseline), None)
         if baseline is not None and baseline is not finalist and not baseline.dropped:
             phase_started = time.perf_counter()
@@ -333,6 +343,12 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
         )
         wall = time.perf_counter() - started
         final_run = finalist.rungs[-1]
+        ratio = search_wall / final_run["wall_time_s"] if final_run["wall_time_s"] else None
+        if ratio is not None:
+            progress.log(
+                f"search cost: {search_wall:.1f} s of wall time, {ratio:.2f} × the chosen student's own full run "
+                f"({final_run['wall_time_s']:.1f} s)"
+            )
         extra = {
             "chosen": {
                 "arch": finalist.arch,
@@ -353,13 +369,14 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
             "teacher_forward": passes,
             "teacher_latency": teacher_latency,
             "wall_time_s": wall,
+            "search_wall_time_s": search_wall,
             "cost": cost,
             "distill_wall_time_s": sum(r["wall_time_s"] or 0 for r in {r["run"]: r for r in runs}.values()),
             "finalist_run_wall_time_s": final_run["wall_time_s"],
-            "search_vs_finalist_run": wall / final_run["wall_time_s"] if final_run["wall_time_s"] else None,
+            "search_vs_finalist_run": ratio,
         }
         payload = _payload(config, candidates, img_size, dataset, extra)
-        path = _write(config, payload)
+        path = _write(config, payload, progress)
         return StudentsResult(finalist.arch, Path(final_run["run"]), candidates, path, payload)
     finally:
         torch.set_num_threads(previous_threads)

@@ -4,6 +4,7 @@ finished runs, and one-line errors."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -82,6 +83,30 @@ def test_quick_bench_writes_every_figure_and_reuses_finished_runs(run_cli, tmp_p
 def test_bad_seed_count_is_one_line_exit_2(run_cli, tmp_path):
     result = run_cli("bench", "--seeds", "0", "--out", tmp_path)
     assert result.code == 2 and "--seeds must be at least 1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unknown_protocol_is_one_line_exit_2(run_cli, tmp_path):
+    result = run_cli("bench", "--protocol", "medium", "--out", tmp_path)
+    assert result.code == 2 and "unknown --protocol 'medium'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unknown_recipe_is_one_line_exit_2(run_cli, tmp_path):
+    result = run_cli("bench", "--recipes", "kd,magic", "--out", tmp_path)
+    assert result.code == 2 and "unknown --recipes 'magic'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_recipes_keep_the_student_alone_and_the_named_runs():
+    from edgekd.bench import BenchConfig
+
+    config = BenchConfig(Path("out"), recipes=("kd-cutmix", "kd"))
+    assert [run.name for run in config.effective_runs] == ["alone", "kd", "kd-cutmix"]
+    assert [run.name for run in BenchConfig(Path("out"), protocol="long").effective_runs] == [
+        "alone",
+        "kd",
+        "dist",
+        "kd-cutmix",
+        "dist-cutmix",
+    ]
 
 
 def test_a_teacher_folder_without_a_teacher_is_one_line_exit_2(run_cli, tmp_path):

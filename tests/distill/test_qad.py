@@ -179,3 +179,32 @@ def test_without_modelopt_quantize_exits_2_saying_how_to_install(fp32_student, t
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and INSTALL_HINT in lines[0], result.stderr
     assert not (tmp_path / "q" / "student.safetensors").exists()
+
+
+@needs_modelopt
+def test_qad_on_a_subset_of_the_data_keeps_the_students_normalisation(run_cli, fp32_student, tmp_path):
+    """A train subset has another mean/std than the student learnt with; QAD keeps the student's."""
+    result = run_cli(
+        "distill",
+        "--teacher",
+        "self",
+        "--from",
+        fp32_student,
+        "--quantize",
+        "int8",
+        "--limit-train",
+        "300",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path,
+    )
+    assert result.code == 0, result.stderr
+    start = json.loads((fp32_student / "student.json").read_text())
+    card = json.loads((tmp_path / "student.json").read_text())
+    assert card["dataset"]["options"]["limit_train"] == 300 and start["dataset"]["options"]["limit_train"] is None
+    assert card["input"] == start["input"]

@@ -126,3 +126,27 @@ def test_onnx_runtime_ptq_for_tensorrt_is_refused_for_a_qad_student(qad_student,
     )
     assert result.code == 2 and "QAD student" in result.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_the_report_sets_the_qad_int8_against_the_student_qad_started_from(exported, qad_student, tmp_path):
+    from edgekd.evaluate import EvalConfig, evaluate
+    from edgekd.report import ReportConfig, build_report
+
+    fp32_student = qad_student.parent.parent / "fp32" / "student.safetensors"
+    qdq = exported.get("int8", target="tensorrt").path
+    scored = {
+        path: evaluate(EvalConfig(artefact=path, out_dir=tmp_path / "eval" / path.parent.name)).payload
+        for path in (fp32_student, qdq)
+    }
+    report = build_report(
+        ReportConfig(inputs=(fp32_student, qdq, tmp_path / "eval"), out_dir=tmp_path / "report")
+    ).report
+    [entry] = report.int8_vs_fp32
+    assert entry.model == qdq.name and entry.method == "qad" and entry.precision == "int8-qad"
+    assert entry.target == "tensorrt" and entry.student == entry.reference == "student.safetensors"
+    assert (
+        report.model(entry.reference).sha256
+        == json.loads(qad_student.with_suffix(".json").read_text())["training"]["quantize"]["from"]["sha256"]
+    )
+    assert entry.drop_pts == pytest.approx(scored[fp32_student]["metrics"]["top1"] - scored[qdq]["metrics"]["top1"])
+    assert 0 <= entry.agreement <= 100 and entry.mean_ms is None  # not profiled: no latency columns

@@ -88,6 +88,12 @@ def test_a_pipeline_distils_quantizes_and_reports_ptq_beside_qad(run_cli, tmp_pa
     assert ptq["target"] == qad["target"] == "tensorrt"
     assert ptq["accuracy"]["top1"] is not None and qad["accuracy"]["top1"] is not None
     assert "int8-qad" in (root / "report" / "report.md").read_text()
+    # Both INT8 models beside the one FP32 student (kd): PTQ quantized it, QAD started from it.
+    beside = {entry["model"]: entry for entry in report["int8_vs_fp32"]}
+    ptq_row, qad_row = beside["student-kd.int8-tensorrt.onnx"], beside["student-qad.int8-tensorrt.onnx"]
+    assert (ptq_row["method"], qad_row["method"]) == ("ptq", "qad")
+    assert ptq_row["student"] == qad_row["student"] and ptq_row["student_top1"] == qad_row["student_top1"] is not None
+    assert qad_row["drop_pts"] == pytest.approx(qad_row["student_top1"] - qad["accuracy"]["top1"])
     gate = json.loads((root / "gate" / "gate.json").read_text())
     gated = {row["artefact"] for row in gate["rows"] if row["check"] == "max_drop_vs_teacher"}
     assert {"student-kd.int8-tensorrt.onnx", "student-qad.int8-tensorrt.onnx"} <= gated

@@ -7,7 +7,7 @@ import pytest
 from edgekd.errors import ConfigError
 from edgekd.report import pareto_front
 from edgekd.students.candidates import Candidate, resolve_candidates
-from edgekd.students.halving import Score, better_half, ranked, rung_epochs
+from edgekd.students.halving import Score, better_half, ranked, rung_cost, rung_epochs
 from edgekd.students.latency import flops_vs_latency
 
 
@@ -93,3 +93,16 @@ def test_candidate_patterns_resolve_through_timm_in_order():
     assert "mobilenetv3_small_050" in resolve_candidates(None)
     with pytest.raises(ConfigError, match="matches no timm architecture"):
         resolve_candidates(("no_such_net_*",))
+
+
+def test_a_rung_budget_caps_the_candidate_epochs_of_the_short_rungs():
+    # 8 candidates, 16 epochs: uncapped [2, 4, 8] trains 8·2 + 4·4 + 2·8 = 48 candidate-epochs (3 × E).
+    assert rung_cost([2, 4, 8], 8) == 48
+    assert rung_epochs(8, 16, budget=3.0) == [2, 4, 8]
+    assert rung_epochs(8, 16, budget=1.0) == [1, 1, 2]  # 8 + 0 (reused) + 2·2 = 12 ≤ 16
+    assert rung_cost(rung_epochs(8, 16, budget=1.0), 8) <= 16
+    assert rung_epochs(8, 40, budget=1.0) == [2, 3, 6]  # 16 + 12 + 12 = 40 ≤ 40; [2, 4, 7] would be 46
+    # Never below one short run per candidate, whatever the budget: 3 candidates × 1 epoch.
+    assert rung_epochs(3, 3, budget=0.1) == [1, 1]
+    assert rung_cost([1, 1], 3) == 3
+    assert rung_epochs(3, 12, budget=1.0, first=2) == [2, 3]  # 6 + 6 = 12

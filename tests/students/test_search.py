@@ -26,7 +26,10 @@ from edgekd.students.schema import load_students
 pytestmark = pytest.mark.slow  # ~30 s on 2 cores with the teacher fixture: the whole search, for real
 
 CANDIDATES = ("test_resnet", "test_efficientnet", "lcnet_035")
-EPOCHS = 3
+EPOCHS = 4
+# Rungs of 1 and 2 epochs (3·1 + 2·2 = 7 candidate-epochs ≤ 2 × 4): a halving with two distinct
+# rungs; the default budget (1 ×) would rank all three on one 1-epoch rung.
+RUNG_BUDGET = 2.0
 QUICK_TIMING = TimingConfig(warmup_ms=20, duration_s=0.2)
 
 
@@ -58,6 +61,7 @@ def search_config(teacher: Path, out: Path, **overrides) -> StudentsConfig:
         data=DIGITS,
         candidates=CANDIDATES,
         epochs=EPOCHS,
+        rung_budget=RUNG_BUDGET,
         percentile="median",
         timing=QUICK_TIMING,
         exporter="torchscript",
@@ -90,13 +94,20 @@ def test_search_times_every_candidate_halves_and_fully_distils_the_best(search):
         assert Path(fp32["profile"]).is_file()  # the profiler's own profile.json
         assert candidate["rungs"] and candidate["rungs"][0]["epochs"] == 1  # every feasible candidate got the short run
         assert candidate["decision"]
-    # 3 candidates: rung 0 (1 epoch) for 3, rung 1 (2 epochs) for the better 2, the finalist for all 3 epochs.
+    # 3 candidates: rung 0 (1 epoch) for 3, rung 1 (2 epochs) for the better 2, the finalist for all 4 epochs.
     assert sorted(len(c["rungs"]) for c in by_arch.values()) == [1, 2, 3]
     stopped = next(c for c in by_arch.values() if len(c["rungs"]) == 1)
     assert all(stopped["rungs"][0]["val_top1"] <= c["rungs"][0]["val_top1"] for c in by_arch.values())
     chosen = by_arch[result.chosen]
-    assert [r["epochs"] for r in chosen["rungs"]] == [1, 2, 3]
+    assert [r["epochs"] for r in chosen["rungs"]] == [1, 2, EPOCHS]
     assert chosen["decision"].startswith("chosen")
+    # The short rungs are scored on val only; the test split is read by the run that ships.
+    short = [r for c in by_arch.values() for r in c["rungs"] if r["epochs"] < EPOCHS]
+    assert len(short) == 5 and all(r["val_top1"] is not None and r["test_top1"] is None for r in short)
+    rung_card = read_json(Path(short[0]["run"]) / "student.json")
+    assert rung_card["metrics"]["test"] is None and rung_card["provenance"]["config"]["evaluate_test"] is False
+    assert chosen["rungs"][-1]["test_top1"] is not None
+    assert sum(r["epochs"] for r in short) <= RUNG_BUDGET * EPOCHS
     second_rung = [c for c in by_arch.values() if len(c["rungs"]) >= 2]
     assert result.chosen == max(second_rung, key=lambda c: (c["rungs"][1]["val_top1"], -c["latency_ms"]))["arch"]
     assert (
@@ -109,10 +120,19 @@ def test_search_times_every_candidate_halves_and_fully_distils_the_best(search):
     assert sorted(check["top5_by_flops"]) == sorted(check["top5_by_latency"]) == sorted(CANDIDATES)
     markdown = (result.summary_path.parent / "students.md").read_text()
     assert f"**Chosen: `{result.chosen}`**" in markdown and "Spearman ρ" in markdown
-    svg = (result.summary_path.parent / "pareto.svg").read_text()
-    assert svg.startswith("<svg") and "budget 50 ms" in svg and result.chosen in svg
-    assert any(line.startswith("successive halving: 3 candidates") for line in recorder.lines)
-    print(f"search wall time {wall:.1f} s")
+    svg = (result.summary_path.parent / "students.svg").read_text()
+    assert svg.startswith("<svg") and "budget 50 ms" in svg and "chosen" in svg
+    assert all(f"{arch} (" in svg for arch in CANDIDATES)  # every candidate labelled with its run's epochs
+    assert "![val top-1 vs latency](students.svg)" in markdown
+    assert any(line.startswith("successive halving: 3 candidates, rungs of [1, 2] epochs") for line in recorder.lines)
+    # The cost against one full run of the chosen student, recorded and said (a figure, not a claim to assert).
+    assert payload["search_vs_finalist_run"] == pytest.approx(
+        payload["search_wall_time_s"] / payload["finalist_run_wall_time_s"]
+    )
+    assert payload["finalist_run_wall_time_s"] == chosen["rungs"][-1]["wall_time_s"]
+    assert payload["search_wall_time_s"] <= payload["wall_time_s"]
+    assert any(line.startswith("search cost: ") for line in recorder.lines)
+    print(f"search wall time {wall:.1f} s, {payload['search_vs_finalist_run']:.2f} × the chosen student's full run")
 
 
 def test_the_teacher_runs_once_per_view_not_once_per_candidate(search):
@@ -122,7 +142,7 @@ def test_the_teacher_runs_once_per_view_not_once_per_candidate(search):
     assert passes["distinct_views"] == EPOCHS + 2
     assert passes["views_computed"] == passes["distinct_views"]
     runs = passes["runs"]
-    assert runs == 3 + 2 + 1  # six distill runs read those five views
+    assert runs == 3 + 2 + 1  # six distill runs read those six views
     assert passes["training_batches"] == EPOCHS * passes["batches_per_epoch"]
     assert any(line.startswith(f"teacher forward passes: {EPOCHS + 2} views") for line in recorder.lines)
 
@@ -194,6 +214,70 @@ def test_no_candidate_within_budget_exits_2_naming_the_fastest(search, digits_te
     assert "Traceback" not in code.stderr
     assert payload["chosen"] is None and all(c["decision"].startswith("over budget") for c in payload["candidates"])
     assert not (tmp_path / "runs").exists()
+    # The plot still shows what was measured: every candidate at its latency, none distilled, the budget.
+    svg = (tmp_path / "students.svg").read_text()
+    assert "timed, not distilled (over budget)" in svg and "budget 1e-06 ms" in svg
+
+
+def _without_matplotlib(*args) -> subprocess.CompletedProcess:
+    """`edgekd ARGS…` in a real process where `import matplotlib` fails, as on an install without it."""
+    code = "import sys; sys.modules['matplotlib'] = None; from edgekd.cli import main; main(sys.argv[1:])"
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=300, env=os.environ
+    )
+
+
+def test_without_matplotlib_the_search_says_so_and_writes_everything_else(search, digits_teacher, tmp_path):
+    result, _, _ = search
+    shutil.copytree(result.summary_path.parent / "candidates", tmp_path / "candidates")
+    done = _without_matplotlib(
+        "students",
+        "--teacher",
+        digits_teacher,
+        "--data",
+        "digits",
+        "--budget-ms",
+        "0.000001",
+        "--percentile",
+        "median",
+        "--candidates",
+        ",".join(CANDIDATES),
+        "--exporter",
+        "torchscript",
+        "--out",
+        tmp_path,
+        "--device",
+        "cpu",
+    )
+    assert done.returncode == 2, done.stderr[-2000:]  # no candidate within 1e-06 ms, as before
+    assert "matplotlib is not installed, so the search plot was not drawn: pip install matplotlib" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "students.json").is_file() and not (tmp_path / "students.svg").exists()
+    assert "students.svg" not in (tmp_path / "students.md").read_text()
+    report = _without_matplotlib("report", result.summary_path, "--out", tmp_path / "report")
+    assert report.returncode == 0, report.stderr[-2000:]
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "matplotlib is not installed" in html and f"chosen {result.chosen}" in html
+
+
+def test_the_report_shows_the_search_plot_when_given_the_search(search, tmp_path, run_cli):
+    result, _, _ = search
+    out = result.summary_path.parent
+    code = run_cli("report", out / "students.json", result.run_dir, "--out", tmp_path)
+    assert code.code == 0, code.stderr
+    report = read_json(tmp_path / "report.json")
+    (found,) = report["student_searches"]
+    assert found["chosen"] == result.chosen and found["budget_ms"] == 50.0
+    assert (tmp_path / found["plot"]).resolve() == (out / "students.svg").resolve()
+    statuses = {p["arch"]: p["status"] for p in found["points"]}
+    assert statuses[result.chosen] == "chosen" and sorted(statuses) == sorted(CANDIDATES)
+    # students.json as it is now (the rerun tests rewrite it with their own wall times).
+    assert found["search_vs_finalist_run"] == pytest.approx(read_json(out / "students.json")["search_vs_finalist_run"])
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Student search" in markdown and f"]({found['plot']})" in markdown
+    html = (tmp_path / "report.html").read_text()
+    figure = html[html.index("Student search: val top-1 vs latency") - 20000 :]
+    assert "<svg" in figure and f"chosen {result.chosen}" in html  # inline: report.html stays self-contained
 
 
 def test_latency_from_reads_the_targets_profile_files(digits_teacher, tmp_path):
@@ -284,6 +368,8 @@ def test_ctrl_c_mid_search_exits_130_and_the_rerun_finishes_it(search, digits_te
         ",".join(CANDIDATES),
         "--epochs",
         str(EPOCHS),
+        "--rung-budget",
+        str(RUNG_BUDGET),
         "--duration",
         "0.2",
         "--exporter",

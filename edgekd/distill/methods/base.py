@@ -10,7 +10,7 @@ CLI flags, the pipeline keys, validation and the recorded settings are derived.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -19,15 +19,34 @@ from torch import nn
 from edgekd.data import Batch, ModelInput
 from edgekd.distill.methods.options import MethodOption
 from edgekd.distill.mixing import MixedBatch, mix_before_forward
-from edgekd.engine import Predictions, TrainingTask
+from edgekd.engine import Predictions, TrainConfig, TrainingTask
 from edgekd.errors import ConfigError
 
 if TYPE_CHECKING:
-    from edgekd.distill.config import DistillConfig
     from edgekd.distill.mixing import BatchMixer
     from edgekd.distill.targets import TeacherTargets
 
 METHODS: dict[str, type["DistillMethod"]] = {}
+
+
+class RunOptions(Protocol):
+    """What a method reads of the stage's options (`DistillConfig` has them all).
+
+    A protocol rather than `DistillConfig` itself: the config looks methods up in `METHODS` to
+    validate them, so the methods must not import it back.
+    """
+
+    @property
+    def method_options(self) -> Mapping[str, Any]: ...
+
+    @property
+    def label_smoothing(self) -> float: ...
+
+    @property
+    def ensemble(self) -> str: ...
+
+    @property
+    def train(self) -> TrainConfig: ...
 
 
 def register(name: str):
@@ -134,13 +153,13 @@ class DistillMethod(TrainingTask):
         return resolved
 
     @classmethod
-    def check_run(cls, config: "DistillConfig", settings: dict[str, Any]) -> None:
+    def check_run(cls, config: RunOptions, settings: dict[str, Any]) -> None:
         """Refuse run settings this method cannot train with (beyond each option's range),
         e.g. FitNet's hint stage longer than the run; `settings` is `resolve_options`'s."""
 
     @classmethod
     def build(
-        cls, config: "DistillConfig", student: nn.Module, student_input: ModelInput, targets: "TeacherTargets | None"
+        cls, config: RunOptions, student: nn.Module, student_input: ModelInput, targets: "TeacherTargets | None"
     ) -> "DistillMethod":
         """Create the method from the stage's config: its declared options from
         `config.method_options`, the shared ones (label smoothing, ensemble rule) from the config."""

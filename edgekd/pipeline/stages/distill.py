@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from edgekd.distill import DistillConfig, distill
+from edgekd import distill as distill_stage
+from edgekd.distill import DistillConfig
 from edgekd.distill.qad import QAD_EPOCHS, QAD_LR, SELF_TEACHER, QadRun
 from edgekd.engine import Progress
 from edgekd.errors import ConfigError, EdgekdError
@@ -161,7 +162,7 @@ def _run(run_id: str, out_dir, config: DistillConfig, inputs, data_facts) -> Sta
     weights = out_dir / "student.safetensors"
 
     def action(progress: Progress, resume: bool) -> RunOutcome:
-        result = distill(replace(config, resume=resume), progress)
+        result = distill_stage.run(replace(config, resume=resume), progress)
         test = (result.card.metrics.get("test") or {}).get("top1")
         summary = (
             f"{config.method} → {config.student}: test top-1 {test:.2f} %"

@@ -6,9 +6,10 @@ The teacher is scored first; every other run reuses its eval.json for the agreem
 
 from __future__ import annotations
 
+from edgekd import evaluate as evaluate_stage
 from edgekd.engine import Progress
 from edgekd.errors import EdgekdError
-from edgekd.evaluate import EvalConfig, evaluate
+from edgekd.evaluate import EvalConfig
 from edgekd.pipeline.plan import Artefact, PlanContext, RunOutcome, StageRun
 from edgekd.pipeline.stages.common import artefact_inputs, section_error, without
 
@@ -49,7 +50,7 @@ def _run(artefact: Artefact, config: EvalConfig, inputs) -> StageRun:
     eval_json = config.out_dir / "eval.json"
 
     def action(progress: Progress, resume: bool) -> RunOutcome:
-        result = evaluate(config, progress)
+        result = evaluate_stage.run(config, progress)
         agreement = (result.payload.get("teacher") or {}).get("agreement")
         summary = f"top-1 {result.top1:.2f} %" + (f", agreement {agreement:.2f} %" if agreement is not None else "")
         return RunOutcome(outputs=[result.path], summary=summary)

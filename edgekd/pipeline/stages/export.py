@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgekd import export as export_stage
 from edgekd.engine import Progress
 from edgekd.errors import ConfigError, EdgekdError
-from edgekd.export import ExportConfig, export
+from edgekd.export import ExportConfig
 from edgekd.pipeline.plan import Artefact, PlanContext, RunOutcome, StageRun
 from edgekd.pipeline.stages.common import artefact_inputs, section_error, without
 from edgekd.pipeline.stages.distill import quantized_runs
@@ -94,7 +95,7 @@ def plan(ctx: PlanContext) -> list[StageRun]:
 
 def _run(run_id: str, config: ExportConfig, inputs, expected: list[Artefact], source: str) -> StageRun:
     def action(progress: Progress, resume: bool) -> RunOutcome:
-        result = export(config, progress)
+        result = export_stage.run(config, progress)
         produced = [
             Artefact(r.path.name, "artefact", r.path, source) for r in result.artefacts if r.kind in DEPLOYABLE_KINDS
         ]

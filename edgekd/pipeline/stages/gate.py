@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgekd import gate as gate_stage
 from edgekd.engine import Progress
 from edgekd.errors import ConfigError
-from edgekd.gate import run_gate, write_gate_outputs
+from edgekd.gate import GateConfig, write_gate_outputs
 from edgekd.pipeline.plan import PlanContext, RunOutcome, StageRun
 
 consumes = ("report",)
@@ -34,7 +35,7 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         inputs["baseline"] = baseline
 
     def action(progress: Progress, resume: bool) -> RunOutcome:
-        result = run_gate(report_json, thresholds, inputs.get("baseline"))
+        result = gate_stage.run(GateConfig(report_json, thresholds, inputs.get("baseline")), progress)
         written = write_gate_outputs(result, out_dir, out_dir / "junit.xml")
         counts = result.counts()
         verdict = "PASSED" if result.passed else "FAILED"

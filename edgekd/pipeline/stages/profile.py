@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from edgekd import profile as profile_stage
 from edgekd.engine import Progress
 from edgekd.errors import EdgekdError
 from edgekd.pipeline.plan import Artefact, PlanContext, RunOutcome, StageRun
 from edgekd.pipeline.stages.common import artefact_inputs, section_error, without
-from edgekd.profile import ProfileConfig, TimingConfig, profile, system_facts
+from edgekd.profile import ProfileConfig, TimingConfig, system_facts
 
 consumes = ("teacher", "distill", "export")
 
@@ -50,7 +51,7 @@ def _run(artefact: Artefact, config: ProfileConfig, machine: str) -> StageRun:
     profile_json = config.out_dir / "profile.json"
 
     def action(progress: Progress, resume: bool) -> RunOutcome:
-        result = profile(config, progress)
+        result = profile_stage.run(config, progress)
         return RunOutcome(outputs=[result.path], summary=_summary(result.payload))
 
     payload = {"profile": without(config.describe(), "artefact", "out_dir")}

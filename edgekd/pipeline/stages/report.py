@@ -6,10 +6,11 @@ training logs), never whole folders, so a stale file left in a run folder cannot
 
 from __future__ import annotations
 
+from edgekd import report as report_stage
 from edgekd.engine import Progress
 from edgekd.pipeline.plan import PlanContext, RunOutcome, StageRun
 from edgekd.pipeline.stages.common import artefact_inputs, without
-from edgekd.report.build import ReportConfig, build_report
+from edgekd.report.build import ReportConfig
 
 consumes = ("teacher", "distill", "export", "eval", "profile")
 
@@ -37,7 +38,7 @@ def plan(ctx: PlanContext) -> list[StageRun]:
     report_json = out_dir / "report.json"
 
     def action(progress: Progress, resume: bool) -> RunOutcome:
-        result = build_report(config, progress)
+        result = report_stage.run(config, progress)
         students = [c for c in result.report.comparisons if c.top1_delta is not None]
         summary = f"{len(result.report.models)} models"
         if students:

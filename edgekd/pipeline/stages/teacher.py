@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from edgekd import teacher as teacher_stage
 from edgekd.engine import Progress
 from edgekd.errors import EdgekdError
 from edgekd.models import resolve_model_path
 from edgekd.pipeline.plan import Artefact, PlanContext, RunOutcome, StageRun
 from edgekd.pipeline.stages.common import data_identity, local_file, section_error, without
-from edgekd.teacher import TeacherConfig, train_teacher
+from edgekd.teacher import TeacherConfig
 
 NAME = "teacher"
 
@@ -53,7 +54,7 @@ def plan(ctx: PlanContext) -> list[StageRun]:
     weights = out_dir / "teacher.safetensors"
 
     def action(progress: Progress, resume: bool) -> RunOutcome:
-        result = train_teacher(replace(config), progress, resume=resume)
+        result = teacher_stage.run(replace(config, resume=resume), progress)
         test = (result.card.metrics.get("test") or {}).get("top1")
         summary = f"{section.arch}: test top-1 {test:.2f} %" if test is not None else section.arch
         return RunOutcome(outputs=[result.weights_path, result.weights_path.with_suffix(".json")], summary=summary)
