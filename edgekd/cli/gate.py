@@ -127,9 +127,9 @@ def gate_command(
 
         loaded = load_pipeline(pipeline)
         base = loaded.gate_thresholds()
-        if baseline is None and loaded.gate.baseline:
+        if baseline is None and loaded.gate is not None and loaded.gate.baseline:
             baseline = Path(loaded.gate.baseline)
-    thresholds = base.merged(
+    merged = base.merged(
         dict(
             **thresholds,
             batch=batch,
@@ -140,7 +140,7 @@ def gate_command(
             allow_foreign_baseline=allow_foreign_baseline,
         )
     )
-    result = gate_stage.run(GateConfig(report, thresholds, baseline))
+    result = gate_stage.run(GateConfig(report, merged, baseline))
     report_dir = result.report.path.parent
     written = write_gate_outputs(result, out_dir or report_dir, junit)
     print_gate_table(result.rows, result.passed)

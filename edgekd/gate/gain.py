@@ -11,8 +11,8 @@ students of the report whatever `--artefact` selects.
 from __future__ import annotations
 
 from edgekd.errors import ConfigError
-from edgekd.gate.checks import SKIP, GateContext, judge_drop, make_row, paired_between
-from edgekd.gate.rows import CheckRow
+from edgekd.gate.checks import GateContext, judge_drop, make_row, paired_between
+from edgekd.gate.rows import SKIP, CheckRow
 from edgekd.report import schema
 
 CHECK, LABEL = "min_gain_vs_alone", "top-1 gain vs student alone"
