@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     print(
-        f"\nteacher resnet18: test top-1 {teacher_top1:.2f} %; students mobilenetv3_small_050, {args.epochs} epochs, {args.seeds} seeds, mix {args.mix}\n"
+        f"\nteacher resnet18: test top-1 {teacher_top1:.2f} %; students mobilenetv3_small_050, {args.epochs} "
+        f"epochs, {args.seeds} seeds, mix {args.mix}\n"
     )
     print("| method | test top-1 (mean ± std) | gain vs alone (± paired std) | gap closed | beats alone? | diverged |")
     print("|---|---:|---:|---:|---|---:|")
@@ -126,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         gap = "–" if stats["gap_closed"] is None else f"{100 * stats['gap_closed']:.0f} %"
         verdict = ("yes" if stats["beats_alone"] else "no") if stats["rule_applies"] else "n/a (< 3 seeds)"
         print(
-            f"| {method} | {stats['mean']:.2f} ± {stats['std']:.2f} | {stats['gain_mean']:+.2f} ± {stats['gain_std']:.2f} | {gap} | {verdict} | {diverged[method]} |"
+            f"| {method} | {stats['mean']:.2f} ± {stats['std']:.2f} | {stats['gain_mean']:+.2f} ± "
+            f"{stats['gain_std']:.2f} | {gap} | {verdict} | {diverged[method]} |"
         )
     return 0
 

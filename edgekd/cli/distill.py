@@ -140,7 +140,11 @@ def distill_command(
         str,
         typer.Option(
             "--mix",
-            help="Mixed views: none, mixup or cutmix; teacher and student see the same mixed batch, replayable from (seed, epoch, sample) so the teacher cache holds it. --alpha 1 (kd) drops the label term: function matching.",
+            help=(
+                "Mixed views: none, mixup or cutmix; teacher and student see the same mixed batch, replayable from "
+                "(seed, epoch, sample) so the teacher cache holds it. --alpha 1 (kd) drops the label term: function "
+                "matching."
+            ),
         ),
     ] = DistillConfig.mix,
     mix_alpha: Annotated[
@@ -196,14 +200,20 @@ def distill_command(
         Optional[str],
         typer.Option(
             "--transfer-data",
-            help="Transfer set the student also learns from: unlabeled:PATH (every image under PATH, soft term only) or a labelled spec with --data's classes.",
+            help=(
+                "Transfer set the student also learns from: unlabeled:PATH (every image under PATH, soft term only) "
+                "or a labelled spec with --data's classes."
+            ),
         ),
     ] = None,
     transfer_ratio: Annotated[
         Optional[float],
         typer.Option(
             "--transfer-ratio",
-            help="Share of transfer images in the training set (and so in each shuffled batch): 1 = the transfer set alone; default: every image once per epoch.",
+            help=(
+                "Share of transfer images in the training set (and so in each shuffled batch): 1 = the transfer set "
+                "alone; default: every image once per epoch."
+            ),
         ),
     ] = None,
     limit_transfer: Annotated[
@@ -213,14 +223,20 @@ def distill_command(
         Optional[str],
         typer.Option(
             "--drop-classes",
-            help="Comma-separated class names whose labelled images the student never sees (val and test keep them), e.g. Sandal.",
+            help=(
+                "Comma-separated class names whose labelled images the student never sees (val and test keep them), "
+                "e.g. Sandal."
+            ),
         ),
     ] = None,
     quantize: Annotated[
         Optional[str],
         typer.Option(
             "--quantize",
-            help="Quantization-aware distillation (NVIDIA ModelOpt): int8 (per-channel weights) or int8-per-tensor; needs --from. Default lr then 1/10, epochs 2.",
+            help=(
+                "Quantization-aware distillation (NVIDIA ModelOpt): int8 (per-channel weights) or int8-per-tensor; "
+                "needs --from. Default lr then 1/10, epochs 2."
+            ),
         ),
     ] = None,
     from_run: Annotated[
@@ -240,7 +256,10 @@ def distill_command(
         Optional[str],
         typer.Option(
             "--bias-adjust",
-            help="Shift the output bias of the dropped classes: auto (maximise val top-1), auto:TOL (best val recall of the dropped classes within TOL points of the best val top-1) or NAME=VALUE[,NAME=VALUE].",
+            help=(
+                "Shift the output bias of the dropped classes: auto (maximise val top-1), auto:TOL (best val recall "
+                "of the dropped classes within TOL points of the best val top-1) or NAME=VALUE[,NAME=VALUE]."
+            ),
         ),
     ] = None,
     track: opt.Track = None,
@@ -250,7 +269,8 @@ def distill_command(
 ) -> None:
     """Distil a student from teachers: writes DIR/student.safetensors (plain timm weights) + DIR/student.json.
 
-    KD loss = (1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T)), KL with batchmean reduction, T² at every T (also α=1).
+    KD loss = (1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T)), KL with
+    batchmean reduction, T² at every T (also α=1).
 
     FitNet: --hint-epochs of hint regression (MSE through an adaptation layer that is not saved), then KD (+ β·hint).
 
@@ -387,5 +407,6 @@ def _print_extras(metrics: dict, training: dict) -> None:
         if adjusted:
             shifts = ", ".join(f"{n} +{v:.3f}" for n, v in metrics["bias_adjust"]["shifts"].items())
             out.print(
-                f"bias adjust ({metrics['bias_adjust']['rule']}): {shifts}; test top-1 {_pct(metrics['before_bias_adjust']['test'].get('top1'))} → {_pct(metrics['test']['top1'])} %"
+                f"bias adjust ({metrics['bias_adjust']['rule']}): {shifts}; test top-1 "
+                f"{_pct(metrics['before_bias_adjust']['test'].get('top1'))} → {_pct(metrics['test']['top1'])} %"
             )

@@ -115,11 +115,13 @@ class TeacherCache:
             stored = payload["key"]
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             raise DataError(
-                f"teacher cache {self.root} is damaged ({manifest.name} unreadable); delete that directory to rebuild it."
+                f"teacher cache {self.root} is damaged ({manifest.name} unreadable); delete that directory to "
+                "rebuild it."
             ) from exc
         if payload.get("schema") != CACHE_SCHEMA:
             raise DataError(
-                f"teacher cache {self.root} has schema {payload.get('schema')!r}, this edgekd writes {CACHE_SCHEMA}; delete that directory or use another --teacher-cache."
+                f"teacher cache {self.root} has schema {payload.get('schema')!r}, this edgekd writes "
+                f"{CACHE_SCHEMA}; delete that directory or use another --teacher-cache."
             )
         differing = [
             f"{name} (cache {stored.get(name)!r}, this run {value!r})"
@@ -129,7 +131,8 @@ class TeacherCache:
         if differing:
             # The entry's name is the key's digest: a differing key means an edited or foreign entry.
             raise DataError(
-                f"teacher cache {self.root} was made for other training views than its name says: {'; '.join(differing)}. Delete that directory."
+                f"teacher cache {self.root} was made for other training views than its name says: "
+                f"{'; '.join(differing)}. Delete that directory."
             )
 
     # -- files ---------------------------------------------------------------------------
@@ -162,7 +165,8 @@ class TeacherCache:
                 meta = handle.metadata() or {}
                 table = handle.get_tensor("logits")
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-            return self._discard(path, teacher_id, name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            self._discard(path, teacher_id, name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return None
         expected = {"key_digest": self.key.digest(), "teacher": teacher_id, "name": name}
         wrong = [k for k, v in expected.items() if meta.get(k) != v]
         if wrong:
@@ -171,10 +175,12 @@ class TeacherCache:
             )
         if tuple(table.shape) != (rows, num_classes) or table.dtype != torch.float16:
             raise DataError(
-                f"teacher cache table {path} holds {tuple(table.shape)} {table.dtype}, this run needs ({rows}, {num_classes}) float16; delete it."
+                f"teacher cache table {path} holds {tuple(table.shape)} {table.dtype}, this run needs ({rows}, "
+                f"{num_classes}) float16; delete it."
             )
         if _values_sha256(table) != meta.get("values_sha256"):
-            return self._discard(path, teacher_id, name, "checksum mismatch")
+            self._discard(path, teacher_id, name, "checksum mismatch")
+            return None
         return table
 
     def _discard(self, path: Path, teacher_id: str, name: str, why: str) -> None:

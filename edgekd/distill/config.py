@@ -22,7 +22,8 @@ DEFAULT_TRAIN = TrainConfig(optim=OptimConfig(lr=DEFAULT_LR))  # the recipe of `
 
 @dataclass(frozen=True)
 class DistillConfig:
-    """What `edgekd distill` does; field names match the CLI flags (`--teacher-cache` → `teacher_cache`; a method's own flags go to `method_options`).
+    """What `edgekd distill` does; field names match the CLI flags (`--teacher-cache` → `teacher_cache`; a
+    method's own flags go to `method_options`).
 
     The data options live in `data` and the training recipe (`--epochs`, `--lr`, `--batch-size`,
     …) in `train`, exactly as for the teacher stage.
@@ -195,5 +196,6 @@ class DistillConfig:
             )
         if self.method == "fitnet":
             raise ConfigError(
-                "--quantize distils with --method kd (or none: quantization-aware training on labels alone), not fitnet."
+                "--quantize distils with --method kd (or none: quantization-aware training on labels alone), not "
+                "fitnet."
             )

@@ -203,7 +203,8 @@ def _checked(config: DistillConfig) -> tuple[DistillConfig, QadRun | None, type[
     method = METHODS[config.method]
     if method.uses_teacher and not config.teacher:
         raise ConfigError(
-            f"--method {config.method} needs a teacher: --teacher DIR|FILE (e.g. from 'edgekd teacher train'); --method none trains the student alone."
+            f"--method {config.method} needs a teacher: --teacher DIR|FILE (e.g. from 'edgekd teacher train'); "
+            "--method none trains the student alone."
         )
     if config.teacher_cache is not None and not config.teacher:
         raise ConfigError("--teacher-cache stores teachers' logits: give --teacher too.")
@@ -222,7 +223,8 @@ def _load_data(config: DistillConfig, teachers: list[Teacher], log: Callable[[st
         check_class_names(teacher, dataset.class_names, dataset.spec)
         if teacher.class_names is None:
             log(
-                f"teacher {teacher.path.name} has no card: its {teacher.num_classes} outputs are taken to be {dataset.spec}'s classes in order"
+                f"teacher {teacher.path.name} has no card: its {teacher.num_classes} outputs are taken to be "
+                f"{dataset.spec}'s classes in order"
             )
     return dataset
 
@@ -243,7 +245,8 @@ def _training_set(
     )
     if training_set.labelled < len(training_set.split) and not method.uses_teacher:
         raise ConfigError(
-            f"--method {config.method} learns from labels only, but the transfer set {config.transfer_data} is unlabeled: use --method kd (or fitnet)."
+            f"--method {config.method} learns from labels only, but the transfer set {config.transfer_data} is "
+            "unlabeled: use --method kd (or fitnet)."
         )
     return training_set
 
@@ -253,7 +256,8 @@ def _bias_rule(config: DistillConfig, dataset: Dataset, unseen: list[int]) -> Bi
     bias_rule = parse_bias_adjust(config.bias_adjust, dataset.class_names, unseen) if config.bias_adjust else None
     if isinstance(bias_rule, float) and len(dataset.val) == 0:
         raise ConfigError(
-            "--bias-adjust auto chooses the shift on the val split, but --val-size 0 left none: set --val-size (e.g. 0.1) or give NAME=VALUE."
+            "--bias-adjust auto chooses the shift on the val split, but --val-size 0 left none: set --val-size "
+            "(e.g. 0.1) or give NAME=VALUE."
         )
     return bias_rule
 
