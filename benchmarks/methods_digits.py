@@ -12,6 +12,10 @@ reporting) are printed, and written with every seed's figures to `OUT/results.js
 
     python benchmarks/methods_digits.py --seeds 3 --epochs 15 --out runs/methods-digits
 
+`--reuse` takes the figures of a run directory that already holds a finished student whose card
+records this protocol (the same settings, the same teacher weights) instead of training it again,
+so an interrupted comparison, or one that adds a method, trains only what is missing.
+
 A method may carry its own options, `:`-separated, to compare variants of one method, and
 `mix=none|mixup|cutmix` for its views (else `--mix`):
 `--methods none,kd,kd:mix=cutmix,fitnet,fitnet:hint_epochs=2:stage_schedule=per-stage`.
@@ -20,6 +24,7 @@ A method may carry its own options, `:`-separated, to compare variants of one me
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -57,6 +62,26 @@ def method_variant(text: str, mix: str = "none") -> tuple[str, dict[str, object]
     return name, options, mix
 
 
+def finished_metrics(run_dir: Path, config: DistillConfig, teacher_sha256: str) -> dict | None:
+    """The metrics of `run_dir`'s finished student if its card records `config`'s settings (run
+    paths aside; settings this edgekd added since must be at their defaults) and this teacher."""
+    card_path = run_dir / "student.json"
+    if not card_path.exists():
+        return None
+    card = json.loads(card_path.read_text())
+    recorded = card["provenance"]["config"]
+    wanted = json.loads(json.dumps(config.describe()))
+    defaults = json.loads(json.dumps(DistillConfig("x", Path("x")).describe()))
+    for key, value in wanted.items():
+        if key in ("out_dir", "teacher", "teacher_cache", "resume"):
+            continue
+        if recorded.get(key, defaults[key]) != value:
+            return None
+    if [t["sha256"] for t in card["training"]["teachers"]] != [teacher_sha256]:
+        return None
+    return card["metrics"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -72,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", default="none", help="none, mixup or cutmix for every student")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/methods-digits"))
+    parser.add_argument(
+        "--reuse", action="store_true", help="take finished runs in --out whose card records this protocol"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -91,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                     device="cpu",
                 )
             )
+        teacher_sha256 = hashlib.sha256((teacher_dir / "teacher.safetensors").read_bytes()).hexdigest()
         top1: dict[str, list[float]] = {m: [] for m in methods}
         val_top1: dict[str, list[float]] = {m: [] for m in methods}
         diverged = {m: 0 for m in methods}
@@ -112,18 +141,21 @@ def main(argv: list[str] | None = None) -> int:
                     device="cpu",
                     mix=mix,
                 )
+                metrics = finished_metrics(run_dir, config, teacher_sha256) if args.reuse else None
+                if metrics is not None:
+                    print(f"{method} seed {seed}: reused {run_dir}", flush=True)
                 try:
-                    card = distill(config).card
+                    metrics = metrics or distill(config).card.metrics
                 except TrainingError as exc:  # a diverged run is a result too: it counts as chance
                     print(f"{method} seed {seed}: diverged ({exc}); counted as 10.00 % (chance)", flush=True)
                     top1[method].append(10.0)
                     val_top1[method].append(10.0)
                     diverged[method] += 1
                     continue
-                top1[method].append(card.metrics["test"]["top1"])
-                val_top1[method].append(card.metrics["val"]["top1"])
-                teacher_top1 = card.metrics["teacher"]["top1"]
-                teacher_val_top1 = card.metrics["teacher"]["val_top1"]
+                top1[method].append(metrics["test"]["top1"])
+                val_top1[method].append(metrics["val"]["top1"])
+                teacher_top1 = metrics["teacher"]["top1"]
+                teacher_val_top1 = metrics["teacher"]["val_top1"]
                 print(
                     f"{method} seed {seed}: val top-1 {val_top1[method][-1]:.2f} %, "
                     f"test top-1 {top1[method][-1]:.2f} %",

@@ -280,6 +280,7 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
             )
             + (f" ({len(others)} other view set(s) in {cache.base})" if others else "")
         )
+        log(cache.disk_use(len(training_set.split), dataset.num_classes, len(teachers), config.train.epochs).line())
     targets = (
         TeacherTargets(bank, cache, len(training_set.split), dataset.num_classes)
         if bank is not None and method.uses_teacher
@@ -385,6 +386,9 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
             "cached_steps": targets.cached_steps,
             "online_steps": targets.online_steps,
             "rebuilt": cache.rebuilt,
+            "disk_use": cache.disk_use(
+                len(training_set.split), dataset.num_classes, len(teachers), config.train.epochs
+            ).to_dict(),
         }
         log(
             f"teacher cache {cache.root}: {targets.cached_steps} steps read cached logits, {targets.online_steps} ran a teacher"
