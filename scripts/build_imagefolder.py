@@ -14,9 +14,10 @@ Sources (Debian packages; install them first):
 | places    | Papirus/48x48/places                                 | oxygen/base/48x48/places |
 | status    | Papirus/22x22/panel, Papirus/48x48/status            | oxygen/base/48x48/status |
 
-Only regular files count (the themes alias many names by symlink) and byte-identical files
-are kept once. The split is by icon *name* (file name without extension): sha256 of the name
-decides train / val / test (70 / 15 / 15 %), so one icon drawn by both themes, or a name
+Only regular files count (the themes alias many names by symlink), byte-identical files are
+kept once, and so is a name one theme draws twice in one class. The split is by icon *name*
+(file name without extension): sha256 of the name decides train / val / test (70 / 15 / 15 %),
+so one icon drawn by both themes, or a name
 aliased to a copy, never sits on both sides of a split. Then at most `--per-class` icons per
 class are drawn (seeded, `--seed`), each split keeping its share. Every image is composited on
 mid grey (128: light panel glyphs and dark ones both stay visible) and written as an RGB PNG of
@@ -145,9 +146,12 @@ def main(argv: list[str] | None = None) -> int:
             chosen = rng.sample(files, round(len(files) * keep)) if keep < 1.0 else files
             folder = args.out / split / label
             folder.mkdir(parents=True, exist_ok=True)
-            for path in sorted(chosen):
-                render(path, args.size).save(folder / f"{theme_of(path)}-{path.stem}.png")
-            counts[split][label] = len(chosen)
+            # One theme may draw a name twice in a class (Papirus panel and status): the later
+            # folder's drawing (48 px status) is the one kept.
+            named = {f"{theme_of(path)}-{path.stem}.png": path for path in sorted(chosen)}
+            for filename, path in named.items():
+                render(path, args.size).save(folder / filename)
+            counts[split][label] = len(named)
         print(f"{label}: {available} distinct icons, kept {sum(counts[s][label] for s in counts)}", flush=True)
     record = {
         "packages": versions,
