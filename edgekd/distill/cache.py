@@ -127,9 +127,16 @@ class DiskUse:
 
     def line(self) -> str:
         return (
-            f"teacher cache disk use: {self.bytes_per_epoch / 1e6:.2f} MB per epoch ({self.storage} logits, "
-            f"{self.teachers} teacher(s)), {self.bytes_for_run / 1e6:.1f} MB for {self.epochs} epochs"
+            f"teacher cache disk use: {_size(self.bytes_per_epoch)} per epoch ({self.storage} logits, "
+            f"{self.teachers} teacher(s)), {_size(self.bytes_for_run)} for {self.epochs} epochs"
         )
+
+
+def _size(count: int) -> str:
+    """Bytes for a person: `25.9 kB`, `1.08 MB`, `3.33 GB`."""
+    if count < 1e6:
+        return f"{count / 1e3:.1f} kB"
+    return f"{count / 1e6:.2f} MB" if count < 1e9 else f"{count / 1e9:.2f} GB"
 
 
 @dataclass(frozen=True)

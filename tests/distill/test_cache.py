@@ -36,7 +36,10 @@ def test_disk_use_per_epoch_is_what_the_tables_take(tmp_path):
     assert use.storage == "fp16" and use.bytes_per_epoch == 2 * 500 * 10 * 2 and use.bytes_for_run == 20 * 20_000
     size = cache.save("t1", epoch_table(0), torch.randn(500, 10)).stat().st_size
     assert 10_000 < size < 10_000 + 1024  # the values plus a safetensors header
-    assert "0.02 MB per epoch (fp16 logits, 2 teacher(s)), 0.4 MB for 20 epochs" in use.line()
+    assert "20.0 kB per epoch (fp16 logits, 2 teacher(s)), 400.0 kB for 20 epochs" in use.line()
+    assert "256.23 MB per epoch (fp16 logits, 1 teacher(s)), 5.12 GB for 20 epochs" in (
+        cache.disk_use(1_281_167, 100, 1, 20).line()
+    )
 
 
 def test_many_classes_keep_the_top_k_logits_and_a_floor_that_keeps_the_rest_mass(tmp_path):
@@ -48,6 +51,10 @@ def test_many_classes_keep_the_top_k_logits_and_a_floor_that_keeps_the_rest_mass
     path = cache.save("t1", epoch_table(0), table)
     assert path.stat().st_size < 40 * 22 + 1024 < 40 * 300 * 2 / 10  # 22 bytes a row instead of 600, + header
     assert cache.disk_use(40, 300, 1, 1).bytes_per_epoch == 40 * (5 * 4 + 2)
+    assert (
+        "166.55 MB per epoch (fp16-top32+floor logits"
+        in TeacherCache(tmp_path / "b", KEY).disk_use(1_281_167, 1000, 1, 1).line()
+    )  # ImageNet-1k's train set with the shipped storage: 130 bytes a sample
     loaded = cache.load("t1", epoch_table(0), 40, 300)
     assert loaded.shape == (40, 300) and loaded.dtype == torch.float16
     assert torch.isnan(loaded[7]).all() and not torch.isnan(loaded[torch.arange(40) != 7]).any()
