@@ -18,7 +18,7 @@ import torch
 from edgekd.artifacts import provenance
 from edgekd.data import Dataset, InputSpec, ModelInput
 from edgekd.distill.bias import BiasShift, apply_shift, choose_shift, classifier_bias, parse_bias_adjust
-from edgekd.distill.cache import CacheKey, TeacherCache
+from edgekd.distill.cache import CacheKey, DiskUse, TeacherCache
 from edgekd.distill.card import card_metrics, student_metrics
 from edgekd.distill.config import DistillConfig
 from edgekd.distill.methods import METHODS, DistillMethod
@@ -176,7 +176,9 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     if qad is not None:
         training["quantize"] = qad.describe()
     if targets is not None and cache is not None:
-        training["teacher_cache"] = _cache_use(cache, targets, log)
+        training["teacher_cache"] = _cache_use(cache, targets, log) | {
+            "disk_use": _disk_use(config, dataset, training_set, cache, len(teachers)).to_dict()
+        }
     card = ModelCard(
         arch=student_arch,
         num_classes=dataset.num_classes,
@@ -318,7 +320,15 @@ def _open_cache(
         )
         + (f" ({len(others)} other view set(s) in {cache.base})" if others else "")
     )
+    log(_disk_use(config, dataset, training_set, cache, len(teachers)).line())
     return cache
+
+
+def _disk_use(
+    config: DistillConfig, dataset: Dataset, training_set: TrainingSet, cache: TeacherCache, teachers: int
+) -> DiskUse:
+    """What the cache holds on disk for this run: per epoch and for all its epochs."""
+    return cache.disk_use(len(training_set.split), dataset.num_classes, teachers, config.train.epochs)
 
 
 def _task(
