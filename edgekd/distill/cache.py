@@ -276,7 +276,8 @@ class TeacherCache:
                 meta = handle.metadata() or {}
                 stored = {k: handle.get_tensor(k) for k in handle.keys()}
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-            return self._discard(path, teacher_id, name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            self._discard(path, teacher_id, name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return None
         expected = {"key_digest": self.key.digest(), "teacher": teacher_id, "name": name}
         wrong = [k for k, v in expected.items() if meta.get(k) != v]
         if wrong:
@@ -292,15 +293,18 @@ class TeacherCache:
                     f"this run needs ({rows}, {num_classes}) float16; delete it."
                 )
             if _values_sha256(table) != meta.get("values_sha256"):
-                return self._discard(path, teacher_id, name, "checksum mismatch")
+                self._discard(path, teacher_id, name, "checksum mismatch")
+                return None
             return table
-        parts = [stored.get(k) for k in ("values", "indices", "floor")]
-        if any(p is None for p in parts) or meta.get("num_classes") != str(num_classes) or len(parts[0]) != rows:
+        found = [stored.get(k) for k in ("values", "indices", "floor")]
+        parts = [p for p in found if p is not None]
+        if len(parts) != len(found) or meta.get("num_classes") != str(num_classes) or len(parts[0]) != rows:
             raise DataError(
                 f"teacher cache table {path} ({meta.get('storage')}) is not ({rows}, {num_classes}) logits; delete it."
             )
         if _values_sha256(*parts) != meta.get("values_sha256"):
-            return self._discard(path, teacher_id, name, "checksum mismatch")
+            self._discard(path, teacher_id, name, "checksum mismatch")
+            return None
         return _top_k_decode(dict(zip(("values", "indices", "floor"), parts)), num_classes)
 
     def _discard(self, path: Path, teacher_id: str, name: str, why: str) -> None:
