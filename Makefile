@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 FMNIST_PATHS := $(if $(EDGEKD_DATA_DIR),$(EDGEKD_DATA_DIR)/train-images-idx3-ubyte.gz $(EDGEKD_DATA_DIR)/fashion-mnist/train-images-idx3-ubyte.gz) /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: setup data browser demo test clean
+.PHONY: setup data browser demo lint test clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,12 @@ browser:
 demo: setup
 	$(BIN)/edgekd run pipelines/quickstart.yaml
 
-test: setup browser
+# ruff (pycodestyle, pyflakes, isort; 120 columns) and mypy (config in pyproject.toml): part of `make test`.
+lint: setup
+	$(BIN)/ruff check edgekd tests benchmarks scripts
+	$(BIN)/mypy
+
+test: setup browser lint
 	# PASSIVE: idle OpenMP threads sleep instead of spinning, so the multi-process (DDP) tests
 	# do not starve each other on 2 cores.
 	# -n 2: most tests keep one core busy (small models, process start-up), so two workers use
@@ -38,4 +43,4 @@ test: setup browser
 	OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -127,7 +127,8 @@ def main() -> int:
 def print_report(report: dict) -> None:
     for arch, entry in report["models"].items():
         print(
-            f"\n{arch} ({entry['role']}), {report['img_size']} px, {report['threads']} threads — FP32 test top-1 {entry['fp32_test_top1']:.2f} %"
+            f"\n{arch} ({entry['role']}), {report['img_size']} px, {report['threads']} threads — FP32 test top-1 "
+            f"{entry['fp32_test_top1']:.2f} %"
         )
         print(
             f"  {'runner':28s}"

@@ -44,21 +44,25 @@ def _table(result: dict) -> str:
     for mode in steps["img_per_s"]:
         if mode not in MODES:  # --methods: step rates from the cache only
             lines.append(
-                f"| {mode.replace('cached_', '')} from cache | {steps['img_per_s'][mode]:.0f} | {steps['ratio_to_student'][mode]:.2f} | | |"
+                f"| {mode.replace('cached_', '')} from cache | {steps['img_per_s'][mode]:.0f} | "
+                f"{steps['ratio_to_student'][mode]:.2f} | | |"
             )
     lines.append(
-        f"| bound 1/(1/student+1/teacher) | {steps['online_bound_img_per_s']:.0f} | | {epochs['online_bound_img_per_s']:.0f} | |"
+        f"| bound 1/(1/student+1/teacher) | {steps['online_bound_img_per_s']:.0f} | | "
+        f"{epochs['online_bound_img_per_s']:.0f} | |"
     )
     lines.append("")
     for name, target in result["targets"].items():
         label = "KD from cache / student alone" if name == "cached_kd_vs_student" else "online KD / bound"
         lines.append(
-            f"{label} (steps): {target['measured']:.3f}  target ≥ {target['target']}  {'met' if target['met'] else 'MISSED'}"
+            f"{label} (steps): {target['measured']:.3f}  target ≥ {target['target']}  "
+            f"{'met' if target['met'] else 'MISSED'}"
         )
     lines.append(f"(epochs: {epochs['cached_kd_vs_student']:.3f} and {epochs['online_kd_vs_bound']:.3f})")
     machine = result["machine"]
     lines.append(
-        f"machine: {machine['processor']}, {machine['threads']} threads, torch {machine['torch']}; wall {result['wall_time_s']:.0f} s"
+        f"machine: {machine['processor']}, {machine['threads']} threads, torch {machine['torch']}; wall "
+        f"{result['wall_time_s']:.0f} s"
     )
     return "\n".join(lines)
 

@@ -3,7 +3,8 @@
 Both train timm resnet18 on Fashion-MNIST at 32 px with the FMNIST-32 recipe (SGD 0.1 Nesterov,
 momentum 0.9, wd 5e-4, cosine, batch 128, random crop with 4 px padding + flip) for the same
 number of samples, data included. The plain loop is what a user writes by hand: torchvision
-transforms per sample in a DataLoader (run as written, and again with channels_last). Prints img/s for each and their ratio.
+transforms per sample in a DataLoader (run as written, and again with channels_last). Prints img/s
+for each and their ratio.
 
     python benchmarks/teacher_speed.py                 # 2 × 100 steps, about 1 minute
     python benchmarks/teacher_speed.py --steps 30      # smoke check

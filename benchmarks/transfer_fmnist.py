@@ -202,29 +202,34 @@ def main() -> None:
 
     print(
         "\n== Fashion-MNIST transfer figures (test split; "
-        f"mobilenetv3_small_050 at 32 px, {args.limit or 'all'} training images, {args.epochs} epochs, batch {args.batch_size}, T={args.temperature:g}, α={args.alpha:g}, lr {args.lr:g}) =="
+        f"mobilenetv3_small_050 at 32 px, {args.limit or 'all'} training images, {args.epochs} epochs, batch "
+        f"{args.batch_size}, T={args.temperature:g}, α={args.alpha:g}, lr {args.lr:g}) =="
     )
     if "sandal" in figures:
         s = figures["sandal"]
         print(
-            f"Sandal never seen: test sandals right — KD {s['kd_without_bias_adjust']:.1f} %, KD + bias adjust (+{s['shift']:.2f}, chosen on val) "
+            f"Sandal never seen: test sandals right — KD {s['kd_without_bias_adjust']:.1f} %, KD + bias adjust "
+            f"(+{s['shift']:.2f}, chosen on val) "
             f"{s['kd_with_bias_adjust']:.1f} %, student alone {s['alone']:.1f} %  (targets ≥ 60 / ≥ 85 / ~0)"
         )
         print(
-            f"  overall test top-1: KD {s['kd_test_top1_before_after'][0]:.2f} → {s['kd_test_top1_before_after'][1]:.2f} % with the shift; alone {s['alone_test_top1']:.2f} %; "
+            f"  overall test top-1: KD {s['kd_test_top1_before_after'][0]:.2f} → "
+            f"{s['kd_test_top1_before_after'][1]:.2f} % with the shift; alone {s['alone_test_top1']:.2f} %; "
             f"val top-1 {s['val_top1_before_after'][0]:.2f} → {s['val_top1_before_after'][1]:.2f} %"
         )
     if "unlabeled" in figures:
         u = figures["unlabeled"]
         print(
-            f"Unlabeled PNG folder as the only transfer set: test top-1 {u['unlabeled_kd_test_top1']:.2f} % vs labelled KD {u['labelled_kd_test_top1']:.2f} % "
+            f"Unlabeled PNG folder as the only transfer set: test top-1 {u['unlabeled_kd_test_top1']:.2f} % vs "
+            f"labelled KD {u['labelled_kd_test_top1']:.2f} % "
             f"(teacher {u['teacher_test_top1']:.2f} %, chance 10 %)"
         )
     if "ensemble" in figures:
         e = figures["ensemble"]
         members = ", ".join(f"{arch} {top1:.2f} %" for arch, top1 in e["members"])
         print(
-            f"Ensemble (prob): members {members}; ensemble {e['ensemble_top1']:.2f} %; student from the ensemble {e['student_top1']:.2f} %"
+            f"Ensemble (prob): members {members}; ensemble {e['ensemble_top1']:.2f} %; student from the ensemble "
+            f"{e['student_top1']:.2f} %"
         )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

@@ -41,7 +41,7 @@ _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to `path`; move it into place only if the block succeeds.
 
     Raises:
@@ -62,7 +62,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except Exception as exc:
         if is_out_of_space(exc):
             raise DiskFull(
-                f"cannot write {target}: the disk is full (no space left in {target.parent}); free some space or write elsewhere. The previous {target.name}, if any, is kept."
+                f"cannot write {target}: the disk is full (no space left in {target.parent}); free some space or "
+                f"write elsewhere. The previous {target.name}, if any, is kept."
             ) from exc
         raise
     finally:
@@ -96,7 +97,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
     """Delete the temporary files in `folder` (not below it) whose writer process is gone.
 
     Only the folder's owner calls this (`edgekd.locks.folder_lock`); a temporary file of a
@@ -116,23 +117,23 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to `path` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write `text` (UTF-8) to `path` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path: str | os.PathLike, payload: Any) -> None:
+def write_json(path: str | os.PathLike[str], payload: Any) -> None:
     """Write `payload` as indented JSON, atomically."""
     atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
-def read_json(path: str | os.PathLike) -> Any:
+def read_json(path: str | os.PathLike[str]) -> Any:
     """Read a JSON file."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
@@ -145,7 +146,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def sha256_file(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
+def sha256_file(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str:
     """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

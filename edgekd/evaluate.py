@@ -105,7 +105,7 @@ class EvalResult:
 
     @property
     def top1(self) -> float:
-        return self.payload["metrics"]["top1"]
+        return float(self.payload["metrics"]["top1"])
 
 
 def default_out_dir(artefact: Path) -> Path:
@@ -172,7 +172,8 @@ def _teacher_from_eval(path: Path, dataset: Dataset, split: str) -> tuple[torch.
     teacher = load_eval(path, ConfigError)
     if teacher.data.fingerprint != dataset.fingerprint or teacher.data.split != split:
         raise ConfigError(
-            f"--teacher {path} scored {teacher.data.split} of dataset {teacher.data.fingerprint}, not {split} of {dataset.fingerprint}; "
+            f"--teacher {path} scored {teacher.data.split} of dataset {teacher.data.fingerprint}, not {split} of "
+            f"{dataset.fingerprint}; "
             "evaluate the teacher on the same data (or pass the teacher artefact)."
         )
     predicted = torch.tensor(teacher.predictions.predicted, dtype=torch.int64)
@@ -188,9 +189,9 @@ def _teacher_from_eval(path: Path, dataset: Dataset, split: str) -> tuple[torch.
 
 
 def _teacher_predictions(
-    config: EvalConfig, dataset: Dataset, progress: Progress
+    config: EvalConfig, teacher: Path, dataset: Dataset, progress: Progress
 ) -> tuple[torch.Tensor, dict[str, Any]]:
-    path = Path(config.teacher)
+    path = Path(teacher)
     if path.suffix == ".json" and path.exists():
         return _teacher_from_eval(path, dataset, config.split)
     path = resolve_model_path(path, ("teacher", "student")) if path.is_dir() else resolve_artefact(path)
@@ -235,7 +236,7 @@ def run(config: EvalConfig, progress: Progress | None = None) -> EvalResult:
 
     teacher_block, teacher_predicted = None, None
     if config.teacher is not None:
-        teacher_predicted, teacher_block = _teacher_predictions(config, dataset, progress)
+        teacher_predicted, teacher_block = _teacher_predictions(config, config.teacher, dataset, progress)
         if len(teacher_predicted) != count:
             raise ConfigError(
                 f"the teacher's predictions cover {len(teacher_predicted)} samples, the split has {count}."

@@ -50,7 +50,7 @@ class Holder:
         return f"pid {self.pid} on {self.host}, since {self.since}: {self.command}"
 
 
-def read_holder(folder: str | os.PathLike) -> Holder | None:
+def read_holder(folder: str | os.PathLike[str]) -> Holder | None:
     """The holder recorded in `folder`'s lock file, None when there is none or it is unreadable."""
     try:
         payload = json.loads((Path(folder) / LOCK_NAME).read_text(encoding="utf-8"))
@@ -98,7 +98,7 @@ def _acquire(lock_path: Path) -> int:
 
 @contextlib.contextmanager
 def folder_lock(
-    folder: str | os.PathLike, *, log: Callable[[str], None] | None = None, enabled: bool = True
+    folder: str | os.PathLike[str], *, log: Callable[[str], None] | None = None, enabled: bool = True
 ) -> Iterator[None]:
     """Hold `folder`'s lock for the block (creating the folder if needed).
 
@@ -160,7 +160,8 @@ def folder_lock(
 
 def _disk_full(lock_path: Path) -> DiskFull:
     return DiskFull(
-        f"cannot write {lock_path}: the disk is full (no space left in {lock_path.parent}); free some space or write elsewhere."
+        f"cannot write {lock_path}: the disk is full (no space left in {lock_path.parent}); free some space or "
+        "write elsewhere."
     )
 
 

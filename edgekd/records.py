@@ -46,7 +46,8 @@ def check_backend_name(backend: str | None) -> None:
     """Refuse a backend name that no artefact could use."""
     if backend is not None and backend not in BACKEND_NAMES:
         raise ModelError(
-            f"unknown backend '{backend}': use one of {', '.join(BACKEND_NAMES)} (or leave it out for the artefact's own)."
+            f"unknown backend '{backend}': use one of {', '.join(BACKEND_NAMES)} (or leave it out for the "
+            "artefact's own)."
         )
 
 
@@ -100,7 +101,8 @@ def open_artefact(path: Path, backend: str | None = None, device: str = "cpu", t
         if artefact_format(path) != "tensorrt":
             raise
         raise ModelError(
-            f"cannot run the TensorRT plan {path.name} here ({exc.name or exc} is not installed): TensorRT plans run only on "
+            f"cannot run the TensorRT plan {path.name} here ({exc.name or exc} is not installed): TensorRT plans "
+            "run only on "
             "the GPU and TensorRT version they were built with. Profile it on the target (see Dockerfile.jetson), "
             "or evaluate the ONNX it was built from."
         ) from exc

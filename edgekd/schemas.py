@@ -15,16 +15,17 @@ or changing a unit, bumps the number.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any, Literal, Optional, TypeVar
+from typing import Any, Final, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edgekd.errors import EdgekdError
 
-CARD_SCHEMA = "edgekd.model/1"
-EVAL_SCHEMA = "edgekd.eval/1"
-PROFILE_SCHEMA = "edgekd.profile/1"
+CARD_SCHEMA: Final = "edgekd.model/1"
+EVAL_SCHEMA: Final = "edgekd.eval/1"
+PROFILE_SCHEMA: Final = "edgekd.profile/1"
 
 Schema = TypeVar("Schema", bound=BaseModel)
 
@@ -85,7 +86,7 @@ def field_error(source: str, exc: ValidationError) -> str:
     return f"{source}: field '{where}': {message}, got {_got(first.get('input'))}."
 
 
-def validated(model: type[Schema], payload: Any, source: str | Path, error: type[EdgekdError]) -> Schema:
+def validated(model: type[Schema], payload: Any, source: str | os.PathLike[str], error: type[EdgekdError]) -> Schema:
     """`payload` as `model`, or `error` with the bad field named (see `field_error`)."""
     try:
         return model.model_validate(payload)

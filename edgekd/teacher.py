@@ -96,7 +96,8 @@ def _train_teacher(config: TeacherConfig, progress: Progress | None) -> TeacherR
     trainer = Trainer(config.train, device, run_dir=out_dir, progress=progress, context=context, config_key=key)
     if progress is not None and context.is_main:
         progress.log(
-            f"{arch} on {dataset.spec}: {len(dataset.train)} train / {len(dataset.val)} val / {len(dataset.test)} test, {device}, {trainer.precision.describe()}"
+            f"{arch} on {dataset.spec}: {len(dataset.train)} train / {len(dataset.val)} val / {len(dataset.test)} "
+            f"test, {device}, {trainer.precision.describe()}"
         )
     started = time.perf_counter()
     result = trainer.fit(task, dataset, resume=config.resume)

@@ -23,6 +23,7 @@ import torch
 
 from edgekd.artifacts import atomic_path
 from edgekd.engine.metrics import Predictions
+from edgekd.engine.progress import Progress
 from edgekd.errors import CheckFailed, ConfigError, ModelError
 from edgekd.runtime import artefact_format, open_backend
 from edgekd.runtime.base import INPUT_NCHW_FLOAT, Backend
@@ -69,7 +70,7 @@ class Reference:
 
     @property
     def input_format(self) -> str:
-        return self.info.get("input_format", INPUT_NCHW_FLOAT)
+        return str(self.info.get("input_format", INPUT_NCHW_FLOAT))
 
     def threshold_for(self, name: str, precision: str) -> Threshold:
         """The artefact's own threshold (by file stem: an engine shares its ONNX's), else its precision's."""
@@ -142,8 +143,10 @@ class VerifyRow:
     def line(self) -> str:
         verdict = "✓" if self.passed else "✗"
         return (
-            f"{verdict} {self.artefact} ({self.backend}, {self.precision}) on {self.samples} images: agreement {self.agreement:.2f} % "
-            f"(≥ {self.threshold.min_agreement:g}), max |Δlogit| {self.max_abs_diff:.2e} (≤ {self.threshold.max_abs_diff:g})"
+            f"{verdict} {self.artefact} ({self.backend}, {self.precision}) on {self.samples} images: agreement "
+            f"{self.agreement:.2f} % "
+            f"(≥ {self.threshold.min_agreement:g}), max |Δlogit| {self.max_abs_diff:.2e} (≤ "
+            f"{self.threshold.max_abs_diff:g})"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,11 +185,13 @@ def check(backend: Backend, name: str, reference: Reference) -> VerifyRow:
     """Run one open backend on the reference inputs and compare with the reference logits."""
     if backend.input_format != reference.input_format:
         raise ConfigError(
-            f"{name} takes {backend.input_format} input but the reference holds {reference.input_format}; use the reference exported with it."
+            f"{name} takes {backend.input_format} input but the reference holds {reference.input_format}; use the "
+            "reference exported with it."
         )
     if backend.card.num_classes != reference.logits.shape[1]:
         raise ConfigError(
-            f"{name} has {backend.card.num_classes} classes but the reference has {reference.logits.shape[1]}; it is another model's reference."
+            f"{name} has {backend.card.num_classes} classes but the reference has {reference.logits.shape[1]}; it "
+            "is another model's reference."
         )
     threshold = reference.threshold_for(name, backend.precision)
     expected_logits = torch.from_numpy(reference.logits)
@@ -225,7 +230,7 @@ def verify(
     reference: str | Path | None = None,
     device: str = "cpu",
     threads: int | None = None,
-    progress=None,
+    progress: Progress | None = None,
 ) -> VerifyResult:
     """Check a bundle's artefacts, or one artefact, against a reference.
 

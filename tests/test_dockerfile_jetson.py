@@ -1,4 +1,5 @@
-"""Dockerfile.jetson: JetPack 6 by default, JetPack 7 by build argument, edgekd[jetson] as entrypoint; hadolint-clean."""
+"""Dockerfile.jetson: JetPack 6 by default, JetPack 7 by build argument, edgekd[jetson] as entrypoint;
+hadolint-clean."""
 
 from __future__ import annotations
 

@@ -195,7 +195,8 @@ def test_bundle_commands_run_as_written(command, run_cli, monkeypatch, tmp_path)
 def test_device_only_commands_say_why():
     device = [(d, c, device_only_reason(c)) for d, c in documented_commands() if device_only_reason(c)]
     assert any("build.sh" in c for _, c, _ in device) and all(reason for _, _, reason in device)
-    # The Jetson path of README, docs/export.md and docs/evaluate-profile-report.md goes through a bundle: no FP16/INT8 conversion on the device.
+    # The Jetson path of README, docs/export.md and docs/evaluate-profile-report.md goes through a bundle: no FP16/INT8
+    # conversion on the device.
     for document, command, _ in device:
         if document in ("README.md", "export.md", "evaluate-profile-report.md") and "--trt" in command:
             assert "--fp16" not in command and "--int8" not in command, (

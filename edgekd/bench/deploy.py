@@ -15,7 +15,9 @@ Targets checked (issues "export" and "benchmark"):
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 
@@ -38,14 +40,14 @@ def export_once(
     *,
     quick: bool = False,
     again: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """`edgekd.export.export` of a checkpoint, reused while OUT/export.json matches its weights."""
     summary_path = out_dir / "export.json"
     if summary_path.exists() and not again:
         summary = json.loads(summary_path.read_text())
         if summary["source"]["sha256"] == sha256_file(weights):
             progress.log(f"export {weights.parent.name}: reusing {summary_path}")
-            return summary
+            return dict(summary)
     progress.log(f"export {weights.parent.name}: FP32 ONNX (parity gate), INT8 cpu + tensorrt from {calib.name}")
     config = ExportConfig(
         weights,
@@ -57,12 +59,14 @@ def export_once(
         threads=threads,
         parity_samples=1000 if quick else None,
     )
-    return json.loads(export(config, progress).summary_path.read_text())
+    written: dict[str, Any] = json.loads(export(config, progress).summary_path.read_text())
+    return written
 
 
 @torch.no_grad()
-def _eager(model, inputs):
-    return model(inputs)
+def _eager(model: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    logits: torch.Tensor = model(inputs)
+    return logits
 
 
 def time_artefacts(
@@ -76,13 +80,12 @@ def time_artefacts(
     for batch in BATCHES:
         batch_pixels = pixels[:batch]
         nchw_input = runtime_torch.prepare(batch_pixels)
-        runners = {
-            EAGER: lambda x=nchw_input: runtime_torch.run(x),
-            "torch eager NCHW": lambda x=nchw_input: _eager(model, x),
+        runners: dict[str, Callable[[], object]] = {
+            EAGER: partial(runtime_torch.run, nchw_input),
+            "torch eager NCHW": partial(_eager, model, nchw_input),
         }
         for name, backend in backends.items():
-            prepared = backend.prepare(batch_pixels)
-            runners[name] = lambda b=backend, x=prepared: b.run(x)
+            runners[name] = partial(backend.run, backend.prepare(batch_pixels))
         timed = compare_latency(runners, batch, min_time_s=min_time, max_time_s=20 * min_time)
         for name, latency in timed.items():
             results.setdefault(name, {})[batch] = latency.median_ms
@@ -100,7 +103,7 @@ def deploy_model(
     progress: Progress,
     *,
     quick: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """Export one model and time all its artefacts: the figures of one deployment table."""
     summary = export_once(weights, out_dir, calib, threads, progress, quick=quick)
     artefacts = {(a["precision"], a["target"]): a for a in summary["artefacts"]}
@@ -111,7 +114,8 @@ def deploy_model(
         onnx_files[f"ort int8 {target}"] = Path(record["path"])
         drops[f"ort int8 {target}"] = record["int8"]["accuracy"]["test"]
     progress.log(
-        f"timing {weights.parent.name}: batch {' and '.join(map(str, BATCHES))}, {threads} threads, ≥ {min_time:g} s each"
+        f"timing {weights.parent.name}: batch {' and '.join(map(str, BATCHES))}, {threads} threads, ≥ "
+        f"{min_time:g} s each"
     )
     latency = time_artefacts(weights, onnx_files, pixels, threads, min_time)
     speed_search = (artefacts[("int8", "cpu")].get("details") or {}).get("speed_search") or {}
@@ -130,7 +134,7 @@ def deploy_model(
     }
 
 
-def checks(models: dict[str, dict]) -> list[dict]:
+def checks(models: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The deployment targets, one entry per check: status PASS | MISS | INFO and a line."""
     found = []
     for key, entry in models.items():
@@ -140,7 +144,9 @@ def checks(models: dict[str, dict]) -> list[dict]:
         found.append(
             {
                 "status": ("PASS" if eager_ratio >= 10 else "MISS") if student else "INFO",
-                "line": f"{key}: ORT FP32 vs eager at batch 1: {eager_ratio:.1f}× (target ≥ 10× for the default student)",
+                "line": (
+                    f"{key}: ORT FP32 vs eager at batch 1: {eager_ratio:.1f}× (target ≥ 10× for the default student)"
+                ),
             }
         )
         speedup = latency["ort fp32"][32] / latency["ort int8 cpu"][32]
@@ -150,7 +156,10 @@ def checks(models: dict[str, dict]) -> list[dict]:
             found.append(
                 {
                     "status": "PASS" if ok else "MISS",
-                    "line": f"{key}: CPU INT8 vs FP32 at batch 32: {speedup:.2f}×, drop {drop:+.2f} pt (target ≥ 1.5×, ≤ 0.5 pt)",
+                    "line": (
+                        f"{key}: CPU INT8 vs FP32 at batch 32: {speedup:.2f}×, drop {drop:+.2f} pt (target ≥ 1.5×, ≤ "
+                        "0.5 pt)"
+                    ),
                 }
             )
         else:
@@ -159,7 +168,10 @@ def checks(models: dict[str, dict]) -> list[dict]:
             found.append(
                 {
                     "status": "PASS" if ok else "INFO",
-                    "line": f"{key}: CPU INT8 vs FP32 at batch 32: {speedup:.2f}×, at batch 1: {latency['ort fp32'][1] / latency['ort int8 cpu'][1]:.2f}×, drop {drop:+.2f} pt → {verdict}",
+                    "line": (
+                        f"{key}: CPU INT8 vs FP32 at batch 32: {speedup:.2f}×, at batch 1: "
+                        f"{latency['ort fp32'][1] / latency['ort int8 cpu'][1]:.2f}×, drop {drop:+.2f} pt → {verdict}"
+                    ),
                 }
             )
         agreement = entry["parity"]["agreement"]

@@ -21,7 +21,7 @@ def _pct(value: float | None, digits: int = 2) -> str:
 _SYMBOLS = {"temperature": "T", "alpha": "α", "beta": "β", "gamma": "γ"}
 
 
-def _settings(settings: dict) -> str:
+def _settings(settings: dict[str, Any]) -> str:
     """`T=4, α=0.5, kl, lr 0.05`: the method's options that are set, then the lr."""
     parts = []
     for name, value in settings.items():
@@ -36,7 +36,8 @@ def accuracy_table(result: dict[str, Any]) -> list[str]:
     lines = [
         f"Teacher {teacher['arch']}: test top-1 **{teacher['test_top1']:.2f} %**.",
         "",
-        "| student | settings | test top-1 (mean ± std) | seeds | gain vs alone (± paired std) | gap closed | beats alone? | train img/s |",
+        "| student | settings | test top-1 (mean ± std) | seeds | gain vs alone (± paired std) | gap closed | "
+        "beats alone? | train img/s |",
         "|---|---|---:|---:|---:|---:|---|---:|",
     ]
     for name, summary in result["students"].items():
@@ -50,12 +51,13 @@ def accuracy_table(result: dict[str, Any]) -> list[str]:
         rates = [r["train_img_per_s"] for r in summary["runs"] if r.get("train_img_per_s")]
         rate = f"{sum(rates) / len(rates):.0f}" if rates else "–"
         lines.append(
-            f"| {summary['label']} | {_settings(summary['settings'])} | {stats['mean']:.2f} ± {stats['std']:.2f} | {stats['seeds']} | {gain} | {gap} | {verdict} | {rate} |"
+            f"| {summary['label']} | {_settings(summary['settings'])} | {stats['mean']:.2f} ± {stats['std']:.2f} "
+            f"| {stats['seeds']} | {gain} | {gap} | {verdict} | {rate} |"
         )
     return lines
 
 
-def sweep_table(sweep: list[dict]) -> list[str]:
+def sweep_table(sweep: list[dict[str, Any]]) -> list[str]:
     if not sweep:
         return []
     base = next((r["val_top1"] for r in sweep if r["run"] == "none-lr0.1"), None)
@@ -73,7 +75,8 @@ def sweep_table(sweep: list[dict]) -> list[str]:
         second = f"{by_seed[1]:.2f}" if 1 in by_seed else ""
         delta = "–" if base is None else f"{row['val_top1'] - base:+.2f}"
         lines.append(
-            f"| {row['run']} | {_settings(row['settings'])} | {by_seed[0]:.2f} | {second} | {row['val_top1']:.2f} | {delta} |"
+            f"| {row['run']} | {_settings(row['settings'])} | {by_seed[0]:.2f} | {second} | {row['val_top1']:.2f} "
+            f"| {delta} |"
         )
     return lines
 
@@ -83,10 +86,12 @@ def speed_table(speed: dict[str, Any]) -> list[str]:
     lines = ["| mode | step img/s | × student | epoch img/s | × student |", "|---|---:|---:|---:|---:|"]
     for mode in MODES:
         lines.append(
-            f"| {SPEED_LABELS[mode]} | {steps['img_per_s'][mode]:.0f} | {steps['ratio_to_student'][mode]:.2f} | {epochs['img_per_s'][mode]:.0f} | {epochs['ratio_to_student'][mode]:.2f} |"
+            f"| {SPEED_LABELS[mode]} | {steps['img_per_s'][mode]:.0f} | {steps['ratio_to_student'][mode]:.2f} | "
+            f"{epochs['img_per_s'][mode]:.0f} | {epochs['ratio_to_student'][mode]:.2f} |"
         )
     lines.append(
-        f"| bound 1/(1/student + 1/teacher) | {steps['online_bound_img_per_s']:.0f} | | {epochs['online_bound_img_per_s']:.0f} | |"
+        f"| bound 1/(1/student + 1/teacher) | {steps['online_bound_img_per_s']:.0f} | | "
+        f"{epochs['online_bound_img_per_s']:.0f} | |"
     )
     return lines
 
@@ -97,7 +102,8 @@ def deploy_tables(deploy: dict[str, Any]) -> list[str]:
         latency, drops = entry["latency_ms"], entry["int8_test"]
         fp32 = latency["ort fp32"]
         lines += [
-            f"**{key}** ({entry['role']}), FP32 test top-1 {entry['fp32_test_top1']:.2f} %, ONNX agreement {entry['parity']['agreement']:.2f} %",
+            f"**{key}** ({entry['role']}), FP32 test top-1 {entry['fp32_test_top1']:.2f} %, ONNX agreement "
+            f"{entry['parity']['agreement']:.2f} %",
             "",
             "| runner | batch 1 (ms) | batch 32 (ms) | × ORT FP32 @1 | × ORT FP32 @32 | INT8 test drop |",
             "|---|---:|---:|---:|---:|---:|",
@@ -105,11 +111,13 @@ def deploy_tables(deploy: dict[str, Any]) -> list[str]:
         for runner, per_batch in latency.items():
             drop = drops.get(runner, {}).get("drop")
             lines.append(
-                f"| {runner} | {per_batch[1]:.3f} | {per_batch[32]:.3f} | {fp32[1] / per_batch[1]:.2f} | {fp32[32] / per_batch[32]:.2f} | {'' if drop is None else f'{drop:+.2f} pt'} |"
+                f"| {runner} | {per_batch[1]:.3f} | {per_batch[32]:.3f} | {fp32[1] / per_batch[1]:.2f} | "
+                f"{fp32[32] / per_batch[32]:.2f} | {'' if drop is None else f'{drop:+.2f} pt'} |"
             )
         if entry.get("int8_cpu_in_float"):
             lines.append(
-                f"\nCPU INT8 keeps {len(entry['int8_cpu_in_float'])} layers in float (speed search: INT8 was slower there)."
+                f"\nCPU INT8 keeps {len(entry['int8_cpu_in_float'])} layers in float (speed search: INT8 was "
+                "slower there)."
             )
         lines.append("")
     return lines
@@ -122,7 +130,9 @@ def render(result: dict[str, Any]) -> str:
         f"{' (quick mode: not the protocol)' if result['config']['quick'] else ''}",
         "",
         f"Command: `{result['command']}`  ",
-        f"Machine: {machine['cpu']}, {machine['threads']} threads, Python {machine['python']}, torch {machine['torch']}, onnxruntime {machine['onnxruntime']}; total wall time {result['wall_time_s'] / 60:.1f} min.",
+        f"Machine: {machine['cpu']}, {machine['threads']} threads, Python {machine['python']}, torch "
+        f"{machine['torch']}, onnxruntime {machine['onnxruntime']}; total wall time "
+        f"{result['wall_time_s'] / 60:.1f} min.",
         "",
         "## Accuracy (test split, runs on the full train set)",
         "",

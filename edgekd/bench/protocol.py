@@ -53,7 +53,7 @@ class StudentRun:
     def effective_lr(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         """lr and every option of the method as the run uses them (defaults filled in), for tables."""
         mix = {"mix": self.mix} if self.mix != "none" else {}
         return {"lr": self.effective_lr, **mix, **METHODS[self.method].resolve_options(dict(self.options))}
@@ -75,7 +75,11 @@ def _sweep_run(
     )
     options = tuple(
         (k, v)
-        for k, v in (("temperature", float(temperature)), ("alpha", float(alpha)), ("kd_loss", kd_loss))
+        for k, v in (
+            ("temperature", None if temperature is None else float(temperature)),
+            ("alpha", None if alpha is None else float(alpha)),
+            ("kd_loss", kd_loss),
+        )
         if v is not None
     )
     return StudentRun(name, method, lr, options)

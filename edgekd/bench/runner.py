@@ -149,7 +149,11 @@ def _targets(result: dict[str, Any]) -> list[dict]:
         found.append(
             {
                 "status": status,
-                "line": f"{summary['label']}: {stats['mean']:.2f} % vs alone, gain {stats['gain_mean']:+.2f} ± {stats['gain_std']:.2f} pt over {stats['seeds']} seed(s) (beats alone: mean gain > paired std over ≥ 3 seeds)",
+                "line": (
+                    f"{summary['label']}: {stats['mean']:.2f} % vs alone, gain {stats['gain_mean']:+.2f} ± "
+                    f"{stats['gain_std']:.2f} pt over {stats['seeds']} seed(s) (beats alone: mean gain > paired std "
+                    "over ≥ 3 seeds)"
+                ),
             }
         )
     found += _gap_targets(result)

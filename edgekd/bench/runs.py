@@ -45,7 +45,8 @@ def teacher_run(config: BenchConfig, progress: Progress, tracking: BenchTracking
         card = _read_card(folder / "teacher.json")
         if card is None or not (folder / "teacher.safetensors").is_file():
             raise ConfigError(
-                f"--teacher {folder}: no teacher.safetensors + teacher.json there; pass a folder written by 'edgekd teacher train'."
+                f"--teacher {folder}: no teacher.safetensors + teacher.json there; pass a folder written by "
+                "'edgekd teacher train'."
             )
         progress.log(f"teacher: using {folder} ({card['arch']}, test top-1 {card['metrics']['test']['top1']:.2f} %)")
         tracking.reused("teacher", card.get("provenance", {}).get("config") or {}, card, folder, status="given")

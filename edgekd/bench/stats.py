@@ -4,6 +4,7 @@ share of the teacher–student gap a method closes."""
 from __future__ import annotations
 
 import statistics
+from typing import Any
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -11,7 +12,7 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def compare_to_alone(method: list[float], alone: list[float], teacher_top1: float | None) -> dict:
+def compare_to_alone(method: list[float], alone: list[float], teacher_top1: float | None) -> dict[str, Any]:
     """A method's test top-1 over seeds against the student alone's over the same seeds.
 
     The rule (issue "benchmark"): a method beats the student alone when the mean over ≥ 3

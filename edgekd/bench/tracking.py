@@ -69,7 +69,7 @@ class BenchTracking:
             _epochs(card.get("training") or {}),
         )
 
-    def failed(self, label: str, error: Exception) -> None:
+    def failed(self, label: str, error: BaseException) -> None:
         self.runs.finish(label, {"edgekd.status": "failed", "edgekd.error": str(error)}, status="FAILED")
 
     def end(self, result: Mapping[str, Any] | None = None, status: str = "FINISHED") -> None:

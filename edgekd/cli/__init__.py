@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> None:
             else f"in the output folder or in the temporary folder {tempfile.gettempdir()}"
         )
         err.print(
-            f"[bold red]error:[/] the disk is full {where}; free some space, or set TMPDIR to a folder on another disk.",
+            f"[bold red]error:[/] the disk is full {where}; free some space, or set TMPDIR to a folder on another "
+            "disk.",
             highlight=False,
             soft_wrap=True,
         )

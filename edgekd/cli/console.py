@@ -13,7 +13,15 @@ import sys
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from edgekd.engine.progress import Progress as ProgressSink
 from edgekd.engine.progress import SilentProgress, scalar_fields
@@ -45,7 +53,7 @@ class RichProgress:
     def __init__(self, console: Console = err):
         self.console = console
         self._bar: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def start(self, description: str, total: int) -> None:
         self._close()
@@ -65,7 +73,7 @@ class RichProgress:
         self._task = self._bar.add_task(description, total=total, status="")
 
     def advance(self, steps: int = 1, **fields: Any) -> None:
-        if self._bar is not None:
+        if self._bar is not None and self._task is not None:
             self._bar.update(self._task, advance=steps, status=_line(fields))
 
     def finish(self, summary: dict[str, Any]) -> None:

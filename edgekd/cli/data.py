@@ -29,7 +29,8 @@ def info_command(
     dataset = opt.data_config(spec, data_dir, val_size, limit_train, split_seed, workers).load(img_size)
     facts = dataset.describe()
     out.print(
-        f"[bold]{facts['spec']}[/]  fingerprint {facts['fingerprint']}  channels {facts['channels']}  stored {facts['stored_size']} px  mean {facts['mean']}  std {facts['std']}"
+        f"[bold]{facts['spec']}[/]  fingerprint {facts['fingerprint']}  channels {facts['channels']}  stored "
+        f"{facts['stored_size']} px  mean {facts['mean']}  std {facts['std']}"
     )
     table = Table()
     table.add_column("class")

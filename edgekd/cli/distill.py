@@ -173,14 +173,20 @@ def distill_command(
         Optional[str],
         typer.Option(
             "--drop-classes",
-            help="Comma-separated class names whose labelled images the student never sees (val and test keep them), e.g. Sandal.",
+            help=(
+                "Comma-separated class names whose labelled images the student never sees (val and test keep them), "
+                "e.g. Sandal."
+            ),
         ),
     ] = None,
     quantize: Annotated[
         Optional[str],
         typer.Option(
             "--quantize",
-            help="Quantization-aware distillation (NVIDIA ModelOpt): int8 (per-channel weights) or int8-per-tensor; needs --from. Default lr then 1/10, epochs 2.",
+            help=(
+                "Quantization-aware distillation (NVIDIA ModelOpt): int8 (per-channel weights) or int8-per-tensor; "
+                "needs --from. Default lr then 1/10, epochs 2."
+            ),
         ),
     ] = None,
     from_run: Annotated[
@@ -203,7 +209,8 @@ def distill_command(
 ) -> None:
     """Distil a student from teachers: writes DIR/student.safetensors (plain timm weights) + DIR/student.json.
 
-    KD loss = (1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T)), KL with batchmean reduction, T² at every T (also α=1).
+    KD loss = (1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T)), KL with
+    batchmean reduction, T² at every T (also α=1).
 
     FitNet: --hint-epochs of hint regression (MSE through an adaptation layer that is not saved), then KD (+ β·hint).
 
@@ -331,5 +338,6 @@ def _print_extras(metrics: dict, training: dict) -> None:
         if adjusted:
             shifts = ", ".join(f"{n} +{v:.3f}" for n, v in metrics["bias_adjust"]["shifts"].items())
             out.print(
-                f"bias adjust ({metrics['bias_adjust']['rule']}): {shifts}; test top-1 {_pct(metrics['before_bias_adjust']['test'].get('top1'))} → {_pct(metrics['test']['top1'])} %"
+                f"bias adjust ({metrics['bias_adjust']['rule']}): {shifts}; test top-1 "
+                f"{_pct(metrics['before_bias_adjust']['test'].get('top1'))} → {_pct(metrics['test']['top1'])} %"
             )

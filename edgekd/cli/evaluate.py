@@ -69,7 +69,8 @@ def eval_command(
     metrics, teacher_block = payload["metrics"], payload["teacher"]
     agreement = f"  agreement with teacher {teacher_block['agreement']:.2f} %" if teacher_block else ""
     out.print(
-        f"[bold green]eval[/] {payload['artefact']['name']} ({payload['backend']['backend']}/{payload['backend']['device']}, {payload['artefact']['precision']}) "
+        f"[bold green]eval[/] {payload['artefact']['name']} "
+        f"({payload['backend']['backend']}/{payload['backend']['device']}, {payload['artefact']['precision']}) "
         f"on {payload['data']['spec']} {payload['data']['split']} ({metrics['count']} images): "
         f"top-1 {metrics['top1']:.2f} %  top-5 {metrics['top5']:.2f} %{agreement}  → {result.path}",
         highlight=False,

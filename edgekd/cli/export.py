@@ -30,7 +30,10 @@ def export_command(
     checkpoint: Annotated[
         Path,
         typer.Argument(
-            help="Model artefact (.safetensors + .json card, or its run directory), or an edgekd .onnx (to build an engine on the target)."
+            help=(
+                "Model artefact (.safetensors + .json card, or its run directory), or an edgekd .onnx (to build an "
+                "engine on the target)."
+            )
         ),
     ],
     out_dir: Annotated[
@@ -82,7 +85,10 @@ def export_command(
         Optional[str],
         typer.Option(
             "--int8-target",
-            help="cpu (U8S8, fastest in ONNX Runtime on x86), tensorrt (S8S8 symmetric) or cpu,tensorrt. Default: tensorrt with --trt, else cpu.",
+            help=(
+                "cpu (U8S8, fastest in ONNX Runtime on x86), tensorrt (S8S8 symmetric) or cpu,tensorrt. Default: "
+                "tensorrt with --trt, else cpu."
+            ),
         ),
     ] = None,
     calib_method: Annotated[str, typer.Option("--calib-method", help="minmax, entropy or percentile.")] = "minmax",
@@ -104,14 +110,18 @@ def export_command(
         Optional[float],
         typer.Option(
             "--max-drop",
-            help="Sensitivity search: keep the costliest layers in float until the val top-1 drop is at most PTS points.",
+            help=(
+                "Sensitivity search: keep the costliest layers in float until the val top-1 drop is at most PTS points."
+            ),
         ),
     ] = None,
     speed_search: Annotated[
         bool,
         typer.Option(
             "--speed-search/--no-speed-search",
-            help="CPU INT8: profile each layer and keep in float those INT8 makes slower (the faster whole model ships).",
+            help=(
+                "CPU INT8: profile each layer and keep in float those INT8 makes slower (the faster whole model ships)."
+            ),
         ),
     ] = True,
     latency: Annotated[
@@ -141,7 +151,10 @@ def export_command(
         Optional[int],
         typer.Option(
             "--dla-core",
-            help="Build for this DLA core of a Jetson Orin, with GPU fallback (FP16/INT8 ONNX; TensorRT 10.0–10.7, or 11.4.1+ on AGX Orin: see docs/export.md).",
+            help=(
+                "Build for this DLA core of a Jetson Orin, with GPU fallback (FP16/INT8 ONNX; TensorRT 10.0–10.7, or "
+                "11.4.1+ on AGX Orin: see docs/export.md)."
+            ),
         ),
     ] = None,
     deepstream: Annotated[
@@ -155,7 +168,10 @@ def export_command(
         Optional[Path],
         typer.Option(
             "--bundle",
-            help="Also write a self-checking device bundle here: FP32/FP16/INT8 ONNX, reference.npz, DeepStream config, build.sh (see docs/export.md).",
+            help=(
+                "Also write a self-checking device bundle here: FP32/FP16/INT8 ONNX, reference.npz, DeepStream "
+                "config, build.sh (see docs/export.md)."
+            ),
         ),
     ] = None,
     reference_samples: Annotated[
@@ -253,7 +269,8 @@ def print_result(result: ExportResult) -> None:
     bundled = [r for r in result.artefacts if r.kind == "bundle"]
     if bundled:
         out.print(
-            f"device bundle: {bundled[0].path.parent} ({len(bundled)} files); check it here with 'edgekd verify {bundled[0].path.parent}', on the device with its build.sh",
+            f"device bundle: {bundled[0].path.parent} ({len(bundled)} files); check it here with 'edgekd verify "
+            f"{bundled[0].path.parent}', on the device with its build.sh",
             soft_wrap=True,
         )
     out.print(f"[bold green]export done[/] {result.summary_path}")

@@ -71,7 +71,10 @@ def gate_command(
         Optional[list[str]],
         typer.Option(
             "--artefact",
-            help="Artefact name or role (student, artefact, teacher) to check; repeatable. Default: every deployable artefact.",
+            help=(
+                "Artefact name or role (student, artefact, teacher) to check; repeatable. Default: every deployable "
+                "artefact."
+            ),
         ),
     ] = None,
     pipeline: Annotated[
@@ -95,7 +98,10 @@ def gate_command(
         Optional[str],
         typer.Option(
             "--significance-mode",
-            help="inferiority: fail a drop only when its lower bound is above the threshold; non-inferiority: pass it only when its upper bound is within. Implies --significance (default inferiority).",
+            help=(
+                "inferiority: fail a drop only when its lower bound is above the threshold; non-inferiority: pass it "
+                "only when its upper bound is within. Implies --significance (default inferiority)."
+            ),
         ),
     ] = None,
     alpha: Annotated[
@@ -121,9 +127,9 @@ def gate_command(
 
         loaded = load_pipeline(pipeline)
         base = loaded.gate_thresholds()
-        if baseline is None and loaded.gate.baseline:
+        if baseline is None and loaded.gate is not None and loaded.gate.baseline:
             baseline = Path(loaded.gate.baseline)
-    thresholds = base.merged(
+    merged = base.merged(
         dict(
             **thresholds,
             batch=batch,
@@ -134,7 +140,7 @@ def gate_command(
             allow_foreign_baseline=allow_foreign_baseline,
         )
     )
-    result = gate_stage.run(GateConfig(report, thresholds, baseline))
+    result = gate_stage.run(GateConfig(report, merged, baseline))
     report_dir = result.report.path.parent
     written = write_gate_outputs(result, out_dir or report_dir, junit)
     print_gate_table(result.rows, result.passed)

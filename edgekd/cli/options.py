@@ -61,7 +61,8 @@ Track = Annotated[
     Optional[list[str]],
     typer.Option(
         "--track",
-        help="Log params, epoch metrics, card and weights: mlflow[:URI] (default sqlite:///runs/mlflow.db) or tensorboard[:DIR] (default runs/tensorboard); repeatable.",
+        help="Log params, epoch metrics, card and weights: mlflow[:URI] (default sqlite:///runs/mlflow.db) "
+        "or tensorboard[:DIR] (default runs/tensorboard); repeatable.",
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output: only the result (and errors).")]

@@ -68,7 +68,10 @@ def profile_command(
     payload = result.payload
     info = payload["backend"]
     table = Table(
-        title=f"{payload['artefact']['name']} on {info['backend']}/{info['device']} ({payload['artefact']['precision']}, {info['threads'] or '-'} threads), machine {payload['machine']}"
+        title=(
+            f"{payload['artefact']['name']} on {info['backend']}/{info['device']} "
+            f"({payload['artefact']['precision']}, {info['threads'] or '-'} threads), machine {payload['machine']}"
+        )
     )
     for column in (
         "batch",

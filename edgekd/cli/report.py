@@ -52,6 +52,7 @@ def report_command(
             parts.append(f"{comparison.size_ratio:.2f}× smaller")
         out.print("  " + ", ".join(parts), highlight=False)
     out.print(
-        f"[bold green]report[/] {len(report.models)} models → {result.json_path}, {result.markdown_path.name}, {result.html_path.name}",
+        f"[bold green]report[/] {len(report.models)} models → {result.json_path}, {result.markdown_path.name}, "
+        f"{result.html_path.name}",
         highlight=False,
     )

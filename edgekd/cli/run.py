@@ -70,7 +70,8 @@ def run_command(
     """
     pipeline = load_pipeline(pipeline_file)
     err.print(
-        f"[bold]{pipeline.name}[/] → {pipeline.root}  ({' → '.join(pipeline.stages())}){'  [dry run]' if dry_run else ''}"
+        f"[bold]{pipeline.name}[/] → {pipeline.root}  "
+        f"({' → '.join(pipeline.stages())}){'  [dry run]' if dry_run else ''}"
     )
     on_record = None if dry_run else _print_record  # a dry run prints its plan as one table
     # Ctrl-C: `edgekd.cli.main` says how to go on (finished runs are cached, training resumes).

@@ -50,7 +50,10 @@ def _print_table(payload: dict) -> None:
     budget = payload["budget"]
     statistic = PERCENTILES[budget["percentile"]]
     table = Table(
-        title=f"candidates at {payload['img_size']} px: {budget['percentile']} latency at batch {budget['batch']} on {budget['target']}, budget {budget['ms']:g} ms"
+        title=(
+            f"candidates at {payload['img_size']} px: {budget['percentile']} latency at batch {budget['batch']} on "
+            f"{budget['target']}, budget {budget['ms']:g} ms"
+        )
     )
     for column in ("candidate", "params (M)", "MFLOPs", "latency ms", "val top-1 by rung", "decision"):
         table.add_column(column, justify="right" if column in ("params (M)", "MFLOPs", "latency ms") else "left")
@@ -147,15 +150,18 @@ def students_command(
     split_seed: opt.SplitSeed = 0,
     data_dir: opt.DataDir = None,
 ) -> None:
-    """Time every candidate on the target, distil those within --budget-ms by successive halving from one teacher cache, fully distil the best on val.
+    """Time every candidate on the target, distil those within --budget-ms by successive halving from one
+    teacher cache, fully distil the best on val.
 
-    Writes OUT/students.json, OUT/students.md, OUT/students.svg; the chosen student's run directory is a normal distill output. Rerun to continue an interrupted search.
+    Writes OUT/students.json, OUT/students.md, OUT/students.svg; the chosen student's run directory is a
+    normal distill output. Rerun to continue an interrupted search.
     """
     if ctx.invoked_subcommand is not None:
         return
     if teacher is None or (budget_ms is None and budget_vs_teacher is None):
         raise ConfigError(
-            "edgekd students needs --teacher DIR and --budget-ms MS (or --budget-vs-teacher 0.1), or a subcommand: export-candidates."
+            "edgekd students needs --teacher DIR and --budget-ms MS (or --budget-vs-teacher 0.1), or a "
+            "subcommand: export-candidates."
         )
     from edgekd.students import NoCandidateWithinBudget, run
 
@@ -196,7 +202,8 @@ def students_command(
     _print_table(result.payload)
     passes = result.payload["teacher_forward"]
     out.print(
-        f"teacher forward passes: {passes['views_computed']} views (distinct views {passes['distinct_views']}) for {passes['runs']} distill runs",
+        f"teacher forward passes: {passes['views_computed']} views (distinct views {passes['distinct_views']}) "
+        f"for {passes['runs']} distill runs",
         highlight=False,
     )
     if result.payload["search_vs_finalist_run"] is not None:
@@ -207,7 +214,8 @@ def students_command(
             highlight=False,
         )
     out.print(
-        f"[bold green]chosen[/] {result.chosen} → {result.run_dir} (edgekd export {result.run_dir} …)  summary {result.summary_path}",
+        f"[bold green]chosen[/] {result.chosen} → {result.run_dir} (edgekd export {result.run_dir} …)  summary "
+        f"{result.summary_path}",
         highlight=False,
     )
 
@@ -262,7 +270,8 @@ def export_candidates_command(
         if row["dropped"]:
             err.print(f"{row['arch']}: dropped, {row['dropped']}", highlight=False)
     out.print(
-        f"[bold green]bundle[/] {out_dir}: {len(shipped)} of {len(rows)} candidates; on the device run {out_dir / 'profile.sh'}, "
+        f"[bold green]bundle[/] {out_dir}: {len(shipped)} of {len(rows)} candidates; on the device run "
+        f"{out_dir / 'profile.sh'}, "
         f"then: edgekd students … --target DEVICE --latency-from {out_dir / 'profiles'}",
         highlight=False,
     )

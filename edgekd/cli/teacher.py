@@ -84,5 +84,6 @@ def _result_line(result) -> str:
     training = result.card.training
     return (
         f"[bold green]teacher saved[/] {result.weights_path}{_accuracy(result.card.metrics.get('test'), 'test')}  "
-        f"train {training['train_img_per_s']:.0f} img/s (whole epochs, data included)  wall {training['wall_time_s']:.0f} s"
+        f"train {training['train_img_per_s']:.0f} img/s (whole epochs, data included)  wall "
+        f"{training['wall_time_s']:.0f} s"
     )

@@ -73,7 +73,8 @@ def verify_command(
         Optional[int], typer.Option("--threads", help="ONNX Runtime intra-op threads (default: its own).")
     ] = None,
 ) -> None:
-    """Run artefacts on the reference images; check top-1 agreement and max |Δlogit| against PyTorch (exit 1 if any fails)."""
+    """Run artefacts on the reference images; check top-1 agreement and max |Δlogit| against PyTorch (exit 1 if
+    any fails)."""
     result = verify(target, backend, reference, device, threads, RichProgress())
     print_verify_table(result)
     result.enforce()

@@ -9,6 +9,7 @@ view. The work happens on whole batches (on the GPU when training there), never 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +25,7 @@ class AugmentRecipe:
     crop_padding: int = option(4, "Random-crop padding in px at the input size (0 disables).", ge=0)
     horizontal_flip: bool = option(True, "Random horizontal flips.", key="flip")
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -43,7 +44,7 @@ class ViewSampler:
 
     def params(self, epoch: int, indices: torch.Tensor) -> torch.Tensor:
         """(B, 3) int64: row offset, column offset, flip (0/1) for each sample index."""
-        if self._epoch != epoch:
+        if self._table is None or self._epoch != epoch:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             span = 2 * self.recipe.crop_padding + 1
             offsets = torch.randint(0, span, (self.num_samples, 2), generator=generator)
@@ -104,7 +105,7 @@ class MixRecipe:
     def enabled(self) -> bool:
         return self.kind != "none"
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -121,21 +122,22 @@ class MixSampler:
         self.num_samples = num_samples
         self.seed = seed
         self._epoch: int | None = None
-        self._partner = self._lam = self._centre = None
+        self._params: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # partner, λ, centre
 
     def params(self, epoch: int, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """For each sample index: partner index (B,) int64, λ (B,) float32, box centre (B, 2) in [0, 1)."""
-        if self._epoch != epoch:
+        if self._params is None or self._epoch != epoch:
             import numpy as np
 
             # Its own stream (salt 0x6D6978, "mix"), so crops and flips stay as without mixing.
             rng = np.random.default_rng([self.seed, epoch, 0x6D6978])
-            self._partner = torch.from_numpy(rng.permutation(self.num_samples)).long()
-            self._lam = torch.from_numpy(rng.beta(self.recipe.alpha, self.recipe.alpha, self.num_samples)).float()
-            self._centre = torch.from_numpy(rng.random((self.num_samples, 2))).float()
-            self._epoch = epoch
+            partner = torch.from_numpy(rng.permutation(self.num_samples)).long()
+            lam = torch.from_numpy(rng.beta(self.recipe.alpha, self.recipe.alpha, self.num_samples)).float()
+            centre = torch.from_numpy(rng.random((self.num_samples, 2))).float()
+            self._params, self._epoch = (partner, lam, centre), epoch
         rows = indices.cpu()
-        return self._partner[rows], self._lam[rows], self._centre[rows]
+        partner, lam, centre = self._params
+        return partner[rows], lam[rows], centre[rows]
 
 
 def mix_views(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,13 +24,13 @@ _ALLOWED_GLOBALS = {
 
 
 class _PlainDataUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load '{module}.{name}': only plain data is accepted")
 
 
-def load_plain_pickle(path: Path) -> dict:
+def load_plain_pickle(path: Path) -> dict[str, Any]:
     """Load a pickle that may contain only dicts, lists, strings, numbers, bytes and numpy arrays."""
     try:
         with open(path, "rb") as handle:
@@ -41,7 +42,7 @@ def load_plain_pickle(path: Path) -> dict:
     return {key.decode() if isinstance(key, bytes) else key: value for key, value in payload.items()}
 
 
-def _batch_arrays(batch: dict, label_key: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _batch_arrays(batch: dict[str, Any], label_key: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     if "data" not in batch or label_key not in batch:
         raise DataError(f"{path} lacks 'data' or '{label_key}'.")
     data = np.asarray(batch["data"])

@@ -89,7 +89,8 @@ class Dataset:
     def split(self, name: str) -> ImageSplit:
         if name not in ("train", "val", "test"):
             raise DataError(f"unknown split '{name}': use train, val or test.")
-        return getattr(self, name)
+        split: ImageSplit = getattr(self, name)
+        return split
 
     def describe(self) -> dict[str, Any]:
         """The dataset facts recorded in artefact metadata."""
@@ -106,7 +107,7 @@ class Dataset:
         }
 
 
-def find_fashion_mnist(data_dir: str | os.PathLike | None) -> Path:
+def find_fashion_mnist(data_dir: str | os.PathLike[str] | None) -> Path:
     """The folder holding Fashion-MNIST's IDX files: `data_dir`, $EDGEKD_DATA_DIR, then the Debian path."""
     candidates: list[Path] = []
     for base in (data_dir, os.environ.get("EDGEKD_DATA_DIR")):
@@ -119,7 +120,8 @@ def find_fashion_mnist(data_dir: str | os.PathLike | None) -> Path:
     raise DataError(
         "Fashion-MNIST not found (looked in "
         + ", ".join(str(c) for c in candidates)
-        + "). Install it with 'apt-get install dataset-fashion-mnist', or put the four IDX files in a folder and pass --data-dir."
+        + "). Install it with 'apt-get install dataset-fashion-mnist', or put the four IDX files in a folder and "
+        "pass --data-dir."
     )
 
 
@@ -152,14 +154,14 @@ def _channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float
     return tuple(round(v, 4) for v in mean.tolist()), tuple(round(v, 4) for v in std.tolist())
 
 
-def _fingerprint(kind: str, class_names: list[str], splits: list[ImageSplit], options: dict) -> str:
+def _fingerprint(kind: str, class_names: list[str], splits: list[ImageSplit], options: dict[str, Any]) -> str:
     digest = hashlib.sha256(f"{kind}|{'|'.join(class_names)}|{sorted(options.items())}".encode())
     for split in splits:
         digest.update(split.name.encode())
         digest.update(split.labels.numpy().tobytes())
         if split.images is not None:
             digest.update(split.images.numpy().tobytes())
-        else:
+        elif split.stream is not None:
             for path in split.stream.files.paths:
                 digest.update(f"{path}:{path.stat().st_size}".encode())
     return digest.hexdigest()[:16]
@@ -168,7 +170,7 @@ def _fingerprint(kind: str, class_names: list[str], splits: list[ImageSplit], op
 def load_dataset(
     spec: str | DatasetSpec,
     *,
-    data_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
     val_size: float = 0.1,
     limit_train: int | None = None,
     split_seed: int = 0,
@@ -196,7 +198,8 @@ def load_dataset(
     stream_size = None
     if parsed.kind == "unlabeled":
         raise DataError(
-            f"'{parsed}' has no labels, so it cannot be trained or validated on alone: give it as a transfer set (edgekd distill --transfer-data {parsed}) with a labelled --data."
+            f"'{parsed}' has no labels, so it cannot be trained or validated on alone: give it as a transfer set "
+            f"(edgekd distill --transfer-data {parsed}) with a labelled --data."
         )
     if parsed.kind == "fashion-mnist":
         folder = find_fashion_mnist(data_dir)
@@ -209,9 +212,9 @@ def load_dataset(
         )
         arrays["train"], arrays["test"] = (images[keep], labels[keep]), (images[test], labels[test])
     elif parsed.kind in ("cifar10", "cifar100"):
-        arrays["train"], arrays["test"], class_names = cifar.read_cifar(parsed.path, parsed.kind)
+        arrays["train"], arrays["test"], class_names = cifar.read_cifar(parsed.folder(), parsed.kind)
     else:  # imagefolder
-        file_splits, class_names = imagefolder.scan_imagefolder(parsed.path)
+        file_splits, class_names = imagefolder.scan_imagefolder(parsed.folder())
         arrays = {name: (files, files.labels) for name, files in file_splits.items()}
         stream_size = image_size
         options["image_size"] = image_size
@@ -246,10 +249,11 @@ def load_dataset(
     train = splits["train"]
     if len(train) == 0:
         raise DataError(f"the training split of '{parsed}' is empty.")
-    if train.in_memory:
+    if train.images is not None:  # in memory
         mean, std = _channel_stats(train.images)
-        channels, size = train.images.shape[1], tuple(train.images.shape[2:])
+        channels, size = train.images.shape[1], (train.images.shape[2], train.images.shape[3])
     else:
+        assert stream_size is not None  # only image folders stream, and they set the decode size
         mean, std, channels, size = IMAGENET_MEAN, IMAGENET_STD, 3, (stream_size, stream_size)
     dataset = Dataset(
         str(parsed), class_names, channels, size, splits["train"], splits["val"], splits["test"], mean, std, options
@@ -272,6 +276,7 @@ def _to_split(name: str, images: Any, labels: np.ndarray, size: int | None, work
     label_tensor = torch.as_tensor(np.ascontiguousarray(labels), dtype=torch.int64)
     if not isinstance(images, imagefolder.FileList):
         return ImageSplit(name, label_tensor, images=torch.from_numpy(np.ascontiguousarray(images)))
+    assert size is not None  # file lists come from image folders, which set the decode size
     if len(images.paths) * 3 * size * size > budget:
         return ImageSplit(name, label_tensor, stream=imagefolder.StreamingImages(images, size))
     decode_workers = workers if len(images.paths) > 512 else 0

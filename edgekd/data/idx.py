@@ -6,11 +6,19 @@ import gzip
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from edgekd.errors import DataError
 
 # Third byte of the magic number → element type.
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_DTYPES: dict[int, npt.DTypeLike] = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -30,4 +38,5 @@ def read_idx(path: Path) -> np.ndarray:
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
         raise DataError(f"{path} is truncated: {len(raw) - header} data bytes, header says {expected}.")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).copy()
+    array: np.ndarray = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).copy()
+    return array

@@ -194,7 +194,7 @@ def decode_image(path: Path, size: int) -> torch.Tensor:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, in one line
-            image = Image.open(path)
+            image: Image.Image = Image.open(path)
         with image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise DataError(
@@ -206,7 +206,7 @@ def decode_image(path: Path, size: int) -> torch.Tensor:
             scale = size / min(image.size)
             resized = image.resize(
                 (max(size, round(image.width * scale)), max(size, round(image.height * scale))),
-                Image.BILINEAR,
+                Image.Resampling.BILINEAR,
             )
     except Image.DecompressionBombError as exc:
         raise DataError(f"image {printable(path)} is too large to decode: {exc} Downscale it or remove it.") from exc
@@ -217,7 +217,7 @@ def decode_image(path: Path, size: int) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
 
 
-class StreamingImages(torch.utils.data.Dataset):
+class StreamingImages(torch.utils.data.Dataset[tuple[torch.Tensor, int, int]]):
     """Decodes images on demand; item `i` is `(uint8 image (3,S,S), label, i)`."""
 
     def __init__(self, files: FileList, size: int):
@@ -227,7 +227,7 @@ class StreamingImages(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.files.paths)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         return decode_image(self.files.paths[index], self.size), int(self.files.labels[index]), index
 
 

@@ -88,12 +88,14 @@ class BatchLoader:
     def epoch(self, epoch: int = 0) -> Iterator[Batch]:
         """Yield the batches of one epoch."""
         index_batches = self.index_batches(epoch)
-        if self.split.in_memory:
+        images, stream = self.split.images, self.split.stream
+        if images is not None:  # in memory
             for indices in index_batches:
-                yield Batch(self.split.images[indices], self.split.labels[indices], indices)
+                yield Batch(images[indices], self.split.labels[indices], indices)
             return
+        assert stream is not None  # a split holds its images or streams them
         loader = torch.utils.data.DataLoader(
-            self.split.stream,
+            stream,
             batch_sampler=[b.tolist() for b in index_batches],
             num_workers=self.workers,
             persistent_workers=False,

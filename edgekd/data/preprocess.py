@@ -7,6 +7,7 @@ its own `ModelInput` applied to the same augmented batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -22,11 +23,11 @@ class InputSpec:
     mean: tuple[float, ...]
     std: tuple[float, ...]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"input_size": [self.in_chans, self.size, self.size], "mean": list(self.mean), "std": list(self.std)}
 
     @classmethod
-    def from_dict(cls, payload: dict) -> "InputSpec":
+    def from_dict(cls, payload: dict[str, Any]) -> "InputSpec":
         in_chans, size, _ = payload["input_size"]
         return cls(int(size), int(in_chans), tuple(payload["mean"]), tuple(payload["std"]))
 
@@ -42,6 +43,9 @@ def fit_channels(values: tuple[float, ...], channels: int) -> tuple[float, ...]:
 
 class ModelInput(nn.Module):
     """[0, 1] float (B, C, H, W) → normalised (B, in_chans, size, size) for one model."""
+
+    mean: torch.Tensor  # (1, C, 1, 1) buffers, registered in __init__
+    std: torch.Tensor
 
     def __init__(self, spec: InputSpec):
         super().__init__()

@@ -33,6 +33,12 @@ class DatasetSpec:
     def __str__(self) -> str:
         return self.kind if self.path is None else f"{self.kind}:{self.path}"
 
+    def folder(self) -> Path:
+        """The PATH of a `kind:PATH` spec (`parse_spec` gives one to every kind in `PATH_KINDS`)."""
+        if self.path is None:
+            raise DataError(f"'{self}' needs a folder: {self.kind}:PATH.")
+        return self.path
+
 
 def parse_spec(text: str) -> DatasetSpec:
     """Parse a spec string; unknown kinds fail with the close matches."""
@@ -45,7 +51,8 @@ def parse_spec(text: str) -> DatasetSpec:
         close = difflib.get_close_matches(kind, ALL_KINDS, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise DataError(
-            f"unknown dataset spec '{text}'.{hint} Known: {', '.join(k + (':PATH' if k in PATH_KINDS else '') for k in ALL_KINDS)}."
+            f"unknown dataset spec '{text}'.{hint} Known: "
+            f"{', '.join(k + (':PATH' if k in PATH_KINDS else '') for k in ALL_KINDS)}."
         )
     if kind in PATH_KINDS:
         if not sep or not rest:

@@ -15,6 +15,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,7 +50,7 @@ class UnlabeledImages(StreamingImages):
         super().__init__(files, size)
         self.channels = channels
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         return to_channels(decode_image(self.files.paths[index], self.size), self.channels), UNLABELED, index
 
 
@@ -69,7 +70,7 @@ class UnlabeledSet:
     found: int
     fingerprint: str
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "spec": self.spec,
             "kind": "unlabeled",
@@ -94,7 +95,8 @@ def scan_images(root: Path) -> list[Path]:
     paths = walk_images(root, skip_hidden=True)
     if not paths:
         raise DataError(
-            f"no images under {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))} at any depth); point unlabeled:PATH at a folder of images."
+            f"no images under {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))} at any depth); point "
+            "unlabeled:PATH at a folder of images."
         )
     return sorted(paths)
 
@@ -124,7 +126,8 @@ def load_unlabeled(
     parsed = spec if isinstance(spec, DatasetSpec) else parse_spec(spec)
     if parsed.kind != "unlabeled":
         raise DataError(f"'{parsed}' is not an unlabeled:PATH spec.")
-    paths = scan_images(parsed.path)
+    root = parsed.folder()
+    paths = scan_images(root)
     found = len(paths)
     if limit is not None:
         if limit <= 0:
@@ -135,7 +138,7 @@ def load_unlabeled(
     files = FileList(paths, np.full(len(paths), UNLABELED, dtype=np.int64))
     digest = hashlib.sha256(f"unlabeled|{image_size}|{channels}|{limit}|{seed}".encode())
     for path in paths:
-        digest.update(f"{path.relative_to(parsed.path)}:{path.stat().st_size}".encode())
+        digest.update(f"{path.relative_to(root)}:{path.stat().st_size}".encode())
     labels = torch.as_tensor(files.labels)
     if len(paths) * channels * image_size * image_size > memory_budget:
         split = ImageSplit("train", labels, stream=UnlabeledImages(files, image_size, channels))

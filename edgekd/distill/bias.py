@@ -99,7 +99,8 @@ def parse_bias_adjust(text: str, class_names: list[str], unseen: list[int]) -> d
             raise ConfigError(f"--bias-adjust: no class named '{name}'; the classes are: {', '.join(class_names)}.")
         if class_names.index(name) not in unseen:
             raise ConfigError(
-                f"--bias-adjust: '{name}' is not a class the student never saw (those are: {', '.join(class_names[c] for c in unseen)})."
+                f"--bias-adjust: '{name}' is not a class the student never saw (those are: "
+                f"{', '.join(class_names[c] for c in unseen)})."
             )
         shifts[class_names.index(name)] = number
     return shifts
@@ -158,10 +159,12 @@ def choose_shift(val: Predictions, unseen: list[int], tolerance: float = 0.0) ->
 
 def classifier_bias(model: nn.Module) -> torch.Tensor:
     """The output bias of a timm classifier (`get_classifier()`), as a parameter."""
-    head = model.get_classifier() if hasattr(model, "get_classifier") else None
+    get_classifier = getattr(model, "get_classifier", None)  # timm models have one
+    head = get_classifier() if get_classifier is not None else None
     if not isinstance(head, nn.Linear) or head.bias is None:
         raise ModelError(
-            f"--bias-adjust needs a linear classifier with a bias; {type(model).__name__}'s head is {type(head).__name__}."
+            f"--bias-adjust needs a linear classifier with a bias; {type(model).__name__}'s head is "
+            f"{type(head).__name__}."
         )
     return head.bias
 

@@ -24,7 +24,8 @@ DEFAULT_TRAIN = TrainConfig(optim=OptimConfig(lr=DEFAULT_LR))  # the recipe of `
 
 @dataclass(frozen=True)
 class DistillConfig:
-    """What `edgekd distill` does; field names match the CLI flags (`--teacher-cache` → `teacher_cache`; a method's own flags go to `method_options`).
+    """What `edgekd distill` does; field names match the CLI flags (`--teacher-cache` → `teacher_cache`; a
+    method's own flags go to `method_options`).
 
     The data options live in `data` and the training recipe (`--epochs`, `--lr`, `--batch-size`,
     …) in `train`, exactly as for the teacher stage; the model options (`img_size`, …) are the
@@ -188,5 +189,6 @@ class DistillConfig:
             )
         if self.method == "fitnet":
             raise ConfigError(
-                "--quantize distils with --method kd (or none: quantization-aware training on labels alone), not fitnet."
+                "--quantize distils with --method kd (or none: quantization-aware training on labels alone), not "
+                "fitnet."
             )

@@ -31,6 +31,7 @@ class MixedBatch(Batch):
     @property
     def dominant_labels(self) -> torch.Tensor:
         """Per sample, the label of the larger share (for methods that need one class)."""
+        assert self.lam is not None and self.partner_labels is not None  # set on every mixed batch
         return torch.where(self.lam.to(self.labels.device) >= 0.5, self.labels, self.partner_labels)
 
 
@@ -54,9 +55,11 @@ class BatchMixer:
         self.views = ViewSampler(augment, len(split), seed)
 
     def _images(self, indices: torch.Tensor) -> torch.Tensor:
-        if self.split.in_memory:
-            return self.split.images[indices]
-        return torch.stack([self.split.stream[int(i)][0] for i in indices])
+        images, stream = self.split.images, self.split.stream
+        if images is not None:  # in memory
+            return images[indices]
+        assert stream is not None  # a split holds its images or streams them
+        return torch.stack([stream[int(i)][0] for i in indices])
 
     def __call__(self, epoch: int, pixels: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, MixedBatch]:
         """The mixed views of `batch` (whose own views are `pixels`) and the batch with its partners' labels."""

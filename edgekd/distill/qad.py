@@ -73,17 +73,20 @@ class QadRun:
     def prepare(cls, config: DistillConfig) -> tuple["QadRun", DistillConfig]:
         """Check the QAD inputs; returns the run and the config with `--teacher self` resolved."""
         quantized.require_modelopt()
+        assert config.from_run is not None and config.quantize is not None  # validated: --quantize needs --from
         from_path = resolve_model_path(config.from_run, ("student",))
         card = from_student_card(from_path)
         if quantized.is_quantized_artefact(from_path):
             raise ConfigError(f"--from {config.from_run} is already a QAD student; start from the FP32 one.")
         if config.student and config.student != card.arch:
             raise ConfigError(
-                f"--student {config.student} differs from the --from student's architecture {card.arch}; leave --student out."
+                f"--student {config.student} differs from the --from student's architecture {card.arch}; leave "
+                "--student out."
             )
         if config.img_size != card.input.size:
             raise ConfigError(
-                f"--img-size {config.img_size} differs from the --from student's {card.input.size} px; pass --img-size {card.input.size}."
+                f"--img-size {config.img_size} differs from the --from student's {card.input.size} px; pass "
+                f"--img-size {card.input.size}."
             )
         calib_path = Path(config.calib) if config.calib else cls._default_calib((card.dataset or {}).get("spec"))
         spec = load_calibration_spec(calib_path)
@@ -97,7 +100,8 @@ class QadRun:
         name = DEFAULT_CALIB.get(dataset or "")
         if name is None or not (Path("calibration") / name).is_file():
             raise ConfigError(
-                f"--quantize calibrates on a calibration spec: pass --calib calibration/NAME.yaml (see calibration/README.md) for {dataset or 'this dataset'}."
+                "--quantize calibrates on a calibration spec: pass --calib calibration/NAME.yaml (see "
+                f"calibration/README.md) for {dataset or 'this dataset'}."
             )
         return Path("calibration") / name
 
@@ -117,7 +121,8 @@ class QadRun:
         model, card = load_model(self.from_path)
         if card.num_classes != num_classes or card.input != spec:
             raise ConfigError(
-                f"--from {self.from_path}: its {card.num_classes} classes / input {card.input} differ from this run's {num_classes} / {spec}; distil on the data it was trained on."
+                f"--from {self.from_path}: its {card.num_classes} classes / input {card.input} differ from this "
+                f"run's {num_classes} / {spec}; distil on the data it was trained on."
             )
         inputs = self.calibration_inputs(spec, data_dir)
         model = quantized.quantize_model(
@@ -126,8 +131,10 @@ class QadRun:
         self.counts = quantized.quantization_counts(model)
         self.batchnorm_frozen = quantized.freeze_batchnorm(model)
         log(
-            f"QAD: {self.recipe} quantizers from ModelOpt ({self.counts['enabled']} enabled of {self.counts['quantizers']}), calibrated on {len(inputs)} "
-            f"{self.calib_spec.split} images of {self.calib_spec.dataset} ({self.calib_path.name}); {self.batchnorm_frozen} BatchNorm layers frozen"
+            f"QAD: {self.recipe} quantizers from ModelOpt ({self.counts['enabled']} enabled of "
+            f"{self.counts['quantizers']}), calibrated on {len(inputs)} "
+            f"{self.calib_spec.split} images of {self.calib_spec.dataset} ({self.calib_path.name}); "
+            f"{self.batchnorm_frozen} BatchNorm layers frozen"
         )
         return model.train()
 
@@ -138,10 +145,11 @@ class QadRun:
         dataset = config.load(image_size)
         if dataset.num_classes != self.from_card.num_classes:
             raise DataError(
-                f"{self.calib_path}: {dataset.spec} has {dataset.num_classes} classes but the student has {self.from_card.num_classes}."
+                f"{self.calib_path}: {dataset.spec} has {dataset.num_classes} classes but the student has "
+                f"{self.from_card.num_classes}."
             )
         split = dataset.split(self.calib_spec.split)
-        if not split.in_memory:
+        if split.images is None:  # streamed
             raise DataError(
                 f"{self.calib_path}: QAD calibrates from an in-memory split; {dataset.spec} streams from disk."
             )
@@ -183,7 +191,9 @@ class QadRun:
             },
             "calibration": self.calib_spec.model_dump() | {"path": str(self.calib_path)},
             "quantizers": self.counts,
-            "batchnorm": f"{self.batchnorm_frozen} layers frozen (running statistics fixed, unquantized; folded by TensorRT)",
+            "batchnorm": (
+                f"{self.batchnorm_frozen} layers frozen (running statistics fixed, unquantized; folded by TensorRT)"
+            ),
             "ptq": self.ptq,
         }
 

@@ -241,7 +241,8 @@ def measure_speed(config: SpeedConfig, progress: Progress | None = None) -> dict
     ]
     if unknown:
         raise ConfigError(
-            f"speed: cannot time method(s) {', '.join(unknown)} from the cache; use logit methods such as {', '.join(m for m in METHODS if m not in ('none', 'fitnet'))}."
+            f"speed: cannot time method(s) {', '.join(unknown)} from the cache; use logit methods such as "
+            f"{', '.join(m for m in METHODS if m not in ('none', 'fitnet'))}."
         )
     started = time.perf_counter()
     dataset = DataConfig(spec=config.data, val_size=0).load(config.img_size)
@@ -250,7 +251,8 @@ def measure_speed(config: SpeedConfig, progress: Progress | None = None) -> dict
         workdir = Path(tmp)
         teacher = _prepare_teacher(config, dataset, workdir)
         progress.log(
-            f"step rates: {config.rounds} rounds × {config.steps} steps per mode, batch {config.batch_size}, {config.img_size} px"
+            f"step rates: {config.rounds} rounds × {config.steps} steps per mode, batch {config.batch_size}, "
+            f"{config.img_size} px"
         )
         steps = _report(step_rates(config, dataset, teacher, workdir, device))
         train = dataset.train if config.epoch_samples is None else _subset(dataset.train, config.epoch_samples)

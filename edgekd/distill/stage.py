@@ -18,7 +18,7 @@ import torch
 from edgekd.artifacts import provenance
 from edgekd.data import Dataset, InputSpec, ModelInput
 from edgekd.distill.bias import BiasShift, apply_shift, choose_shift, classifier_bias, parse_bias_adjust
-from edgekd.distill.cache import CacheKey, TeacherCache
+from edgekd.distill.cache import CacheKey, DiskUse, TeacherCache
 from edgekd.distill.card import card_metrics, student_metrics
 from edgekd.distill.config import DistillConfig
 from edgekd.distill.methods import METHODS, DistillMethod
@@ -176,7 +176,9 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     if qad is not None:
         training["quantize"] = qad.describe()
     if targets is not None and cache is not None:
-        training["teacher_cache"] = _cache_use(cache, targets, log)
+        training["teacher_cache"] = _cache_use(cache, targets, log) | {
+            "disk_use": _disk_use(config, dataset, training_set, cache, len(teachers)).to_dict()
+        }
     card = ModelCard(
         arch=student_arch,
         num_classes=dataset.num_classes,
@@ -203,7 +205,8 @@ def _checked(config: DistillConfig) -> tuple[DistillConfig, QadRun | None, type[
     method = METHODS[config.method]
     if method.uses_teacher and not config.teacher:
         raise ConfigError(
-            f"--method {config.method} needs a teacher: --teacher DIR|FILE (e.g. from 'edgekd teacher train'); --method none trains the student alone."
+            f"--method {config.method} needs a teacher: --teacher DIR|FILE (e.g. from 'edgekd teacher train'); "
+            "--method none trains the student alone."
         )
     if config.teacher_cache is not None and not config.teacher:
         raise ConfigError("--teacher-cache stores teachers' logits: give --teacher too.")
@@ -222,7 +225,8 @@ def _load_data(config: DistillConfig, teachers: list[Teacher], log: Callable[[st
         check_class_names(teacher, dataset.class_names, dataset.spec)
         if teacher.class_names is None:
             log(
-                f"teacher {teacher.path.name} has no card: its {teacher.num_classes} outputs are taken to be {dataset.spec}'s classes in order"
+                f"teacher {teacher.path.name} has no card: its {teacher.num_classes} outputs are taken to be "
+                f"{dataset.spec}'s classes in order"
             )
     return dataset
 
@@ -243,7 +247,8 @@ def _training_set(
     )
     if training_set.labelled < len(training_set.split) and not method.uses_teacher:
         raise ConfigError(
-            f"--method {config.method} learns from labels only, but the transfer set {config.transfer_data} is unlabeled: use --method kd (or fitnet)."
+            f"--method {config.method} learns from labels only, but the transfer set {config.transfer_data} is "
+            "unlabeled: use --method kd (or fitnet)."
         )
     return training_set
 
@@ -253,7 +258,8 @@ def _bias_rule(config: DistillConfig, dataset: Dataset, unseen: list[int]) -> Bi
     bias_rule = parse_bias_adjust(config.bias_adjust, dataset.class_names, unseen) if config.bias_adjust else None
     if isinstance(bias_rule, float) and len(dataset.val) == 0:
         raise ConfigError(
-            "--bias-adjust auto chooses the shift on the val split, but --val-size 0 left none: set --val-size (e.g. 0.1) or give NAME=VALUE."
+            "--bias-adjust auto chooses the shift on the val split, but --val-size 0 left none: set --val-size "
+            "(e.g. 0.1) or give NAME=VALUE."
         )
     return bias_rule
 
@@ -314,7 +320,15 @@ def _open_cache(
         )
         + (f" ({len(others)} other view set(s) in {cache.base})" if others else "")
     )
+    log(_disk_use(config, dataset, training_set, cache, len(teachers)).line())
     return cache
+
+
+def _disk_use(
+    config: DistillConfig, dataset: Dataset, training_set: TrainingSet, cache: TeacherCache, teachers: int
+) -> DiskUse:
+    """What the cache holds on disk for this run: per epoch and for all its epochs."""
+    return cache.disk_use(len(training_set.split), dataset.num_classes, teachers, config.train.epochs)
 
 
 def _task(

@@ -96,7 +96,8 @@ def load_teacher(
         return _load_bare(weights_path, arch, img_size or default_img_size, mean, std)
     if arch is not None and resolve_arch(arch) != card.arch:
         raise ConfigError(
-            f"--teacher-arch {arch} contradicts {weights_path.with_suffix('.json').name}, which says '{card.arch}'; drop --teacher-arch."
+            f"--teacher-arch {arch} contradicts {weights_path.with_suffix('.json').name}, which says "
+            f"'{card.arch}'; drop --teacher-arch."
         )
     model = create_model(card.arch, card.num_classes, card.input.in_chans)
     _load_state(model, read_state_dict(weights_path), weights_path, card.arch)
@@ -115,7 +116,8 @@ def load_teacher(
 def _load_bare(weights_path: Path, arch: str | None, img_size: int, mean, std) -> Teacher:
     if arch is None:
         raise ModelError(
-            f"{weights_path} has no model card ({weights_path.with_suffix('.json').name}); give its timm architecture with --teacher-arch."
+            f"{weights_path} has no model card ({weights_path.with_suffix('.json').name}); give its timm "
+            "architecture with --teacher-arch."
         )
     arch = resolve_arch(arch)
     state = read_state_dict(weights_path)
@@ -184,7 +186,8 @@ def check_class_names(teacher: Teacher, class_names: list[str], data_spec: str) 
         ]
         detail = f"same classes in another order: {', '.join(moved[:5])}"
     raise ConfigError(
-        f"teacher {teacher.path} was trained on other classes than {data_spec}: {detail}. Distil on the teacher's data, or retrain the teacher."
+        f"teacher {teacher.path} was trained on other classes than {data_spec}: {detail}. Distil on the teacher's "
+        "data, or retrain the teacher."
     )
 
 
@@ -208,11 +211,14 @@ def check_teachers_agree(teachers: list[Teacher]) -> None:
             else:
                 detail = "same classes in another order"
             raise ConfigError(
-                f"teachers {first.path} and {other.path} have different class lists ({detail}): every teacher of an ensemble must share class names and order."
+                f"teachers {first.path} and {other.path} have different class lists ({detail}): every teacher of "
+                "an ensemble must share class names and order."
             )
         if other.num_classes != first.num_classes:
             raise ConfigError(
-                f"teachers {first.path} ({first.num_classes} classes) and {other.path} ({other.num_classes} classes) have different class lists: every teacher of an ensemble must share class names and order."
+                f"teachers {first.path} ({first.num_classes} classes) and {other.path} ({other.num_classes} "
+                "classes) have different class lists: every teacher of an ensemble must share class names and "
+                "order."
             )
 
 

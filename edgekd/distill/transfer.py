@@ -70,7 +70,8 @@ def drop_class_indices(names: tuple[str, ...], class_names: list[str]) -> list[i
     unknown = [n for n in names if n not in class_names]
     if unknown:
         raise ConfigError(
-            f"--drop-classes: no class named {', '.join(repr(n) for n in unknown)}; the classes are: {', '.join(class_names)}."
+            f"--drop-classes: no class named {', '.join(repr(n) for n in unknown)}; the classes are: "
+            f"{', '.join(class_names)}."
         )
     if len(set(names)) == len(class_names):
         raise ConfigError("--drop-classes would drop every class; keep at least one.")
@@ -154,7 +155,9 @@ def _load_transfer(
     )
     if labelled.class_names != dataset.class_names:
         raise ConfigError(
-            f"--transfer-data {parsed} has classes {', '.join(labelled.class_names)}, --data {dataset.spec} has {', '.join(dataset.class_names)}: a labelled transfer set needs the same classes in the same order (or use unlabeled:PATH)."
+            f"--transfer-data {parsed} has classes {', '.join(labelled.class_names)}, --data {dataset.spec} has "
+            f"{', '.join(dataset.class_names)}: a labelled transfer set needs the same classes in the same order "
+            "(or use unlabeled:PATH)."
         )
     train = labelled.train
     if train.in_memory:

@@ -9,7 +9,7 @@ logits (e.g. FitNet's hint stage); such steps do not count towards train top-1.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +28,8 @@ class TrainingTask(nn.Module):
         student: the model whose weights are the result of training.
         student_input: its input adapter ([0, 1] pixels → normalised model input).
     """
+
+    student_call: Callable[..., Any]  # in __dict__ (set below), not a registered submodule
 
     def __init__(self, student: nn.Module, student_input: ModelInput):
         super().__init__()

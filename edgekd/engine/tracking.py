@@ -368,7 +368,11 @@ def final_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     for split in ("val", "test"):
         figures = metrics.get(split) or {}
         final.update(
-            {f"final_{split}_{k}": v for k, v in scalar_fields(figures).items() if k in ("top1", "top5", "agreement")}
+            {
+                f"final_{split}_{k}": float(v)
+                for k, v in scalar_fields(figures).items()
+                if k in ("top1", "top5", "agreement")
+            }
         )
     return final
 

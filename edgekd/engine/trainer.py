@@ -207,6 +207,7 @@ class Trainer:
             history.append(record)
             self.progress.finish(record)
             if self.context.is_main and self.run_dir is not None:
+                assert checkpoint_path is not None  # set whenever there is a run directory
                 self._write_metrics(history)
                 save_training_state(
                     checkpoint_path,
@@ -305,7 +306,8 @@ class Trainer:
         record["epoch_time_s"] = elapsed
         if not math.isfinite(record["train_loss"]):
             raise TrainingError(
-                f"the loss became non-finite in epoch {epoch + 1}; the last good checkpoint is kept. Lower --lr or set --grad-clip."
+                f"the loss became non-finite in epoch {epoch + 1}; the last good checkpoint is kept. Lower --lr "
+                "or set --grad-clip."
             )
         return record
 
@@ -321,4 +323,5 @@ class Trainer:
         return ModelEmaV3(task.student, decay=self.config.ema_decay)
 
     def _write_metrics(self, history: list[dict[str, Any]]) -> None:
+        assert self.run_dir is not None  # written only with a run directory
         atomic_write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))

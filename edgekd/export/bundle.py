@@ -64,6 +64,7 @@ def reference_images(val: ImageSet, samples: int) -> ImageSet:
 def derived_threshold(precision: str, agreement: float, max_abs_diff: float) -> Threshold:
     """The threshold a device artefact of `precision` must meet, from the ONNX Runtime figures."""
     if precision == "fp32":
+        assert FP32_GATE.max_abs_diff is not None  # the FP32 gate bounds the logit difference
         return Threshold(FP32_GATE.min_agreement, FP32_GATE.max_abs_diff)
     min_agreement = agreement - AGREEMENT_MARGIN[precision]
     if precision == "fp16":
@@ -91,7 +92,8 @@ run() {{
     if [ -n "${{EDGEKD_LOCAL:-}}" ]; then
         edgekd "$@"
     else
-        docker run --rm --runtime nvidia -v /run/jtop.sock:/run/jtop.sock -v "$PWD:/work/bundle" -w /work/bundle "$IMAGE" "$@"
+        docker run --rm --runtime nvidia -v /run/jtop.sock:/run/jtop.sock -v "$PWD:/work/bundle" -w /work/bundle \\
+            "$IMAGE" "$@"
     fi
 }}
 {builds}
@@ -110,6 +112,7 @@ def write_bundle(
         records: the artefacts the export wrote to `--out` (reused when the bundle needs them).
         preprocess: what nvinfer's single scale factor costs on val (recorded in bundle.json).
     """
+    assert run.config.bundle is not None  # called only for --bundle
     final = Path(run.config.bundle)
     final.parent.mkdir(parents=True, exist_ok=True)
     # Built in a staging folder beside it and swapped in whole: an interrupted export leaves the
@@ -192,7 +195,8 @@ def _write_into(
         for path in onnx_files[1:]:
             append_softmax(path)
         progress.log(
-            f"bundle: {', '.join(p.name for p in onnx_files[1:])} end in a softmax (output '{PROBS_NAME}') for DeepStream"
+            f"bundle: {', '.join(p.name for p in onnx_files[1:])} end in a softmax (output '{PROBS_NAME}') for "
+            "DeepStream"
         )
     reference = make_reference(run, fp32_path, onnx_files)
     reference.save(bundle / REFERENCE_NAME)
@@ -230,6 +234,7 @@ def make_reference(run: "ExportRun", fp32_path: Path, onnx_files: list[Path]) ->
     """Reference inputs and PyTorch logits, and a threshold per bundle ONNX from what ORT measures."""
     fp32 = run.ort(fp32_path)
     as_frames = fp32.input_format != INPUT_NCHW_FLOAT
+    assert run.val is not None  # a bundle's reference comes from val
     images = reference_images(run.val, run.config.reference_samples)
     reference_name, reference = run.reference(images, as_frames)
     provisional = Reference(
@@ -248,7 +253,9 @@ def make_reference(run: "ExportRun", fp32_path: Path, onnx_files: list[Path]) ->
         threshold = derived_threshold(row.precision, row.agreement, row.max_abs_diff)
         thresholds[path.stem] = threshold
         run.progress.log(
-            f"reference: {path.name} in ONNX Runtime agrees on {row.agreement:.2f} % (max |Δlogit| {row.max_abs_diff:.2e}) → device threshold ≥ {threshold.min_agreement:g} %, ≤ {threshold.max_abs_diff:g}"
+            f"reference: {path.name} in ONNX Runtime agrees on {row.agreement:.2f} % (max |Δlogit| "
+            f"{row.max_abs_diff:.2e}) → device threshold ≥ {threshold.min_agreement:g} %, ≤ "
+            f"{threshold.max_abs_diff:g}"
         )
     for precision in (
         "fp16",

@@ -7,6 +7,8 @@ metadata. Calibration uses val (or train) images, never test, which only reports
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgekd.data import DataConfig
@@ -43,7 +45,8 @@ def calibration_images(spec: CalibrationSpec, card: ModelCard, data_dir: str | N
     images = take(split, dataset.spec, spec.samples, spec.seed)
     if len(images) < spec.samples:
         progress.log(
-            f"calibration: {spec.dataset} {spec.split} has {len(images)} images, fewer than the {spec.samples} asked; using all of them."
+            f"calibration: {spec.dataset} {spec.split} has {len(images)} images, fewer than the {spec.samples} "
+            "asked; using all of them."
         )
     return images
 
@@ -66,7 +69,7 @@ class CalibrationReader:
         self.batch_size = batch_size
         self._start = 0
 
-    def get_next(self) -> dict | None:
+    def get_next(self) -> dict[str, Any] | None:
         if self._start >= len(self.inputs):
             return None
         batch = self.inputs[self._start : self._start + self.batch_size]

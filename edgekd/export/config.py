@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from edgekd.errors import ConfigError
 
@@ -121,7 +122,8 @@ class ExportConfig:
             raise ConfigError(f"--parity-samples must be at least 1, got {self.parity_samples}.")
         if self.from_onnx and self.bake_preprocess:
             raise ConfigError(
-                "--bake-preprocess applies when exporting a checkpoint; this ONNX is already exported (its input format is fixed)."
+                "--bake-preprocess applies when exporting a checkpoint; this ONNX is already exported (its input "
+                "format is fixed)."
             )
         self._validate_int8()
         self._validate_trt()
@@ -133,7 +135,8 @@ class ExportConfig:
             raise ConfigError("--deepstream-softmax applies to a device bundle's ONNX; add --bundle DIR.")
         if self.classifier_threshold is not None and self.deepstream_softmax and not 0 <= self.classifier_threshold < 1:
             raise ConfigError(
-                f"--classifier-threshold is a probability with --deepstream-softmax (0 ≤ p < 1), got {self.classifier_threshold}."
+                "--classifier-threshold is a probability with --deepstream-softmax (0 ≤ p < 1), got "
+                f"{self.classifier_threshold}."
             )
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {self.threads}.")
@@ -175,7 +178,8 @@ class ExportConfig:
             return
         if not 1 <= len(self.batch) <= 3 or any(b < 1 for b in self.batch) or list(self.batch) != sorted(self.batch):
             raise ConfigError(
-                f"--batch takes 1 to 3 ascending sizes (min,opt,max), e.g. 1,8,32; got {','.join(map(str, self.batch))}."
+                "--batch takes 1 to 3 ascending sizes (min,opt,max), e.g. 1,8,32; got "
+                f"{','.join(map(str, self.batch))}."
             )
         if self.workspace_gb <= 0:
             raise ConfigError(f"--workspace-gb must be positive, got {self.workspace_gb}.")
@@ -183,13 +187,14 @@ class ExportConfig:
             raise ConfigError(f"--dla-core must be 0 or 1 (Orin has two DLA cores), got {self.dla_core}.")
         if self.int8 and "tensorrt" not in self.int8_targets:
             raise ConfigError(
-                "--trt with --int8 needs --int8-target tensorrt: the CPU INT8 model is asymmetric (U8S8), which TensorRT's explicit quantization does not take."
+                "--trt with --int8 needs --int8-target tensorrt: the CPU INT8 model is asymmetric (U8S8), which "
+                "TensorRT's explicit quantization does not take."
             )
         if self.deepstream and self.bake_preprocess:
             raise ConfigError(
                 "--deepstream needs float NCHW input (nvinfer normalises frames itself); drop --bake-preprocess."
             )
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         payload = asdict(self)
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in payload.items()}

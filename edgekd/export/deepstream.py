@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgekd.artifacts import atomic_write_text
 from edgekd.export.onnx_export import OUTPUT_NAME
 from edgekd.verify import PROBS_OUTPUT
+
+if TYPE_CHECKING:  # onnx is imported where it is used
+    from onnx import ModelProto
 
 NETWORK_MODE = {"fp32": 0, "int8": 1, "fp16": 2}  # nvinfer's network-mode values
 PROBS_NAME = PROBS_OUTPUT  # the output of the softmax appended for DeepStream (verify compares probabilities then)
@@ -124,7 +127,8 @@ def nvinfer_config(model: NvinferModel, labels_name: str, threshold: float | Non
     ]
     if not exact:
         lines.append(
-            f"# std differs per channel {model.std}: nvinfer takes one scale, so the mean std {sum(model.std) / len(model.std):.4f} is used (its top-1 cost: deepstream_preprocess in export.json)"
+            f"# std differs per channel {model.std}: nvinfer takes one scale, so the mean std "
+            f"{sum(model.std) / len(model.std):.4f} is used (its top-1 cost: deepstream_preprocess in export.json)"
         )
     lines += [
         "[property]",
@@ -163,7 +167,7 @@ def write_deepstream(directory: Path, model: NvinferModel, threshold: float | No
     return [labels, config]
 
 
-def with_softmax(proto):
+def with_softmax(proto: ModelProto) -> ModelProto:
     """A copy of a classifier ONNX with `probs = Softmax(logits)` as its only output."""
     import onnx
     from onnx import helper

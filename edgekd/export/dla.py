@@ -65,7 +65,10 @@ def dla_refusal(tensorrt_version: str, board: str | None, precision: str, dla_co
         dla_core: the core asked for (Orin has 0 and 1).
     """
     if precision not in ("fp16", "int8"):
-        return f"--dla-core: DLA runs FP16 and INT8 only and this ONNX is {precision}; build from the .fp16.onnx or .int8-tensorrt.onnx (a strongly typed FP32 network would run on the GPU)."
+        return (
+            f"--dla-core: DLA runs FP16 and INT8 only and this ONNX is {precision}; build from the .fp16.onnx or "
+            ".int8-tensorrt.onnx (a strongly typed FP32 network would run on the GPU)."
+        )
     if dla_core not in (0, 1):
         return f"--dla-core {dla_core}: Jetson Orin has DLA cores 0 and 1."
     if board is not None and "thor" in board.lower():
@@ -74,6 +77,12 @@ def dla_refusal(tensorrt_version: str, board: str | None, precision: str, dla_co
     for row in DLA_SUPPORT:
         if version >= row.first and (row.last is None or version <= row.last):
             if board is None or not any(name.lower() in board.lower() for name in row.boards):
-                return f"--dla-core: TensorRT {tensorrt_version} supports DLA only as '{row.note}', and this is {board or 'not a Jetson'} ({SOURCE})."
+                return (
+                    f"--dla-core: TensorRT {tensorrt_version} supports DLA only as '{row.note}', and this is "
+                    f"{board or 'not a Jetson'} ({SOURCE})."
+                )
             return None
-    return f"--dla-core: TensorRT {tensorrt_version} has no DLA support on Jetson (DLA: TensorRT 10.0–10.7 on Orin, or 11.4.1+ on AGX Orin with JetPack 7.2.2+; {SOURCE})."
+    return (
+        f"--dla-core: TensorRT {tensorrt_version} has no DLA support on Jetson (DLA: TensorRT 10.0–10.7 on Orin, or "
+        f"11.4.1+ on AGX Orin with JetPack 7.2.2+; {SOURCE})."
+    )

@@ -8,6 +8,7 @@ is reported as such with FP32 recommended; a TensorRT model is never judged by C
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 
@@ -33,21 +34,21 @@ class Int8Report:
     """
 
     target: str
-    accuracy: dict[str, dict] = field(default_factory=dict)
-    latency: dict[int, dict] | None = None
+    accuracy: dict[str, dict[str, Any]] = field(default_factory=dict)
+    latency: dict[int, dict[str, Any]] | None = None
     latency_device: str | None = None
     recommend: str = "fp32"
     verdict: str = ""
     budget: float = DEFAULT_DROP_BUDGET
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         payload = asdict(self)
         if self.latency is not None:
             payload["latency"] = {str(k): v for k, v in self.latency.items()}
         return payload
 
 
-def accuracy_block(fp32: Predictions, int8: Predictions) -> dict:
+def accuracy_block(fp32: Predictions, int8: Predictions) -> dict[str, Any]:
     """FP32 and INT8 top-1 (percent), their drop (points) and top-1 agreement (percent)."""
     fp32_top1, int8_top1 = fp32.top1(), int8.top1()
     return {
@@ -65,7 +66,7 @@ def measure_speed(
     frames: torch.Tensor,
     batches: tuple[int, ...] = LATENCY_BATCHES,
     min_time_s: float = 1.0,
-) -> dict[int, dict]:
+) -> dict[int, dict[str, Any]]:
     """Median latency of FP32 vs INT8 per batch size, timed in interleaved rounds.
 
     Args:
@@ -95,13 +96,17 @@ def judge(report: Int8Report) -> Int8Report:
     if report.target == "tensorrt":
         report.recommend = "measure on target"
         report.verdict = (
-            f"TensorRT INT8 (val drop {drop:.2f} pt): its speed is only meaningful on the GPU — build it with --trt there and "
+            f"TensorRT INT8 (val drop {drop:.2f} pt): its speed is only meaningful on the GPU — build it with "
+            "--trt there and "
             "compare with the FP32/FP16 engines (edgekd profile); CPU timings do not apply to it."
         )
         return report
     if not report.latency:
         report.recommend = "fp32"
-        report.verdict = f"INT8 speed not measured (--no-latency): not presented as a win; keep FP32 until it is measured (val drop {drop:.2f} pt)."
+        report.verdict = (
+            "INT8 speed not measured (--no-latency): not presented as a win; keep FP32 until it is measured (val "
+            f"drop {drop:.2f} pt)."
+        )
         return report
     speed = ", ".join(
         f"batch {b}: INT8 {v['int8_ms']:.2f} ms vs FP32 {v['fp32_ms']:.2f} ms ({v['speedup']:.2f}×)"
@@ -113,7 +118,10 @@ def judge(report: Int8Report) -> Int8Report:
         report.verdict = f"INT8 is not faster than FP32 on this CPU ({speed}): use the FP32 ONNX."
     elif drop != drop or drop > report.budget:
         report.recommend = "fp32"
-        report.verdict = f"INT8 loses {drop:.2f} pt of val top-1 (budget {report.budget:g}; try --max-drop): use the FP32 ONNX. Speed: {speed}."
+        report.verdict = (
+            f"INT8 loses {drop:.2f} pt of val top-1 (budget {report.budget:g}; try --max-drop): use the FP32 ONNX. "
+            f"Speed: {speed}."
+        )
     elif not all(faster.values()):
         slow = [str(b) for b, ok in faster.items() if not ok]
         report.recommend = "fp32"

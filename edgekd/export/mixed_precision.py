@@ -21,8 +21,12 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from edgekd.errors import ModelError
+
+if TYPE_CHECKING:  # onnx is imported where it is used
+    from onnx import ModelProto
 
 FP16_QDQ_OPSET = 19  # the first opset whose QuantizeLinear/DequantizeLinear take FP16 scales
 FLOAT, FLOAT16 = 1, 10  # onnx.TensorProto element types
@@ -51,7 +55,7 @@ class PrecisionCounts:
         return asdict(self)
 
 
-def _element_types(proto) -> dict[str, int]:
+def _element_types(proto: ModelProto) -> dict[str, int]:
     import onnx
 
     inferred = onnx.shape_inference.infer_shapes(proto)
@@ -61,10 +65,10 @@ def _element_types(proto) -> dict[str, int]:
     return types
 
 
-def precision_counts(proto) -> PrecisionCounts:
+def precision_counts(proto: ModelProto) -> PrecisionCounts:
     """Count Q/DQ nodes and the nodes computing in FP16 and FP32 (by their output type)."""
     types = _element_types(proto)
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     for node in proto.graph.node:
         out_type = types.get(node.output[0]) if node.output else None
         if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
@@ -87,7 +91,7 @@ def precision_counts(proto) -> PrecisionCounts:
     )
 
 
-def int8_with_fp16(qdq_proto):
+def int8_with_fp16(qdq_proto: ModelProto) -> tuple[ModelProto, PrecisionCounts]:
     """The QDQ INT8 model with its non-quantized layers and activation Q/DQ in FP16.
 
     Args:
@@ -111,7 +115,8 @@ def int8_with_fp16(qdq_proto):
         )
     except Exception as exc:  # the converter raises RuntimeError/ValidationError for ops it cannot adapt
         raise ModelError(
-            f"cannot move the INT8 model from opset {opset} to {FP16_QDQ_OPSET} for FP16 Q/DQ ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})."
+            f"cannot move the INT8 model from opset {opset} to {FP16_QDQ_OPSET} for FP16 Q/DQ "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})."
         ) from exc
     weights = {t.name for t in source.graph.initializer}
     weight_dq = [n.name for n in source.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in weights]

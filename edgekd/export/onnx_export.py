@@ -13,7 +13,7 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -22,6 +22,9 @@ from edgekd.data import InputSpec
 from edgekd.errors import ModelError
 from edgekd.runtime.base import INPUT_NCHW_FLOAT, INPUT_NHWC_UINT8
 from edgekd.runtime.ort_backend import ONNX_METADATA_KEY
+
+if TYPE_CHECKING:  # onnx is imported where it is used (it is slow to import)
+    from onnx import GraphProto, ModelProto
 
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
 METADATA_SCHEMA = "edgekd.onnx/1"
@@ -35,6 +38,9 @@ class BakedPreprocess(nn.Module):
     `(x / 255 - mean) / std` is folded into one multiply-add per channel.
     """
 
+    scale: torch.Tensor  # (1, C, 1, 1) buffers, registered in __init__
+    shift: torch.Tensor
+
     def __init__(self, model: nn.Module, spec: InputSpec):
         super().__init__()
         self.model = model
@@ -45,7 +51,8 @@ class BakedPreprocess(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         pixels = frames.permute(0, 3, 1, 2).to(torch.float32)
-        return self.model(pixels * self.scale + self.shift)
+        logits: torch.Tensor = self.model(pixels * self.scale + self.shift)
+        return logits
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ class OnnxFacts:
     opset: int
     simplified: bool
     input_format: str
-    input_shape: list
+    input_shape: list[Any]
     nodes: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,7 +77,9 @@ def example_input(spec: InputSpec, baked: bool, batch: int = TRACE_BATCH) -> tor
     return torch.randn(batch, spec.in_chans, spec.size, spec.size)
 
 
-def export_onnx(model: nn.Module, spec: InputSpec, *, exporter: str, opset: int, simplify: bool, bake_preprocess: bool):
+def export_onnx(
+    model: nn.Module, spec: InputSpec, *, exporter: str, opset: int, simplify: bool, bake_preprocess: bool
+) -> tuple[ModelProto, OnnxFacts]:
     """Export `model` to an in-memory ONNX model (no metadata yet; see `set_metadata`).
 
     Args:
@@ -93,7 +102,8 @@ def export_onnx(model: nn.Module, spec: InputSpec, *, exporter: str, opset: int,
     except Exception as exc:  # exporters raise many types (TorchExportError, RuntimeError, …) for unsupported models
         other = "torchscript" if exporter == "dynamo" else "dynamo"
         raise ModelError(
-            f"the {exporter} exporter cannot export this model ({type(exc).__name__}: {_first_line(exc)}); try --exporter {other}."
+            f"the {exporter} exporter cannot export this model ({type(exc).__name__}: {_first_line(exc)}); try "
+            f"--exporter {other}."
         ) from exc
     simplified = False
     if simplify:
@@ -116,7 +126,7 @@ def export_onnx(model: nn.Module, spec: InputSpec, *, exporter: str, opset: int,
     return proto, facts
 
 
-def _run_exporter(module: nn.Module, example: torch.Tensor, exporter: str, opset: int):
+def _run_exporter(module: nn.Module, example: torch.Tensor, exporter: str, opset: int) -> ModelProto:
     import onnx
 
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
@@ -135,12 +145,13 @@ def _run_exporter(module: nn.Module, example: torch.Tensor, exporter: str, opset
                 verbose=False,
                 report=False,
             )
+            assert program is not None  # the dynamo exporter returns its program
             return program.model_proto
         buffer = io.BytesIO()
         torch.onnx.export(
             module,
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # the TorchScript exporter writes to a file object; the stub says path
             dynamo=False,
             opset_version=opset,
             input_names=[INPUT_NAME],
@@ -151,11 +162,12 @@ def _run_exporter(module: nn.Module, example: torch.Tensor, exporter: str, opset
         return onnx.load_from_string(buffer.getvalue())
 
 
-def _check_interface(proto) -> None:
+def _check_interface(proto: ModelProto) -> None:
     inputs, outputs = [i.name for i in proto.graph.input], [o.name for o in proto.graph.output]
     if inputs != [INPUT_NAME] or outputs != [OUTPUT_NAME]:
         raise ModelError(
-            f"the exported graph has inputs {inputs} and outputs {outputs}; expected ['{INPUT_NAME}'] and ['{OUTPUT_NAME}']."
+            f"the exported graph has inputs {inputs} and outputs {outputs}; expected ['{INPUT_NAME}'] and "
+            f"['{OUTPUT_NAME}']."
         )
     batch_dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
     if batch_dim.HasField("dim_value"):
@@ -164,11 +176,11 @@ def _check_interface(proto) -> None:
         )
 
 
-def _opset(proto) -> int:
-    return next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+def _opset(proto: ModelProto) -> int:
+    return int(next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")))
 
 
-def _input_shape(proto) -> list:
+def _input_shape(proto: ModelProto) -> list[Any]:
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     return [d.dim_param if d.HasField("dim_param") else d.dim_value for d in dims]
 
@@ -178,7 +190,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
-def set_metadata(proto, payload: dict[str, Any]) -> None:
+def set_metadata(proto: ModelProto, payload: dict[str, Any]) -> None:
     """Store `payload` as JSON under the `edgekd` metadata key (replacing an older entry)."""
     kept = [p for p in proto.metadata_props if p.key != ONNX_METADATA_KEY]
     del proto.metadata_props[:]
@@ -187,7 +199,7 @@ def set_metadata(proto, payload: dict[str, Any]) -> None:
     entry.key, entry.value = ONNX_METADATA_KEY, json.dumps({"schema": METADATA_SCHEMA, **payload}, default=str)
 
 
-def save_with_metadata(proto, path: Path, payload: dict[str, Any]) -> None:
+def save_with_metadata(proto: ModelProto, path: Path, payload: dict[str, Any]) -> None:
     """Set the `edgekd` metadata of `proto` and save it to `path`."""
     import onnx
 
@@ -195,7 +207,7 @@ def save_with_metadata(proto, path: Path, payload: dict[str, Any]) -> None:
     onnx.save(proto, str(path))
 
 
-def convert_to_fp16(proto):
+def convert_to_fp16(proto: ModelProto) -> ModelProto:
     """FP16 weights and compute, float32 input/output (so every runner feeds it alike).
 
     This is the mixed-precision ONNX that TensorRT 11 needs for FP16 (its builder flag is gone):
@@ -208,7 +220,7 @@ def convert_to_fp16(proto):
     source.CopyFrom(proto)  # the converter edits the model it is given
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # it warns about values clamped to the fp16 range
-        half = convert_float_to_float16(source, keep_io_types=True)
+        half: ModelProto = convert_float_to_float16(source, keep_io_types=True)
     sort_nodes(half.graph)  # the converter appends its input casts after their consumers
     try:
         onnx.checker.check_model(half, full_check=True)
@@ -217,7 +229,7 @@ def convert_to_fp16(proto):
     return half
 
 
-def sort_nodes(graph) -> None:
+def sort_nodes(graph: GraphProto) -> None:
     """Order a graph's nodes topologically (stable: keeps the given order where it is valid)."""
     ready = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
     pending, ordered = list(graph.node), []

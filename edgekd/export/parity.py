@@ -15,6 +15,7 @@ both reported.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from edgekd.engine.metrics import Predictions
 from edgekd.errors import CheckFailed
@@ -70,9 +71,12 @@ class ParityReport:
             if self.near_tie_flips
             else ""
         )
-        return f"{self.candidate} vs {self.reference} on {self.samples} {self.split} images: agreement {self.agreement:.2f} %{ties}, max |Δlogit| {self.max_abs_diff:.2e}{limit}"
+        return (
+            f"{self.candidate} vs {self.reference} on {self.samples} {self.split} images: agreement "
+            f"{self.agreement:.2f} %{ties}, max |Δlogit| {self.max_abs_diff:.2e}{limit}"
+        )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         payload = asdict(self)
         payload["gate"] = asdict(self.gate)
         return payload
@@ -121,6 +125,7 @@ def enforce(report: ParityReport) -> ParityReport:
     """Raise `CheckFailed` (exit 1) when the gate did not hold."""
     if not report.passed:
         raise CheckFailed(
-            f"parity failed: {report.line()}. The artefact was not written; try --exporter torchscript or another --opset."
+            f"parity failed: {report.line()}. The artefact was not written; try --exporter torchscript or another "
+            "--opset."
         )
     return report

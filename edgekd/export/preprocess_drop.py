@@ -10,6 +10,7 @@ is the cost of dropping the model into DeepStream with the config edgekd writes.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
@@ -35,11 +36,12 @@ class PreprocessScore:
 
     def line(self) -> str:
         return (
-            f"DeepStream preprocessing (one net-scale-factor for std {self.std}): top-1 {self.nvinfer_top1:.2f} % vs exact {self.exact_top1:.2f} % "
+            f"DeepStream preprocessing (one net-scale-factor for std {self.std}): top-1 {self.nvinfer_top1:.2f} % "
+            f"vs exact {self.exact_top1:.2f} % "
             f"on {self.samples} {self.split} images ({-self.drop:+.2f} pt, agreement {self.agreement:.2f} %)"
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

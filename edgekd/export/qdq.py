@@ -82,7 +82,8 @@ def qad_int8_onnx(run: "ExportRun", fp32_path: Path) -> dict[str, Any]:
     model, card, state = load_quantized(run.source.path, exportable=True)
     counts = quantization_counts(model)
     progress.log(
-        f"QDQ ONNX of the QAD student ({state['recipe']}, {counts['enabled']} ModelOpt quantizers; TorchScript exporter, opset {QDQ_OPSET})"
+        f"QDQ ONNX of the QAD student ({state['recipe']}, {counts['enabled']} ModelOpt quantizers; TorchScript "
+        f"exporter, opset {QDQ_OPSET})"
     )
     work_path = run.work / f"{run.name}.int8-{TARGET}.onnx"
     export_qdq_onnx(model, example_input(card.input, baked=False), work_path, INPUT_NAME, OUTPUT_NAME)
@@ -117,6 +118,7 @@ def qad_int8_onnx(run: "ExportRun", fp32_path: Path) -> dict[str, Any]:
     }
     payload = run.payload("int8", INPUT_NCHW_FLOAT, facts)
 
+    assert run.val is not None  # a QAD export checks parity on val
     reference = predict_backend(FakeQuantBackend(model, card), run.val)
     save_with_metadata(proto, work_path, payload)
     literal = _unoptimised(run.ort(work_path), work_path)
@@ -130,7 +132,8 @@ def qad_int8_onnx(run: "ExportRun", fp32_path: Path) -> dict[str, Any]:
     progress.log(("✓ " if parity.passed else "✗ ") + parity.line())
     if not parity.passed:  # not enforce(): its advice (another exporter or opset) does not apply here
         raise CheckFailed(
-            f"parity failed: {parity.line()}. The QDQ ONNX does not compute the fake-quantized model and was not written."
+            f"parity failed: {parity.line()}. The QDQ ONNX does not compute the fake-quantized model and was not "
+            "written."
         )
     candidate = run.ort(work_path)
     fused = compare(
@@ -141,7 +144,8 @@ def qad_int8_onnx(run: "ExportRun", fp32_path: Path) -> dict[str, Any]:
         split="val",
     )
     progress.log(
-        f"  {fused.candidate} vs {fused.reference}: agreement {fused.agreement:.2f} %, max |Δlogit| {fused.max_abs_diff:.2e} (reported)"
+        f"  {fused.candidate} vs {fused.reference}: agreement {fused.agreement:.2f} %, max |Δlogit| "
+        f"{fused.max_abs_diff:.2e} (reported)"
     )
 
     report = measure(run, fp32_path, candidate)
@@ -225,5 +229,6 @@ def check_qad_source(source: "ExportSource", config: "ExportConfig") -> None:
     require_modelopt(f"exporting {source.path.name} (a QAD student)")
     if config.int8 and "tensorrt" in config.int8_targets:
         raise ConfigError(
-            f"{source.path.name} is a QAD student: its TensorRT INT8 ONNX comes from its own quantizers, written without --int8; use --int8-target cpu for ONNX Runtime PTQ."
+            f"{source.path.name} is a QAD student: its TensorRT INT8 ONNX comes from its own quantizers, written "
+            "without --int8; use --int8-target cpu for ONNX Runtime PTQ."
         )

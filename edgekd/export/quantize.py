@@ -17,9 +17,12 @@ import logging
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from edgekd.errors import ModelError
+
+if TYPE_CHECKING:  # onnx is imported where it is used
+    from onnx import GraphProto
 
 # The weighted ops: where INT8 pays, and the nodes the sensitivity search may keep in float.
 WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
@@ -50,7 +53,7 @@ class QuantRecipe:
     def symmetric_activations(self) -> bool:
         return self.target == "tensorrt"
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         types = "S8S8 symmetric" if self.target == "tensorrt" else "U8S8"
         return {
             **asdict(self),
@@ -71,7 +74,7 @@ class QuantRecipe:
 
 
 @contextlib.contextmanager
-def _quiet():
+def _quiet() -> Iterator[None]:
     """ORT quantization logs at WARNING through the root logger and prints; keep the CLI clean."""
     root = logging.getLogger()
     level = root.level
@@ -96,7 +99,8 @@ def preprocess(source: Path, target: Path) -> None:
             quant_pre_process(str(source), str(target), skip_symbolic_shape=False)
     except Exception as exc:  # onnx/ORT raise assorted types from shape inference and optimisation
         raise ModelError(
-            f"quant_pre_process failed on {source.name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            f"quant_pre_process failed on {source.name}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
         ) from exc
 
 
@@ -108,7 +112,7 @@ def weighted_nodes(onnx_path: Path) -> list[tuple[str, str]]:
     return [(node.name, node.op_type) for node in graph.node if node.op_type in WEIGHTED_OPS]
 
 
-def _quantize_kwargs(recipe: QuantRecipe, node_ops: dict[str, str]) -> dict:
+def _quantize_kwargs(recipe: QuantRecipe, node_ops: dict[str, str]) -> dict[str, Any]:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType
     from onnxruntime.quantization.registry import QDQRegistry
 
@@ -123,7 +127,8 @@ def _quantize_kwargs(recipe: QuantRecipe, node_ops: dict[str, str]) -> dict:
     if unknown:
         close = ", ".join(list(node_ops)[:6])
         raise ModelError(
-            f"--exclude-nodes: no node named '{unknown[0]}' in the pre-processed graph (names look like: {close}, …; export.json lists them)."
+            f"--exclude-nodes: no node named '{unknown[0]}' in the pre-processed graph (names look like: {close}, "
+            "…; export.json lists them)."
         )
     # A removable activation (Relu/Clip before a Q) stays in the graph when some weighted node is
     # kept in float, so that `feed_float_inputs` finds that node's true float input.
@@ -149,7 +154,7 @@ def quantize(
     recipe: QuantRecipe,
     reader_factory: Callable[[], object],
     cache_path: Path | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Quantize a pre-processed model to QDQ INT8.
 
     Args:
@@ -175,7 +180,8 @@ def quantize(
             quantize_static(str(pre_path), str(out_path), reader_factory(), **kwargs)
     except Exception as exc:  # ORT raises ValueError/RuntimeError/onnx errors with long texts
         raise ModelError(
-            f"quantize_static failed ({recipe.target}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            f"quantize_static failed ({recipe.target}): {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
         ) from exc
     feed_float_inputs(out_path, set(_excluded(node_ops, recipe)))
     return count_qdq(out_path, node_ops, recipe)
@@ -216,7 +222,7 @@ def feed_float_inputs(path: Path, in_float: set[str]) -> int:
     return rewired
 
 
-def _drop_unused_qdq(graph) -> None:
+def _drop_unused_qdq(graph: GraphProto) -> None:
     """Remove Q/DQ nodes whose outputs nothing reads any more (a DQ first, then its Q), then their constants."""
     outputs = {o.name for o in graph.output}
     while True:
@@ -234,7 +240,7 @@ def _drop_unused_qdq(graph) -> None:
             graph.node.remove(node)
 
 
-def count_qdq(path: Path, node_ops: dict[str, str], recipe: QuantRecipe) -> dict:
+def count_qdq(path: Path, node_ops: dict[str, str], recipe: QuantRecipe) -> dict[str, Any]:
     """What a QDQ model holds: Q/DQ node counts and which weighted nodes stayed in float."""
     import onnx
 

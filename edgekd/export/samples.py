@@ -61,7 +61,8 @@ def data_config_for(card: ModelCard, spec: str | None, data_dir: str | None, pro
     val_size = options.get("val_size", DEFAULT_VAL_SIZE) if same else DEFAULT_VAL_SIZE
     if not val_size:
         progress.log(
-            f"{spec}: the checkpoint was trained with no val hold-out; using a seeded {DEFAULT_VAL_SIZE:.0%} share of train as val."
+            f"{spec}: the checkpoint was trained with no val hold-out; using a seeded {DEFAULT_VAL_SIZE:.0%} "
+            "share of train as val."
         )
         val_size = DEFAULT_VAL_SIZE
     return DataConfig(
@@ -75,7 +76,8 @@ def load_for_card(config: DataConfig, card: ModelCard) -> Dataset:
     dataset = config.load(image_size)
     if dataset.num_classes != card.num_classes:
         raise DataError(
-            f"{dataset.spec} has {dataset.num_classes} classes but the model has {card.num_classes}; pass the dataset it was trained on with --data."
+            f"{dataset.spec} has {dataset.num_classes} classes but the model has {card.num_classes}; pass the "
+            "dataset it was trained on with --data."
         )
     return dataset
 
@@ -89,11 +91,13 @@ def take(split: ImageSplit, spec: str, limit: int | None, seed: int = 0) -> Imag
         np.arange(len(labels)) if limit is None or limit >= len(labels) else stratified_subset(labels, limit, seed)
     )
     index = torch.as_tensor(indices, dtype=torch.int64)
-    if split.in_memory:
+    stream = split.stream
+    if split.images is not None:  # in memory
         images = split.images[index]
     else:
+        assert stream is not None  # a split holds its images or streams them
         images = (
-            torch.stack([split.stream[int(i)][0] for i in indices])
+            torch.stack([stream[int(i)][0] for i in indices])
             if len(indices)
             else torch.empty(0, 3, 1, 1, dtype=torch.uint8)
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -41,12 +41,12 @@ class SensitivityResult:
     drop_all_quantized: float
     drop: float
     kept_in_float: list[str] = field(default_factory=list)
-    ranking: list[dict] = field(default_factory=list)
-    steps: list[dict] = field(default_factory=list)
+    ranking: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
     met: bool = True
     path: Path | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         payload = asdict(self)
         payload.pop("path")
         return payload

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -37,17 +38,17 @@ class ExportSource:
     card: ModelCard
     sha256: str
     model: nn.Module | None = None
-    metadata: dict | None = None
+    metadata: dict[str, Any] | None = None
 
     @property
     def precision(self) -> str:
-        return (self.metadata or {}).get("precision", "fp32")
+        return str((self.metadata or {}).get("precision", "fp32"))
 
     @property
     def input_format(self) -> str:
-        return (self.metadata or {}).get("input_format", INPUT_NCHW_FLOAT)
+        return str((self.metadata or {}).get("input_format", INPUT_NCHW_FLOAT))
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
             "name": self.path.name,
@@ -72,11 +73,13 @@ def open_source(path: str | Path) -> ExportSource:
     weights = resolve_model_path(path)
     if weights.suffix != ".safetensors":
         raise ModelError(
-            f"{weights.name}: export takes an edgekd model artefact (.safetensors + .json card, as written by 'edgekd teacher train' or 'edgekd distill') or an edgekd .onnx."
+            f"{weights.name}: export takes an edgekd model artefact (.safetensors + .json card, as written by "
+            "'edgekd teacher train' or 'edgekd distill') or an edgekd .onnx."
         )
     if _looks_pickled(weights):
         raise ModelError(
-            f"{weights.name} holds a PyTorch pickle (torch.save), not safetensors; edgekd never unpickles models. Save the state dict with safetensors (edgekd.models.save_model)."
+            f"{weights.name} holds a PyTorch pickle (torch.save), not safetensors; edgekd never unpickles models. "
+            "Save the state dict with safetensors (edgekd.models.save_model)."
         )
     model, card = load_model(weights, exportable=True)
     return ExportSource(weights, "checkpoint", card, sha256_file(weights), model=model)

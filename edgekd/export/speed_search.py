@@ -22,6 +22,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,9 +61,12 @@ class SpeedSearch:
     mixed_ms: float | None = None
     chosen: str = "all"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
-            "rule": "keep a weighted node in float when its INT8 kernel is slower than its MACs at the FP32 model's time per MAC; ship the faster whole model",
+            "rule": (
+                "keep a weighted node in float when its INT8 kernel is slower than its MACs at the FP32 model's time "
+                "per MAC; ship the faster whole model"
+            ),
             "batch": self.batch,
             "threads": self.threads,
             "float_ns_per_mac": self.float_ns_per_mac,
@@ -94,10 +98,11 @@ def weighted_macs(pre_path: Path) -> dict[str, int]:
         out = shapes.get(node.output[0])
         if weight is None or not out or any(d is None for d in out[1:]):
             continue
+        per_sample = [d for d in out[1:] if d is not None]  # all of them (checked above)
         if node.op_type in ("Conv", "ConvTranspose"):
-            positions = math.prod(out[2:])  # output pixels per sample
+            positions = math.prod(per_sample[1:])  # output pixels per sample
         else:
-            positions = math.prod(out[1:-1]) if len(out) > 2 else 1  # tokens per sample
+            positions = math.prod(per_sample[:-1]) if len(out) > 2 else 1  # tokens per sample
         macs[node.name] = positions * math.prod(weight)
     return macs
 

@@ -85,7 +85,8 @@ def _export(config: ExportConfig, progress: Progress) -> ExportResult:
         )
     if config.deepstream and source.input_format == INPUT_NHWC_UINT8:
         raise ConfigError(
-            f"--deepstream: {source.path.name} takes uint8 NHWC frames (preprocessing baked in), but nvinfer feeds normalised NCHW float; use an ONNX exported without --bake-preprocess."
+            f"--deepstream: {source.path.name} takes uint8 NHWC frames (preprocessing baked in), but nvinfer "
+            "feeds normalised NCHW float; use an ONNX exported without --bake-preprocess."
         )
     if (
         config.dla_core is not None

@@ -111,7 +111,7 @@ def trtexec_command(
     return " ".join(parts)
 
 
-def _parse(trt, builder, logger, onnx_path: Path, for_dla: bool = False):
+def _parse(trt: Any, builder: Any, logger: Any, onnx_path: Path, for_dla: bool = False) -> tuple[Any, Any, bool]:
     flags = 0
     strongly_typed = hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED")
     if strongly_typed:
@@ -127,12 +127,13 @@ def _parse(trt, builder, logger, onnx_path: Path, for_dla: bool = False):
         )
     if network.num_inputs != 1 or network.num_outputs != 1:
         raise ModelError(
-            f"{onnx_path.name} has {network.num_inputs} inputs and {network.num_outputs} outputs; edgekd engines have one of each."
+            f"{onnx_path.name} has {network.num_inputs} inputs and {network.num_outputs} outputs; edgekd engines "
+            "have one of each."
         )
     return network, parser, strongly_typed
 
 
-def _timing_cache(config, path: Path | None, progress: Progress):
+def _timing_cache(config: Any, path: Path | None, progress: Progress) -> Any:
     data = path.read_bytes() if path is not None and path.is_file() else b""
     cache = config.create_timing_cache(data)
     if not config.set_timing_cache(cache, False):  # False: refuse a cache from another GPU/version
@@ -194,10 +195,12 @@ def build_tensorrt_engine(
             "gpu_fallback": fallback[:50],
         }
         progress.log(
-            f"DLA core {options.dla_core}: {len(layers) - len(fallback)} of {len(layers)} layers can run on the DLA; {len(fallback)} fall back to the GPU"
+            f"DLA core {options.dla_core}: {len(layers) - len(fallback)} of {len(layers)} layers can run on the "
+            f"DLA; {len(fallback)} fall back to the GPU"
         )
     progress.log(
-        f"building TensorRT {trt.__version__} engine from {onnx_path.name} (batch {shapes['min'][0]}/{shapes['opt'][0]}/{shapes['max'][0]}, workspace {options.workspace_gb:g} GiB)…"
+        f"building TensorRT {trt.__version__} engine from {onnx_path.name} (batch "
+        f"{shapes['min'][0]}/{shapes['opt'][0]}/{shapes['max'][0]}, workspace {options.workspace_gb:g} GiB)…"
     )
     plan = builder.build_serialized_network(network, config)
     if plan is None:

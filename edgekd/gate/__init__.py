@@ -3,8 +3,9 @@
 from edgekd.gate.config import GateConfig, GateThresholds
 from edgekd.gate.inputs import GateReport, load_gate_report
 from edgekd.gate.registry import GATE_CHECKS, GateCheck
+from edgekd.gate.result import GateResult
 from edgekd.gate.rows import CheckRow
-from edgekd.gate.runner import GateResult, run, run_gate, write_gate_outputs
+from edgekd.gate.runner import run, run_gate, write_gate_outputs
 from edgekd.gate.stats import PairedDrop, mcnemar_p_value, paired_drop
 
 __all__ = [

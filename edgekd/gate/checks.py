@@ -8,6 +8,7 @@ could not be checked on any selected artefact is bad input, not a pass (the gate
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ class GateContext:
     baseline: GateReport | None
     thresholds: GateOptions  # a GateThresholds (derived from the registry, which imports these checks)
     artefacts: list[GateModel]
-    _predictions: dict | None = None
+    _predictions: dict[tuple[int, str], SamplePredictions | None] | None = None
 
     def predictions(self, model: GateModel) -> SamplePredictions | None:
         if self._predictions is None:
@@ -40,7 +41,8 @@ class GateContext:
         teacher = self.report.teacher()
         if teacher is None:
             raise ConfigError(
-                f"{check} needs a teacher in the report, and {self.report.path} has none (give 'edgekd report' the teacher's eval)."
+                f"{check} needs a teacher in the report, and {self.report.path} has none (give 'edgekd report' "
+                "the teacher's eval)."
             )
         return teacher
 
@@ -63,13 +65,14 @@ def make_row(
     status: str | None = None,
     detail: str = "",
     *,
-    backend=None,
-    device=None,
-    batch=None,
-    waived=False,
+    backend: str | None = None,
+    device: str | None = None,
+    batch: int | None = None,
+    waived: bool = False,
 ) -> CheckRow:
     threshold = float(getattr(ctx.thresholds, check))
     if status is None:
+        assert measured is not None, "a row without a measurement is given its status"
         ok = measured <= threshold if bound == "max" else measured >= threshold
         status = PASS if ok else FAIL
     return CheckRow(
@@ -98,7 +101,8 @@ def paired_between(
         return None
     if ref.labels.shape != cand.labels.shape or not np.array_equal(ref.labels, cand.labels):
         raise ConfigError(
-            f"'{candidate.name}' and '{reference.name}' were not evaluated on the same samples ({cand.source} vs {ref.source}): evaluate both on the same data and split."
+            f"'{candidate.name}' and '{reference.name}' were not evaluated on the same samples ({cand.source} vs "
+            f"{ref.source}): evaluate both on the same data and split."
         )
     if mask is None:
         mask = np.ones_like(ref.labels, dtype=bool)
@@ -135,7 +139,8 @@ def _drop_row(ctx: GateContext, check: str, label: str, reference: GateModel, mo
     if paired is None:
         lacking = model if ctx.predictions(model) is None else reference
         raise ConfigError(
-            f"--significance needs per-sample predictions, and '{lacking.name}' has no eval.json in its report entry: rerun 'edgekd eval' and 'edgekd report', or drop --significance."
+            f"--significance needs per-sample predictions, and '{lacking.name}' has no eval.json in its report "
+            "entry: rerun 'edgekd eval' and 'edgekd report', or drop --significance."
         )
     status, why = judge_drop(ctx, paired, threshold)
     return make_row(ctx, check, label, model, drop, "pts", "max", status, detail + (f"; {why}" if why else ""))
@@ -226,7 +231,9 @@ def _class_significance(
         )
     failing = []
     for cls in np.unique(ref.labels):
-        status, _ = judge_drop(ctx, paired_between(ctx, teacher, model, ref.labels == cls), threshold)
+        paired = paired_between(ctx, teacher, model, ref.labels == cls)
+        assert paired is not None  # both have per-sample predictions (checked above)
+        status, _ = judge_drop(ctx, paired, threshold)
         if status == FAIL:
             failing.append(names[cls] if cls < len(names) else str(cls))
     if failing:
@@ -303,7 +310,7 @@ def check_p99_vs_baseline(ctx: GateContext) -> list[CheckRow]:
             rows.append(_unprofiled(ctx, check, label, "%", "max", model))
         reference = baseline.find(model.name)
         for entry in entries:
-            where = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
+            where: dict[str, Any] = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
             base = (
                 None
                 if reference is None
@@ -333,10 +340,14 @@ def check_p99_vs_baseline(ctx: GateContext) -> list[CheckRow]:
                 )
                 continue
             if base.machine != entry.machine:
-                message = f"'{model.name}' latency was measured on machine {entry.machine} and the baseline's on {base.machine}"
+                message = (
+                    f"'{model.name}' latency was measured on machine {entry.machine} and the baseline's on "
+                    f"{base.machine}"
+                )
                 if not ctx.thresholds.allow_foreign_baseline:
                     raise ConfigError(
-                        f"{message}: latency is only compared on the same machine. Profile both there, or pass --allow-foreign-baseline to skip this check."
+                        f"{message}: latency is only compared on the same machine. Profile both there, or pass "
+                        "--allow-foreign-baseline to skip this check."
                     )
                 rows.append(
                     make_row(
@@ -385,7 +396,7 @@ def check_speedup(ctx: GateContext) -> list[CheckRow]:
         if not entries:
             rows.append(_unprofiled(ctx, "min_speedup", "speed-up over teacher", "×", "min", model))
         for entry in entries:
-            where = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
+            where: dict[str, Any] = dict(backend=entry.backend, device=entry.device, batch=entry.batch)
             candidates = [
                 t for t in teacher.latency_at(entry.batch) if t.device == entry.device and t.machine == entry.machine
             ]

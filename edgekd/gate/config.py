@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import ValidationError, create_model
 
@@ -21,7 +21,7 @@ class _GateOptions(GateOptions):
         """The thresholds that are set."""
         return [name for name in THRESHOLD_FIELDS if getattr(self, name) is not None]
 
-    def merged(self, overrides: dict) -> "GateThresholds":
+    def merged(self, overrides: dict[str, Any]) -> "GateThresholds":
         """A copy with the non-None values of `overrides` (e.g. CLI flags over a pipeline's section)."""
         values = self.model_dump()
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -37,14 +37,22 @@ class _GateOptions(GateOptions):
             raise ConfigError(f"{flag}: {error['msg']} (got {error.get('input')!r}).") from None
 
 
-GateThresholds = create_model(
-    "GateThresholds",
-    __base__=_GateOptions,
-    __module__=__name__,
-    __doc__="What a release must satisfy: one optional threshold per `GATE_CHECKS` entry (unset: not checked), "
-    "and how they are judged (`_GateOptions`).",
-    **{check.field: (Optional[float], check.pydantic_field()) for check in GATE_CHECKS},
-)
+if TYPE_CHECKING:
+
+    class GateThresholds(_GateOptions):
+        """What mypy sees: the threshold fields (`float | None`) are created from `GATE_CHECKS` at import."""
+
+        def __getattr__(self, name: str) -> Optional[float]: ...
+
+else:
+    GateThresholds = create_model(
+        "GateThresholds",
+        __base__=_GateOptions,
+        __module__=__name__,
+        __doc__="What a release must satisfy: one optional threshold per `GATE_CHECKS` entry (unset: not checked), "
+        "and how they are judged (`_GateOptions`).",
+        **{check.field: (Optional[float], check.pydantic_field()) for check in GATE_CHECKS},
+    )
 
 
 @dataclass(frozen=True)

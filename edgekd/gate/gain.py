@@ -11,8 +11,8 @@ students of the report whatever `--artefact` selects.
 from __future__ import annotations
 
 from edgekd.errors import ConfigError
-from edgekd.gate.checks import SKIP, GateContext, judge_drop, make_row, paired_between
-from edgekd.gate.rows import CheckRow
+from edgekd.gate.checks import GateContext, judge_drop, make_row, paired_between
+from edgekd.gate.rows import SKIP, CheckRow
 from edgekd.report import schema
 
 CHECK, LABEL = "min_gain_vs_alone", "top-1 gain vs student alone"
@@ -22,8 +22,10 @@ def check_gain_vs_alone(ctx: GateContext) -> list[CheckRow]:
     pairs = [(d.model, d.alone) for d in schema.load_report(ctx.report.path).distillation if d.alone]
     if not pairs:
         raise ConfigError(
-            f"--min-gain-vs-alone needs a distilled student and the same recipe and seed trained alone in {ctx.report.path}: "
-            "add 'none' to the pipeline's distill methods (e.g. methods: [kd, none]) or report an 'edgekd distill --method none' run beside it."
+            "--min-gain-vs-alone needs a distilled student and the same recipe and seed trained alone in "
+            f"{ctx.report.path}: "
+            "add 'none' to the pipeline's distill methods (e.g. methods: [kd, none]) or report an 'edgekd distill "
+            "--method none' run beside it."
         )
     rows = []
     for name, alone_name in pairs:
@@ -56,7 +58,8 @@ def check_gain_vs_alone(ctx: GateContext) -> list[CheckRow]:
             continue
         if paired is None:
             raise ConfigError(
-                f"--significance needs per-sample predictions of '{name}' and '{alone_name}' (eval.json in the report): rerun 'edgekd eval' and 'edgekd report', or drop --significance."
+                f"--significance needs per-sample predictions of '{name}' and '{alone_name}' (eval.json in the "
+                "report): rerun 'edgekd eval' and 'edgekd report', or drop --significance."
             )
         # A gain of at least PTS is a drop below the student alone of at most −PTS.
         status, why = judge_drop(ctx, paired, -ctx.thresholds.threshold("min_gain_vs_alone"))

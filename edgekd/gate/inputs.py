@@ -46,7 +46,8 @@ class SamplePredictions:
 
     @property
     def correct(self) -> np.ndarray:
-        return self.predicted == self.labels
+        correct: np.ndarray = self.predicted == self.labels
+        return correct
 
 
 @dataclass
@@ -117,7 +118,8 @@ class GateReport:
             matches = [m for m in self.models if m.name == selector or m.role == selector]
             if not matches:
                 raise ConfigError(
-                    f"--artefact '{selector}' matches nothing in {self.path}: names are {', '.join(self.names())}; roles are {', '.join(ROLES)}."
+                    f"--artefact '{selector}' matches nothing in {self.path}: names are "
+                    f"{', '.join(self.names())}; roles are {', '.join(ROLES)}."
                 )
             chosen.extend(m for m in matches if m not in chosen)
         return chosen

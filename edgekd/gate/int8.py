@@ -10,8 +10,8 @@ INT8 are not its business; a report with no INT8 artefact among the selected one
 from __future__ import annotations
 
 from edgekd.errors import ConfigError
-from edgekd.gate.checks import SKIP, GateContext, _drop_row, make_row
-from edgekd.gate.rows import CheckRow
+from edgekd.gate.checks import GateContext, _drop_row, make_row
+from edgekd.gate.rows import SKIP, CheckRow
 from edgekd.report import schema
 
 CHECK, LABEL = "max_int8_drop_vs_student", "INT8 top-1 drop vs FP32 student"

@@ -28,8 +28,13 @@ def gate_markdown(result: GateResult) -> str:
     alpha = result.thresholds.alpha
     mode = {
         "point": "point estimates",
-        "inferiority": f"inferiority: a drop fails only when its lower bound is above the threshold (paired test, α = {alpha})",
-        "non-inferiority": f"non-inferiority: a drop passes only when its upper bound is within the threshold (paired test, α = {alpha})",
+        "inferiority": (
+            f"inferiority: a drop fails only when its lower bound is above the threshold (paired test, α = {alpha})"
+        ),
+        "non-inferiority": (
+            "non-inferiority: a drop passes only when its upper bound is within the threshold (paired test, α = "
+            f"{alpha})"
+        ),
     }[result.thresholds.judgement()]
     lines += [f"- Accuracy drops judged on: {mode}", f"- Latency batch: {result.thresholds.batch}", ""]
     lines += [
@@ -54,7 +59,8 @@ def gate_markdown(result: GateResult) -> str:
     if failures:
         lines += ["", "## Failures", ""]
         lines += [
-            f"- **{row.artefact}**: {row.label} {format_measured(row)} (allowed {format_threshold(row)}) on {row.backend}/{row.device}"
+            f"- **{row.artefact}**: {row.label} {format_measured(row)} (allowed {format_threshold(row)}) on "
+            f"{row.backend}/{row.device}"
             for row in failures
         ]
     return "\n".join(lines) + "\n"

@@ -43,7 +43,8 @@ class GateCheck:
         return "--" + self.field.replace("_", "-")
 
     def pydantic_field(self) -> Any:
-        return Field(None, description=f"{self.help} ({self.unit})", **self.range)
+        bounds: dict[str, Any] = dict(self.range)
+        return Field(None, description=f"{self.help} ({self.unit})", **bounds)
 
 
 # In the order gate.md lists them. A threshold left at None is not checked.
@@ -108,7 +109,8 @@ GATE_CHECKS: tuple[GateCheck, ...] = (
     GateCheck("max_size_mb", "Max artefact file size", "MB, 10^6 bytes", "max", {"gt": 0}, checks.check_size),
     GateCheck(
         "min_gain_vs_alone",
-        "Min top-1 gain of each distilled student over the same recipe and seed trained alone (method none), paired on the test images",
+        "Min top-1 gain of each distilled student over the same recipe and seed trained alone (method none), "
+        "paired on the test images",
         "points",
         "min",
         {},

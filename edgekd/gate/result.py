@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from edgekd.artifacts import provenance
 from edgekd.gate.config import GateThresholds
@@ -36,7 +37,7 @@ class GateResult:
     def failures(self) -> list[CheckRow]:
         return [row for row in self.rows if row.status == FAIL]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "schema": GATE_SCHEMA,
             "passed": self.passed,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
@@ -35,7 +36,7 @@ class CheckRow:
     detail: str = ""
     waived: bool = False
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

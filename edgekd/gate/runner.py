@@ -41,7 +41,8 @@ def run(config: GateConfig, progress: Progress | None = None) -> GateResult:
     artefacts = report.select(thresholds.artefacts)
     if not artefacts:
         raise ConfigError(
-            f"{report.path} has no deployable artefact (role student or artefact) to gate; choose some with --artefact NAME|ROLE."
+            f"{report.path} has no deployable artefact (role student or artefact) to gate; choose some with "
+            "--artefact NAME|ROLE."
         )
     context = GateContext(report, baseline, thresholds, artefacts)
     rows: list[CheckRow] = []

@@ -58,7 +58,7 @@ class ModelCard:
         return payload
 
     @classmethod
-    def from_dict(cls, payload: Any, source: str | os.PathLike = "model card") -> "ModelCard":
+    def from_dict(cls, payload: Any, source: str | os.PathLike[str] = "model card") -> "ModelCard":
         """A card from JSON data, validated (`edgekd.schemas.CardFile`).
 
         Raises:
@@ -80,7 +80,7 @@ class ModelCard:
         )
 
 
-def save_model(model: nn.Module, card: ModelCard, weights_path: str | os.PathLike) -> Path:
+def save_model(model: nn.Module, card: ModelCard, weights_path: str | os.PathLike[str]) -> Path:
     """Write `weights_path` (.safetensors) and its card (.json beside it), both atomically.
 
     Returns:
@@ -98,7 +98,7 @@ def save_model(model: nn.Module, card: ModelCard, weights_path: str | os.PathLik
     return weights_path
 
 
-def resolve_model_path(path: str | os.PathLike, preferred: tuple[str, ...] = ("student", "teacher")) -> Path:
+def resolve_model_path(path: str | os.PathLike[str], preferred: tuple[str, ...] = ("student", "teacher")) -> Path:
     """A model artefact from a file or a run directory (its `student`/`teacher` .safetensors)."""
     path = Path(path)
     if path.is_dir():
@@ -111,7 +111,7 @@ def resolve_model_path(path: str | os.PathLike, preferred: tuple[str, ...] = ("s
     return path
 
 
-def read_card(weights_path: str | os.PathLike) -> ModelCard | None:
+def read_card(weights_path: str | os.PathLike[str]) -> ModelCard | None:
     """The card beside a weights file, or None for a bare checkpoint."""
     card_path = Path(weights_path).with_suffix(".json")
     if not card_path.exists():
@@ -124,7 +124,7 @@ def read_card(weights_path: str | os.PathLike) -> ModelCard | None:
 
 
 def load_model(
-    path: str | os.PathLike, *, exportable: bool = False, device: str | torch.device = "cpu"
+    path: str | os.PathLike[str], *, exportable: bool = False, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, ModelCard]:
     """Load an edgekd model artefact (weights + card) in eval mode.
 
@@ -138,7 +138,8 @@ def load_model(
     card = read_card(weights_path)
     if card is None:
         raise ModelError(
-            f"{weights_path} has no model card ({weights_path.with_suffix('.json').name}); for a bare timm checkpoint give the architecture (--teacher-arch)."
+            f"{weights_path} has no model card ({weights_path.with_suffix('.json').name}); for a bare timm "
+            "checkpoint give the architecture (--teacher-arch)."
         )
     state = read_state_dict(weights_path)
     model = create_model(card.arch, card.num_classes, card.input.in_chans, exportable=exportable)

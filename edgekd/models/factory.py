@@ -11,6 +11,7 @@ import fnmatch
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import timm
 import torch
@@ -39,9 +40,9 @@ def create_model(
     num_classes: int,
     in_chans: int = 3,
     *,
-    pretrained: str | os.PathLike | None = None,
+    pretrained: str | os.PathLike[str] | None = None,
     exportable: bool = False,
-    **kwargs,
+    **kwargs: Any,
 ) -> nn.Module:
     """Create a timm model, optionally with local pretrained weights.
 
@@ -65,10 +66,11 @@ def create_model(
     return model
 
 
-def pretrained_defaults(arch: str) -> dict:
+def pretrained_defaults(arch: str) -> dict[str, Any]:
     """timm's pretrained config for `arch` (input size, mean, std, …) without building weights."""
     cfg = timm.get_pretrained_cfg(resolve_arch(arch), allow_unregistered=True)
-    return cfg.to_dict() if cfg is not None else {}
+    # timm's PretrainedCfg.to_dict is unannotated.
+    return cfg.to_dict() if cfg is not None else {}  # type: ignore[no-untyped-call]
 
 
 @dataclass
@@ -91,7 +93,7 @@ def model_cost(
     if isinstance(model_or_arch, str):
         with torch.device("meta"):
             model = timm.create_model(model_or_arch, num_classes=num_classes, in_chans=in_chans)
-        device = "meta"
+        device: str | torch.device = "meta"
     else:
         model = model_or_arch
         device = next(model.parameters()).device

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
@@ -68,8 +68,8 @@ class FeatureTaps:
             module = resolve_layer(model, name)
             self._handles.append(module.register_forward_hook(self._hook(name, detach)))
 
-    def _hook(self, name: str, detach: bool):
-        def record(module, inputs, output):
+    def _hook(self, name: str, detach: bool) -> Callable[[nn.Module, Any, Any], None]:
+        def record(module: nn.Module, inputs: Any, output: Any) -> None:
             if not isinstance(output, torch.Tensor):
                 raise ModelError(
                     f"layer '{name}' returns {type(output).__name__}, not a feature tensor; pick another layer."
@@ -107,7 +107,7 @@ class FeatureTaps:
         self._handles.clear()
 
 
-def feature_stages(model: nn.Module) -> list[dict]:
+def feature_stages(model: nn.Module) -> list[dict[str, Any]]:
     """timm's `feature_info` of `model` as a list of {module, num_chs, reduction} (empty if none)."""
     info = getattr(model, "feature_info", None)
     if info is None:
@@ -126,8 +126,8 @@ def list_layers(model: nn.Module, input_size: int, in_chans: int = 3) -> list[La
     """
     shapes: dict[str, tuple[int, ...]] = {}
 
-    def probe(name: str):
-        def record(module, inputs, output):
+    def probe(name: str) -> Callable[[nn.Module, Any, Any], None]:
+        def record(module: nn.Module, inputs: Any, output: Any) -> None:
             if isinstance(output, torch.Tensor) and name not in shapes:
                 shapes[name] = tuple(output.shape)
 
@@ -175,7 +175,7 @@ def resolve_layer(model: nn.Module, name: str) -> nn.Module:
     )
 
 
-def middle_stage(model: nn.Module) -> dict:
+def middle_stage(model: nn.Module) -> dict[str, Any]:
     """The middle entry of timm's `feature_info` (e.g. `layer2` of a ResNet: stride 8)."""
     stages = feature_stages(model)
     if not stages:
@@ -210,7 +210,8 @@ def auto_pair(
         if stride is None:
             resolve_layer(student, guided_layer)  # unknown names fail with the list of layers
             raise ModelError(
-                f"guided layer '{guided_layer}' outputs no (B, C, H, W) feature map; pick a convolutional stage (edgekd distill --list-layers)."
+                f"guided layer '{guided_layer}' outputs no (B, C, H, W) feature map; pick a convolutional stage "
+                "(edgekd distill --list-layers)."
             )
         stages = feature_stages(teacher)
         if not stages:
@@ -229,5 +230,6 @@ def layer_shape(model: nn.Module, name: str, input_size: int, in_chans: int = 3)
         if layer.name == name:
             return layer.shape
     raise ModelError(
-        f"layer '{name}' does not output a (B, C, H, W) feature map at {input_size} px; pick a convolutional stage (edgekd distill --list-layers)."
+        f"layer '{name}' does not output a (B, C, H, W) feature map at {input_size} px; pick a convolutional "
+        "stage (edgekd distill --list-layers)."
     )

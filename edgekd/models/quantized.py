@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,7 @@ def recipe_config(recipe: str) -> dict[str, Any]:
     mtq = require_modelopt()
     if recipe not in RECIPES:
         raise ConfigError(f"unknown --quantize '{recipe}': use {' or '.join(RECIPES)}.")
-    config = deepcopy(mtq.INT8_DEFAULT_CFG)
+    config: dict[str, Any] = deepcopy(mtq.INT8_DEFAULT_CFG)
     if recipe == "int8-per-tensor":
         for entry in config["quant_cfg"]:
             if entry.get("quantizer_name") == "*weight_quantizer":
@@ -111,7 +111,7 @@ def _insert_quantizers(
 
 
 @contextlib.contextmanager
-def _quiet():
+def _quiet() -> Iterator[None]:
     """ModelOpt prints ("Inserted N quantizers") and warns about plugins it cannot load
     (transformers, CUDA extensions; torch logs "No CUDA runtime is found" when it looks for
     them); a stage's output is its progress log."""
@@ -126,8 +126,8 @@ def _quiet():
         extensions_log.setLevel(level)
 
 
-def tensor_quantizers(model: nn.Module) -> dict[str, nn.Module]:
-    """Every ModelOpt TensorQuantizer of `model`, by module path."""
+def tensor_quantizers(model: nn.Module) -> dict[str, Any]:
+    """Every ModelOpt TensorQuantizer of `model`, by module path (ModelOpt ships no types)."""
     from modelopt.torch.quantization.nn import TensorQuantizer
 
     return {name: module for name, module in model.named_modules() if isinstance(module, TensorQuantizer)}
@@ -158,18 +158,18 @@ def float_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v for k, v in model.state_dict().items() if "_quantizer." not in k}
 
 
-def state_paths(weights_path: str | os.PathLike) -> tuple[Path, Path]:
+def state_paths(weights_path: str | os.PathLike[str]) -> tuple[Path, Path]:
     """The quantizer state files beside a model artefact: (`.quantizers.safetensors`, `.quantizers.json`)."""
     stem = Path(weights_path).with_suffix("")
     return stem.with_name(stem.name + STATE_SUFFIX + ".safetensors"), stem.with_name(stem.name + STATE_SUFFIX + ".json")
 
 
-def is_quantized_artefact(weights_path: str | os.PathLike) -> bool:
+def is_quantized_artefact(weights_path: str | os.PathLike[str]) -> bool:
     """Whether a model artefact carries a quantizer state (a QAD student)."""
     return state_paths(weights_path)[1].exists()
 
 
-def save_quantized(model: nn.Module, card: ModelCard, weights_path: str | os.PathLike, recipe: str) -> Path:
+def save_quantized(model: nn.Module, card: ModelCard, weights_path: str | os.PathLike[str], recipe: str) -> Path:
     """Write a fake-quantized model: the plain FP32 artefact plus its quantizer state, atomically.
 
     Returns:
@@ -206,15 +206,17 @@ def save_quantized(model: nn.Module, card: ModelCard, weights_path: str | os.Pat
 class _FloatView(nn.Module):
     """`save_model` writes `state_dict()`; this view hands it the weights without quantizer buffers."""
 
+    _model: nn.Module  # in __dict__, not registered as a submodule
+
     def __init__(self, model: nn.Module):
         super().__init__()
         self.__dict__["_model"] = model
 
-    def state_dict(self, *args, **kwargs):  # noqa: D102 - see the class docstring
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:  # type: ignore[override]  # one form of torch's overloaded state_dict
         return float_state_dict(self._model)
 
 
-def read_quantizer_state(weights_path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def read_quantizer_state(weights_path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The JSON state and the amax tensors beside a model artefact, checked against each other."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -222,7 +224,8 @@ def read_quantizer_state(weights_path: str | os.PathLike) -> tuple[dict[str, Any
     amax_path, json_path = state_paths(weights_path)
     if not json_path.exists() or not amax_path.exists():
         raise ModelError(
-            f"{Path(weights_path).name} has no quantizer state ({json_path.name} and {amax_path.name}); it is not a QAD student."
+            f"{Path(weights_path).name} has no quantizer state ({json_path.name} and {amax_path.name}); it is not "
+            "a QAD student."
         )
     try:
         state = json.loads(json_path.read_text(encoding="utf-8"))
@@ -242,7 +245,7 @@ def read_quantizer_state(weights_path: str | os.PathLike) -> tuple[dict[str, Any
 
 
 def load_quantized(
-    path: str | os.PathLike, *, exportable: bool = False, device: str | torch.device = "cpu"
+    path: str | os.PathLike[str], *, exportable: bool = False, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, ModelCard, dict[str, Any]]:
     """Rebuild a fake-quantized artefact: FP32 weights, quantizers re-inserted by the same config, amax loaded.
 
@@ -269,7 +272,8 @@ def load_quantized(
     quantizers = tensor_quantizers(model)
     if sorted(quantizers) != state["quantizers"]:
         raise ModelError(
-            f"{weights_path.name}: re-inserting '{recipe}' gives other quantizers than were saved (ModelOpt version differs?): {len(quantizers)} vs {len(state['quantizers'])}."
+            f"{weights_path.name}: re-inserting '{recipe}' gives other quantizers than were saved (ModelOpt "
+            f"version differs?): {len(quantizers)} vs {len(state['quantizers'])}."
         )
     missing = [n for n, q in quantizers.items() if q.is_enabled and n not in amax]
     if missing or set(amax) - set(quantizers):
@@ -282,7 +286,7 @@ def load_quantized(
 
 
 def export_qdq_onnx(
-    model: nn.Module, example: torch.Tensor, path: str | os.PathLike, input_name: str, output_name: str
+    model: nn.Module, example: torch.Tensor, path: str | os.PathLike[str], input_name: str, output_name: str
 ) -> None:
     """Write the QDQ ONNX of a fake-quantized model (QuantizeLinear/DequantizeLinear around each quantized op).
 
@@ -325,7 +329,7 @@ def freeze_batchnorm(model: nn.Module) -> int:
     frozen = 0
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.train = _eval_only.__get__(module)  # nn.Module.train calls each child's train()
+            setattr(module, "train", _eval_only.__get__(module))  # nn.Module.train calls each child's train()
             module.eval()
             frozen += 1
     return frozen

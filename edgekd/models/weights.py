@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 PRETRAINED_FROM_CACHE = "cache"
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """Read a weights file into a flat {name: tensor} dict.
 
     Accepts safetensors, and `.pt`/`.pth`/`.bin` files holding a state dict (optionally nested
@@ -55,7 +55,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in payload.items()}
 
 
-def load_pretrained_weights(model: nn.Module, arch: str, source: str | os.PathLike) -> None:
+def load_pretrained_weights(model: nn.Module, arch: str, source: str | os.PathLike[str]) -> None:
     """Load local pretrained weights into `model`, re-initialising a classifier of another size.
 
     Args:
@@ -81,7 +81,8 @@ def load_pretrained_weights(model: nn.Module, arch: str, source: str | os.PathLi
                 continue  # a classifier for another class count is re-initialised
             else:
                 raise ModelError(
-                    f"weights do not fit '{arch}': {key} is {tuple(value.shape)}, the model has {tuple(own[key].shape)}."
+                    f"weights do not fit '{arch}': {key} is {tuple(value.shape)}, the model has "
+                    f"{tuple(own[key].shape)}."
                 )
         adapted[key] = value
     missing = [k for k in own if k not in adapted and k not in classifier and not k.endswith("num_batches_tracked")]

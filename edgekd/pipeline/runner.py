@@ -73,7 +73,8 @@ def _check_stage_option(pipeline: Pipeline, flag: str, stage: str | None) -> Non
         raise ConfigError(f"{flag} {stage}: unknown stage; stages are {', '.join(STAGES)}.")
     if stage not in pipeline.stages():
         raise ConfigError(
-            f"{flag} {stage}: {pipeline.source or 'the pipeline'} has no '{stage}:' section (it has {', '.join(pipeline.stages())})."
+            f"{flag} {stage}: {pipeline.source or 'the pipeline'} has no '{stage}:' section (it has "
+            f"{', '.join(pipeline.stages())})."
         )
 
 
@@ -243,7 +244,8 @@ class PipelineRunner:
         """A stage before --from / other than --only: use what is there, say if it is stale."""
         if manifest is None:
             raise ConfigError(
-                f"{run.label} has not run yet, and --from/--only keep earlier stages as they are: run the pipeline without them first."
+                f"{run.label} has not run yet, and --from/--only keep earlier stages as they are: run the "
+                "pipeline without them first."
             )
         stale = staleness(manifest, run.out_dir, digest, run.inputs, run.machine)
         self._record(

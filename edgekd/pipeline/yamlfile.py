@@ -30,7 +30,7 @@ def _build(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], source: st
                     f"{source}:{key_node.start_mark.line + 1}: '{'.'.join(map(str, (*path, key)))}' is given twice."
                 )
             result[key] = _build(value_node, (*path, key), lines, source)
-            lines[(*path, key)] = key_node.start_mark.line + 1  # point at the key, not its value's first line
+            lines[path + (key,)] = key_node.start_mark.line + 1  # point at the key, not its value's first line
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, index), lines, source) for index, item in enumerate(node.value)]

@@ -4,9 +4,10 @@ On a Jetson the same model runs several times faster or slower depending on the 
 (`nvpmodel`) and whether clocks are pinned (`jetson_clocks`), so both are recorded with every
 profile. They are read from jtop first (the Jetson image installs jetson-stats but not the L4T
 `nvpmodel`/`jetson_clocks` binaries, which live on the host), and from those binaries only where
-jtop cannot answer; `power_source` records which one did. With jetson-stats installed (`pip install edgekd[jetson]`, and the host's
-`/run/jtop.sock` mounted into a container), `PowerMonitor` samples total board power (mW) and
-temperatures (°C) during a timed loop, giving mean power and energy per image (mJ).
+jtop cannot answer; `power_source` records which one did. With jetson-stats installed
+(`pip install edgekd[jetson]`, and the host's `/run/jtop.sock` mounted into a container),
+`PowerMonitor` samples total board power (mW) and temperatures (°C) during a timed loop, giving
+mean power and energy per image (mJ).
 Off a Jetson everything here returns None and costs nothing.
 """
 
@@ -187,7 +188,7 @@ class PowerMonitor:
             self._thread.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -155,7 +155,8 @@ def run(config: ProfileConfig, progress: Progress | None = None) -> ProfileResul
         facts = system_facts()
         for batch in config.batches:
             progress.log(
-                f"timing {artefact.name} on {backend.name}/{config.device}, batch {batch} (≥ {config.timing.duration_s:g} s)"
+                f"timing {artefact.name} on {backend.name}/{config.device}, batch {batch} (≥ "
+                f"{config.timing.duration_s:g} s)"
             )
             entry = profile_batch(backend, batch, config, artefact.name)
             batches.append(entry)

@@ -106,8 +106,10 @@ def _target(record: dict[str, Any], latency: list[Latency]) -> str:
             "jetson" if any(word in facts for word in ("jetson", "orin", "xavier", "aarch64", "tegra")) else "tensorrt"
         )
     if record["format"] == "onnx":
-        quantization = export.get("quantization") if isinstance(export.get("quantization"), dict) else {}
-        if quantization.get("target") == "tensorrt":  # the S8S8 QDQ model export makes for TensorRT
+        quantization = export.get("quantization")
+        if (
+            isinstance(quantization, dict) and quantization.get("target") == "tensorrt"
+        ):  # the S8S8 QDQ model export makes for TensorRT
             return "tensorrt"
     devices = {entry.device.split(":")[0] for entry in latency}
     return "cuda" if devices == {"cuda"} else "cpu"
@@ -125,7 +127,11 @@ def _latency_entries(profile_path: Path, payload: dict[str, Any], out_dir: Path)
     entries = []
     for item in payload.get("batches", []):
         power = item.get("power") or {}
-        temps = [t.get("max") for t in (power.get("temperature_c") or {}).values() if isinstance(t, dict)]
+        temps = [
+            t["max"]
+            for t in (power.get("temperature_c") or {}).values()
+            if isinstance(t, dict) and t.get("max") is not None
+        ]
         entries.append(
             Latency(
                 backend=backend.get("backend", "?"),
@@ -170,7 +176,8 @@ def _agreement(
     """Agreement recorded by `eval --teacher`, else computed from both models' per-sample predictions."""
     recorded = model_eval.get("teacher")
     if recorded and (teacher_sha is None or recorded.get("sha256") == teacher_sha):
-        return recorded.get("agreement")
+        agreement: float | None = recorded.get("agreement")
+        return agreement
     if teacher_eval is None:
         return None
     same_data = (
@@ -184,7 +191,7 @@ def _agreement(
 
 
 def _cost(
-    record: dict[str, Any], cache: dict[tuple, tuple[int | None, float | None]]
+    record: dict[str, Any], cache: dict[tuple[Any, ...], tuple[int | None, float | None]]
 ) -> tuple[int | None, float | None]:
     """(params, FLOPs per image) of the artefact's architecture at its input size."""
     input_size = (record.get("input") or {}).get("input_size")
@@ -266,10 +273,10 @@ def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
 
 
 def _pareto(models: list[ModelEntry], batch: int | None) -> Pareto | None:
-    rows = [(m, e) for m in models if m.accuracy for e in m.latency if e.batch == batch]
+    rows = [(m, m.accuracy.top1, e) for m in models if m.accuracy for e in m.latency if e.batch == batch]
     if batch is None or not rows:
         return None
-    flags = pareto_front([(e.mean_ms, m.accuracy.top1) for m, e in rows])
+    flags = pareto_front([(e.mean_ms, top1) for _, top1, e in rows])
     return Pareto(
         batch=batch,
         points=[
@@ -279,10 +286,10 @@ def _pareto(models: list[ModelEntry], batch: int | None) -> Pareto | None:
                 device=e.device,
                 threads=e.threads,
                 mean_ms=e.mean_ms,
-                top1=m.accuracy.top1,
+                top1=top1,
                 on_front=f,
             )
-            for (m, e), f in zip(rows, flags)
+            for (m, top1, e), f in zip(rows, flags)
         ],
     )
 
@@ -390,7 +397,7 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
         teacher_sha = teacher_record["sha256"]
         records.setdefault(teacher_sha, teacher_record)
     names = _unique_names(list(records.values()))
-    evals_by_sha: dict[str, list] = {}
+    evals_by_sha: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
     for path, payload in sources.evals:
         evals_by_sha.setdefault(payload["artefact"]["sha256"], []).append((path, payload))
     chosen_evals = {sha: _pick_eval(found, config.split) for sha, found in evals_by_sha.items()}
@@ -398,9 +405,10 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
         teachers = [sha for sha, r in records.items() if r.get("role") == "teacher"]
         teachers.sort(key=lambda sha: (records[sha]["format"] != "torch", sha not in chosen_evals))
         teacher_sha = teachers[0] if teachers else None
-    teacher_eval = chosen_evals[teacher_sha][1] if teacher_sha in chosen_evals else None
+    teacher_pick = chosen_evals.get(teacher_sha) if teacher_sha is not None else None
+    teacher_eval = teacher_pick[1] if teacher_pick is not None else None
 
-    cost_cache: dict[tuple, tuple] = {}
+    cost_cache: dict[tuple[Any, ...], tuple[int | None, float | None]] = {}
     models = []
     for sha, record in records.items():
         latency = [
@@ -435,7 +443,7 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
     batches = sorted({e.batch for m in models for e in m.latency})
     batch = config.batch if config.batch is not None else (1 if 1 in batches else (batches[0] if batches else None))
     teacher = next((m for m in models if m.sha256 == teacher_sha), None)
-    machines = {}
+    machines: dict[str, dict[str, Any]] = {}
     for _, payload in sources.profiles:
         machines.setdefault(
             payload["machine"], {k: v for k, v in payload.get("system", {}).items() if k != "fingerprint"}
@@ -446,7 +454,7 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
         notes.append("no teacher found: pass --teacher to get the student-vs-teacher table")
     run_facts = provenance(config.describe())
     return Report(
-        schema=REPORT_SCHEMA,
+        schema_=REPORT_SCHEMA,
         created=run_facts["created"],
         title=config.title,
         system={"fingerprints": sorted(machines), "machines": machines},
@@ -488,7 +496,8 @@ def run(config: ReportConfig, progress: Progress | None = None) -> ReportResult:
     with folder_lock(out_dir, log=progress.log):
         sources = collect([Path(p) for p in config.inputs])
         progress.log(
-            f"found {len(sources.artefacts)} artefacts, {len(sources.evals)} eval.json, {len(sources.profiles)} profile.json, {len(sources.curves)} training logs"
+            f"found {len(sources.artefacts)} artefacts, {len(sources.evals)} eval.json, {len(sources.profiles)} "
+            f"profile.json, {len(sources.curves)} training logs"
         )
         report = assemble(sources, config)
         json_path, md_path, html_path = out_dir / "report.json", out_dir / "report.md", out_dir / "report.html"

@@ -8,6 +8,8 @@ the teacher–student gap that gain closes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from edgekd.report.schema import Distillation
 
 ALONE_METHOD = "none"
@@ -19,29 +21,21 @@ def _teacher_top1(entry: Distillation) -> float | None:
     return entry.teachers[0].top1 if len(entry.teachers) == 1 else None
 
 
-def with_gain_vs_alone(entries: list[tuple[tuple, Distillation]]) -> list[Distillation]:
+def with_gain_vs_alone(entries: list[tuple[tuple[Any, ...], Distillation]]) -> list[Distillation]:
     """The entries (recipe key, facts), each distilled one with its `alone` twin and gain filled in."""
-    alone: dict[tuple, list[Distillation]] = {}
+    alone: dict[tuple[Any, ...], list[Distillation]] = {}
     for key, entry in entries:
         if entry.method == ALONE_METHOD:
             alone.setdefault(key, []).append(entry)
     result = []
     for key, entry in entries:
         twins = alone.get(key, [])
-        if (
-            entry.method != ALONE_METHOD
-            and len(twins) == 1
-            and entry.student_top1 is not None
-            and twins[0].student_top1 is not None
-        ):
+        twin_top1 = twins[0].student_top1 if len(twins) == 1 else None
+        if entry.method != ALONE_METHOD and entry.student_top1 is not None and twin_top1 is not None:
             twin = twins[0]
-            gain = entry.student_top1 - twin.student_top1
+            gain = entry.student_top1 - twin_top1
             teacher = _teacher_top1(entry)
-            gap = (
-                None
-                if teacher is None or teacher <= twin.student_top1
-                else 100.0 * gain / (teacher - twin.student_top1)
-            )
+            gap = None if teacher is None or teacher <= twin_top1 else 100.0 * gain / (teacher - twin_top1)
             entry = entry.model_copy(update={"alone": twin.model, "gain_vs_alone_pts": gain, "gap_closed_pct": gap})
         result.append(entry)
     return result

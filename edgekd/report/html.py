@@ -16,13 +16,15 @@ from edgekd.report.svg import Point, line_chart, scatter_with_front
 from edgekd.report.tables import Table, all_tables
 
 STYLE = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px; color: #222; background: #fafafa; }
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+  margin: 24px; color: #222; background: #fafafa; }
 h1 { margin-bottom: 4px; } h2 { margin-top: 28px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 table { border-collapse: collapse; background: #fff; font-size: 13px; margin: 8px 0; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
 th { background: #eef2f7; } td:first-child, th:first-child { text-align: left; }
 .note, .meta { color: #555; font-size: 13px; max-width: 1100px; }
-.plots { display: flex; flex-wrap: wrap; gap: 16px; } figure { margin: 0; background: #fff; border: 1px solid #ddd; padding: 8px; }
+.plots { display: flex; flex-wrap: wrap; gap: 16px; }
+figure { margin: 0; background: #fff; border: 1px solid #ddd; padding: 8px; }
 figcaption { font-size: 13px; color: #444; }
 """
 
@@ -83,7 +85,8 @@ def render_html(report: Report) -> str:
     pareto = pareto_svg(report)
     if pareto:
         figures.append(
-            f"<figure>{pareto}<figcaption>Filled points are on the Pareto front: no other model is both faster and more accurate.</figcaption></figure>"
+            f"<figure>{pareto}<figcaption>Filled points are on the Pareto front: no other model is both faster "
+            "and more accurate.</figcaption></figure>"
         )
     missing = plot_unavailable() if report.student_searches else None
     for search in report.student_searches:  # drawn from the report's own points, like the other plots
@@ -102,7 +105,8 @@ def render_html(report: Report) -> str:
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(report.title)}</title><style>{STYLE}</style></head><body>"
-        f'<h1>{escape(report.title)}</h1><p class="meta">Created {escape(report.created)} by edgekd ({escape(report.schema_)}).</p>'
+        f'<h1>{escape(report.title)}</h1><p class="meta">Created {escape(report.created)} by edgekd '
+        f"({escape(report.schema_)}).</p>"
         + tables[0]
         + (tables[1] if len(tables) > 1 else "")
         + plots

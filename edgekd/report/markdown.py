@@ -30,7 +30,10 @@ def pareto_markdown(report: Report) -> str:
     front = [p for p in report.pareto.points if p.on_front]
     front.sort(key=lambda p: p.mean_ms)
     items = ", ".join(f"{p.model} ({p.backend}/{p.device}: {pct(p.top1)} % at {ms(p.mean_ms)} ms)" for p in front)
-    return f"## Accuracy vs latency\n\nPareto front at batch {report.pareto.batch} (no other model is both faster and more accurate): {items}. The plot is in report.html.\n"
+    return (
+        f"## Accuracy vs latency\n\nPareto front at batch {report.pareto.batch} (no other model is both faster and "
+        f"more accurate): {items}. The plot is in report.html.\n"
+    )
 
 
 def searches_markdown(report: Report) -> str:

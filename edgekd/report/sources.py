@@ -125,7 +125,7 @@ def distillation_facts(card: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def recipe_key(card: dict[str, Any]) -> tuple:
+def recipe_key(card: dict[str, Any]) -> tuple[Any, ...]:
     """What a distilled student and its student-alone twin share: arch, data and seed (not the method)."""
     return (
         card.get("arch"),

@@ -57,7 +57,8 @@ class _Axes:
 
     def frame(self, x_label: str, y_label: str) -> list[str]:
         parts = [
-            f'<rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{HEIGHT - TOP - BOTTOM}" fill="#fff" stroke="#999"/>'
+            f'<rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{HEIGHT - TOP - BOTTOM}" '
+            'fill="#fff" stroke="#999"/>'
         ]
         if self.log_x:
             x_ticks = [
@@ -79,17 +80,20 @@ class _Axes:
             parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#eee"/>')
             parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{tick:g}</text>')
         parts.append(
-            f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 12}" text-anchor="middle" font-size="12">{escape(x_label)}</text>'
+            f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 12}" text-anchor="middle" '
+            f'font-size="12">{escape(x_label)}</text>'
         )
         parts.append(
-            f'<text transform="translate(16 {(TOP + HEIGHT - BOTTOM) / 2}) rotate(-90)" text-anchor="middle" font-size="12">{escape(y_label)}</text>'
+            f'<text transform="translate(16 {(TOP + HEIGHT - BOTTOM) / 2}) rotate(-90)" text-anchor="middle" '
+            f'font-size="12">{escape(y_label)}</text>'
         )
         return parts
 
 
 def _svg(title: str, parts: list[str]) -> str:
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} '
+        f'{HEIGHT}" role="img" aria-label="{escape(title)}">'
         f"<title>{escape(title)}</title>" + "".join(parts) + "</svg>"
     )
 
@@ -124,7 +128,8 @@ def scatter_with_front(
     if x_line:
         x = axes.px(x_line[0])
         parts.append(
-            f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" stroke="#555" stroke-width="1.5" stroke-dasharray="2,3"/>'
+            f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" stroke="#555" stroke-width="1.5" '
+            'stroke-dasharray="2,3"/>'
         )
         parts.append(f'<text x="{x + 4:.1f}" y="{TOP + 12}" font-size="10" fill="#555">{escape(x_line[1])}</text>')
     front = sorted((p for p in points if p.highlight), key=lambda p: p.x)
@@ -143,16 +148,19 @@ def scatter_with_front(
         fill = color if p.highlight else "#fff"
         x, y = axes.px(p.x), axes.py(p.y)
         parts.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{fill}" stroke="{color}" stroke-width="2"><title>{escape(p.label)}: {p.y:.2f} % at {p.x:.3f} ms</title></circle>'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{fill}" stroke="{color}" '
+            f'stroke-width="2"><title>{escape(p.label)}: {p.y:.2f} % at {p.x:.3f} ms</title></circle>'
         )
         label_y = _free_label_row(placed, x + 9, y - 7, len(p.label) * 5.5)
         parts.append(f'<text x="{x + 9:.1f}" y="{label_y:.1f}" font-size="10" fill="{color}">{escape(p.label)}</text>')
     legend_x, legend_y = WIDTH - RIGHT + 12, HEIGHT - BOTTOM + 12  # below the plot, right of the axis label
     parts.append(
-        f'<circle cx="{legend_x}" cy="{legend_y}" r="5" fill="#555" stroke="#555"/><text x="{legend_x + 10}" y="{legend_y + 4}" font-size="11">Pareto front</text>'
+        f'<circle cx="{legend_x}" cy="{legend_y}" r="5" fill="#555" stroke="#555"/><text x="{legend_x + 10}" '
+        f'y="{legend_y + 4}" font-size="11">Pareto front</text>'
     )
     parts.append(
-        f'<circle cx="{legend_x}" cy="{legend_y + 18}" r="5" fill="#fff" stroke="#555" stroke-width="2"/><text x="{legend_x + 10}" y="{legend_y + 22}" font-size="11">dominated</text>'
+        f'<circle cx="{legend_x}" cy="{legend_y + 18}" r="5" fill="#fff" stroke="#555" stroke-width="2"/><text '
+        f'x="{legend_x + 10}" y="{legend_y + 22}" font-size="11">dominated</text>'
     )
     return _svg(title, parts)
 
@@ -171,6 +179,7 @@ def line_chart(series: list[tuple[str, list[tuple[float, float]]]], title: str, 
         parts += [f'<circle cx="{axes.px(x):.1f}" cy="{axes.py(y):.1f}" r="3" fill="{color}"/>' for x, y in pts]
         y = TOP + 10 + 18 * index
         parts.append(
-            f'<line x1="{WIDTH - RIGHT + 8}" y1="{y}" x2="{WIDTH - RIGHT + 24}" y2="{y}" stroke="{color}" stroke-width="3"/><text x="{WIDTH - RIGHT + 28}" y="{y + 4}" font-size="11">{escape(name)}</text>'
+            f'<line x1="{WIDTH - RIGHT + 8}" y1="{y}" x2="{WIDTH - RIGHT + 24}" y2="{y}" stroke="{color}" '
+            f'stroke-width="3"/><text x="{WIDTH - RIGHT + 28}" y="{y + 4}" font-size="11">{escape(name)}</text>'
         )
     return _svg(title, parts)

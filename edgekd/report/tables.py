@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgekd.report.schema import Report
+from edgekd.report.schema import Report, TeacherFacts
 
 DASH = "–"
 
@@ -76,7 +76,8 @@ def models_table(report: Report) -> Table:
         )
     split = next((m.accuracy.split for m in report.models if m.accuracy), None)
     note = (
-        f"Accuracy on the {split} split ({report.dataset['spec']}, fingerprint {report.dataset['fingerprint']}, {report.dataset['count']} images)."
+        f"Accuracy on the {split} split ({report.dataset['spec']}, fingerprint {report.dataset['fingerprint']}, "
+        f"{report.dataset['count']} images)."
         if split and report.dataset
         else ""
     )
@@ -120,7 +121,8 @@ def comparison_table(report: Report) -> Table | None:
     ]
     note = (
         f"Against the teacher {report.teacher}. Top-1 Δ in points (model − teacher); ratios are teacher ÷ model "
-        f"(× faster, × smaller); speed-up from mean latency at batch {batch} on the same machine, device and thread count."
+        f"(× faster, × smaller); speed-up from mean latency at batch {batch} on the same machine, device and "
+        "thread count."
     )
     return Table(
         "Student vs teacher",
@@ -229,18 +231,16 @@ def latency_table(report: Report) -> Table | None:
 
 
 def per_class_table(report: Report) -> Table | None:
-    scored = [m for m in report.models if m.accuracy and m.accuracy.per_class]
+    scored = [(m.name, m.accuracy.per_class) for m in report.models if m.accuracy and m.accuracy.per_class]
     if not scored or not report.class_names:
         return None
     rows = []
     for index, name in enumerate(report.class_names):
-        rows.append(
-            [name] + [pct(m.accuracy.per_class[index] if index < len(m.accuracy.per_class) else None) for m in scored]
-        )
-    return Table("Per-class top-1 %", ["class"] + [m.name for m in scored], rows)
+        rows.append([name] + [pct(per_class[index] if index < len(per_class) else None) for _, per_class in scored])
+    return Table("Per-class top-1 %", ["class"] + [model for model, _ in scored], rows)
 
 
-def _versus(teacher) -> str:
+def _versus(teacher: TeacherFacts) -> str:
     if teacher.mcnemar_p is None:
         return ""
     return f" (ensemble +{teacher.only_ensemble_right}/−{teacher.only_member_right}, p {teacher.mcnemar_p:.2g})"
@@ -260,9 +260,11 @@ def distillation_table(report: Report) -> Table | None:
         gap = DASH if d.gap_closed_pct is None else f"{d.gap_closed_pct:.0f} %"
         rows.append([d.model, d.method or DASH, teachers, ensemble, pct(d.student_top1), gain, gap, unseen])
     note = (
-        "Test top-1 % as each student's card records it (its own data and split). Ensemble members: test images only the ensemble "
+        "Test top-1 % as each student's card records it (its own data and split). Ensemble members: test images "
+        "only the ensemble "
         "gets right / only the member, and McNemar's exact p (small p: the difference is beyond chance). "
-        "Gain vs alone: test top-1 points over the same recipe and seed trained without a teacher (method none); gap closed: "
+        "Gain vs alone: test top-1 points over the same recipe and seed trained without a teacher (method none); "
+        "gap closed: "
         "that gain as a share of the teacher's lead over the student alone. "
         "Classes never seen: test top-1 of that class without → with the bias adjustment."
     )

@@ -55,7 +55,8 @@ class Backend:
             elif resized.shape[1] == 3 and self.card.input.in_chans == 1:
                 resized = resized.mean(dim=1, keepdim=True)  # as ModelInput does for float inputs
             return resized.mul(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-        return self._model_input(pixels).contiguous()
+        normalised: torch.Tensor = self._model_input(pixels)
+        return normalised.contiguous()
 
     def run(self, inputs: torch.Tensor) -> torch.Tensor:
         """Run one prepared batch; returns float32 logits (N, num_classes) on CPU."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from edgekd.runtime.base import INPUT_NCHW_FLOAT, Backend
 ONNX_METADATA_KEY = "edgekd"
 
 
-def session_options(threads: int | None):
+def session_options(threads: int | None) -> Any:  # an ort.SessionOptions (onnxruntime ships no types)
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -35,7 +36,7 @@ NO_METADATA = (
 )
 
 
-def _parse_metadata(raw: str | None, where: str) -> dict:
+def _parse_metadata(raw: str | None, where: str) -> dict[str, Any]:
     if raw is None:
         raise ModelError(f"{where} {NO_METADATA}")
     try:
@@ -47,12 +48,12 @@ def _parse_metadata(raw: str | None, where: str) -> dict:
     return payload
 
 
-def read_onnx_metadata(session) -> dict:
+def read_onnx_metadata(session: Any) -> dict[str, Any]:
     """The `edgekd` metadata of an open ONNX Runtime session (card, input format, precision, export facts)."""
     return _parse_metadata(session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY), "this ONNX model")
 
 
-def read_onnx_file_metadata(path: str | Path) -> dict:
+def read_onnx_file_metadata(path: str | Path) -> dict[str, Any]:
     """The `edgekd` metadata of an ONNX file, read without creating a session."""
     import onnx
 
@@ -85,7 +86,8 @@ class OrtBackend(Backend):
         if device.startswith("cuda"):
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise ModelError(
-                    "ONNX Runtime here has no CUDA provider; install onnxruntime-gpu instead of onnxruntime (see README), or use --device cpu."
+                    "ONNX Runtime here has no CUDA provider; install onnxruntime-gpu instead of onnxruntime (see "
+                    "README), or use --device cpu."
                 )
             providers.insert(0, "CUDAExecutionProvider")
         try:

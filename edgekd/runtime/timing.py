@@ -17,7 +17,7 @@ import math
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Latency:
     def img_per_s(self) -> float:
         return 1000.0 * self.batch / self.median_ms if self.median_ms > 0 else float("inf")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "img_per_s": self.img_per_s}
 
 

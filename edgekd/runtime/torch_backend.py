@@ -21,4 +21,5 @@ class TorchBackend(Backend):
 
     @torch.no_grad()
     def run(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.model(inputs.to(self.device, non_blocking=True)).float().cpu()
+        logits: torch.Tensor = self.model(inputs.to(self.device, non_blocking=True))
+        return logits.float().cpu()

@@ -9,6 +9,7 @@ tensors, so no pycuda/cuda-python is needed. The APIs that TensorRT 10 removed
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -25,7 +26,7 @@ from edgekd.runtime.trt_env import (
 )
 
 
-def _torch_dtype(trt, dtype) -> torch.dtype:
+def _torch_dtype(trt: Any, dtype: Any) -> torch.dtype:
     table = {
         trt.DataType.FLOAT: torch.float32,
         trt.DataType.HALF: torch.float16,
@@ -64,7 +65,8 @@ class TensorRTBackend(Backend):
         mismatch = sidecar_mismatch(sidecar["build"], here)
         if mismatch:
             raise ModelError(
-                f"{path.name} was built for another machine ({mismatch}); plans are tied to the GPU and TensorRT version. {BUILD_ON_TARGET}"
+                f"{path.name} was built for another machine ({mismatch}); plans are tied to the GPU and TensorRT "
+                f"version. {BUILD_ON_TARGET}"
             )
         super().__init__(
             ModelCard.from_dict(sidecar["card"]),
@@ -106,7 +108,8 @@ class TensorRTBackend(Backend):
             batch = inputs.to(self._torch_device, dtype=self.input_dtype, non_blocking=True).contiguous()
             if not self.context.set_input_shape(self.input_name, tuple(batch.shape)):
                 raise ModelError(
-                    f"the engine does not accept input shape {tuple(batch.shape)} (profile built for up to batch {self.max_batch})."
+                    f"the engine does not accept input shape {tuple(batch.shape)} (profile built for up to batch "
+                    f"{self.max_batch})."
                 )
             logits = torch.empty(
                 tuple(self.context.get_tensor_shape(self.output_name)),

@@ -40,7 +40,7 @@ def tensorrt_missing() -> str | None:
     return None
 
 
-def require_tensorrt(what: str = "--trt"):
+def require_tensorrt(what: str = "--trt") -> Any:  # the tensorrt module (it ships no types)
     """Import and return the tensorrt module, or raise `TensorRTUnavailable` in one line."""
     missing = tensorrt_missing()
     if missing is not None:
@@ -50,7 +50,7 @@ def require_tensorrt(what: str = "--trt"):
     return tensorrt
 
 
-def tensorrt_major(trt_module) -> int:
+def tensorrt_major(trt_module: Any) -> int:
     """Major version of an imported tensorrt module (10 on JetPack 6, 11 on current servers)."""
     return int(str(trt_module.__version__).split(".")[0])
 
@@ -64,7 +64,7 @@ def device_index(device: str) -> int:
     raise ModelError(f"TensorRT engines run on a CUDA device; got --device {device} (use cuda or cuda:N).")
 
 
-def machine_facts(trt_module, index: int = 0) -> dict[str, Any]:
+def machine_facts(trt_module: Any, index: int = 0) -> dict[str, Any]:
     """The facts an engine is tied to: TensorRT version, GPU name, compute capability, CUDA."""
     import torch
 
@@ -88,10 +88,11 @@ def read_sidecar(engine_path: str | Path) -> dict[str, Any]:
     path = sidecar_path(engine_path)
     if not path.is_file():
         raise ModelError(
-            f"{Path(engine_path).name} has no sidecar {path.name}; edgekd runs only engines it built (it needs the build facts and model card). {BUILD_ON_TARGET}"
+            f"{Path(engine_path).name} has no sidecar {path.name}; edgekd runs only engines it built (it needs "
+            f"the build facts and model card). {BUILD_ON_TARGET}"
         )
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path} is not valid JSON ({exc}).") from exc
     if payload.get("schema") != SIDECAR_SCHEMA or "build" not in payload or "card" not in payload:
@@ -112,6 +113,7 @@ def sidecar_mismatch(built: dict[str, Any], here: dict[str, Any]) -> str | None:
         differences.append(f"TensorRT {built.get('tensorrt')} vs {here.get('tensorrt')} here")
     if built.get("gpu") != here.get("gpu") or built.get("compute_capability") != here.get("compute_capability"):
         differences.append(
-            f"GPU {built.get('gpu')} (sm {built.get('compute_capability')}) vs {here.get('gpu')} (sm {here.get('compute_capability')}) here"
+            f"GPU {built.get('gpu')} (sm {built.get('compute_capability')}) vs {here.get('gpu')} (sm "
+            f"{here.get('compute_capability')}) here"
         )
     return "; ".join(differences) or None

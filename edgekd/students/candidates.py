@@ -223,5 +223,8 @@ def prepare(
     except EdgekdError as exc:
         candidate.dropped = f"does not export cleanly: {exc}"
     except (RuntimeError, ValueError, AssertionError) as exc:  # timm/torch refuse some architectures at small inputs
-        candidate.dropped = f"does not run at {img_size} px: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
+        candidate.dropped = (
+            f"does not run at {img_size} px: {type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
+        )
     return candidate

@@ -85,7 +85,8 @@ class StudentsConfig:
         """Refuse impossible settings in one line that says how to fix them."""
         if (self.budget_ms is None) == (self.budget_vs_teacher is None):
             raise ConfigError(
-                "give the budget once: --budget-ms MS, or --budget-vs-teacher FRACTION (of the teacher's latency measured in this run)."
+                "give the budget once: --budget-ms MS, or --budget-vs-teacher FRACTION (of the teacher's latency "
+                "measured in this run)."
             )
         if self.budget_ms is not None and self.budget_ms <= 0:
             raise ConfigError(f"--budget-ms must be > 0, got {self.budget_ms:g}.")
@@ -111,20 +112,25 @@ class StudentsConfig:
             raise ConfigError(f"--threads must be >= 1, got {self.threads}.")
         if self.latency_from is None and self.target not in LOCAL_TARGETS:
             raise ConfigError(
-                f"--target {self.target} is not this machine ({', '.join(LOCAL_TARGETS)} is): write the candidates with "
-                f"'edgekd students export-candidates --out BUNDLE', run 'edgekd profile BUNDLE/*.onnx' on the device, then pass --latency-from DIR."
+                f"--target {self.target} is not this machine ({', '.join(LOCAL_TARGETS)} is): write the "
+                "candidates with "
+                "'edgekd students export-candidates --out BUNDLE', run 'edgekd profile BUNDLE/*.onnx' on the "
+                "device, then pass --latency-from DIR."
             )
         if self.latency_from is not None and not Path(self.latency_from).is_dir():
             raise ConfigError(
-                f"--latency-from {self.latency_from}: no such folder (it holds the profile.json files measured on the target)."
+                f"--latency-from {self.latency_from}: no such folder (it holds the profile.json files measured on "
+                "the target)."
             )
         if self.latency_from is not None and self.budget_vs_teacher is not None:
             raise ConfigError(
-                "--budget-vs-teacher times the teacher here; with --latency-from give the budget in ms of the target (--budget-ms)."
+                "--budget-vs-teacher times the teacher here; with --latency-from give the budget in ms of the "
+                "target (--budget-ms)."
             )
         if self.latency_from is not None and self.int8:
             raise ConfigError(
-                "--int8 times the CPU INT8 recipe here; with --latency-from the latencies come from the target's own profile.json files."
+                "--int8 times the CPU INT8 recipe here; with --latency-from the latencies come from the target's "
+                "own profile.json files."
             )
         if self.data.val_size == 0:
             raise ConfigError(

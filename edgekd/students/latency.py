@@ -66,7 +66,8 @@ def read_profiles(folder: Path, batch: int) -> dict[tuple[str, str], dict[str, A
     files = sorted(Path(folder).rglob("profile.json"))
     if not files:
         raise DataError(
-            f"--latency-from {folder}: no profile.json under it; run 'edgekd profile BUNDLE/<arch>.onnx --batch {batch}' on the target for each candidate first."
+            f"--latency-from {folder}: no profile.json under it; run 'edgekd profile BUNDLE/<arch>.onnx --batch "
+            f"{batch}' on the target for each candidate first."
         )
     for path in files:
         measured = load_profile(path, DataError)  # names the bad field of a file that is not edgekd profile's
@@ -85,7 +86,7 @@ def choose_precision(candidate: Candidate, statistic: str) -> None:
     """Set the candidate's latency to its faster precision at the budget's statistic."""
     timed = {precision: stats[statistic] for precision, stats in candidate.latency.items()}
     if timed:
-        candidate.precision = min(timed, key=timed.get)
+        candidate.precision = min(timed, key=timed.__getitem__)
         candidate.latency_ms = timed[candidate.precision]
 
 

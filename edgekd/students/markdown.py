@@ -43,33 +43,40 @@ def render(payload: dict[str, Any], plotted: bool = True) -> str:
         "# edgekd students",
         "",
         f"Budget: **{budget['ms']:.4g} ms** {budget['percentile']} at batch {budget['batch']} on `{budget['target']}`; "
-        f"teacher `{config['teacher']}`, data `{config['data']['spec']}` at {payload['img_size']} px, full schedule {config['epochs']} epochs "
-        f"(the shipped `edgekd distill` recipe). Machine: {payload['machine']['cpu']}, {payload['machine']['threads']} threads.",
+        f"teacher `{config['teacher']}`, data `{config['data']['spec']}` at {payload['img_size']} px, full "
+        f"schedule {config['epochs']} epochs "
+        f"(the shipped `edgekd distill` recipe). Machine: {payload['machine']['cpu']}, "
+        f"{payload['machine']['threads']} threads.",
         "",
     ]
     teacher = payload.get("teacher_latency")
     if teacher:
         lines += [
-            f"The budget is {budget['vs_teacher']:g} × the teacher's own latency ({teacher['arch']}, {teacher['latency_ms']:.3f} ms {teacher['precision']}), timed in this run.",
+            f"The budget is {budget['vs_teacher']:g} × the teacher's own latency ({teacher['arch']}, "
+            f"{teacher['latency_ms']:.3f} ms {teacher['precision']}), timed in this run.",
             "",
         ]
     chosen = payload.get("chosen")
     if chosen:
         lines += [
-            f"**Chosen: `{chosen['arch']}`**, {chosen['latency_ms']:.3f} ms ({chosen['precision']}), val top-1 {_num(chosen['val_top1'])} %, "
-            f"test top-1 {_num(chosen['test_top1'])} %; run directory `{chosen['run_dir']}` (a normal distill output: `edgekd export {chosen['run_dir']}`).",
+            f"**Chosen: `{chosen['arch']}`**, {chosen['latency_ms']:.3f} ms ({chosen['precision']}), val top-1 "
+            f"{_num(chosen['val_top1'])} %, "
+            f"test top-1 {_num(chosen['test_top1'])} %; run directory `{chosen['run_dir']}` (a normal distill "
+            f"output: `edgekd export {chosen['run_dir']}`).",
             "",
         ]
         baseline = payload.get("baseline")
         if baseline and baseline["arch"] != chosen["arch"]:
             lines += [
-                f"Baseline `{baseline['arch']}` with the same recipe: {_num(baseline['latency_ms'], 3)} ms, val top-1 {_num(baseline['val_top1'])} %, test top-1 {_num(baseline['test_top1'])} %.",
+                f"Baseline `{baseline['arch']}` with the same recipe: {_num(baseline['latency_ms'], 3)} ms, val "
+                f"top-1 {_num(baseline['val_top1'])} %, test top-1 {_num(baseline['test_top1'])} %.",
                 "",
             ]
     else:
         lines += ["**No candidate within the budget.**", ""]
     lines += [
-        "| candidate | params (M) | MFLOPs | latency ms (per precision) | val top-1 by rung (%) | test top-1 (%) | decision |",
+        "| candidate | params (M) | MFLOPs | latency ms (per precision) | val top-1 by rung (%) | test top-1 (%) "
+        "| decision |",
         "|---|---:|---:|---|---|---:|---|",
     ]
     for c in payload["candidates"]:
@@ -78,7 +85,8 @@ def render(payload: dict[str, Any], plotted: bool = True) -> str:
         params = "–" if c["params"] is None else f"{c['params'] / 1e6:.2f}"
         name = c["arch"] + (" (re-param.)" if c["reparameterized"] else "")
         lines.append(
-            f"| {name} | {params} | {_num(c['mflops'])} | {_latency_cell(c, statistic)} | {rungs} | {test} | {c['decision']} |"
+            f"| {name} | {params} | {_num(c['mflops'])} | {_latency_cell(c, statistic)} | {rungs} | {test} | "
+            f"{c['decision']} |"
         )
     check = payload["flops_vs_latency"]
     top = [k for k in check if k.startswith("top")]
@@ -86,7 +94,8 @@ def render(payload: dict[str, Any], plotted: bool = True) -> str:
         "",
         "## FLOPs vs measured latency",
         "",
-        f"Spearman ρ between MFLOPs and measured latency over {check['candidates']} candidates: **{_num(check['spearman_rho'], 3)}** (p = {_num(check['p_value'], 4)}).",
+        f"Spearman ρ between MFLOPs and measured latency over {check['candidates']} candidates: "
+        f"**{_num(check['spearman_rho'], 3)}** (p = {_num(check['p_value'], 4)}).",
         "",
     ]
     lines += [f"- {key.replace('_', ' ')}: {', '.join(check[key])}" for key in top]
@@ -96,8 +105,10 @@ def render(payload: dict[str, Any], plotted: bool = True) -> str:
             "",
             "## Cost",
             "",
-            f"Teacher forward passes: **{passes['views_computed']} views** ({passes['training_views_computed']} training epochs + {passes['eval_views_computed']} eval splits; "
-            f"distinct views {passes['distinct_views']}) for {passes['runs']} distill runs; {passes['training_batches']} training batches ({passes['batches_per_epoch']} per epoch).",
+            f"Teacher forward passes: **{passes['views_computed']} views** ({passes['training_views_computed']} "
+            f"training epochs + {passes['eval_views_computed']} eval splits; "
+            f"distinct views {passes['distinct_views']}) for {passes['runs']} distill runs; "
+            f"{passes['training_batches']} training batches ({passes['batches_per_epoch']} per epoch).",
             f"Search wall time {_num(payload.get('search_wall_time_s') or payload['wall_time_s'], 1)} s "
             f"(without the baseline), the chosen student's full run {_num(payload['finalist_run_wall_time_s'], 1)} s: "
             f"**{_num(payload['search_vs_finalist_run'])} ×** (that run read the teacher's logits from the cache "

@@ -29,8 +29,10 @@ COPIED = ("student.safetensors", "student.json", "metrics.jsonl")
 def search_config(ctx: PlanContext, section: Any) -> StudentsConfig:
     """The search of a `student: auto` distill section (its out_dir: `distill/search`)."""
     export = getattr(ctx.pipeline, "export", None)
+    teacher = ctx.teacher()
+    assert teacher is not None  # the teacher stage is planned before distill
     return StudentsConfig(
-        teacher=Path(ctx.teacher().path),
+        teacher=Path(teacher.path),
         out_dir=ctx.stage_dir("distill") / "search",
         budget_ms=section.budget_ms,
         target=section.target,
@@ -74,14 +76,17 @@ def plan_search(ctx: PlanContext, section: Any, inputs: dict[str, Path], data_fa
         chosen = result.payload["chosen"]
         test = chosen.get("test_top1")
         summary = (
-            f"auto → {result.chosen} ({chosen['latency_ms']:.3f} ms {config.percentile} on {config.target} ≤ {config.budget_ms:g} ms)"
-            + (f": test top-1 {test:.2f} %" if test is not None else "")
+            f"auto → {result.chosen} ({chosen['latency_ms']:.3f} ms {config.percentile} on {config.target} ≤ "
+            f"{config.budget_ms:g} ms)" + (f": test top-1 {test:.2f} %" if test is not None else "")
         )
         return RunOutcome(outputs=[out_dir / name for name in COPIED] + [result.summary_path], summary=summary)
 
     # The latency decides the student: the run belongs to this machine (like a profile run).
     payload = {"students": without(config.describe(), "out_dir", "teacher"), **data_facts}
-    description = f"student search: budget {config.budget_ms:g} ms {config.percentile} on {config.target}, {config.epochs} epochs for the finalist"
+    description = (
+        f"student search: budget {config.budget_ms:g} ms {config.percentile} on {config.target}, {config.epochs} "
+        "epochs for the finalist"
+    )
     return StageRun(
         "distill",
         RUN_ID,

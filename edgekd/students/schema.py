@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Final, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgekd.errors import ConfigError
 
-STUDENTS_SCHEMA = "edgekd.students/1"
+STUDENTS_SCHEMA: Final = "edgekd.students/1"
 
 
 class _Strict(BaseModel):
@@ -138,7 +138,8 @@ class StudentsFile(_Strict):
         """Validate a payload; a bad field is named in one line."""
         if not isinstance(payload, dict) or payload.get("schema") != STUDENTS_SCHEMA:
             raise ConfigError(
-                f"{source} has schema {payload.get('schema') if isinstance(payload, dict) else None!r}; this edgekd reads {STUDENTS_SCHEMA}."
+                f"{source} has schema {payload.get('schema') if isinstance(payload, dict) else None!r}; this "
+                f"edgekd reads {STUDENTS_SCHEMA}."
             )
         try:
             return cls.model_validate(payload)

@@ -106,7 +106,8 @@ def _time_candidates(config: StudentsConfig, candidates: list[Candidate], progre
                 else ""
             )
             progress.log(
-                f"{candidate.arch}: {candidate.latency_ms:.3f} ms {config.percentile} at batch {config.batch} ({candidate.precision}){cost}"
+                f"{candidate.arch}: {candidate.latency_ms:.3f} ms {config.percentile} at batch {config.batch} "
+                f"({candidate.precision}){cost}"
             )
         progress.advance(1, candidate=candidate.arch)
     progress.finish({"timed": sum(c.latency_ms is not None for c in exported), "of": len(candidates)})
@@ -166,7 +167,10 @@ def _halve(
         keep = set(halving.better_half(scores))
         for candidate in alive:
             if candidate.arch not in keep:
-                candidate.decision = f"stopped after rung {rung} ({epochs} epochs): val top-1 {_pct(candidate.val_top1)} is in the worse half"
+                candidate.decision = (
+                    f"stopped after rung {rung} ({epochs} epochs): val top-1 {_pct(candidate.val_top1)} is in the "
+                    "worse half"
+                )
         alive = [c for c in alive if c.arch in keep]
         cost[f"rung_{rung}"] = time.perf_counter() - rung_started
         standings = ", ".join(f"{s.arch} {_pct(s.val_top1)}" for s in halving.ranked(scores))
@@ -312,8 +316,10 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
                 raise ConfigError("no candidate exported and was timed; see students.json for why each was dropped.")
             fastest = min(timed, key=lambda c: c.latency_ms)
             raise NoCandidateWithinBudget(
-                f"no candidate within {config.budget_ms:.4g} ms ({config.percentile}, batch {config.batch}, {config.target}): the fastest measured is "
-                f"{fastest.arch} at {fastest.latency_ms:.3f} ms ({fastest.precision}); raise --budget-ms or add faster --candidates (table in {Path(config.out_dir) / 'students.md'})."
+                f"no candidate within {config.budget_ms:.4g} ms ({config.percentile}, batch {config.batch}, "
+                f"{config.target}): the fastest measured is "
+                f"{fastest.arch} at {fastest.latency_ms:.3f} ms ({fastest.precision}); raise --budget-ms or add "
+                f"faster --candidates (table in {Path(config.out_dir) / 'students.md'})."
             )
         finalist = _halve(config, feasible, img_size, progress, cost)
         # The search ends with the finalist's run: the baseline after it is a comparison, not search cost.
@@ -331,7 +337,9 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
         runs = [r for c in candidates for r in c.rungs]
         passes = teacher_passes(config, runs, sum(1 for split in (dataset.val, dataset.test) if len(split)))
         progress.log(
-            f"teacher forward passes: {passes['views_computed']} views ({passes['training_views_computed']} training epochs + {passes['eval_views_computed']} eval splits) for {len(feasible)} candidates in {passes['runs']} runs; {passes['training_batches']} training batches"
+            f"teacher forward passes: {passes['views_computed']} views ({passes['training_views_computed']} "
+            f"training epochs + {passes['eval_views_computed']} eval splits) for {len(feasible)} candidates in "
+            f"{passes['runs']} runs; {passes['training_batches']} training batches"
         )
         wall = time.perf_counter() - started
         final_run = finalist.rungs[-1]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from edgekd.data import AugmentRecipe, Batch, ViewSampler, apply_views, load_dataset, to_unit_float
-from edgekd.distill.cache import CacheKey, TeacherCache, epoch_table
+from edgekd.distill.cache import STORAGE, CacheKey, CacheStorage, TeacherCache, epoch_table
 from edgekd.distill.targets import TeacherTargets
 from edgekd.distill.teachers import TeacherBank, load_teacher
 from edgekd.errors import ConfigError, DataError
@@ -28,6 +28,54 @@ def test_tables_round_trip_in_fp16(tmp_path):
     assert json.loads((cache.root / "cache.json").read_text())["key"]["seed"] == 0
     assert not list(tmp_path.rglob("*.tmp"))
     assert TeacherCache(tmp_path, KEY).existed and not cache.existed
+
+
+def test_disk_use_per_epoch_is_what_the_tables_take(tmp_path):
+    cache = TeacherCache(tmp_path, KEY)
+    use = cache.disk_use(rows=500, num_classes=10, teachers=2, epochs=20)
+    assert use.storage == "fp16" and use.bytes_per_epoch == 2 * 500 * 10 * 2 and use.bytes_for_run == 20 * 20_000
+    size = cache.save("t1", epoch_table(0), torch.randn(500, 10)).stat().st_size
+    assert 10_000 < size < 10_000 + 1024  # the values plus a safetensors header
+    assert "20.0 kB per epoch (fp16 logits, 2 teacher(s)), 400.0 kB for 20 epochs" in use.line()
+    assert "256.23 MB per epoch (fp16 logits, 1 teacher(s)), 5.12 GB for 20 epochs" in (
+        cache.disk_use(1_281_167, 100, 1, 20).line()
+    )
+
+
+def test_many_classes_keep_the_top_k_logits_and_a_floor_that_keeps_the_rest_mass(tmp_path):
+    assert STORAGE.format(100) == "fp16" and STORAGE.format(101) == f"fp16-top{STORAGE.top_k}+floor"
+    storage = CacheStorage(top_k=5, dense_up_to=20)
+    cache = TeacherCache(tmp_path, KEY, storage=storage)
+    table = torch.randn(40, 300) * 3
+    table[7] = float("nan")  # a sample the recording run never saw
+    path = cache.save("t1", epoch_table(0), table)
+    assert path.stat().st_size < 40 * 22 + 1024 < 40 * 300 * 2 / 10  # 22 bytes a row instead of 600, + header
+    assert cache.disk_use(40, 300, 1, 1).bytes_per_epoch == 40 * (5 * 4 + 2)
+    assert (
+        "166.55 MB per epoch (fp16-top32+floor logits"
+        in TeacherCache(tmp_path / "b", KEY).disk_use(1_281_167, 1000, 1, 1).line()
+    )  # ImageNet-1k's train set with the shipped storage: 130 bytes a sample
+    loaded = cache.load("t1", epoch_table(0), 40, 300)
+    assert loaded.shape == (40, 300) and loaded.dtype == torch.float16
+    assert torch.isnan(loaded[7]).all() and not torch.isnan(loaded[torch.arange(40) != 7]).any()
+    seen = table[torch.arange(40) != 7].half().float()
+    kept = loaded[torch.arange(40) != 7].float()
+    top = seen.topk(5, dim=1).indices
+    assert torch.equal(kept.gather(1, top), seen.gather(1, top))  # the top 5 exactly as stored
+    # At T = 1 the kept classes' probabilities are the teacher's, to fp16 rounding.
+    assert torch.allclose(kept.softmax(1).gather(1, top), seen.softmax(1).gather(1, top), atol=2e-3)
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x40  # one bit of the floor values
+    path.write_bytes(bytes(data))
+    assert cache.load("t1", epoch_table(0), 40, 300) is None and cache.rebuilt == ["t1/epoch-0000: checksum mismatch"]
+    cache.save("t1", "val", torch.randn(10, 300))
+    with pytest.raises(DataError, match="not .10, 200. logits"):
+        cache.load("t1", "val", 10, 200)
+
+
+def test_a_storage_that_cannot_hold_its_top_k_is_refused():
+    with pytest.raises(ConfigError, match="top_k"):
+        CacheStorage(top_k=200, dense_up_to=100)
 
 
 def test_other_views_get_their_own_entry_and_never_these_logits(tmp_path):

@@ -113,5 +113,9 @@ def test_distill_with_cutmix_records_the_mix_and_a_second_run_reads_every_step_c
     assert first.card.training["mix"] == {"kind": "cutmix", "alpha": 1.0}
     assert first.card.training["teacher_cache"]["key"]["mix"] == {"kind": "cutmix", "alpha": 1.0}
     assert second.card.training["teacher_cache"]["online_steps"] == 0
+    disk = first.card.training["teacher_cache"]["disk_use"]  # the card says what one epoch's table takes
+    [table] = cache.rglob("epoch-0000.safetensors")
+    assert disk["storage"] == "fp16" and disk["bytes_for_run"] == 2 * disk["bytes_per_epoch"]
+    assert disk["bytes_per_epoch"] < table.stat().st_size < disk["bytes_per_epoch"] + 1024
     with pytest.raises(ConfigError, match="unknown --mix 'blend'"):
         distill(distill_config(digits_teacher, tmp_path / "c", mix="blend"))

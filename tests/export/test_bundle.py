@@ -70,7 +70,8 @@ def test_bundle_holds_everything_the_device_needs(bundle):
     assert all(len(entry["sha256"]) == 64 for entry in manifest["files"].values())
     summary = json.loads((bundle.out_dir / "export.json").read_text())
     assert {a["name"] for a in summary["artefacts"] if a["kind"] == "bundle"} >= set(BUNDLE_ONNX)
-    # nvinfer's one scale factor, scored on all of val with ONNX Runtime (the figure, not asserted: it depends on the model)
+    # nvinfer's one scale factor, scored on all of val with ONNX Runtime (the figure, not asserted: it depends on
+    # the model)
     score = summary["deepstream_preprocess"]
     assert score == manifest["deepstream_preprocess"] and score["samples"] == 144 and score["split"] == "val"
     assert (

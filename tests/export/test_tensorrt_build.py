@@ -76,7 +76,8 @@ def test_the_scan_catches_removed_apis():
     old_code = (
         "config.max_workspace_size = 1 << 30\nconfig.set_flag(trt.BuilderFlag.INT8)\nconfig.int8_calibrator = c\n"
         "engine = builder.build_engine(network, config)\ncontext.execute_async_v2(bindings, stream)\n"
-        "flag = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)\nclass C(trt.IInt8EntropyCalibrator2): pass\n"
+        "flag = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)\nclass C(trt.IInt8EntropyCalibrator2): "
+        "pass\n"
     )
     assert len(removed_api_uses(old_code)) == 7
 
@@ -299,7 +300,8 @@ def test_building_from_a_shipped_onnx_needs_no_onnxruntime(full_export, tmp_path
         "from pathlib import Path\n"
         "from edgekd.errors import EdgekdError\n"
         "from edgekd.export import ExportConfig, export\n"
-        f"try:\n    export(ExportConfig(Path({str(full_export.get('fp32').path)!r}), Path({str(tmp_path / 'out')!r}), trt=True))\n"
+        f"try:\n    export(ExportConfig(Path({str(full_export.get('fp32').path)!r}), "
+        f"Path({str(tmp_path / 'out')!r}), trt=True))\n"
         "except EdgekdError as exc:\n    print(type(exc).__name__, exc)\n"
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

@@ -27,7 +27,8 @@ def mounted_tmpfs(mount_point: Path, size_bytes: int) -> Iterator[Path]:
     """A tmpfs of `size_bytes` at `mount_point`; skips the test where it cannot be mounted."""
     if os.geteuid() != 0:
         pytest.skip(
-            "a full disk is simulated with a small tmpfs, and mounting one needs root (run the suite as root or in a container)"
+            "a full disk is simulated with a small tmpfs, and mounting one needs root (run the suite as root or "
+            "in a container)"
         )
     if shutil.which("mount") is None or shutil.which("umount") is None:
         pytest.skip("a full disk is simulated with a small tmpfs: mount/umount are not installed")
@@ -39,7 +40,8 @@ def mounted_tmpfs(mount_point: Path, size_bytes: int) -> Iterator[Path]:
     )
     if mounted.returncode != 0:
         pytest.skip(
-            f"cannot mount a small tmpfs here (mount said: {mounted.stderr.strip() or mounted.returncode}); needs CAP_SYS_ADMIN"
+            f"cannot mount a small tmpfs here (mount said: {mounted.stderr.strip() or mounted.returncode}); needs "
+            "CAP_SYS_ADMIN"
         )
     try:
         yield mount_point

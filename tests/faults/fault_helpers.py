@@ -83,7 +83,8 @@ class Edgekd:
         while not condition():
             if self.process.poll() is not None:
                 raise AssertionError(
-                    f"edgekd {' '.join(self.args)} ended (exit {self.process.returncode}) before {what}:\n{self.stderr()}"
+                    f"edgekd {' '.join(self.args)} ended (exit {self.process.returncode}) before "
+                    f"{what}:\n{self.stderr()}"
                 )
             if time.monotonic() > deadline:
                 self.process.kill()

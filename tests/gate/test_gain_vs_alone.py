@@ -1,4 +1,5 @@
-"""`--min-gain-vs-alone`: the distilled student against the same recipe trained alone, paired on the same test images."""
+"""`--min-gain-vs-alone`: the distilled student against the same recipe trained alone, paired on the same test
+images."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def test_with_significance_a_small_gain_is_judged_by_its_bounds(reports):
     assert run_gate(report, GateThresholds(min_gain_vs_alone=0.5)).rows[0].status == "pass"
     proved = run_gate(report, GateThresholds(min_gain_vs_alone=0.5, significance_mode="non-inferiority")).rows[0]
     assert proved.status == "fail" and "not provably" in proved.detail
-    # Inferiority: a shortfall fails only when the data show it; the +1 point is not shown to be below a 2-point minimum.
+    # Inferiority: a shortfall fails only when the data show it; the +1 point is not shown to be below a 2-point
+    # minimum.
     lenient = run_gate(report, GateThresholds(min_gain_vs_alone=2, significance=True)).rows[0]
     assert lenient.status == "pass" and "not significantly" in lenient.detail
 

@@ -186,7 +186,8 @@ def test_cli_reads_thresholds_from_a_pipeline_and_flags_override_them(reports, r
     report = reports.write("r", standard_models(reports))
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(
-        "name: p\nteacher: {arch: resnet18}\neval: {}\nreport: {}\ngate:\n  max_drop_vs_teacher: 5.5\n  artefacts: [artefact]\n"
+        "name: p\nteacher: {arch: resnet18}\neval: {}\nreport: {}\ngate:\n  max_drop_vs_teacher: 5.5\n  "
+        "artefacts: [artefact]\n"
     )
     from_yaml = run_cli("gate", report, "--pipeline", pipeline)
     assert from_yaml.code == 1 and "student-int8" in from_yaml.stderr

@@ -114,7 +114,8 @@ def test_cli_mode_flag_pipeline_key_and_refusals(tmp_path, run_cli):
 
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(
-        "name: p\nteacher: {arch: resnet18}\neval: {}\nreport: {}\ngate:\n  max_drop_vs_teacher: 5\n  significance_mode: non-inferiority\n"
+        "name: p\nteacher: {arch: resnet18}\neval: {}\nreport: {}\ngate:\n  max_drop_vs_teacher: 5\n  "
+        "significance_mode: non-inferiority\n"
     )
     assert run_cli("gate", report, "--pipeline", pipeline).code == 1
     assert run_cli("gate", report, "--pipeline", pipeline, "--point-estimates", "--max-drop-vs-teacher", "8").code == 0

@@ -1,4 +1,5 @@
-"""The ModelOpt wrapper: quantizers inserted and calibrated, their state saved as safetensors + JSON and restored exactly."""
+"""The ModelOpt wrapper: quantizers inserted and calibrated, their state saved as safetensors + JSON and restored
+exactly."""
 
 from __future__ import annotations
 

@@ -114,7 +114,8 @@ def test_bad_yaml_exits_2_in_one_line_and_runs_nothing(run_cli, tmp_path, monkey
     result = run_cli("run", bad)
     assert result.code == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"error: {bad}:5: 'teacher.epochs': Input should be a valid integer, unable to parse string as an integer (got 'two')."
+        f"error: {bad}:5: 'teacher.epochs': Input should be a valid integer, unable to parse string as an integer "
+        "(got 'two')."
     ]
     assert not (tmp_path / "runs").exists()
 

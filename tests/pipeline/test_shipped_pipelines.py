@@ -25,7 +25,8 @@ def fashion_mnist_available() -> bool:
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch, imagefolder_split):
-    """A copy of pipelines/ and calibration/, with a small real ImageFolder (digit PNGs) where the pipelines expect data."""
+    """A copy of pipelines/ and calibration/, with a small real ImageFolder (digit PNGs) where the pipelines expect
+    data."""
     work = tmp_path / "work"
     shutil.copytree(REPO / "pipelines", work / "pipelines")
     shutil.copytree(REPO / "calibration", work / "calibration")

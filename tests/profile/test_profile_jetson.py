@@ -1,4 +1,5 @@
-"""Jetson facts: jtop values and nvpmodel/jetson_clocks output turned into the record, power summaries, no cost elsewhere."""
+"""Jetson facts: jtop values and nvpmodel/jetson_clocks output turned into the record, power summaries, no cost
+elsewhere."""
 
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ GPU MinFreq=1300500000 MaxFreq=1300500000 CurrentFreq=1300500000
 JETSON_CLOCKS_OFF = JETSON_CLOCKS_ON.replace(
     "cpu1: Online=1 Governor=schedutil MinFreq=2201600", "cpu1: Online=1 Governor=schedutil MinFreq=115200"
 )
-TEGRA_RELEASE = "# R36 (release), REVISION: 4.0, GCID: 37537400, BOARD: generic, EABI: aarch64, DATE: Fri Sep 13 04:36:44 UTC 2024\n"
+TEGRA_RELEASE = (
+    "# R36 (release), REVISION: 4.0, GCID: 37537400, BOARD: generic, EABI: aarch64, DATE: Fri Sep 13 04:36:44 UTC "
+    "2024\n"
+)
 
 
 def test_nvpmodel_mode_name_and_id():

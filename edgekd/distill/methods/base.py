@@ -60,7 +60,8 @@ def register(name: str):
             ]
             if clash:
                 raise TypeError(
-                    f"method '{name}' declares option '{option.name}' as {option.type.__name__}, method '{clash[0]}' as another type"
+                    f"method '{name}' declares option '{option.name}' as {option.type.__name__}, method "
+                    f"'{clash[0]}' as another type"
                 )
         cls.name = name
         METHODS[name] = cls

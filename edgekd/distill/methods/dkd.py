@@ -10,7 +10,8 @@ the true class) and the distribution over the other classes (NCKD), weighted on 
 `w(t)` warms the distillation term up linearly over the first `warmup` share of the run (in
 steps), so that a 4-epoch run is not starved as mdistiller's fixed 20 epochs would starve it.
 Samples without a label (an `unlabeled:PATH` transfer set) take the teacher's top-1 as their
-target class and no CE; on mixed views (`--mix`) the target class is the larger share's label. With several teachers the target logits are `ensemble_logits`.
+target class and no CE; on mixed views (`--mix`) the target class is the larger share's label.
+With several teachers the target logits are `ensemble_logits`.
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ class FitNet(KnowledgeDistillation):
             "stage_schedule",
             str,
             "shared",
-            "lr schedule of the two stages: shared (one cosine over --epochs) or per-stage (stage 2 restarts warm-up and cosine).",
+            "lr schedule of the two stages: shared (one cosine over --epochs) or per-stage (stage 2 restarts "
+            "warm-up and cosine).",
             choices=("shared", "per-stage"),
         ),
     )
@@ -102,7 +103,8 @@ class FitNet(KnowledgeDistillation):
             )
         if config.train.compile:
             raise ConfigError(
-                "--compile is not supported with --method fitnet (its hint stage stops the student mid-forward); drop --compile."
+                "--compile is not supported with --method fitnet (its hint stage stops the student mid-forward); "
+                "drop --compile."
             )
 
     def describe(self) -> dict[str, Any]:

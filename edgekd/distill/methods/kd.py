@@ -28,7 +28,8 @@ KD_OPTIONS = (
         "alpha",
         float,
         0.5,
-        "Weight α of the soft term in the KD loss (1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T)).",
+        "Weight α of the soft term in the KD loss (1−α)·CE(student, labels) + α·T²·KL(softmax(teacher/T) ‖ "
+        "softmax(student/T)).",
         ge=0,
         le=1,
     ),

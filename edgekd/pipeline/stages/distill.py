@@ -87,7 +87,8 @@ def plan(ctx: PlanContext) -> list[StageRun]:
             run_id = run_name(entry, seed, section.seeds)
             if run_id in seen:
                 raise ConfigError(
-                    f"{ctx.pipeline.where('distill', 'methods', index)}: two distill runs are named '{run_id}'; give one a 'name:'."
+                    f"{ctx.pipeline.where('distill', 'methods', index)}: two distill runs are named '{run_id}'; "
+                    "give one a 'name:'."
                 )
             seen[run_id] = entry
             out_dir = ctx.stage_dir("distill") / run_id
@@ -130,7 +131,8 @@ def _qad_inputs(
     start = bases.get(entry.from_run)
     if start is None:
         raise ConfigError(
-            f"{where}: 'from: {entry.from_run}' names no earlier run of 'distill.methods' (earlier: {', '.join(bases) or 'none'}); list the FP32 run first."
+            f"{where}: 'from: {entry.from_run}' names no earlier run of 'distill.methods' (earlier: "
+            f"{', '.join(bases) or 'none'}); list the FP32 run first."
         )
     if start.quantize:
         raise ConfigError(f"{where}: 'from: {entry.from_run}' is itself a QAD run; start from the FP32 one.")
@@ -140,7 +142,8 @@ def _qad_inputs(
         raise section_error(ctx.pipeline, exc, "distill", "methods", index) from None
     if not calib.is_file():
         raise ConfigError(
-            f"{ctx.pipeline.where('distill', 'methods', index, 'calib')}: calibration spec not found: {calib} (paths are relative to where you run edgekd)."
+            f"{ctx.pipeline.where('distill', 'methods', index, 'calib')}: calibration spec not found: {calib} "
+            "(paths are relative to where you run edgekd)."
         )
     return start, calib
 

@@ -34,7 +34,8 @@ def _students(ctx: PlanContext) -> list[Artefact]:
     unknown = [name for name in section.students if name not in run_ids]
     if unknown:
         raise ConfigError(
-            f"{ctx.pipeline.where('export', 'students')}: 'export.students' names '{unknown[0]}', which is not a distill run (runs: {', '.join(run_ids)})."
+            f"{ctx.pipeline.where('export', 'students')}: 'export.students' names '{unknown[0]}', which is not a "
+            f"distill run (runs: {', '.join(run_ids)})."
         )
     return [s for s, run_id in zip(students, run_ids) if not section.students or run_id in section.students]
 
@@ -65,7 +66,8 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         calib = Path(section.calib)
         if not calib.is_file():
             raise ConfigError(
-                f"{ctx.pipeline.where('export', 'calib')}: 'export.calib': calibration spec not found: {calib} (paths are relative to where you run edgekd)."
+                f"{ctx.pipeline.where('export', 'calib')}: 'export.calib': calibration spec not found: {calib} "
+                "(paths are relative to where you run edgekd)."
             )
         inputs_extra["calibration spec"] = calib
     qad_runs = quantized_runs(ctx.pipeline.distill)

@@ -19,6 +19,7 @@ consumes = ("report",)
 
 def plan(ctx: PlanContext) -> list[StageRun]:
     section = ctx.pipeline.gate
+    assert section is not None  # planned only for a pipeline with a gate: section
     out_dir = ctx.stage_dir("gate")
     thresholds = ctx.pipeline.gate_thresholds()
     report_json = ctx.outputs["report"][0]
@@ -28,7 +29,8 @@ def plan(ctx: PlanContext) -> list[StageRun]:
         baseline = baseline / "report.json" if baseline.is_dir() else baseline
         if not baseline.is_file():
             raise ConfigError(
-                f"{ctx.pipeline.where('gate', 'baseline')}: 'gate.baseline': report not found: {baseline} (paths are relative to where you run edgekd)."
+                f"{ctx.pipeline.where('gate', 'baseline')}: 'gate.baseline': report not found: {baseline} (paths "
+                "are relative to where you run edgekd)."
             )
         inputs["baseline"] = baseline
 
