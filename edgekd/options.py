@@ -110,6 +110,13 @@ def option(default: Any, help: str, *, key: str | None = None, **declaration: An
     return field(default=default, metadata={OPTION: Option(key or "", object, default, help, **declaration)})
 
 
+def option_of(config: type, name: str) -> Any:
+    """A field declaring the same option as `config`'s field `name` (`DistillConfig.img_size` is
+    `TeacherConfig.img_size`): one declaration shared by two configs."""
+    [item] = [f for f in fields(config) if f.name == name]
+    return field(default=item.default, metadata=item.metadata)
+
+
 def nested(factory: Any) -> Any:
     """A config dataclass field whose options the parent offers as its own (`TrainConfig`'s
     `--lr` is its `optim`'s); other config fields (a stage's `data`) stay separate groups."""

@@ -73,3 +73,28 @@ def test_a_bad_value_is_one_line_naming_the_flag_and_what_is_allowed(run_cli, tm
     result = run_cli("teacher", "train", "resnet10t", "--data", "digits", "--momentum=-1", "--out", tmp_path)
     assert result.code == 2 and "--momentum must be >= 0, got -1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_distill_options_are_its_flags_and_its_sections_keys(tmp_path):
+    from edgekd.distill import DistillConfig
+
+    distill = _params("distill")
+    for option in options_of(DistillConfig):
+        assert distill[option.name].opts[0] == option.flag and distill[option.name].help == option.help
+        assert distill[option.name].default == option.default
+    path = tmp_path / "p.yaml"
+    path.write_text("name: demo\nteacher: {arch: resnet10t}\ndistill: {student: test_resnet}\n")
+    section = load_pipeline(path).distill
+    assert section.model_options() == {
+        o.name: o.default
+        for o in options_of(DistillConfig)
+        if o.name not in ("ensemble", "teacher_arch", "teacher_img_size")
+    }
+    for key, value in {"mix": "blend", "mix_alpha": 0, "transfer_ratio": 1.5, "limit_transfer": 0}.items():
+        with pytest.raises(ConfigError, match=f"--{key.replace('_', '-')}"):  # refused by the config's own check ...
+            check_options(DistillConfig("test_resnet", tmp_path, **{key: value}))
+        path.write_text(
+            f"name: demo\nteacher: {{arch: resnet10t}}\ndistill:\n  student: test_resnet\n  {key}: {value!r}\n"
+        )
+        with pytest.raises(ConfigError, match=f":5: 'distill.{key}'"):  # ... and by the pipeline's, at its line
+            load_pipeline(path)

@@ -22,7 +22,6 @@ from edgekd.engine import TrainConfig
 from edgekd.engine.tracking import log_model, tracking
 from edgekd.errors import ConfigError, ModelError
 from edgekd.options import with_values
-from edgekd.teacher import TeacherConfig
 
 
 def _floats(text: Optional[str], flag: str) -> tuple[float, ...] | None:
@@ -119,7 +118,7 @@ def _method_help() -> str:
 
 
 @opt.with_method_options
-@opt.with_config_options(data=DataConfig(), model_options=TeacherConfig, train=DEFAULT_TRAIN)
+@opt.with_config_options(data=DataConfig(), options=DistillConfig, train=DEFAULT_TRAIN)
 def distill_command(
     ctx: typer.Context,
     teacher: Annotated[
@@ -132,32 +131,6 @@ def distill_command(
         Optional[str], typer.Option("--student", help="Student timm architecture, e.g. mobilenetv3_small_050.")
     ] = None,
     method: Annotated[str, typer.Option("--method", help=_method_help())] = "kd",
-    ensemble: Annotated[
-        str,
-        typer.Option("--ensemble", help="Several teachers: prob (mean of probabilities at T) or logit (mean logits)."),
-    ] = DistillConfig.ensemble,
-    mix: Annotated[
-        str,
-        typer.Option(
-            "--mix",
-            help=(
-                "Mixed views: none, mixup or cutmix; teacher and student see the same mixed batch, replayable from "
-                "(seed, epoch, sample) so the teacher cache holds it. --alpha 1 (kd) drops the label term: function "
-                "matching."
-            ),
-        ),
-    ] = DistillConfig.mix,
-    mix_alpha: Annotated[
-        float, typer.Option("--mix-alpha", help="The mix's λ ~ Beta(α, α).")
-    ] = DistillConfig.mix_alpha,
-    teacher_arch: Annotated[
-        Optional[str],
-        typer.Option("--teacher-arch", help="timm architecture of a bare teacher checkpoint without teacher.json."),
-    ] = None,
-    teacher_img_size: Annotated[
-        Optional[int],
-        typer.Option("--teacher-img-size", help="Input size (px) of a bare teacher checkpoint (default: --img-size)."),
-    ] = None,
     teacher_mean: Annotated[
         Optional[str],
         typer.Option(
@@ -193,32 +166,9 @@ def distill_command(
     out_dir: opt.OutDir = Path("runs/student"),
     *,
     data: DataConfig,
-    model_options: dict[str, Any],
+    options: dict[str, Any],
     train: TrainConfig,
     resume: opt.Resume = False,
-    transfer_data: Annotated[
-        Optional[str],
-        typer.Option(
-            "--transfer-data",
-            help=(
-                "Transfer set the student also learns from: unlabeled:PATH (every image under PATH, soft term only) "
-                "or a labelled spec with --data's classes."
-            ),
-        ),
-    ] = None,
-    transfer_ratio: Annotated[
-        Optional[float],
-        typer.Option(
-            "--transfer-ratio",
-            help=(
-                "Share of transfer images in the training set (and so in each shuffled batch): 1 = the transfer set "
-                "alone; default: every image once per epoch."
-            ),
-        ),
-    ] = None,
-    limit_transfer: Annotated[
-        Optional[int], typer.Option("--limit-transfer", help="Use a seeded random subset of this many transfer images.")
-    ] = None,
     drop_classes: Annotated[
         Optional[str],
         typer.Option(
@@ -252,16 +202,6 @@ def distill_command(
             help="--quantize: calibration spec YAML (default: calibration/digits-val.yaml or fmnist-val-512.yaml).",
         ),
     ] = None,
-    bias_adjust: Annotated[
-        Optional[str],
-        typer.Option(
-            "--bias-adjust",
-            help=(
-                "Shift the output bias of the dropped classes: auto (maximise val top-1), auto:TOL (best val recall "
-                "of the dropped classes within TOL points of the best val top-1) or NAME=VALUE[,NAME=VALUE]."
-            ),
-        ),
-    ] = None,
     track: opt.Track = None,
     as_json: opt.Json = False,
     quiet: opt.Quiet = False,
@@ -277,7 +217,7 @@ def distill_command(
     Several processes: --nproc N, or torchrun --nproc-per-node N -m edgekd distill …
     """
     if list_layers is not None:
-        list_layers_command(list_layers, model_options["img_size"], _given(ctx, "img_size"))
+        list_layers_command(list_layers, options["img_size"], _given(ctx, "img_size"))
         return
     if (
         quantize is not None and from_run is not None
@@ -287,7 +227,7 @@ def distill_command(
         start = from_student_card(from_run)
         student = student or start.arch
         if not _given(ctx, "img_size"):
-            model_options["img_size"] = start.input.size
+            options["img_size"] = start.input.size
         if not _given(ctx, "spec"):
             data = replace(data, spec=(start.dataset or {}).get("spec", data.spec))
         given = {key: value for key, value in (("lr", QAD_LR), ("epochs", QAD_EPOCHS)) if not _given(ctx, key)}
@@ -302,21 +242,12 @@ def distill_command(
         data=data,
         train=train,
         method_options={name: value for name, value in method_options.items() if value is not None},
-        ensemble=ensemble,
-        mix=mix,
-        mix_alpha=mix_alpha,
-        teacher_arch=teacher_arch,
-        teacher_img_size=teacher_img_size,
+        **options,
         teacher_mean=_floats(teacher_mean, "--teacher-mean"),
         teacher_std=_floats(teacher_std, "--teacher-std"),
         teacher_cache=teacher_cache,
-        **model_options,
         resume=resume,
-        transfer_data=transfer_data,
-        transfer_ratio=transfer_ratio,
-        limit_transfer=limit_transfer,
         drop_classes=tuple(n.strip() for n in drop_classes.split(",") if n.strip()) if drop_classes else (),
-        bias_adjust=bias_adjust,
         quantize=quantize,
         from_run=from_run,
         calib=calib,

@@ -11,6 +11,8 @@ from edgekd.data.augment import MIX_KINDS, MixRecipe
 from edgekd.engine import OptimConfig, TrainConfig
 from edgekd.errors import ConfigError
 from edgekd.models.quantized import RECIPES
+from edgekd.options import check_options, option, option_of
+from edgekd.teacher import TeacherConfig
 
 ENSEMBLE_RULES = ("prob", "logit")
 
@@ -26,7 +28,8 @@ class DistillConfig:
     method's own flags go to `method_options`).
 
     The data options live in `data` and the training recipe (`--epochs`, `--lr`, `--batch-size`,
-    …) in `train`, exactly as for the teacher stage.
+    …) in `train`, exactly as for the teacher stage; the model options (`img_size`, …) are the
+    teacher stage's. Each declared option's help says what it does (`edgekd.options`).
 
     Attributes:
         student: timm architecture of the student (`--student`).
@@ -39,30 +42,14 @@ class DistillConfig:
         method_options: the method's own settings by name (`{"temperature": 2.0}`), as its
             class declares them (`DistillMethod.options`); those left out take the method's
             declared default. An option the method does not declare is refused.
-        ensemble: how several teachers' soft targets combine: `prob` (mean of their
-            probabilities at T) or `logit` (softmax of their mean logits at T).
-        mix: `none`, `mixup` or `cutmix`: teacher and student see the same mixed training
-            views, replayable from (seed, epoch, sample index) (see `edgekd.distill.mixing`).
-        mix_alpha: λ ~ Beta(α, α) of the mix (> 0).
-        teacher_arch: timm architecture of a bare teacher checkpoint without `teacher.json`.
-        teacher_img_size: input size (px) of a bare teacher (None: the student's `img_size`).
+        mix: the mixed views are replayable from (seed, epoch, sample index) (see `edgekd.distill.mixing`).
         teacher_mean, teacher_std: normalisation of a bare teacher (None: timm's pretrained
             config of `teacher_arch`).
         teacher_cache: directory of the teacher-logit cache (None: no cache).
-        img_size: the student's input size (px); augmentation happens at this size.
-        pretrained: student initial weights: a local file, `cache` (hub cache) or None.
-        in_chans: student input channels (None: 3).
-        label_smoothing: label smoothing of the CE term.
-        device: auto | cpu | cuda | cuda:N.
         resume: continue from `out_dir/checkpoint.pt`.
-        transfer_data: a transfer set the student also learns from (`--transfer-data`):
-            `unlabeled:PATH` (soft term only) or a labelled spec with `data`'s classes.
-        transfer_ratio: share of transfer samples in the training set: None keeps each image
-            once per epoch; 1 uses the transfer set alone; (0, 1) repeats the smaller side.
-        limit_transfer: a seeded random subset of the transfer set of this many images.
+        transfer_ratio: (0, 1) repeats the smaller side.
         drop_classes: class names whose labelled images the student never sees (val/test keep them).
-        bias_adjust: `auto` or `NAME=VALUE[,…]`: shift the output bias of the dropped classes
-            after training (auto: chosen on val, see `edgekd.distill.bias`); None: no shift.
+        bias_adjust: see `edgekd.distill.bias`.
         quantize: quantization-aware distillation with this ModelOpt recipe (`int8`,
             `int8-per-tensor`; see `edgekd.distill.qad`); None: a float student.
         from_run: QAD: the trained FP32 student (run directory or student.safetensors) to start from.
@@ -80,25 +67,48 @@ class DistillConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     method_options: Mapping[str, Any] = field(default_factory=dict)
-    ensemble: str = "prob"
-    mix: str = "none"
-    mix_alpha: float = 1.0
-    teacher_arch: str | None = None
-    teacher_img_size: int | None = None
+    ensemble: str = option(
+        "prob", "Several teachers: prob (mean of probabilities at T) or logit (mean logits).", choices=ENSEMBLE_RULES
+    )
+    mix: str = option(
+        "none",
+        "Mixed views: none, mixup or cutmix; teacher and student see the same mixed batch, replayable from "
+        "(seed, epoch, sample) so the teacher cache holds it. --alpha 1 (kd) drops the label term: function matching.",
+        choices=MIX_KINDS,
+    )
+    mix_alpha: float = option(1.0, "The mix's λ ~ Beta(α, α).", gt=0)
+    teacher_arch: str | None = option(None, "timm architecture of a bare teacher checkpoint without teacher.json.")
+    teacher_img_size: int | None = option(
+        None, "Input size (px) of a bare teacher checkpoint (default: --img-size).", ge=8
+    )
     teacher_mean: tuple[float, ...] | None = None
     teacher_std: tuple[float, ...] | None = None
     teacher_cache: Path | None = None
-    img_size: int = 32
-    pretrained: str | None = None
-    in_chans: int | None = None
-    label_smoothing: float = 0.0
-    device: str = "auto"
+    img_size: int = option_of(TeacherConfig, "img_size")
+    pretrained: str | None = option_of(TeacherConfig, "pretrained")
+    in_chans: int | None = option_of(TeacherConfig, "in_chans")
+    label_smoothing: float = option_of(TeacherConfig, "label_smoothing")
+    device: str = option_of(TeacherConfig, "device")
     resume: bool = False
-    transfer_data: str | None = None
-    transfer_ratio: float | None = None
-    limit_transfer: int | None = None
+    transfer_data: str | None = option(
+        None,
+        "Transfer set the student also learns from: unlabeled:PATH (every image under PATH, soft term only) "
+        "or a labelled spec with --data's classes.",
+    )
+    transfer_ratio: float | None = option(
+        None,
+        "Share of transfer images in the training set (and so in each shuffled batch): 1 = the transfer set "
+        "alone; default: every image once per epoch.",
+        gt=0,
+        le=1,
+    )
+    limit_transfer: int | None = option(None, "Use a seeded random subset of this many transfer images.", ge=1)
     drop_classes: tuple[str, ...] = ()
-    bias_adjust: str | None = None
+    bias_adjust: str | None = option(
+        None,
+        "Shift the output bias of the dropped classes: auto (maximise val top-1), auto:TOL (best val recall of "
+        "the dropped classes within TOL points of the best val top-1) or NAME=VALUE[,NAME=VALUE].",
+    )
     quantize: str | None = None
     from_run: Path | None = None
     calib: Path | None = None
@@ -138,31 +148,14 @@ class DistillConfig:
         if self.method not in known:
             raise ConfigError(f"unknown --method '{self.method}': use {', '.join(known)}.")
         METHODS[self.method].check_run(self, self.method_settings())
-        if self.ensemble not in ENSEMBLE_RULES:
-            raise ConfigError(f"unknown --ensemble '{self.ensemble}': use {' or '.join(ENSEMBLE_RULES)}.")
-        if self.mix not in MIX_KINDS:
-            raise ConfigError(f"unknown --mix '{self.mix}': use {', '.join(MIX_KINDS)}.")
-        if self.mix_alpha <= 0:
-            raise ConfigError(f"--mix-alpha must be > 0 (λ ~ Beta(α, α)), got {self.mix_alpha}.")
-        if self.img_size < 8:
-            raise ConfigError(f"--img-size must be at least 8 px, got {self.img_size}.")
-        if self.teacher_img_size is not None and self.teacher_img_size < 8:
-            raise ConfigError(f"--teacher-img-size must be at least 8 px, got {self.teacher_img_size}.")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ConfigError(f"--label-smoothing must be within [0, 1), got {self.label_smoothing}.")
+        check_options(self)
         for name, values in (("--teacher-mean", self.teacher_mean), ("--teacher-std", self.teacher_std)):
             if values is not None and len(values) not in (1, 3):
                 raise ConfigError(f"{name} takes 1 or 3 comma-separated values, got {len(values)}.")
         if self.transfer_ratio is not None and self.transfer_data is None:
             raise ConfigError("--transfer-ratio needs --transfer-data.")
-        if self.transfer_ratio is not None and not 0.0 < self.transfer_ratio <= 1.0:
-            raise ConfigError(
-                f"--transfer-ratio must be within (0, 1] (1: the transfer set alone), got {self.transfer_ratio}."
-            )
         if self.limit_transfer is not None and self.transfer_data is None:
             raise ConfigError("--limit-transfer needs --transfer-data.")
-        if self.limit_transfer is not None and self.limit_transfer < 1:
-            raise ConfigError(f"--limit-transfer must be positive, got {self.limit_transfer}.")
         if self.bias_adjust is not None and not self.drop_classes:
             raise ConfigError(
                 "--bias-adjust shifts the bias of classes the student never saw: give --drop-classes too."

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, TypeVar, Union
+from typing import Annotated, Any, ClassVar, Literal, Optional, TypeVar, Union
 
 from pydantic import (
     BaseModel,
@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from edgekd.data import DataConfig
-from edgekd.distill.config import DEFAULT_TRAIN
+from edgekd.distill.config import DEFAULT_TRAIN, DistillConfig
 from edgekd.distill.methods import METHODS
 from edgekd.distill.methods.base import all_options
 from edgekd.engine import TrainConfig
@@ -51,15 +51,20 @@ class DataSectionBase(Section):
 
 class TrainSectionBase(Section):
     """The training recipe keys shared by `teacher:` and `distill:`: `TrainConfig`'s options and
-    the model options of `TeacherConfig` (derived below, with their defaults and ranges)."""
+    the stage config's own (derived below, with their defaults and ranges)."""
+
+    stage_config: ClassVar[type] = TeacherConfig
 
     def train_config(self, seed: int | None = None) -> TrainConfig:
         values = {key: getattr(self, key) for key in declared_options(TrainConfig)}
         return with_values(TrainConfig(), values if seed is None else {**values, "seed": seed})
 
     def model_options(self, **overrides: Any) -> dict[str, Any]:
-        """The `TeacherConfig` model keys (img_size, …) as keyword arguments; an override not None replaces one."""
-        values = {key: getattr(self, key) for key in declared_options(TeacherConfig)}
+        """The stage config's keys in this section (img_size, …) as keyword arguments; an override
+        not None replaces one."""
+        values = {
+            key: getattr(self, key) for key in declared_options(self.stage_config) if key in type(self).model_fields
+        }
         return {**values, **{key: value for key, value in overrides.items() if value is not None}}
 
 
@@ -160,18 +165,12 @@ class DistillSectionBase(TrainSectionBase):
     key overrides it.
     """
 
+    stage_config: ClassVar[type] = DistillConfig
     student: str
     methods: list[MethodRun] = Field(default_factory=lambda: [METHOD_RUNS["kd"](method="kd")], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     teacher_cache: bool = False
-    mix: Literal["none", "mixup", "cutmix"] = "none"
-    mix_alpha: float = Field(1.0, gt=0)
-    # Learning beyond labels (docs/distill.md): the keys of the same edgekd distill flags.
-    transfer_data: Optional[str] = None
-    transfer_ratio: Optional[float] = Field(None, gt=0, le=1)
-    limit_transfer: Optional[int] = Field(None, ge=1)
     drop_classes: list[str] = Field(default_factory=list)
-    bias_adjust: Optional[str] = None
     # `student: auto` (docs/students.md): the `edgekd students` search picks the student within
     # this latency budget on `target`; its fully distilled run is this stage's one run.
     budget_ms: Optional[float] = Field(None, gt=0)
@@ -218,7 +217,8 @@ DistillSection = create_model(  # type: ignore[call-overload]
     __base__=DistillSectionBase,
     __doc__=DistillSectionBase.__doc__,
     **config_fields(DEFAULT_TRAIN),  # distill's own recipe defaults (edgekd.distill.config)
-    **config_fields(TeacherConfig),
+    # A pipeline's one teacher is its own artefact, with its card: no bare-teacher or ensemble keys.
+    **config_fields(DistillConfig, exclude=("ensemble", "teacher_arch", "teacher_img_size")),
     **{name: method_option_field([o for _, o in declarations]) for name, declarations in all_options().items()},
 )
 

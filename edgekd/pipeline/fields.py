@@ -18,8 +18,9 @@ def option_type(option: Option) -> Any:
     return Literal[option.choices] if option.choices else option.type  # type: ignore[valid-type]
 
 
-def config_fields(group: Any) -> dict[str, tuple[Any, Any]]:
-    """A `create_model` field per option of a config instance (its values as defaults) or class."""
+def config_fields(group: Any, exclude: tuple[str, ...] = ()) -> dict[str, tuple[Any, Any]]:
+    """A `create_model` field per option of a config instance (its values as defaults) or class,
+    but those named in `exclude`."""
     defaults = defaults_of(group)
     return {
         o.name: (
@@ -27,6 +28,7 @@ def config_fields(group: Any) -> dict[str, tuple[Any, Any]]:
             Field(defaults[o.name], **o.bounds()),
         )
         for o in options_of(group)
+        if o.name not in exclude
     }
 
 

@@ -64,15 +64,9 @@ def _config(
         data=ctx.pipeline.data.to_config(),
         train=train.train_config(seed=seed),
         method_options=section.method_options(entry),
-        mix=section.mix,
-        mix_alpha=section.mix_alpha,
         teacher_cache=ctx.stage_dir("distill") / "teacher-cache" if section.teacher_cache else None,
         **section.model_options(label_smoothing=entry.label_smoothing),
-        transfer_data=section.transfer_data,
-        transfer_ratio=section.transfer_ratio,
-        limit_transfer=section.limit_transfer,
         drop_classes=tuple(section.drop_classes),
-        bias_adjust=section.bias_adjust,
     )
 
 
