@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from edgekd.bench import HEADLINE
+
 TINY = ("--quick", "--limit-train", "600", "--teacher-epochs", "1", "--student-epochs", "2")
 
 
@@ -19,7 +21,7 @@ def test_quick_bench_writes_every_figure_and_reuses_finished_runs(run_cli, tmp_p
     figures = json.loads((out / "bench.json").read_text())
     assert figures["schema"] == "edgekd.bench/1" and figures["config"]["quick"]
     assert 0 < figures["teacher"]["test_top1"] <= 100
-    assert set(figures["students"]) == {"alone", "kd", "fitnet", "dkd", "dist", "kd-textbook"}
+    assert set(figures["students"]) == {r.name for r in HEADLINE}
     for name, summary in figures["students"].items():
         (run,) = summary["runs"]
         assert 0 < run["test_top1"] <= 100 and run["train_img_per_s"] > 0

@@ -8,7 +8,7 @@ from export_helpers import DIGITS_SPEC, train_student
 
 from edgekd.engine.metrics import Predictions
 from edgekd.errors import CheckFailed
-from edgekd.export import ExportConfig, export, stage
+from edgekd.export import ExportConfig, artefacts, export
 from edgekd.export.parity import FP16_GATE, FP32_GATE, ParityGate, compare, enforce
 
 
@@ -62,7 +62,7 @@ def test_a_flip_on_a_near_tie_is_rounding_and_a_flip_on_a_clear_lead_is_not():
 
 def test_a_failed_gate_exits_1_and_writes_nothing(student, tmp_path, run_cli, monkeypatch):
     # The real ONNX differs from PyTorch by ~1e-5; a zero tolerance must fail the real comparison.
-    monkeypatch.setattr(stage, "FP32_GATE", ParityGate(min_agreement=100.0, max_abs_diff=0.0))
+    monkeypatch.setattr(artefacts, "FP32_GATE", ParityGate(min_agreement=100.0, max_abs_diff=0.0))
     out = tmp_path / "out"
     result = run_cli("export", student, "--out", out, "--exporter", "torchscript", "--int8", "--calib", DIGITS_SPEC)
     assert result.code == 1, result.stderr

@@ -59,6 +59,14 @@ class Finished:
         return [line for line in self.stderr.splitlines() if line.strip()]
 
 
+def _default_sigint() -> None:
+    """A suite started in the background of a non-interactive shell (`make test &`, some CI
+    runners) inherits SIGINT ignored, and so would every run it starts: Python then never raises
+    KeyboardInterrupt and a Ctrl-C test would see the run finish. Give the run what a terminal
+    gives it: SIGINT at its default, which Python turns into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Edgekd:
     """One `python -m edgekd ARGS…` process; stdout and stderr go to files (no pipe to fill)."""
 
@@ -67,7 +75,12 @@ class Edgekd:
         self.out_path, self.err_path = cwd / f"{name}.stdout", cwd / f"{name}.stderr"
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "edgekd", *self.args], stdout=out, stderr=err, env=ENV, cwd=cwd
+                [sys.executable, "-m", "edgekd", *self.args],
+                stdout=out,
+                stderr=err,
+                env=ENV,
+                cwd=cwd,
+                preexec_fn=_default_sigint,
             )
 
     @property
