@@ -1,6 +1,7 @@
 """Report stage: report.json (versioned schema), report.md and a self-contained report.html."""
 
-from edgekd.report.build import ReportConfig, ReportResult, build_report, pareto_front, run
+from edgekd.report.build import ReportConfig, ReportResult, build_report, run
+from edgekd.report.comparison import pareto_front
 from edgekd.report.schema import REPORT_SCHEMA, Report, load_report
 
 __all__ = [
