@@ -12,7 +12,7 @@ FMNIST_PATHS := $(if $(EDGEKD_DATA_DIR),$(EDGEKD_DATA_DIR)/train-images-idx3-uby
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,mlflow,tensorboard,modelopt]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-cache-dir -c constraints.txt -e ".[dev,mlflow,tensorboard,modelopt]"
 	@touch $(STAMP)
 
 setup: $(STAMP) data
