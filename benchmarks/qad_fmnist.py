@@ -45,6 +45,7 @@ import torch
 
 from edgekd.distill.qad import QAD_LR
 from edgekd.engine.metrics import Predictions
+from edgekd.models import read_card, resolve_model_path
 
 STUDENT = "mobilenetv3_small_050"
 CALIB = "calibration/fmnist-val-512.yaml"
@@ -145,7 +146,9 @@ def modelopt_ptq(student: Path, recipe: str, calib: str, out_path: Path) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--student", type=Path, help="an FP32 student run to start from (else one is trained here)")
+    parser.add_argument(
+        "--student", type=Path, help="an FP32 student (or teacher) run to start from (else one is trained here)"
+    )
     parser.add_argument("--teacher", default="self", help="QAD's and the KD epoch's teacher: a run, or self")
     parser.add_argument("--calib", default=CALIB)
     parser.add_argument("--limit-train", type=int, default=10_000, help="training images of every run (0: all)")
@@ -156,6 +159,7 @@ def main() -> None:
     parser.add_argument("--parity-samples", type=int, help="val images of each export's parity gate (default: all)")
     parser.add_argument("--per-tensor", action="store_true", help="also the per-tensor-weight recipes")
     parser.add_argument("--no-control", action="store_true", help="skip the float fine-tune control")
+    parser.add_argument("--no-kd-epoch", action="store_true", help="skip the plain KD epoch (the epoch-cost reference)")
     parser.add_argument("--quick", action="store_true", help="2,000 images, 1 epoch each: checks the script runs")
     args = parser.parse_args()
     if args.quick:
@@ -176,16 +180,19 @@ def main() -> None:
             fp32 / "student.json",
         )
     teacher = str(fp32) if args.teacher == "self" else args.teacher
-    student_test = test_predictions(fp32 / "student.safetensors", out / "eval" / "fp32-torch", args.threads)
+    fp32_weights = resolve_model_path(fp32)  # a student run, or a teacher run to ship as INT8
+    arch = read_card(fp32_weights).arch
+    student_test = test_predictions(fp32_weights, out / "eval" / "fp32-torch", args.threads)
     kd = out / "kd-epoch"
-    edgekd(
-        ["distill", "--student", STUDENT, "--teacher", teacher, *common, "--epochs", "1", "--out", str(kd)],
-        kd / "student.json",
-    )
+    if not args.no_kd_epoch:
+        edgekd(
+            ["distill", "--student", arch, "--teacher", teacher, *common, "--epochs", "1", "--out", str(kd)],
+            kd / "student.json",
+        )
     ft = out / "ft-fp32"
     if not args.no_control:
         edgekd(
-            ["distill", "--student", STUDENT, "--teacher", teacher, "--pretrained", str(fp32 / "student.safetensors")]
+            ["distill", "--student", arch, "--teacher", teacher, "--pretrained", str(fp32_weights)]
             + [*common, "--epochs", str(args.qad_epochs), "--lr", str(QAD_LR), "--out", str(ft)],
             ft / "student.json",
         )
@@ -198,7 +205,7 @@ def main() -> None:
         weights = [] if per_channel else ["--per-tensor"]
         ptq_dir = out / f"ptq-{recipe}"
         edgekd(
-            ["export", str(fp32 / "student.safetensors"), "--int8", "--int8-target", "tensorrt", "--calib", args.calib]
+            ["export", str(fp32_weights), "--int8", "--int8-target", "tensorrt", "--calib", args.calib]
             + [*weights, *exporting, "--out", str(ptq_dir)],
             ptq_dir / "export.json",
         )
@@ -207,8 +214,8 @@ def main() -> None:
             ptq_dir / "student.int8-tensorrt.onnx", out / "eval" / f"ptq-{recipe}", args.threads
         )
         mo_path = out / f"mo-ptq-{recipe}" / "student.int8-modelopt.onnx"
-        print(f"\n# ModelOpt PTQ ({recipe}) of {fp32 / 'student.safetensors'} → {mo_path}", flush=True)
-        mo_facts = modelopt_ptq(fp32 / "student.safetensors", recipe, args.calib, mo_path)
+        print(f"\n# ModelOpt PTQ ({recipe}) of {fp32_weights} → {mo_path}", flush=True)
+        mo_facts = modelopt_ptq(fp32_weights, recipe, args.calib, mo_path)
         mo_test = test_predictions(mo_path, out / "eval" / f"mo-ptq-{recipe}", args.threads)
 
         qad = out / f"qad-{recipe}"
@@ -278,7 +285,7 @@ def main() -> None:
         if not per_channel:  # ONNX Runtime's CPU recipe with per-tensor weights (where PTQ collapsed before)
             cpu_dir = out / "ptq-cpu-per-tensor"
             edgekd(
-                ["export", str(fp32 / "student.safetensors"), "--int8", "--int8-target", "cpu", "--calib", args.calib]
+                ["export", str(fp32_weights), "--int8", "--int8-target", "cpu", "--calib", args.calib]
                 + ["--per-tensor", "--no-speed-search", *exporting, "--out", str(cpu_dir)],
                 cpu_dir / "export.json",
             )
@@ -310,7 +317,7 @@ def main() -> None:
         latency[name] = {f"b{b['batch']}_mean_ms": b["mean_ms"] for b in batches}
     report_dir = out / "report"
     edgekd(
-        ["report", str(fp32 / "student.safetensors"), *[str(p) for p in (out / "eval", out / "profile")]]
+        ["report", str(fp32_weights), *[str(p) for p in (out / "eval", out / "profile")]]
         + [str(p) for p in onnx_to_time.values()]
         + ["--out", str(report_dir)],
         report_dir / "never",  # always rebuilt: cheap, and it reads everything above
@@ -323,7 +330,7 @@ def main() -> None:
         "qad_epochs": args.qad_epochs,
         "student_torch_top1": student_test.top1(),
         "fp32_epoch_s": None if args.student else epoch_times(fp32),
-        "kd_epoch_s": epoch_times(kd),
+        "kd_epoch_s": None if args.no_kd_epoch else epoch_times(kd),
         "ft_epoch_s": None if args.no_control else epoch_times(ft),
         "recipes": results,
         "latency_ms": latency,

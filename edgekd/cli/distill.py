@@ -192,7 +192,9 @@ def distill_command(
     from_run: Annotated[
         Optional[Path],
         typer.Option(
-            "--from", help="--quantize: the trained FP32 student to start from (run directory or student.safetensors)."
+            "--from",
+            help="--quantize: the trained FP32 model to start from: a student or teacher run directory, or its "
+            ".safetensors.",
         ),
     ] = None,
     calib: Annotated[
@@ -222,9 +224,9 @@ def distill_command(
     if (
         quantize is not None and from_run is not None
     ):  # QAD: the --from student's model and data, a short gentle schedule
-        from edgekd.distill.qad import QAD_EPOCHS, QAD_LR, from_student_card
+        from edgekd.distill.qad import QAD_EPOCHS, QAD_LR, from_model_card
 
-        start = from_student_card(from_run)
+        start = from_model_card(from_run)
         student = student or start.arch
         if not _given(ctx, "img_size"):
             options["img_size"] = start.input.size

@@ -52,7 +52,8 @@ class DistillConfig:
         bias_adjust: see `edgekd.distill.bias`.
         quantize: quantization-aware distillation with this ModelOpt recipe (`int8`,
             `int8-per-tensor`; see `edgekd.distill.qad`); None: a float student.
-        from_run: QAD: the trained FP32 student (run directory or student.safetensors) to start from.
+        from_run: QAD: the trained FP32 model to start from (a student or teacher run directory, or its
+            .safetensors).
         calib: QAD: calibration spec YAML (None: calibration/digits-val.yaml or
             fmnist-val-512.yaml for those datasets).
         evaluate_test: score the student and the teachers on the test split at the end; False

@@ -38,12 +38,18 @@ QAD_EPOCHS = 2
 DEFAULT_CALIB = {"digits": "digits-val.yaml", "fashion-mnist": "fmnist-val-512.yaml"}
 
 
-def from_student_card(from_run: str | Path) -> ModelCard:
-    """The card of the FP32 student a QAD run starts from (its arch, input and data are the run's defaults)."""
-    card = read_card(resolve_model_path(from_run, ("student",)))
-    if card is None or card.role != "student":
+# `--from` takes any trained edgekd classifier: a student, or a teacher that is itself to ship as
+# INT8 (a resnet18-size model). The output is a student artefact either way: the model that ships.
+FROM_ROLES = ("student", "teacher")
+
+
+def from_model_card(from_run: str | Path) -> ModelCard:
+    """The card of the FP32 model a QAD run starts from (its arch, input and data are the run's defaults)."""
+    card = read_card(resolve_model_path(from_run, FROM_ROLES))
+    if card is None or card.role not in FROM_ROLES:
         raise ConfigError(
-            f"--from {from_run}: not an edgekd student (student.safetensors + student.json from 'edgekd distill')."
+            f"--from {from_run}: not an edgekd model (student or teacher .safetensors + .json from 'edgekd distill' "
+            "or 'edgekd teacher train')."
         )
     return card
 
@@ -54,7 +60,7 @@ class QadRun:
 
     Attributes:
         recipe: the `--quantize` recipe (see `edgekd.models.quantized.RECIPES`).
-        from_path: the FP32 student's weights (`--from`).
+        from_path: the FP32 model's weights (`--from`: a student, or a teacher to ship as INT8).
         from_card: its model card.
         calib_path, calib_spec: the calibration spec and its contents.
         ptq: figures of the calibrated student before training (val/test top-1, percent).
@@ -74,10 +80,10 @@ class QadRun:
         """Check the QAD inputs; returns the run and the config with `--teacher self` resolved."""
         quantized.require_modelopt()
         assert config.from_run is not None and config.quantize is not None  # validated: --quantize needs --from
-        from_path = resolve_model_path(config.from_run, ("student",))
-        card = from_student_card(from_path)
+        from_path = resolve_model_path(config.from_run, FROM_ROLES)
+        card = from_model_card(from_path)
         if quantized.is_quantized_artefact(from_path):
-            raise ConfigError(f"--from {config.from_run} is already a QAD student; start from the FP32 one.")
+            raise ConfigError(f"--from {config.from_run} is already a QAD student; start from the FP32 model.")
         if config.student and config.student != card.arch:
             raise ConfigError(
                 f"--student {config.student} differs from the --from student's architecture {card.arch}; leave "

@@ -208,3 +208,46 @@ def test_qad_on_a_subset_of_the_data_keeps_the_students_normalisation(run_cli, f
     card = json.loads((tmp_path / "student.json").read_text())
     assert card["dataset"]["options"]["limit_train"] == 300 and start["dataset"]["options"]["limit_train"] is None
     assert card["input"] == start["input"]
+
+
+@needs_modelopt
+def test_qad_starts_from_a_teacher_run_too(run_cli, tmp_path):
+    """A teacher-size model to ship as INT8 (`--from` a teacher run): the output is a student artefact."""
+    from trained_artefacts import train_tiny
+
+    teacher = train_tiny(tmp_path / "teacher", "test_resnet", "teacher", epochs=1)
+    result = run_cli(
+        "distill",
+        "--teacher",
+        "self",
+        "--from",
+        teacher.parent,
+        "--quantize",
+        "int8",
+        "--limit-train",
+        "300",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "qad",
+    )
+    assert result.code == 0, result.stderr
+    card = json.loads((tmp_path / "qad" / "student.json").read_text())
+    assert card["role"] == "student" and card["arch"] == "test_resnet"
+    assert card["training"]["quantize"]["from"]["path"] == str(teacher)
+    assert card["training"]["teachers"][0]["path"] == str(teacher)  # `--teacher self`: the teacher run's model
+    assert all(path.exists() for path in state_paths(tmp_path / "qad" / "student.safetensors"))
+
+
+def test_from_a_folder_without_a_model_is_one_line_exit_2(run_cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run_cli(
+        "distill", "--teacher", "self", "--from", tmp_path / "empty", "--quantize", "int8", "--out", tmp_path / "q"
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.code == 2 and len(lines) == 1, result.stderr
+    assert "student.safetensors or teacher.safetensors" in lines[0]
