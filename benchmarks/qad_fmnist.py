@@ -182,6 +182,7 @@ def main() -> None:
     teacher = str(fp32) if args.teacher == "self" else args.teacher
     fp32_weights = resolve_model_path(fp32)  # a student run, or a teacher run to ship as INT8
     arch = read_card(fp32_weights).arch
+    stem = fp32_weights.stem  # export names its files after the weights: student.onnx or teacher.onnx
     student_test = test_predictions(fp32_weights, out / "eval" / "fp32-torch", args.threads)
     kd = out / "kd-epoch"
     if not args.no_kd_epoch:
@@ -209,9 +210,9 @@ def main() -> None:
             + [*weights, *exporting, "--out", str(ptq_dir)],
             ptq_dir / "export.json",
         )
-        fp32_test = fp32_test or test_predictions(ptq_dir / "student.onnx", out / "eval" / "fp32-onnx", args.threads)
+        fp32_test = fp32_test or test_predictions(ptq_dir / f"{stem}.onnx", out / "eval" / "fp32-onnx", args.threads)
         ptq_test = test_predictions(
-            ptq_dir / "student.int8-tensorrt.onnx", out / "eval" / f"ptq-{recipe}", args.threads
+            ptq_dir / f"{stem}.int8-tensorrt.onnx", out / "eval" / f"ptq-{recipe}", args.threads
         )
         mo_path = out / f"mo-ptq-{recipe}" / "student.int8-modelopt.onnx"
         print(f"\n# ModelOpt PTQ ({recipe}) of {fp32_weights} → {mo_path}", flush=True)
@@ -232,7 +233,7 @@ def main() -> None:
         qad_test = test_predictions(
             qad_export / "student.int8-tensorrt.onnx", out / "eval" / f"qad-{recipe}", args.threads
         )
-        ptq_facts = artefact_facts(ptq_dir, "student.int8-tensorrt.onnx")["details"]["quantization"]
+        ptq_facts = artefact_facts(ptq_dir, f"{stem}.int8-tensorrt.onnx")["details"]["quantization"]
         qad_facts = artefact_facts(qad_export, "student.int8-tensorrt.onnx")["details"]
         result = {
             "fp32_onnx_top1": fp32_test.top1(),
@@ -252,7 +253,7 @@ def main() -> None:
             "qad_parity": {"as_written": qad_facts["parity"], "integer_kernels": qad_facts["integer_kernels"]},
             "qdq": {
                 "ptq": {k: ptq_facts.get(k) for k in ("quantize_linear", "dequantize_linear")}
-                | {"float_ops": float_ops(ptq_dir / "student.int8-tensorrt.onnx")},
+                | {"float_ops": float_ops(ptq_dir / f"{stem}.int8-tensorrt.onnx")},
                 "modelopt_ptq": {k: mo_facts[k] for k in ("quantize_linear", "dequantize_linear", "float_ops")},
                 "qad": {k: qad_facts["quantization"][k] for k in ("quantize_linear", "dequantize_linear", "float_ops")},
             },
@@ -290,7 +291,7 @@ def main() -> None:
                 cpu_dir / "export.json",
             )
             cpu_test = test_predictions(
-                cpu_dir / "student.int8-cpu.onnx", out / "eval" / "ptq-cpu-per-tensor", args.threads
+                cpu_dir / f"{stem}.int8-cpu.onnx", out / "eval" / "ptq-cpu-per-tensor", args.threads
             )
             result |= {
                 "cpu_u8s8_ptq_top1": cpu_test.top1(),
@@ -299,13 +300,13 @@ def main() -> None:
             }
         results[recipe] = result
         onnx_to_time |= {
-            f"ptq-{recipe}": ptq_dir / "student.int8-tensorrt.onnx",
+            f"ptq-{recipe}": ptq_dir / f"{stem}.int8-tensorrt.onnx",
             f"mo-ptq-{recipe}": mo_path,
             f"qad-{recipe}": qad_export / "student.int8-tensorrt.onnx",
         }
-    onnx_to_time = {"fp32": out / "ptq-int8" / "student.onnx", **onnx_to_time}
+    onnx_to_time = {"fp32": out / "ptq-int8" / f"{stem}.onnx", **onnx_to_time}
     if args.per_tensor:
-        onnx_to_time["ptq-cpu-per-tensor"] = out / "ptq-cpu-per-tensor" / "student.int8-cpu.onnx"
+        onnx_to_time["ptq-cpu-per-tensor"] = out / "ptq-cpu-per-tensor" / f"{stem}.int8-cpu.onnx"
     latency = {}
     for name, path in onnx_to_time.items():  # one after the other, same threads and batches
         profile_dir = out / "profile" / name
