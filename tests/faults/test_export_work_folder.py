@@ -60,3 +60,21 @@ def test_killed_export_leaves_its_work_folder_only_in_out_and_the_rerun_removes_
         ("fp32", "student.onnx"),
         ("int8", "student.int8-cpu.onnx"),
     ]
+
+
+def test_killed_bundle_export_leaves_no_staging_beside_the_bundle(digits_student, tmp_path):
+    out, bundle = tmp_path / "export", tmp_path / "devices" / "bundle"
+    args = ("export", digits_student, "--out", out, "--bundle", bundle, "--parity-samples", "64")
+    export = Edgekd(*args, "--reference-samples", "64", cwd=tmp_path, name="killed")
+    # The bundle is staged in the export's work folder, then renamed into place whole.
+    export.wait_until(lambda: any(out.glob(".export-work.*.tmp/.bundle.*/*.onnx")), "its bundle being staged")
+    export.signal(signal.SIGKILL)
+    assert export.finish().code == -signal.SIGKILL
+    assert list(bundle.parent.iterdir()) == []  # no staging folder, no half bundle
+    assert len(_work_folders(out)) == 1
+
+    rerun = run_here(*args, "--reference-samples", "64")
+    assert rerun.code == 0, rerun.stderr
+    assert not _work_folders(out) and [p.name for p in bundle.parent.iterdir()] == ["bundle"]
+    assert {"student.onnx", "student.fp16.onnx", "reference.npz", "bundle.json"} <= set(assert_every_file_loads(bundle))
+    assert run_here("verify", bundle).code == 0
