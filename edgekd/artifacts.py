@@ -5,8 +5,10 @@ same directory and are moved into place with `os.replace`, so an interrupted run
 a half-written checkpoint, model or report behind. A temporary file is named
 `.<name>.<writer pid>.<random>.tmp`: one left by a killed writer (SIGKILL skips all clean-up)
 is recognised by its dead pid and removed by the next run that owns the folder
-(`remove_stale_temporaries`). A write that does not fit on the disk raises `DiskFull`, naming
-the file, and leaves the previous file in place.
+(`remove_stale_temporaries`). A stage's private work folder (`work_folder`) is named the same
+way, inside the output folder it works for, so the same clean-up removes one left by a killed
+run: a folder under /tmp would outlive the run with nobody to remove it. A write that does not
+fit on the disk raises `DiskFull`, naming the file, and leaves the previous file in place.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -61,14 +64,32 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, target)
     except Exception as exc:
         if is_out_of_space(exc):
-            raise DiskFull(
-                f"cannot write {target}: the disk is full (no space left in {target.parent}); free some space or "
-                f"write elsewhere. The previous {target.name}, if any, is kept."
-            ) from exc
+            raise _disk_full(target) from exc
         raise
     finally:
         if tmp is not None and tmp.exists():
             tmp.unlink()
+
+
+def _disk_full(target: Path) -> DiskFull:
+    return DiskFull(
+        f"cannot write {target}: the disk is full (no space left in {target.parent}); free some space or "
+        f"write elsewhere. The previous {target.name}, if any, is kept."
+    )
+
+
+@contextlib.contextmanager
+def full_disk_named(target: str | os.PathLike[str]) -> Iterator[None]:
+    """Report running out of space in the block as `DiskFull` naming `target`: for a work copy
+    of an artefact, written before the artefact itself (`atomic_path` names its own)."""
+    try:
+        yield
+    except DiskFull:
+        raise
+    except Exception as exc:
+        if is_out_of_space(exc):
+            raise _disk_full(Path(target)) from exc
+        raise
 
 
 def is_out_of_space(exc: BaseException) -> bool:
@@ -97,12 +118,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
-    """Delete the temporary files in `folder` (not below it) whose writer process is gone.
+@contextlib.contextmanager
+def work_folder(parent: str | os.PathLike[str], purpose: str) -> Iterator[Path]:
+    """A private folder `.<purpose>.<pid>.<random>.tmp` inside `parent` for the block, then removed.
 
-    Only the folder's owner calls this (`edgekd.locks.folder_lock`); a temporary file of a
-    writer that is still running, or of another host's writer whose pid is not known here, is
-    never touched. Returns the files removed.
+    Hidden and named like a temporary file, so readers of `parent` skip it and the next owner
+    of `parent` (`remove_stale_temporaries`) removes it when this process was killed before
+    its clean-up. `parent` must be a folder this process owns (holds `folder_lock` on).
+    """
+    folder = Path(tempfile.mkdtemp(prefix=f".{purpose}.{os.getpid()}.", suffix=_TEMP_SUFFIX, dir=parent))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files and work folders in `folder` (not below it) whose writer
+    process is gone.
+
+    Only the folder's owner calls this (`edgekd.locks.folder_lock`); a temporary of a writer
+    that is still running, or of another host's writer whose pid is not known here, is never
+    touched. Returns the entries removed.
     """
     removed = []
     for entry in Path(folder).glob(f".*{_TEMP_SUFFIX}"):
@@ -110,7 +147,10 @@ def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
         if len(parts) != 3 or not parts[1].isdigit() or _pid_alive(int(parts[1])):
             continue
         try:
-            entry.unlink()
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
             removed.append(entry)
         except FileNotFoundError:
             pass

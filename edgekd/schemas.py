@@ -291,8 +291,14 @@ def _load(path: str | Path, model: type[Schema], schema: str, stage: str, error:
 # --- profile.json -------------------------------------------------------------------------------
 
 
-class LatencyFigures(_Strict):
-    """`edgekd.profile.LatencyStats` of one batch size: latencies in ms, throughput in img/s, total in s."""
+class LatencyStats(_Strict):
+    """Latency of one batch size, in ms, and throughput in img/s (`edgekd.profile.summarise` builds it).
+
+    Declared here once, beside the file it is written to: the timing loop returns it and
+    profile.json holds it field for field. `throughput_img_s` is batch / mean latency;
+    `wall_throughput_img_s` is images / wall time of the whole timed loop (the two agree when
+    nothing but the calls runs in the loop); `total_s` is that wall time (s).
+    """
 
     batch: int = Field(ge=1)
     iterations: int = Field(ge=1)
@@ -309,11 +315,11 @@ class LatencyFigures(_Strict):
     wall_throughput_img_s: float
 
 
-class ProfileBatch(LatencyFigures):
+class ProfileBatch(LatencyStats):
     """One batch size: host-to-host figures, CUDA-event `device` figures on a GPU, `power` on a Jetson."""
 
     power: Optional[dict[str, Any]] = None
-    device: Optional[LatencyFigures] = None
+    device: Optional[LatencyStats] = None
 
 
 class ProfileFile(_Strict):

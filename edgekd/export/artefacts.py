@@ -16,7 +16,7 @@ from typing import Any
 import onnx
 
 from edgekd import __version__
-from edgekd.artifacts import atomic_path, provenance
+from edgekd.artifacts import atomic_path, full_disk_named, provenance
 from edgekd.engine.metrics import Predictions
 from edgekd.engine.progress import Progress
 from edgekd.errors import ConfigError
@@ -113,7 +113,8 @@ class ExportRun:
         }
 
     def gate(self, proto, payload: dict, work_path: Path, gate, label: str) -> tuple[Backend, ParityReport]:
-        save_with_metadata(proto, work_path, payload)
+        with full_disk_named(self.out / work_path.name):  # the work folder is inside `out`
+            save_with_metadata(proto, work_path, payload)
         candidate = self.ort(work_path)
         as_frames = candidate.input_format == INPUT_NHWC_UINT8
         reference_name, reference = self.reference(self.val, as_frames)

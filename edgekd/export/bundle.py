@@ -115,13 +115,16 @@ def write_bundle(
     assert run.config.bundle is not None  # called only for --bundle
     final = Path(run.config.bundle)
     final.parent.mkdir(parents=True, exist_ok=True)
-    # Built in a staging folder beside it and swapped in whole: an interrupted export leaves the
-    # previous bundle as it was, and no file of an older bundle (an engine, an INT8 model this
-    # export did not make) survives next to a reference it was not checked against.
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    # Built in a staging folder and swapped in whole: an interrupted export leaves the previous
+    # bundle as it was, and no file of an older bundle (an engine, an INT8 model this export did
+    # not make) survives next to a reference it was not checked against. The staging (and the
+    # old bundle while it is removed) sits in the export's work folder, which the next run on
+    # --out removes if this one is killed; only across file systems (no rename) beside the bundle.
+    scratch = run.work if os.stat(run.work).st_dev == os.stat(final.parent).st_dev else final.parent
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=scratch))
     try:
         names = _write_into(staging, run, fp32_path, records, preprocess)
-        _replace_directory(staging, final)
+        _replace_directory(staging, final, scratch)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
@@ -129,11 +132,12 @@ def write_bundle(
     return [record_file("bundle", precisions.get(name, ""), final / name) for name in names]
 
 
-def _replace_directory(new: Path, target: Path) -> None:
-    """Move `new` to `target`, replacing what was there (two renames on one filesystem)."""
+def _replace_directory(new: Path, target: Path, scratch: Path) -> None:
+    """Move `new` to `target`, replacing what was there (two renames on one filesystem); the
+    previous `target` is moved into `scratch` and removed there."""
     old = None
     if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        old = scratch / f".{target.name}.old-{os.getpid()}"
         os.replace(target, old)
     os.replace(new, target)
     if old is not None:

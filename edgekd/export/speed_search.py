@@ -117,7 +117,9 @@ def kernel_times_us(
 
     options = session_options(threads)
     options.enable_profiling = True
-    with tempfile.TemporaryDirectory(prefix="edgekd-profile-") as folder:
+    # Beside the model (the export's work folder), not under /tmp: a killed export leaves its
+    # trace where the next run on the output folder removes it.
+    with tempfile.TemporaryDirectory(prefix="edgekd-profile-", dir=onnx_path.parent) as folder:
         options.profile_file_prefix = os.path.join(folder, "ort")
         session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         feed = {session.get_inputs()[0].name: inputs}

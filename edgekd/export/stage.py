@@ -4,16 +4,17 @@ Every input (checkpoint or ONNX, parity data, calibration spec and its images, T
 availability) is checked before anything is written. Each artefact is built and checked in a
 private work folder and moved into `out` only once it has passed, so a failed gate or an
 interrupted run leaves no file behind; `export.json` lists what was written and every figure.
+The work folder is a hidden `.export-work.<pid>.<random>.tmp` inside `out` (not under /tmp): the
+next run on `out` removes one that a SIGKILLed export left (`edgekd.artifacts.work_folder`).
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgekd.artifacts import write_json
+from edgekd.artifacts import work_folder, write_json
 from edgekd.engine.progress import Progress, SilentProgress
 from edgekd.errors import ConfigError
 from edgekd.export.artefacts import ExportRun
@@ -102,9 +103,9 @@ def _export(config: ExportConfig, progress: Progress) -> ExportResult:
         require_tensorrt("--trt")
     check_qad_source(source, config)
     out = Path(config.out)
-    with tempfile.TemporaryDirectory(prefix="edgekd-export-") as work_dir:
-        run = ExportRun(config, source, Path(work_dir), progress)  # reads and checks every input
-        out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)  # folder_lock made it; removed again if nothing is published
+    with work_folder(out, "export-work") as work_dir:
+        run = ExportRun(config, source, work_dir, progress)  # reads and checks every input
         fp32_path, fp32_record = run.fp32_onnx()
         artefacts = [fp32_record] if fp32_record else []
         fp16_record = run.fp16_onnx(fp32_path) if config.fp16 else None

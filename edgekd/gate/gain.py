@@ -11,7 +11,7 @@ students of the report whatever `--artefact` selects.
 from __future__ import annotations
 
 from edgekd.errors import ConfigError
-from edgekd.gate.checks import GateContext, judge_drop, make_row, paired_between
+from edgekd.gate.context import GateContext, judge_drop, make_row, paired_between
 from edgekd.gate.rows import SKIP, CheckRow
 from edgekd.report import schema
 

@@ -10,7 +10,7 @@ INT8 are not its business; a report with no INT8 artefact among the selected one
 from __future__ import annotations
 
 from edgekd.errors import ConfigError
-from edgekd.gate.checks import GateContext, _drop_row, make_row
+from edgekd.gate.context import GateContext, drop_row, make_row
 from edgekd.gate.rows import SKIP, CheckRow
 from edgekd.report import schema
 
@@ -43,5 +43,5 @@ def check_int8_drop_vs_student(ctx: GateContext) -> list[CheckRow]:
                 )
             )
         else:
-            rows.append(_drop_row(ctx, CHECK, LABEL, reference, model))
+            rows.append(drop_row(ctx, CHECK, LABEL, reference, model))
     return rows

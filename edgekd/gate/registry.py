@@ -12,10 +12,12 @@ from typing import Any, Callable
 
 from pydantic import Field
 
-from edgekd.gate import checks
+from edgekd.gate import accuracy, latency
+from edgekd.gate.context import GateContext
 from edgekd.gate.gain import check_gain_vs_alone
 from edgekd.gate.int8 import check_int8_drop_vs_student
 from edgekd.gate.rows import CheckRow
+from edgekd.gate.size import check_size
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class GateCheck:
     unit: str
     bound: str
     range: dict[str, float]
-    check: Callable[[checks.GateContext], list[CheckRow]]
+    check: Callable[[GateContext], list[CheckRow]]
 
     @property
     def flag(self) -> str:
@@ -55,7 +57,7 @@ GATE_CHECKS: tuple[GateCheck, ...] = (
         "points",
         "max",
         {"ge": 0},
-        checks.check_drop_vs_teacher,
+        accuracy.check_drop_vs_teacher,
     ),
     GateCheck(
         "max_drop_vs_baseline",
@@ -63,7 +65,7 @@ GATE_CHECKS: tuple[GateCheck, ...] = (
         "points",
         "max",
         {"ge": 0},
-        checks.check_drop_vs_baseline,
+        accuracy.check_drop_vs_baseline,
     ),
     GateCheck(
         "max_int8_drop_vs_student",
@@ -79,7 +81,7 @@ GATE_CHECKS: tuple[GateCheck, ...] = (
         "points",
         "max",
         {"ge": 0},
-        checks.check_class_drop,
+        accuracy.check_class_drop,
     ),
     GateCheck(
         "min_agreement",
@@ -87,16 +89,16 @@ GATE_CHECKS: tuple[GateCheck, ...] = (
         "%",
         "min",
         {"ge": 0, "le": 100},
-        checks.check_agreement,
+        accuracy.check_agreement,
     ),
-    GateCheck("max_p99_ms", "Max p99 latency at --batch", "ms", "max", {"gt": 0}, checks.check_p99),
+    GateCheck("max_p99_ms", "Max p99 latency at --batch", "ms", "max", {"gt": 0}, latency.check_p99),
     GateCheck(
         "max_p99_increase_vs_baseline",
         "Max p99 latency increase over the baseline, same machine only",
         "%",
         "max",
         {"ge": 0},
-        checks.check_p99_vs_baseline,
+        latency.check_p99_vs_baseline,
     ),
     GateCheck(
         "min_speedup",
@@ -104,9 +106,9 @@ GATE_CHECKS: tuple[GateCheck, ...] = (
         "×",
         "min",
         {"gt": 0},
-        checks.check_speedup,
+        latency.check_speedup,
     ),
-    GateCheck("max_size_mb", "Max artefact file size", "MB, 10^6 bytes", "max", {"gt": 0}, checks.check_size),
+    GateCheck("max_size_mb", "Max artefact file size", "MB, 10^6 bytes", "max", {"gt": 0}, check_size),
     GateCheck(
         "min_gain_vs_alone",
         "Min top-1 gain of each distilled student over the same recipe and seed trained alone (method none), "

@@ -12,8 +12,8 @@ from pathlib import Path
 from edgekd.artifacts import atomic_write_text, write_json
 from edgekd.engine.progress import Progress
 from edgekd.errors import ConfigError
-from edgekd.gate.checks import GateContext
 from edgekd.gate.config import GateConfig, GateThresholds
+from edgekd.gate.context import GateContext
 from edgekd.gate.inputs import load_gate_report
 from edgekd.gate.junit import junit_xml
 from edgekd.gate.markdown import gate_markdown

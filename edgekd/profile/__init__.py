@@ -2,7 +2,8 @@
 
 from edgekd.profile.profiler import ProfileConfig, ProfileResult, profile, run
 from edgekd.profile.system import fingerprint, system_facts
-from edgekd.profile.timing import DEVICE_LATENCY, HOST_LATENCY, LatencyStats, TimingConfig, summarise, time_calls
+from edgekd.profile.timing import DEVICE_LATENCY, HOST_LATENCY, TimingConfig, summarise, time_calls
+from edgekd.schemas import LatencyStats  # what the loop returns is profile.json's schema
 
 __all__ = [
     "DEVICE_LATENCY",

@@ -127,14 +127,14 @@ def profile_batch(backend: Backend, batch: int, config: ProfileConfig, name: str
     _first_call(backend, inputs, name)
     with PowerMonitor() as power:
         stats = time_calls(lambda: backend.run(inputs), batch, config.timing)
-    entry = stats.to_dict()
+    entry = stats.model_dump()
     entry["power"] = power.summary(batch * stats.iterations, stats.total_s)
     entry["device"] = None
     if backend.device.startswith("cuda") and backend.name in DEVICE_INPUT_BACKENDS:
         on_device = inputs.to(backend.device)
         entry["device"] = time_cuda_calls(
             lambda: backend.run(on_device), batch, config.timing, backend.device
-        ).to_dict()
+        ).model_dump()
     return entry
 
 

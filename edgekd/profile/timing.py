@@ -7,12 +7,13 @@ latency definition (`HOST_LATENCY`). Percentiles use numpy's linear interpolatio
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from edgekd.errors import ConfigError
+from edgekd.schemas import LatencyStats
 
 HOST_LATENCY = (
     "host to host: from a batch already preprocessed by the artefact's own preprocessing and held in host "
@@ -46,32 +47,6 @@ class TimingConfig:
             raise ConfigError(f"--duration must be > 0 s, got {self.duration_s}.")
         if self.min_iterations < 10:
             raise ConfigError(f"--min-iterations must be >= 10 (trtexec's floor), got {self.min_iterations}.")
-
-
-@dataclass
-class LatencyStats:
-    """Latency of one batch size, in ms, and throughput in img/s.
-
-    `throughput_img_s` is batch / mean latency; `wall_throughput_img_s` is images / wall time
-    of the whole timed loop (the two agree when nothing but the calls runs in the loop).
-    """
-
-    batch: int
-    iterations: int
-    mean_ms: float
-    median_ms: float
-    p90_ms: float
-    p95_ms: float
-    p99_ms: float
-    min_ms: float
-    max_ms: float
-    std_ms: float
-    total_s: float
-    throughput_img_s: float
-    wall_throughput_img_s: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def summarise(samples_ms: list[float] | np.ndarray, batch: int, total_s: float) -> LatencyStats:

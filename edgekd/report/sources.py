@@ -135,9 +135,15 @@ def recipe_key(card: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _walk(root: Path) -> list[Path]:
+    """The files under `root`, less hidden ones and those in hidden folders: temporaries and a
+    running (or killed) export's work folder hold files that were never published."""
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
 def collect(inputs: list[Path]) -> Sources:

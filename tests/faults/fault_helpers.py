@@ -70,7 +70,7 @@ def _default_sigint() -> None:
 class Edgekd:
     """One `python -m edgekd ARGS…` process; stdout and stderr go to files (no pipe to fill)."""
 
-    def __init__(self, *args: str | os.PathLike, cwd: Path, name: str = "run"):
+    def __init__(self, *args: str | os.PathLike, cwd: Path, name: str = "run", env: dict[str, str] | None = None):
         self.args = [str(a) for a in args]
         self.out_path, self.err_path = cwd / f"{name}.stdout", cwd / f"{name}.stderr"
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
@@ -78,7 +78,7 @@ class Edgekd:
                 [sys.executable, "-m", "edgekd", *self.args],
                 stdout=out,
                 stderr=err,
-                env=ENV,
+                env={**ENV, **(env or {})},
                 cwd=cwd,
                 preexec_fn=_default_sigint,
             )
@@ -174,8 +174,13 @@ def temporaries(folder: Path) -> list[Path]:
 
 
 def final_files(folder: Path) -> list[Path]:
-    """Files under their final names (not a temporary file, not the lock file)."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    """Files under their final names (not a temporary file, not the lock file, nothing in a
+    hidden work folder)."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def assert_every_file_loads(folder: Path) -> list[str]:

@@ -9,6 +9,7 @@ import pytest
 
 from edgekd.errors import ConfigError
 from edgekd.profile.timing import TimingConfig, summarise, time_calls
+from edgekd.schemas import ProfileBatch
 
 
 def test_percentiles_and_throughput_of_known_samples():
@@ -55,3 +56,25 @@ def test_slow_calls_still_get_the_minimum_iterations():
 def test_invalid_timing_is_refused(config):
     with pytest.raises(ConfigError):
         time_calls(lambda: None, batch=1, config=config)
+
+
+def test_the_loop_returns_profile_json_batch_figures_in_the_file_order():
+    stats = summarise([2.0, 1.0, 3.0], batch=4, total_s=0.01)
+    # profile.json's batch entry, key for key in the order files written by edgekd.profile/1 hold.
+    assert list(stats.model_dump()) == [
+        "batch",
+        "iterations",
+        "mean_ms",
+        "median_ms",
+        "p90_ms",
+        "p95_ms",
+        "p99_ms",
+        "min_ms",
+        "max_ms",
+        "std_ms",
+        "total_s",
+        "throughput_img_s",
+        "wall_throughput_img_s",
+    ]
+    entry = ProfileBatch.model_validate({**stats.model_dump(), "power": None, "device": stats.model_dump()})
+    assert entry.device == stats and entry.wall_throughput_img_s == stats.wall_throughput_img_s
