@@ -24,10 +24,12 @@ def time_where_it_matters(
 ) -> None:
     """Export and time the CPU INT8 recipe of each timed candidate whose INT8 latency can decide
     whether it fits (`latency.int8_skip_reason` says why the others are left at FP32)."""
+    assert config.budget_ms is not None  # set by the time candidates are timed (validate, teacher budget)
     timed = [c for c in candidates if not c.dropped and c.latency_ms is not None]
     progress.start("INT8: export (gate) and timing where it can change the budget's verdict", len(timed))
     for candidate in timed:
-        candidate.int8 = latency.int8_skip_reason(candidate.latency_ms, config.budget_ms)
+        fp32_ms = candidate.latency["fp32"][config.statistic]
+        candidate.int8 = latency.int8_skip_reason(fp32_ms, config.budget_ms)
         if candidate.int8 is None:
             fp32 = candidate.onnx["fp32"]
             try:
@@ -35,7 +37,7 @@ def time_where_it_matters(
                     fp32, fp32.parent.parent / "export-int8", calib=calib, threads=config.threads, dataset=dataset
                 )
             except EdgekdError as exc:  # the FP32 model still stands; its INT8 recipe does not
-                candidate.int8 = f"INT8 export failed, kept at FP32: {exc}"
+                candidate.int8 = f"export failed, kept at FP32: {exc}"
             else:
                 backend, device = LOCAL_TARGETS[config.target]
                 candidate.latency["int8"] = latency.measure(
@@ -62,6 +64,5 @@ def note_in_decisions(candidates: list[Candidate]) -> None:
     should not take a missing INT8 figure for a slow or failed one)."""
     for candidate in candidates:
         if candidate.int8:
-            candidate.decision = (
-                f"{candidate.decision}; INT8 {candidate.int8}" if candidate.decision else candidate.int8
-            )
+            note = f"INT8 {candidate.int8}"
+            candidate.decision = f"{candidate.decision}; {note}" if candidate.decision else note
