@@ -313,6 +313,7 @@ class LatencyStats(_Strict):
     total_s: float
     throughput_img_s: float
     wall_throughput_img_s: float
+    stopped: Optional[str] = None  # duration | settled (TimingConfig.settle); absent in older files
 
 
 class ProfileBatch(LatencyStats):

@@ -46,6 +46,14 @@ def profile_command(
     min_iterations: Annotated[
         int, typer.Option("--min-iterations", help="Minimum timed calls per batch size (>= 10).")
     ] = 10,
+    settle: Annotated[
+        Optional[float],
+        typer.Option(
+            "--settle",
+            help="Stop a batch size before --duration once its median and p99 moved by at most this fraction "
+            "since half as many calls (from 1,000 calls on; e.g. 0.05). Default: the full duration.",
+        ),
+    ] = None,
     out_dir: Annotated[
         Optional[Path],
         typer.Option(
@@ -62,7 +70,7 @@ def profile_command(
         device=device,
         batches=parse_batches(batch),
         threads=threads,
-        timing=TimingConfig(warmup_ms=warmup_ms, duration_s=duration, min_iterations=min_iterations),
+        timing=TimingConfig(warmup_ms=warmup_ms, duration_s=duration, min_iterations=min_iterations, settle=settle),
     )
     result = profile_stage.run(config, RichProgress())
     payload = result.payload

@@ -139,7 +139,7 @@ def students_command(
     exporter: Exporter = StudentsConfig.exporter,
     threads: Threads = StudentsConfig.threads,
     duration: Annotated[
-        float, typer.Option("--duration", help="Timed run per candidate and precision (s), as edgekd profile.")
+        float, typer.Option("--duration", help="Longest timed run per candidate and precision (s).")
     ] = SEARCH_TIMING.duration_s,
     seed: opt.Seed = StudentsConfig.seed,
     device: opt.Device = "auto",
@@ -185,7 +185,10 @@ def students_command(
         seed=seed,
         threads=threads,
         timing=TimingConfig(
-            warmup_ms=SEARCH_TIMING.warmup_ms, duration_s=duration, min_iterations=SEARCH_TIMING.min_iterations
+            warmup_ms=SEARCH_TIMING.warmup_ms,
+            duration_s=duration,
+            min_iterations=SEARCH_TIMING.min_iterations,
+            settle=SEARCH_TIMING.settle,
         ),
         exporter=exporter,
         device=device,

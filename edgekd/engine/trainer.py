@@ -189,6 +189,7 @@ class Trainer:
             self.progress.log(f"resumed from {checkpoint_path} after epoch {start_epoch}")
 
         started = time.perf_counter()
+        val = None
         for epoch in range(start_epoch, cfg.epochs):
             task.train()
             task.start_epoch(epoch)
@@ -236,6 +237,9 @@ class Trainer:
         if final_model is not task.student:
             task.student.load_state_dict(final_model.state_dict())
         rates = [r["img_per_s"] for r in history[start_epoch:]] or [r["img_per_s"] for r in history]
+        # The last epoch's val predictions are those of the kept weights when the kept epoch is
+        # the last one (`keep: last`, the default): predicting val again would only cost.
+        reuse_val = val is not None and kept_epoch == cfg.epochs - 1
         return FitResult(
             history=history,
             best_epoch=best_epoch,
@@ -243,7 +247,7 @@ class Trainer:
             wall_time_s=wall_time,
             train_img_per_s=sum(rates) / len(rates),
             precision=self.precision.describe(),
-            val=self._predict(task.student, task, dataset, "val") if len(dataset.val) else None,
+            val=val if reuse_val else (self._predict(task.student, task, dataset, "val") if len(dataset.val) else None),
             test=self._predict(task.student, task, dataset, "test") if len(dataset.test) else None,
         )
 

@@ -17,6 +17,7 @@ import onnx
 
 from edgekd import __version__
 from edgekd.artifacts import atomic_path, full_disk_named, provenance
+from edgekd.data import Dataset
 from edgekd.engine.metrics import Predictions
 from edgekd.engine.progress import Progress
 from edgekd.errors import ConfigError
@@ -34,7 +35,7 @@ from edgekd.export.onnx_export import convert_to_fp16, export_onnx, save_with_me
 from edgekd.export.parity import FP16_GATE, FP32_GATE, ParityReport, compare, enforce
 from edgekd.export.quantize import QuantRecipe, preprocess, quantize, weighted_nodes
 from edgekd.export.records import ArtefactRecord, record_file
-from edgekd.export.samples import ImageSet, data_config_for, load_for_card, predict_backend, take
+from edgekd.export.samples import ImageSet, check_classes, data_config_for, load_for_card, predict_backend, take
 from edgekd.export.sensitivity import search
 from edgekd.export.source import ExportSource, is_qad_checkpoint
 from edgekd.export.speed_search import SpeedSearch, slow_int8_nodes
@@ -49,7 +50,9 @@ PROBE_SAMPLES = 512  # val images for ranking layers in the sensitivity search
 class ExportRun:
     """One export run: shared inputs, cached predictions, and one method per artefact."""
 
-    def __init__(self, config: ExportConfig, source: ExportSource, work: Path, progress: Progress):
+    def __init__(
+        self, config: ExportConfig, source: ExportSource, work: Path, progress: Progress, dataset: Dataset | None = None
+    ):
         self.config, self.source, self.work, self.progress = config, source, work, progress
         self.card = source.card
         self.out = Path(config.out)
@@ -62,7 +65,10 @@ class ExportRun:
         )  # its INT8 comes from edgekd.export.qdq
         needs_data = source.kind == "checkpoint" or config.fp16 or config.int8 or config.bundle is not None
         if needs_data:
-            dataset = load_for_card(data_config_for(self.card, config.data, config.data_dir, progress), self.card)
+            if dataset is None:
+                dataset = load_for_card(data_config_for(self.card, config.data, config.data_dir, progress), self.card)
+            else:
+                check_classes(dataset, self.card)
             self.val = take(dataset.val, dataset.spec, config.parity_samples)
             self.test = take(dataset.test, dataset.spec, None) if config.int8 or self.qad else None
             progress.log(f"parity images: {len(self.val)} from the val split of {dataset.spec}")

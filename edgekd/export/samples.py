@@ -74,12 +74,17 @@ def load_for_card(config: DataConfig, card: ModelCard) -> Dataset:
     """Load `config` and check that it has the model's classes."""
     image_size = int(((card.dataset or {}).get("options") or {}).get("image_size", card.input.size))
     dataset = config.load(image_size)
+    check_classes(dataset, card)
+    return dataset
+
+
+def check_classes(dataset: Dataset, card: ModelCard) -> None:
+    """Refuse a dataset whose class count is not the model's."""
     if dataset.num_classes != card.num_classes:
         raise DataError(
             f"{dataset.spec} has {dataset.num_classes} classes but the model has {card.num_classes}; pass the "
             "dataset it was trained on with --data."
         )
-    return dataset
 
 
 def take(split: ImageSplit, spec: str, limit: int | None, seed: int = 0) -> ImageSet:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekd.artifacts import work_folder, write_json
+from edgekd.data import Dataset
 from edgekd.engine.progress import Progress, SilentProgress
 from edgekd.errors import ConfigError
 from edgekd.export.artefacts import ExportRun
@@ -50,8 +51,13 @@ class ExportResult:
         )
 
 
-def run(config: ExportConfig, progress: Progress | None = None) -> ExportResult:
+def run(config: ExportConfig, progress: Progress | None = None, *, dataset: Dataset | None = None) -> ExportResult:
     """Run the export stage; see `ExportConfig` for the options.
+
+    Args:
+        dataset: the parity/calibration data already loaded by the caller, when it is the one
+            the config names (a search exporting many candidates of one dataset loads it once);
+            None: loaded here.
 
     Returns:
         The artefacts written (FP32 ONNX, then FP16, INT8 per target, engines, DeepStream
@@ -65,13 +71,13 @@ def run(config: ExportConfig, progress: Progress | None = None) -> ExportResult:
     config = config.validate()
     progress = progress or SilentProgress()
     with folder_lock(config.out, log=progress.log):
-        return _export(config, progress)
+        return _export(config, progress, dataset)
 
 
 export = run  # the former name, kept for the notebooks and tests that call it
 
 
-def _export(config: ExportConfig, progress: Progress) -> ExportResult:
+def _export(config: ExportConfig, progress: Progress, dataset: Dataset | None) -> ExportResult:
     source = open_source(config.checkpoint)
     if source.kind == "onnx" and not (config.trt or config.fp16 or config.int8):
         raise ConfigError(f"{source.path.name} is already an ONNX: add --trt (build an engine here), --fp16 or --int8.")
@@ -105,7 +111,7 @@ def _export(config: ExportConfig, progress: Progress) -> ExportResult:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)  # folder_lock made it; removed again if nothing is published
     with work_folder(out, "export-work") as work_dir:
-        run = ExportRun(config, source, work_dir, progress)  # reads and checks every input
+        run = ExportRun(config, source, work_dir, progress, dataset)  # reads and checks every input
         fp32_path, fp32_record = run.fp32_onnx()
         artefacts = [fp32_record] if fp32_record else []
         fp16_record = run.fp16_onnx(fp32_path) if config.fp16 else None

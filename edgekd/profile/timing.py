@@ -26,6 +26,10 @@ DEVICE_LATENCY = (
 )
 
 
+# `settle` judges the percentiles from this many calls on: p99 then rests on at least 10 calls.
+SETTLE_MIN_CALLS = 1000
+
+
 @dataclass(frozen=True)
 class TimingConfig:
     """How long to measure (trtexec's defaults).
@@ -34,11 +38,16 @@ class TimingConfig:
         warmup_ms: untimed calls for at least this long first (ms).
         duration_s: then timed calls for at least this long (s)…
         min_iterations: …and at least this many calls.
+        settle: stop before `duration_s` once the median and the p99 of all timed calls both
+            moved by at most this fraction since the count was half as large (judged at
+            `SETTLE_MIN_CALLS`, twice that, four times…; e.g. 0.05). The latency definition is
+            unchanged: it only says when there are enough calls. None: time the full duration.
     """
 
     warmup_ms: float = 200.0
     duration_s: float = 3.0
     min_iterations: int = 10
+    settle: float | None = None
 
     def validate(self) -> None:
         if self.warmup_ms < 0:
@@ -47,6 +56,17 @@ class TimingConfig:
             raise ConfigError(f"--duration must be > 0 s, got {self.duration_s}.")
         if self.min_iterations < 10:
             raise ConfigError(f"--min-iterations must be >= 10 (trtexec's floor), got {self.min_iterations}.")
+        if self.settle is not None and not 0 < self.settle < 1:
+            raise ConfigError(f"--settle is a fraction in (0, 1), e.g. 0.05; got {self.settle}.")
+
+
+def settled(samples_ms: list[float], tolerance: float) -> bool:
+    """Whether the median and p99 of all samples are each within `tolerance` (a fraction) of
+    those of the first half of them."""
+    values = np.asarray(samples_ms, dtype=np.float64)
+    now = np.percentile(values, [50, 99])
+    before = np.percentile(values[: values.size // 2], [50, 99])
+    return bool(np.all(np.abs(now - before) <= tolerance * before))
 
 
 def summarise(samples_ms: list[float] | np.ndarray, batch: int, total_s: float) -> LatencyStats:
@@ -89,12 +109,18 @@ def time_calls(call: Callable[[], Any], batch: int, config: TimingConfig) -> Lat
     started = time.perf_counter()
     stop_at = started + config.duration_s
     now = started
+    judge_at, stopped = SETTLE_MIN_CALLS, "duration"
     while now < stop_at or len(samples) < config.min_iterations:
         before = time.perf_counter()
         call()
         now = time.perf_counter()
         samples.append((now - before) * 1000.0)
-    return summarise(samples, batch, now - started)
+        if config.settle is not None and len(samples) == judge_at:
+            if len(samples) >= config.min_iterations and settled(samples, config.settle):
+                stopped = "settled"
+                break
+            judge_at *= 2
+    return summarise(samples, batch, now - started).model_copy(update={"stopped": stopped})
 
 
 def time_cuda_calls(call: Callable[[], Any], batch: int, config: TimingConfig, device: str) -> LatencyStats:

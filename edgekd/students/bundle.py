@@ -17,6 +17,7 @@ from edgekd.engine import Progress, SilentProgress
 from edgekd.errors import ConfigError
 from edgekd.models import read_card, resolve_model_path
 from edgekd.students.candidates import prepare, resolve_candidates
+from edgekd.students.config import SEARCH_EXPORTER
 
 PROFILE_SCRIPT = """#!/bin/sh
 # Times every candidate of this bundle on this device with `edgekd profile` (one latency
@@ -42,7 +43,7 @@ def export_candidates(
     int8_calib: Path | None = None,
     batch: int = 1,
     seed: int = 0,
-    exporter: str = "dynamo",
+    exporter: str = SEARCH_EXPORTER,
     threads: int = 2,
     progress: Progress | None = None,
 ) -> Path:

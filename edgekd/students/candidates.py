@@ -21,7 +21,7 @@ import torch
 from edgekd import export as export_stage
 from edgekd.artifacts import read_json, sha256_file
 from edgekd.data import Dataset
-from edgekd.engine import Progress
+from edgekd.engine import Progress, SilentProgress
 from edgekd.errors import ConfigError, EdgekdError
 from edgekd.export import ExportConfig
 from edgekd.models import ModelCard, create_model, input_spec_for, model_cost, save_model
@@ -73,6 +73,7 @@ class Candidate:
         latency_ms: the budget statistic of the faster precision (ms); precision: which one.
         rungs: one entry per distill run (rung, epochs, run dir, val/test top-1, wall time).
         decision: what the search did with it (a short sentence).
+        int8: with `--int8`, why its INT8 model was not timed (None: it was, or no `--int8`).
     """
 
     arch: str
@@ -86,6 +87,7 @@ class Candidate:
     precision: str | None = None
     rungs: list[dict[str, Any]] = field(default_factory=list)
     decision: str = ""
+    int8: str | None = None
 
     @property
     def val_top1(self) -> float | None:
@@ -105,6 +107,7 @@ class Candidate:
             "precision": self.precision,
             "rungs": self.rungs,
             "decision": self.decision,
+            "int8": self.int8,
         }
 
 
@@ -165,9 +168,20 @@ def materialise(
 
 
 def export_candidate(
-    weights: Path, folder: Path, *, int8_calib: Path | None, exporter: str, threads: int, progress: Progress
+    weights: Path,
+    folder: Path,
+    *,
+    int8_calib: Path | None,
+    exporter: str,
+    threads: int,
+    progress: Progress,
+    dataset: Dataset | None = None,
 ) -> dict[str, Path]:
     """`edgekd.export.export` of a candidate checkpoint (reused while export.json matches it).
+
+    Args:
+        dataset: the data the checkpoint's card records, already loaded (its val split gives the
+            parity images): the search loads it once instead of once per candidate.
 
     Returns:
         precision → ONNX path (`fp32`, plus `int8` when `int8_calib` is given).
@@ -194,8 +208,35 @@ def export_candidate(
         int8_target=("cpu",) if int8_calib else (),
         latency=False,
     )
-    result = export_stage.run(config, progress)
+    result = export_stage.run(config, progress, dataset=dataset)
     return {a.precision: a.path for a in result.artefacts if a.kind == "onnx"}
+
+
+def export_int8(fp32_onnx: Path, folder: Path, *, calib: Path, threads: int, dataset: Dataset) -> Path:
+    """The CPU INT8 recipe of a candidate's FP32 ONNX, gated against it (reused while export.json
+    matches that ONNX); returns the INT8 ONNX.
+
+    Raises:
+        EdgekdError: quantization fails or the INT8 model fails its gate.
+    """
+    summary_path = folder / "export.json"
+    if summary_path.exists():
+        summary = read_json(summary_path)
+        done = [Path(a["path"]) for a in summary["artefacts"] if a["kind"] == "onnx" and a["precision"] == "int8"]
+        if summary["source"]["sha256"] == sha256_file(fp32_onnx) and done:
+            return done[0]
+    config = ExportConfig(
+        fp32_onnx,
+        folder,
+        threads=threads,
+        parity_samples=256,
+        int8=True,
+        calib=calib,
+        int8_target=("cpu",),
+        latency=False,
+    )
+    result = export_stage.run(config, SilentProgress(), dataset=dataset)
+    return next(a.path for a in result.artefacts if a.kind == "onnx" and a.precision == "int8")
 
 
 def prepare(
@@ -218,7 +259,13 @@ def prepare(
             arch, dataset, img_size, folder, seed
         )
         candidate.onnx = export_candidate(
-            weights, folder / "export", int8_calib=int8_calib, exporter=exporter, threads=threads, progress=progress
+            weights,
+            folder / "export",
+            int8_calib=int8_calib,
+            exporter=exporter,
+            threads=threads,
+            progress=progress,
+            dataset=dataset,
         )
     except EdgekdError as exc:
         candidate.dropped = f"does not export cleanly: {exc}"

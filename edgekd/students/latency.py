@@ -82,6 +82,27 @@ def read_profiles(folder: Path, batch: int) -> dict[tuple[str, str], dict[str, A
     return found
 
 
+# The most INT8 can gain over FP32 on a CPU: four 8-bit lanes where one 32-bit lane was, for
+# compute-bound kernels (what ORT's U8S8 kernels reach at best; depthwise nets gain far less).
+INT8_MAX_SPEEDUP = 4.0
+
+
+def int8_skip_reason(fp32_ms: float, budget_ms: float) -> str | None:
+    """Why timing a candidate's INT8 model cannot change the search (None: it can).
+
+    Its FP32 latency already fits the budget (the search does not need a faster figure to keep
+    it), or is more than `INT8_MAX_SPEEDUP` × the budget (INT8 cannot bring it under).
+    """
+    if fp32_ms <= budget_ms:
+        return f"not measured: FP32 {fp32_ms:.3f} ms is already within the {budget_ms:.4g} ms budget"
+    if fp32_ms > INT8_MAX_SPEEDUP * budget_ms:
+        return (
+            f"not measured: FP32 {fp32_ms:.3f} ms > {INT8_MAX_SPEEDUP:g} × the {budget_ms:.4g} ms budget, beyond "
+            "what INT8 gains on a CPU"
+        )
+    return None
+
+
 def choose_precision(candidate: Candidate, statistic: str) -> None:
     """Set the candidate's latency to its faster precision at the budget's statistic."""
     timed = {precision: stats[statistic] for precision, stats in candidate.latency.items()}

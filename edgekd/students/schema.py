@@ -61,6 +61,7 @@ class CandidateEntry(_Strict):
     precision: Optional[str]
     rungs: list[Rung]
     decision: str
+    int8: Optional[str] = None  # with --int8: why its INT8 model was not timed
 
 
 class Budget(_Strict):

@@ -23,7 +23,7 @@ from edgekd.errors import ConfigError
 from edgekd.models import read_card, resolve_model_path
 from edgekd.profile.system import system_facts
 from edgekd.report.search_plot import plot_unavailable
-from edgekd.students import halving, latency
+from edgekd.students import halving, int8, latency
 from edgekd.students.candidates import Candidate, export_candidate, prepare, resolve_candidates
 from edgekd.students.config import LOCAL_TARGETS, StudentsConfig
 from edgekd.students.markdown import render, students_svg
@@ -272,7 +272,7 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
                     img_size,
                     Path(config.out_dir) / "candidates",
                     seed=config.seed,
-                    int8_calib=calib,
+                    int8_calib=None,  # INT8 after FP32 timing, only where it can change the verdict
                     exporter=config.exporter,
                     threads=config.threads,
                     progress=SilentProgress(),
@@ -286,6 +286,10 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
         phase_started = time.perf_counter()
         _time_candidates(config, candidates, progress)
         cost["timing"] = time.perf_counter() - phase_started
+        if calib is not None:
+            phase_started = time.perf_counter()
+            int8.time_where_it_matters(config, candidates, calib, dataset, progress)
+            cost["int8"] = time.perf_counter() - phase_started
         for candidate in candidates:
             if candidate.dropped:
                 candidate.decision = f"dropped: {candidate.dropped}"
@@ -296,6 +300,7 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
         ]
         if not feasible:
             timed = [c for c in candidates if c.latency_ms is not None]
+            int8.note_in_decisions(candidates)
             _write(
                 config,
                 _payload(
@@ -375,6 +380,7 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
             "finalist_run_wall_time_s": final_run["wall_time_s"],
             "search_vs_finalist_run": ratio,
         }
+        int8.note_in_decisions(candidates)
         payload = _payload(config, candidates, img_size, dataset, extra)
         path = _write(config, payload, progress)
         return StudentsResult(finalist.arch, Path(final_run["run"]), candidates, path, payload)

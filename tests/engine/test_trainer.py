@@ -111,3 +111,24 @@ def test_bad_recipe_values_are_refused():
         Trainer(_config(epochs=0), torch.device("cpu"))
     with pytest.raises(ConfigError, match="--keep"):
         Trainer(_config(keep="first"), torch.device("cpu"))
+
+
+class _CountingTrainer(Trainer):
+    """A real Trainer that notes which split each prediction pass is over."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.predicted: list[str] = []
+
+    def _predict(self, model, task, dataset, split):
+        self.predicted.append(split)
+        return super()._predict(model, task, dataset, split)
+
+
+def test_the_result_reuses_the_last_epochs_val_predictions_of_the_kept_weights(digits):
+    trainer = _CountingTrainer(_config(epochs=2), torch.device("cpu"))
+    task = _task()
+    result = trainer.fit(task, digits)
+    assert trainer.predicted == ["val", "val", "test"]  # once per epoch, not once more at the end
+    fresh = trainer._predict(task.student, task, digits, "val")
+    assert torch.equal(result.val.logits, fresh.logits) and result.val.top1() == result.history[-1]["val_top1"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgekd.errors import ConfigError
-from edgekd.profile.timing import TimingConfig, summarise, time_calls
+from edgekd.profile.timing import SETTLE_MIN_CALLS, TimingConfig, settled, summarise, time_calls
 from edgekd.schemas import ProfileBatch
 
 
@@ -50,8 +50,36 @@ def test_slow_calls_still_get_the_minimum_iterations():
     assert stats.iterations == 10 and stats.total_s >= 0.2
 
 
+def test_settled_compares_the_median_and_p99_with_those_of_the_first_half():
+    steady = [1.0] * 990 + [3.0] * 10
+    assert settled(steady, 0.05)
+    assert not settled([1.0] * 500 + [1.2] * 500, 0.05)  # the median moved by 20 %
+    assert not settled([1.0] * 1000 + [9.0] * 30, 0.05)  # only the tail moved: p99 1.0 → 9.0
+
+
+def test_with_settle_a_steady_call_stops_long_before_the_duration_and_says_so():
+    calls = iter(range(10**9))
+    stats = time_calls(
+        lambda: next(calls), batch=1, config=TimingConfig(warmup_ms=0, duration_s=60.0, settle=0.99)
+    )  # fmt: skip
+    assert stats.stopped == "settled" and stats.total_s < 60.0
+    assert stats.iterations >= SETTLE_MIN_CALLS and stats.iterations % SETTLE_MIN_CALLS == 0
+
+
+def test_without_settle_the_loop_runs_its_duration():
+    stats = time_calls(lambda: None, batch=1, config=TimingConfig(warmup_ms=0, duration_s=0.05))
+    assert stats.stopped == "duration" and stats.total_s >= 0.05
+
+
 @pytest.mark.parametrize(
-    "config", [TimingConfig(warmup_ms=-1), TimingConfig(duration_s=0), TimingConfig(min_iterations=3)]
+    "config",
+    [
+        TimingConfig(warmup_ms=-1),
+        TimingConfig(duration_s=0),
+        TimingConfig(min_iterations=3),
+        TimingConfig(settle=0),
+        TimingConfig(settle=1.5),
+    ],
 )
 def test_invalid_timing_is_refused(config):
     with pytest.raises(ConfigError):

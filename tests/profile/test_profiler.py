@@ -22,10 +22,10 @@ def test_profile_json_has_per_batch_figures_and_machine_facts(artefacts, tmp_pat
     assert payload["backend"]["threads"] == torch.get_num_threads()
     assert payload["latency_definition"] == HOST_LATENCY and payload["device_latency_definition"] is None
     assert payload["machine"] == system_facts()["fingerprint"] == payload["system"]["fingerprint"]
-    assert payload["timing"] == {"warmup_ms": 20, "duration_s": 0.25, "min_iterations": 10}
+    assert payload["timing"] == {"warmup_ms": 20, "duration_s": 0.25, "min_iterations": 10, "settle": None}
     assert [b["batch"] for b in payload["batches"]] == [1, 4]
     for entry in payload["batches"]:
-        assert entry["iterations"] >= 10 and entry["total_s"] >= 0.25
+        assert entry["iterations"] >= 10 and entry["total_s"] >= 0.25 and entry["stopped"] == "duration"
         assert (
             entry["min_ms"]
             <= entry["median_ms"]
