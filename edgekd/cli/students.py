@@ -212,7 +212,7 @@ def students_command(
     if result.payload["search_vs_finalist_run"] is not None:
         out.print(
             f"search cost: {result.payload['search_wall_time_s']:.1f} s, "
-            f"{result.payload['search_vs_finalist_run']:.2f} × the chosen student's full run "
+            f"{result.payload['search_vs_finalist_run']:.2f} × the finalist's full run "
             f"({result.payload['finalist_run_wall_time_s']:.1f} s)",
             highlight=False,
         )

@@ -166,7 +166,7 @@ def search_caption(search: Any) -> str:
     if search.spearman_rho is not None:
         parts.append(f"FLOPs-vs-latency Spearman ρ {search.spearman_rho:.3f}")
     if search.search_vs_finalist_run is not None:
-        parts.append(f"search cost {search.search_vs_finalist_run:.2f} × the chosen student's full run")
+        parts.append(f"search cost {search.search_vs_finalist_run:.2f} × the finalist's full run")
     distilled = sum(p.val_top1 is not None for p in search.points)
     parts.append(f"{len(search.points)} candidates timed, {distilled} distilled")
     return f"Student search {search.source}: " + "; ".join(parts) + "."

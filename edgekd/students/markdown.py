@@ -110,7 +110,7 @@ def render(payload: dict[str, Any], plotted: bool = True) -> str:
             f"distinct views {passes['distinct_views']}) for {passes['runs']} distill runs; "
             f"{passes['training_batches']} training batches ({passes['batches_per_epoch']} per epoch).",
             f"Search wall time {_num(payload.get('search_wall_time_s') or payload['wall_time_s'], 1)} s "
-            f"(without the baseline), the chosen student's full run {_num(payload['finalist_run_wall_time_s'], 1)} s: "
+            f"(without the baseline), the finalist's full run {_num(payload['finalist_run_wall_time_s'], 1)} s: "
             f"**{_num(payload['search_vs_finalist_run'])} ×** (that run read the teacher's logits from the cache "
             "for the epochs the rungs had covered; the short rungs were scored on val only).",
         ]

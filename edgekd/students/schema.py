@@ -12,7 +12,8 @@ timing the teacher for `budget_vs_teacher`; ~0 otherwise), `export`, `timing`, `
 `finalist` and `baseline` (when asked for); a reused run or export counts the time to reuse it.
 
 `wall_time_s`: the whole command; `search_wall_time_s`: up to the end of the finalist's full run
-(the baseline is a comparison, not search cost); `finalist_run_wall_time_s`: that one run's own
+(the baseline is a comparison, not search cost, even when it is shipped because its full run
+beat the finalist's on val); `finalist_run_wall_time_s`: that one run's own
 wall time; `search_vs_finalist_run`: the first over the second.
 """
 

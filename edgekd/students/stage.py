@@ -40,7 +40,8 @@ class StudentsResult:
     """What the search found.
 
     Attributes:
-        chosen: the finalist's architecture.
+        chosen: the architecture to ship: the finalist, or an in-budget `--baseline` whose full run
+            beat it on val.
         run_dir: its full-schedule distill run (student.safetensors + student.json).
         candidates: every candidate with its figures and the search's decision.
         summary_path: OUT/students.json.
@@ -187,6 +188,24 @@ def _halve(
     return finalist
 
 
+def _better_on_val(finalist: Candidate, baseline: Candidate, config: StudentsConfig) -> Candidate:
+    """The one to ship of two fully distilled students: the baseline when it fits the budget and
+    beats the finalist on val (the halving ranked on short runs, which can misorder two close
+    candidates; the full runs decide). Never the test split: that is for reporting."""
+    fits = baseline.latency_ms is not None and baseline.latency_ms <= config.budget_ms
+    if not fits or baseline.val_top1 is None or finalist.val_top1 is None or baseline.val_top1 <= finalist.val_top1:
+        return finalist
+    finalist.decision = (
+        f"finalist of the halving ({config.epochs} epochs, val top-1 {_pct(finalist.val_top1)}), not shipped: the "
+        f"baseline {baseline.arch} is better on val ({_pct(baseline.val_top1)})"
+    )
+    baseline.decision = (
+        f"chosen: the baseline, fully distilled ({config.epochs} epochs) within {config.budget_ms:.4g} ms, beat the "
+        f"halving's finalist {finalist.arch} on val ({_pct(baseline.val_top1)} vs {_pct(finalist.val_top1)})"
+    )
+    return baseline
+
+
 def _payload(
     config: StudentsConfig, candidates: list[Candidate], img_size: int, dataset: Dataset, extra: dict[str, Any]
 ) -> dict[str, Any]:
@@ -327,8 +346,10 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
                 f"faster --candidates (table in {Path(config.out_dir) / 'students.md'})."
             )
         finalist = _halve(config, feasible, img_size, progress, cost)
-        # The search ends with the finalist's run: the baseline after it is a comparison, not search cost.
+        # The search ends with the finalist's run. The baseline after it is the comparison the user
+        # asked for (its cost is `cost["baseline"]`), shipped instead only when its full run is better.
         search_wall = time.perf_counter() - started
+        chosen = finalist
         baseline = next((c for c in candidates if c.arch == config.baseline), None)
         if baseline is not None and baseline is not finalist and not baseline.dropped:
             phase_started = time.perf_counter()
@@ -339,6 +360,7 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
                 baseline.decision + "; " if baseline.decision else ""
             ) + f"baseline: fully distilled with the same recipe ({config.epochs} epochs) for comparison"
             cost["baseline"] = time.perf_counter() - phase_started
+            chosen = _better_on_val(finalist, baseline, config)
         runs = [r for c in candidates for r in c.rungs]
         passes = teacher_passes(config, runs, sum(1 for split in (dataset.val, dataset.test) if len(split)))
         progress.log(
@@ -347,21 +369,21 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
             f"{passes['runs']} runs; {passes['training_batches']} training batches"
         )
         wall = time.perf_counter() - started
-        final_run = finalist.rungs[-1]
-        ratio = search_wall / final_run["wall_time_s"] if final_run["wall_time_s"] else None
+        chosen_run, finalist_run = chosen.rungs[-1], finalist.rungs[-1]
+        ratio = search_wall / finalist_run["wall_time_s"] if finalist_run["wall_time_s"] else None
         if ratio is not None:
             progress.log(
-                f"search cost: {search_wall:.1f} s of wall time, {ratio:.2f} × the chosen student's own full run "
-                f"({final_run['wall_time_s']:.1f} s)"
+                f"search cost: {search_wall:.1f} s of wall time, {ratio:.2f} × the finalist's own full run "
+                f"({finalist_run['wall_time_s']:.1f} s)"
             )
         extra = {
             "chosen": {
-                "arch": finalist.arch,
-                "run_dir": final_run["run"],
-                "latency_ms": finalist.latency_ms,
-                "precision": finalist.precision,
-                "val_top1": final_run["val_top1"],
-                "test_top1": final_run["test_top1"],
+                "arch": chosen.arch,
+                "run_dir": chosen_run["run"],
+                "latency_ms": chosen.latency_ms,
+                "precision": chosen.precision,
+                "val_top1": chosen_run["val_top1"],
+                "test_top1": chosen_run["test_top1"],
             },
             "baseline": None
             if baseline is None
@@ -377,12 +399,12 @@ def run(config: StudentsConfig, progress: Progress | None = None) -> StudentsRes
             "search_wall_time_s": search_wall,
             "cost": cost,
             "distill_wall_time_s": sum(r["wall_time_s"] or 0 for r in {r["run"]: r for r in runs}.values()),
-            "finalist_run_wall_time_s": final_run["wall_time_s"],
+            "finalist_run_wall_time_s": finalist_run["wall_time_s"],
             "search_vs_finalist_run": ratio,
         }
         int8.note_in_decisions(candidates)
         payload = _payload(config, candidates, img_size, dataset, extra)
         path = _write(config, payload, progress)
-        return StudentsResult(finalist.arch, Path(final_run["run"]), candidates, path, payload)
+        return StudentsResult(chosen.arch, Path(chosen_run["run"]), candidates, path, payload)
     finally:
         torch.set_num_threads(previous_threads)

@@ -106,3 +106,29 @@ def test_a_rung_budget_caps_the_candidate_epochs_of_the_short_rungs():
     assert rung_epochs(3, 3, budget=0.1) == [1, 1]
     assert rung_cost([1, 1], 3) == 3
     assert rung_epochs(3, 12, budget=1.0, first=2) == [2, 3]  # 6 + 6 = 12
+
+
+def _fully_distilled(arch: str, latency_ms: float, val_top1: float) -> Candidate:
+    return Candidate(arch, latency_ms=latency_ms, rungs=[{"rung": 0, "epochs": 4, "val_top1": val_top1}])
+
+
+@pytest.mark.parametrize(
+    ("baseline_latency", "baseline_val", "shipped"),
+    [
+        (0.3, 84.0, "baseline"),  # in budget and better on val: the full runs decide
+        (0.3, 83.5, "finalist"),  # a tie keeps the halving's finalist
+        (0.3, 83.0, "finalist"),
+        (0.5, 90.0, "finalist"),  # over budget: a comparison only, however accurate
+    ],
+)
+def test_an_in_budget_baseline_that_beats_the_finalist_on_val_is_shipped(baseline_latency, baseline_val, shipped):
+    from edgekd.students.config import StudentsConfig
+    from edgekd.students.stage import _better_on_val
+
+    config = StudentsConfig(teacher="t", out_dir="o", budget_ms=0.4, epochs=4, baseline="baseline")
+    finalist = _fully_distilled("finalist", 0.2, 83.5)
+    baseline = _fully_distilled("baseline", baseline_latency, baseline_val)
+    chosen = _better_on_val(finalist, baseline, config)
+    assert chosen.arch == shipped
+    if shipped == "baseline":
+        assert baseline.decision.startswith("chosen") and "not shipped" in finalist.decision
