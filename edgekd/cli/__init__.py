@@ -15,7 +15,6 @@ import sys
 import tempfile
 import traceback
 
-import click
 import typer
 from rich.markup import escape
 
@@ -84,15 +83,19 @@ def main(argv: list[str] | None = None) -> None:
         _log_to_stderr()
     try:
         result = app(args=argv, prog_name="edgekd", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        exc.show()
+    except typer.TyperException as exc:
+        # Typer's own (vendored) click: an unknown flag, a missing argument, a value of the wrong type.
+        # All are bad input: click's one-line usage message, exit 2. (Typer no longer raises the
+        # `click` package's exceptions, so catching those let every usage error out as a traceback.)
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code if exc.exit_code else 2)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         _interrupted()
     except EdgekdError as exc:
         _traceback_if_debugging(exc)
