@@ -34,8 +34,14 @@ STAGES = {
 def test_entry_point_is_run_of_config_and_progress(name: str) -> None:
     module, _ = STAGES[name]
     parameters = list(inspect.signature(module.run).parameters.values())
-    assert [p.name for p in parameters] == ["config", "progress"]
-    assert parameters[1].default is None  # None: silent
+    positional = [p for p in parameters if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+    assert [p.name for p in positional] == ["config", "progress"]
+    assert positional[1].default is None  # None: silent
+    # Beyond that, only keyword-only extras with defaults (a caller that already holds an input,
+    # e.g. the students search passing its loaded dataset to export): every stage is callable as
+    # run(config) / run(config, progress).
+    extras = [p for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    assert all(p.default is not inspect.Parameter.empty for p in extras)
 
 
 @pytest.mark.parametrize("name", STAGES)

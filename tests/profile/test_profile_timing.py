@@ -103,6 +103,7 @@ def test_the_loop_returns_profile_json_batch_figures_in_the_file_order():
         "total_s",
         "throughput_img_s",
         "wall_throughput_img_s",
+        "stopped",  # since the settle rule: duration | settled (absent, i.e. None, in older files)
     ]
     entry = ProfileBatch.model_validate({**stats.model_dump(), "power": None, "device": stats.model_dump()})
     assert entry.device == stats and entry.wall_throughput_img_s == stats.wall_throughput_img_s
