@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgekd.data import Dataset
-from edgekd.engine import Progress, SilentProgress
+from edgekd.engine import Progress
 from edgekd.errors import EdgekdError
 from edgekd.students import latency
 from edgekd.students.candidates import Candidate, export_int8
-from edgekd.students.config import LOCAL_TARGETS, StudentsConfig
+from edgekd.students.config import StudentsConfig
 
 
 def time_where_it_matters(
@@ -39,17 +39,7 @@ def time_where_it_matters(
             except EdgekdError as exc:  # the FP32 model still stands; its INT8 recipe does not
                 candidate.int8 = f"export failed, kept at FP32: {exc}"
             else:
-                backend, device = LOCAL_TARGETS[config.target]
-                candidate.latency["int8"] = latency.measure(
-                    candidate.onnx["int8"],
-                    candidate.onnx["int8"].parent / f"profile-int8-b{config.batch}",
-                    backend=backend,
-                    device=device,
-                    batch=config.batch,
-                    threads=config.threads,
-                    timing=config.timing,
-                    progress=SilentProgress(),
-                )
+                candidate.latency["int8"] = latency.measure_on_target(config, candidate.onnx["int8"], "int8")
                 latency.choose_precision(candidate, config.statistic)
                 progress.log(
                     f"{candidate.arch}: INT8 {candidate.latency['int8'][config.statistic]:.3f} ms "

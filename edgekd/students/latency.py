@@ -13,11 +13,12 @@ from typing import Any
 
 from edgekd import profile as profile_stage
 from edgekd.artifacts import sha256_file
-from edgekd.engine import Progress
+from edgekd.engine import Progress, SilentProgress
 from edgekd.errors import DataError
 from edgekd.profile import ProfileConfig, TimingConfig
 from edgekd.schemas import load_profile
 from edgekd.students.candidates import Candidate
+from edgekd.students.config import LOCAL_TARGETS, StudentsConfig
 
 
 def measure(
@@ -54,6 +55,22 @@ def measure(
         progress,
     )
     return {**result.batch(batch), "profile": str(result.path)}
+
+
+def measure_on_target(config: StudentsConfig, onnx: Path, precision: str) -> dict[str, Any]:
+    """`measure` one candidate's ONNX on the search's (local) target at the budget's batch and
+    timing, into a `profile-<precision>-b<batch>` folder beside the file."""
+    backend, device = LOCAL_TARGETS[config.target]
+    return measure(
+        onnx,
+        onnx.parent / f"profile-{precision}-b{config.batch}",
+        backend=backend,
+        device=device,
+        batch=config.batch,
+        threads=config.threads,
+        timing=config.timing,
+        progress=SilentProgress(),
+    )
 
 
 def read_profiles(folder: Path, batch: int) -> dict[tuple[str, str], dict[str, Any]]:

@@ -25,7 +25,7 @@ from edgekd.profile.system import system_facts
 from edgekd.report.search_plot import plot_unavailable
 from edgekd.students import halving, int8, latency
 from edgekd.students.candidates import Candidate, export_candidate, prepare, resolve_candidates
-from edgekd.students.config import LOCAL_TARGETS, StudentsConfig
+from edgekd.students.config import StudentsConfig
 from edgekd.students.markdown import render, students_svg
 from edgekd.students.runs import distil, teacher_passes
 from edgekd.students.schema import STUDENTS_SCHEMA, StudentsFile
@@ -85,18 +85,7 @@ def _time_candidates(config: StudentsConfig, candidates: list[Candidate], progre
                 precision: stats for (arch, precision), stats in profiles.items() if arch == candidate.arch
             }
         for precision, onnx in candidate.onnx.items() if profiles is None else ():
-            backend, device = LOCAL_TARGETS[config.target]
-            folder = onnx.parent / f"profile-{precision}-b{config.batch}"
-            candidate.latency[precision] = latency.measure(
-                onnx,
-                folder,
-                backend=backend,
-                device=device,
-                batch=config.batch,
-                threads=config.threads,
-                timing=config.timing,
-                progress=SilentProgress(),
-            )
+            candidate.latency[precision] = latency.measure_on_target(config, onnx, precision)
         latency.choose_precision(candidate, config.statistic)
         if candidate.latency_ms is None:
             candidate.dropped = f"no profile.json at batch {config.batch} for it under {config.latency_from}"
