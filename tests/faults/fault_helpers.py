@@ -43,6 +43,16 @@ LIMIT_S = 300  # a run that takes this long is hung: fail rather than wait for e
 # A teacher run of these tests: timm's test_resnet on 600 digits at 16 px, 3 epochs (~0.5 s each).
 DATA = ("--data", "digits", "--limit-train", "600", "--img-size", "16", "--batch-size", "64", "--device", "cpu")
 TEACHER = ("teacher", "train", "test_resnet", *DATA, "--epochs", "3", "--lr", "0.05")
+# A quick export with INT8 on digits (no timing): the work the export fault tests interrupt.
+EXPORT = (
+    "--int8",
+    "--calib",
+    str(REPO / "calibration" / "digits-val.yaml"),
+    "--no-latency",
+    "--no-speed-search",
+    "--parity-samples",
+    "64",
+)
 
 
 def distill_args(teacher: Path, *extra: str) -> tuple[str, ...]:

@@ -9,19 +9,9 @@ import os
 import signal
 
 import pytest
-from fault_helpers import REPO, Edgekd, assert_every_file_loads, run_here, temporaries
+from fault_helpers import EXPORT, Edgekd, assert_every_file_loads, run_here, temporaries
 
 from edgekd.locks import LOCK_NAME
-
-EXPORT = (
-    "--int8",
-    "--calib",
-    str(REPO / "calibration" / "digits-val.yaml"),
-    "--no-latency",
-    "--no-speed-search",
-    "--parity-samples",
-    "64",
-)
 
 
 def _appears(folder, fragment):

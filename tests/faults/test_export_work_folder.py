@@ -9,20 +9,10 @@ import signal
 from pathlib import Path
 
 import pytest
-from fault_helpers import REPO, Edgekd, assert_every_file_loads, run_here, temporaries
+from fault_helpers import EXPORT, Edgekd, assert_every_file_loads, run_here, temporaries
 from trained_artefacts import train_tiny
 
 from edgekd.locks import LOCK_NAME
-
-EXPORT = (
-    "--int8",
-    "--calib",
-    str(REPO / "calibration" / "digits-val.yaml"),
-    "--no-latency",
-    "--no-speed-search",
-    "--parity-samples",
-    "64",
-)
 
 
 @pytest.fixture(scope="module")
