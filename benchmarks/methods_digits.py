@@ -95,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=15, help="student epochs")
     parser.add_argument("--teacher-epochs", type=int, default=15)
     parser.add_argument("--mix", default="none", help="none, mixup or cutmix for every student")
+    parser.add_argument(
+        "--warmup-epochs", type=float, default=0.0, help="students' linear lr warm-up (edgekd distill's default: 0)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/methods-digits"))
     parser.add_argument(
@@ -135,7 +138,12 @@ def main(argv: list[str] | None = None) -> int:
                     method=name,
                     method_options=options,
                     data=data,
-                    train=TrainConfig(epochs=args.epochs, batch_size=64, optim=OptimConfig(lr=DEFAULT_LR), seed=seed),
+                    train=TrainConfig(
+                        epochs=args.epochs,
+                        batch_size=64,
+                        optim=OptimConfig(lr=DEFAULT_LR, warmup_epochs=args.warmup_epochs),
+                        seed=seed,
+                    ),
                     teacher_cache=args.out / "teacher-cache",
                     img_size=32,
                     device="cpu",
