@@ -34,7 +34,7 @@ import torch
 from edgekd.bench.stats import compare_to_alone
 from edgekd.data import DataConfig
 from edgekd.distill import DistillConfig, distill
-from edgekd.distill.config import DEFAULT_LR
+from edgekd.distill.config import DEFAULT_LR, DEFAULT_TRAIN
 from edgekd.distill.methods import METHODS
 from edgekd.engine import OptimConfig, TrainConfig
 from edgekd.errors import ConfigError, EdgekdError, TrainingError
@@ -96,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teacher-epochs", type=int, default=15)
     parser.add_argument("--mix", default="none", help="none, mixup or cutmix for every student")
     parser.add_argument(
-        "--warmup-epochs", type=float, default=0.0, help="students' linear lr warm-up (edgekd distill's default: 0)"
+        "--warmup-epochs",
+        type=float,
+        default=DEFAULT_TRAIN.optim.warmup_epochs,
+        help="students' linear lr warm-up in epochs (default: edgekd distill's)",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/methods-digits"))

@@ -34,6 +34,8 @@ def test_every_declared_option_is_a_flag_with_the_configs_default_and_help():
             assert params[option.name].default == values_of(recipe).get(option.name, option.default)
     assert teacher["spec"].opts == ["--data"] and teacher["flip"].secondary_opts == ["--no-flip"]
     assert teacher["lr"].default == 0.1 and distill["lr"].default == DEFAULT_TRAIN.optim.lr == 0.05
+    # distill warms the lr up for one epoch (docs/benchmark.md); the teacher stage does not.
+    assert teacher["warmup_epochs"].default == 0.0 and distill["warmup_epochs"].default == 1.0
 
 
 def test_pipeline_keys_have_the_configs_defaults_and_ranges(tmp_path):

@@ -2,7 +2,8 @@
 
 Fixed (every run): Fashion-MNIST at 32 px (3 channels), random crop with 4 px padding +
 horizontal flip, batch 128, SGD lr 0.1 nesterov momentum 0.9, weight decay 5e-4, cosine, 2 CPU
-threads; teacher timm `resnet18` 4 epochs, student `mobilenetv3_small_050` 4 epochs.
+threads; teacher timm `resnet18` 4 epochs, student `mobilenetv3_small_050` 4 epochs with
+`edgekd distill`'s one epoch of lr warm-up (the teacher has none).
 Free for the distillation runs (and reported): T, α, the KD loss variant, the student's lr.
 
 Choices are made on a val split of 10,000 train images (`SWEEP`); the published figures are

@@ -17,6 +17,7 @@ from edgekd.bench.protocol import BenchConfig, StudentRun
 from edgekd.bench.tracking import BenchTracking
 from edgekd.data import DataConfig
 from edgekd.distill import METHODS, DistillConfig
+from edgekd.distill.config import DEFAULT_TRAIN
 from edgekd.distill.methods.base import all_options
 from edgekd.engine import OptimConfig, Progress, TrainConfig
 from edgekd.errors import ConfigError, EdgekdError
@@ -27,8 +28,9 @@ from edgekd.teacher import TeacherConfig
 _IGNORED = {"out_dir", "teacher", "teacher_cache", "resume", "method_options"}
 
 
-def _train(epochs: int, lr: float, seed: int) -> TrainConfig:
-    return TrainConfig(epochs=epochs, batch_size=P.BATCH_SIZE, optim=OptimConfig(lr=lr), seed=seed)
+def _train(epochs: int, lr: float, seed: int, warmup_epochs: float = 0.0) -> TrainConfig:
+    optim = OptimConfig(lr=lr, warmup_epochs=warmup_epochs)
+    return TrainConfig(epochs=epochs, batch_size=P.BATCH_SIZE, optim=optim, seed=seed)
 
 
 def _read_card(path: Path) -> dict | None:
@@ -98,7 +100,7 @@ def student_config(
         method=run.method,
         method_options=dict(run.options),
         data=DataConfig(P.DATA, val_size=val_size, limit_train=config.effective_limit_train, split_seed=0),
-        train=_train(config.effective_student_epochs, run.effective_lr, seed),
+        train=_train(config.effective_student_epochs, run.effective_lr, seed, DEFAULT_TRAIN.optim.warmup_epochs),
         teacher_cache=config.out / "teacher-cache",
         img_size=P.IMG_SIZE,
         mix=run.mix,

@@ -84,9 +84,10 @@ def bench_command(
 ) -> None:
     """Run the FMNIST-32 benchmark and write OUT/bench.json + OUT/bench.md.
 
-    Teacher resnet18 and student mobilenetv3_small_050 (batch 128, SGD 0.1 nesterov, cosine, 2 threads; 4 epochs
-    each, or 20 with --protocol long); the student alone, KD, DIST, DKD, FitNet, consistent CutMix views and the
-    textbook KD recipe; training-speed rates; eager vs ONNX Runtime FP32 vs INT8 latency.
+    Teacher resnet18 and student mobilenetv3_small_050 (batch 128, SGD 0.1 nesterov, cosine, students with 1
+    warm-up epoch, 2 threads; 4 epochs each, or 20 with --protocol long); the student alone, KD, DIST, DKD, FitNet,
+    consistent CutMix views and the textbook KD recipe; training-speed rates; eager vs ONNX Runtime FP32 vs INT8
+    latency.
     """
     from edgekd.bench import BenchConfig, run_bench
 

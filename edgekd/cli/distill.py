@@ -224,7 +224,7 @@ def distill_command(
     if (
         quantize is not None and from_run is not None
     ):  # QAD: the --from student's model and data, a short gentle schedule
-        from edgekd.distill.qad import QAD_EPOCHS, QAD_LR, from_model_card
+        from edgekd.distill.qad import QAD_SCHEDULE, from_model_card
 
         start = from_model_card(from_run)
         student = student or start.arch
@@ -232,7 +232,7 @@ def distill_command(
             options["img_size"] = start.input.size
         if not _given(ctx, "spec"):
             data = replace(data, spec=(start.dataset or {}).get("spec", data.spec))
-        given = {key: value for key, value in (("lr", QAD_LR), ("epochs", QAD_EPOCHS)) if not _given(ctx, key)}
+        given = {key: value for key, value in QAD_SCHEDULE.items() if not _given(ctx, key)}
         train = with_values(train, given)
     if student is None and quantize is None:  # with --quantize, a missing --from is the error to report
         raise ConfigError("--student is required (a timm architecture, e.g. --student mobilenetv3_small_050).")

@@ -20,7 +20,9 @@ class OptimConfig:
     momentum: float = option(0.9, "SGD momentum.", ge=0)
     nesterov: bool = option(True, "Nesterov momentum for SGD.")
     weight_decay: float = option(5e-4, "Weight decay.", ge=0)
-    warmup_epochs: float = option(0.0, "Linear warm-up length in epochs (fractions allowed).", ge=0)
+    warmup_epochs: float = option(
+        0.0, "Linear warm-up length in epochs (fractions allowed; at most half the run).", ge=0
+    )
     min_lr_ratio: float = 0.0
 
     def describe(self) -> dict:
@@ -56,7 +58,9 @@ def build_scheduler(
     and a cosine spanning only that segment (a stage that starts at the decayed tail of one
     long cosine would otherwise train at a fraction of the peak lr).
     """
-    warmup = int(round(config.warmup_epochs * steps_per_epoch))
+    # At most half the run: a default warm-up of one epoch must not turn a 1-epoch run into a ramp
+    # that ends at the peak lr with no decay at all.
+    warmup = min(int(round(config.warmup_epochs * steps_per_epoch)), total_steps // 2)
     starts = [0] + sorted({e * steps_per_epoch for e in restarts if 0 < e * steps_per_epoch < total_steps})
 
     def factor(step: int) -> float:

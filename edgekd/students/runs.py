@@ -12,8 +12,8 @@ from typing import Any
 from edgekd import distill as distill_stage
 from edgekd.artifacts import read_json
 from edgekd.distill import DistillConfig
-from edgekd.distill.config import DEFAULT_LR
-from edgekd.engine import OptimConfig, Progress, TrainConfig
+from edgekd.distill.config import DEFAULT_TRAIN
+from edgekd.engine import Progress, TrainConfig
 from edgekd.errors import ConfigError
 from edgekd.students.config import StudentsConfig
 
@@ -29,7 +29,7 @@ def cache_dir(config: StudentsConfig) -> Path:
 
 
 def distill_config(config: StudentsConfig, arch: str, epochs: int, img_size: int) -> DistillConfig:
-    """The shipped `edgekd distill` recipe (KD, its T, α and lr) for `epochs`, from the shared cache.
+    """The shipped `edgekd distill` recipe (KD, its T, α, lr and warm-up) for `epochs`, from the shared cache.
 
     A short rung (fewer epochs than the full schedule) is scored on val only: the test split is
     for the runs that ship (the finalist, the baseline), and reading it in every rung only costs."""
@@ -38,7 +38,7 @@ def distill_config(config: StudentsConfig, arch: str, epochs: int, img_size: int
         out_dir=run_dir(config, arch, epochs),
         teacher=(str(config.teacher),),
         data=config.data,
-        train=TrainConfig(epochs=epochs, optim=OptimConfig(lr=DEFAULT_LR), seed=config.seed),
+        train=TrainConfig(epochs=epochs, optim=DEFAULT_TRAIN.optim, seed=config.seed),
         teacher_cache=cache_dir(config),
         img_size=img_size,
         device=config.device,

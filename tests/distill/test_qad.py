@@ -72,10 +72,11 @@ def test_qad_writes_a_student_with_its_quantizer_state_and_recipe(qad_run, fp32_
     assert recipe["calibration"]["path"].endswith("digits-val.yaml") and recipe["calibration"]["dataset"] == "digits"
     assert set(recipe["ptq"]) == {"val_top1", "test_top1"}
     assert all(path.exists() for path in state_paths(qad_run / "student.safetensors"))
-    # The QAD schedule: the teacher is the FP32 student itself, lr 1/10 of distillation's, 2 epochs.
+    # The QAD schedule: the teacher is the FP32 student itself, lr 1/10 of distillation's, 2 epochs, no warm-up.
     assert card["training"]["teachers"][0]["path"] == str(fp32_student / "student.safetensors")
     assert card["provenance"]["config"]["train"]["optim"]["lr"] == pytest.approx(QAD_LR)
     assert card["provenance"]["config"]["train"]["epochs"] == QAD_EPOCHS
+    assert card["provenance"]["config"]["train"]["optim"]["warmup_epochs"] == 0.0  # not distill's 1 epoch
 
 
 @needs_modelopt

@@ -132,3 +132,30 @@ def test_the_result_reuses_the_last_epochs_val_predictions_of_the_kept_weights(d
     assert trainer.predicted == ["val", "val", "test"]  # once per epoch, not once more at the end
     fresh = trainer._predict(task.student, task, digits, "val")
     assert torch.equal(result.val.logits, fresh.logits) and result.val.top1() == result.history[-1]["val_top1"]
+
+
+def _lrs(config: OptimConfig, total_steps: int, steps_per_epoch: int) -> list[float]:
+    from edgekd.engine import build_scheduler
+
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=config.lr)
+    scheduler = build_scheduler(optimizer, config, total_steps=total_steps, steps_per_epoch=steps_per_epoch)
+    seen = []
+    for _ in range(total_steps):
+        seen.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return seen
+
+
+def test_warm_up_ramps_to_the_peak_then_cosine_decays():
+    lrs = _lrs(OptimConfig(lr=1.0, warmup_epochs=1), total_steps=40, steps_per_epoch=10)
+    assert lrs[:10] == pytest.approx([0.1 * (i + 1) for i in range(10)])
+    assert lrs[10] == pytest.approx(1.0) and lrs[39] < 0.01
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+
+
+def test_a_warm_up_as_long_as_the_run_is_cut_to_half_of_it_so_the_lr_still_decays():
+    # distill's default is one warm-up epoch: a 1-epoch run must not be all ramp and end at the peak.
+    lrs = _lrs(OptimConfig(lr=1.0, warmup_epochs=1), total_steps=10, steps_per_epoch=10)
+    assert lrs[:5] == pytest.approx([0.2 * (i + 1) for i in range(5)])
+    assert lrs[5] == pytest.approx(1.0) and lrs[9] < 0.2

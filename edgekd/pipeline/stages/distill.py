@@ -13,7 +13,7 @@ from pathlib import Path
 
 from edgekd import distill as distill_stage
 from edgekd.distill import DistillConfig
-from edgekd.distill.qad import QAD_EPOCHS, QAD_LR, SELF_TEACHER, QadRun
+from edgekd.distill.qad import QAD_SCHEDULE, SELF_TEACHER, QadRun
 from edgekd.engine import Progress
 from edgekd.errors import ConfigError, EdgekdError
 from edgekd.pipeline.config import DistillSectionBase, MethodRunBase
@@ -48,7 +48,7 @@ def _config(
 ) -> DistillConfig:
     """The DistillConfig of one run: the section's keys, then the entry's overrides (a method's
     options only reach the methods that declare them)."""
-    qad = {"lr": QAD_LR, "epochs": QAD_EPOCHS} if entry.quantize else {}
+    qad = QAD_SCHEDULE if entry.quantize else {}
     train = section.model_copy(
         update={**qad, **{k: getattr(entry, k) for k in ("lr", "epochs") if getattr(entry, k) is not None}}
     )
