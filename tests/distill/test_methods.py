@@ -154,29 +154,6 @@ def test_a_new_method_is_one_registered_class(tmp_path):
         METHODS.pop("test_ce_only")
 
 
-def test_a_schedule_restart_starts_warm_up_and_cosine_over_for_the_next_segment():
-    from edgekd.engine import OptimConfig, build_scheduler
-
-    def lrs(restarts):
-        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-        scheduler = build_scheduler(
-            optimizer, OptimConfig(lr=1.0, warmup_epochs=1), total_steps=40, steps_per_epoch=10, restarts=restarts
-        )
-        seen = []
-        for _ in range(40):
-            seen.append(optimizer.param_groups[0]["lr"])
-            optimizer.step()
-            scheduler.step()
-        return seen
-
-    shared, restarted = lrs(()), lrs((1,))
-    assert shared[10] == pytest.approx(1.0) and shared[20] < 0.8  # one cosine over the 4 epochs
-    assert restarted[:10] == pytest.approx([0.1 * (i + 1) for i in range(10)])  # stage 1 is its warm-up only
-    assert restarted[10:20] == pytest.approx([0.1 * (i + 1) for i in range(10)])  # stage 2 warms up again
-    assert restarted[20] == pytest.approx(1.0) and restarted[20] > shared[20]  # then its own cosine
-    assert restarted[39] < 0.01
-
-
 def test_fitnet_per_stage_schedule_restarts_at_stage_two_only_when_asked(digits_teacher):
     def restarts(**options):
         return FitNet(

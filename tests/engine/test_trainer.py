@@ -134,11 +134,14 @@ def test_the_result_reuses_the_last_epochs_val_predictions_of_the_kept_weights(d
     assert torch.equal(result.val.logits, fresh.logits) and result.val.top1() == result.history[-1]["val_top1"]
 
 
-def _lrs(config: OptimConfig, total_steps: int, steps_per_epoch: int) -> list[float]:
+def _lrs(config: OptimConfig, total_steps: int, steps_per_epoch: int, restarts=()) -> list[float]:
+    """The lr of each step of a run under `build_scheduler`."""
     from edgekd.engine import build_scheduler
 
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=config.lr)
-    scheduler = build_scheduler(optimizer, config, total_steps=total_steps, steps_per_epoch=steps_per_epoch)
+    scheduler = build_scheduler(
+        optimizer, config, total_steps=total_steps, steps_per_epoch=steps_per_epoch, restarts=restarts
+    )
     seen = []
     for _ in range(total_steps):
         seen.append(optimizer.param_groups[0]["lr"])
@@ -159,3 +162,15 @@ def test_a_warm_up_as_long_as_the_run_is_cut_to_half_of_it_so_the_lr_still_decay
     lrs = _lrs(OptimConfig(lr=1.0, warmup_epochs=1), total_steps=10, steps_per_epoch=10)
     assert lrs[:5] == pytest.approx([0.2 * (i + 1) for i in range(5)])
     assert lrs[5] == pytest.approx(1.0) and lrs[9] < 0.2
+
+
+def test_a_schedule_restart_starts_warm_up_and_cosine_over_for_the_next_segment():
+    def lrs(restarts):
+        return _lrs(OptimConfig(lr=1.0, warmup_epochs=1), total_steps=40, steps_per_epoch=10, restarts=restarts)
+
+    shared, restarted = lrs(()), lrs((1,))
+    assert shared[10] == pytest.approx(1.0) and shared[20] < 0.8  # one cosine over the 4 epochs
+    assert restarted[:10] == pytest.approx([0.1 * (i + 1) for i in range(10)])  # stage 1 is its warm-up only
+    assert restarted[10:20] == pytest.approx([0.1 * (i + 1) for i in range(10)])  # stage 2 warms up again
+    assert restarted[20] == pytest.approx(1.0) and restarted[20] > shared[20]  # then its own cosine
+    assert restarted[39] < 0.01
