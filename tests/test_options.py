@@ -9,7 +9,7 @@ import pytest
 import typer
 
 from edgekd.data import DataConfig
-from edgekd.distill.config import DEFAULT_TRAIN
+from edgekd.distill.config import DEFAULT_TRAIN, DistillConfig
 from edgekd.engine import OptimConfig, TrainConfig
 from edgekd.errors import ConfigError
 from edgekd.options import check_options, options_of, values_of, with_values
@@ -36,6 +36,12 @@ def test_every_declared_option_is_a_flag_with_the_configs_default_and_help():
     assert teacher["lr"].default == 0.1 and distill["lr"].default == DEFAULT_TRAIN.optim.lr == 0.05
     # distill warms the lr up for one epoch (docs/benchmark.md); the teacher stage does not.
     assert teacher["warmup_epochs"].default == 0.0 and distill["warmup_epochs"].default == 1.0
+
+
+def test_the_python_api_trains_with_the_same_recipe_as_the_cli(tmp_path):
+    # A DistillConfig left at its defaults must not fall back to the teacher stage's recipe.
+    assert DistillConfig(student="resnet10t", out_dir=tmp_path).train == DEFAULT_TRAIN
+    assert TeacherConfig(arch="resnet18", out_dir=tmp_path).train == TrainConfig()
 
 
 def test_pipeline_keys_have_the_configs_defaults_and_ranges(tmp_path):

@@ -72,7 +72,7 @@ class DistillConfig:
     teacher: tuple[str, ...] = ()
     method: str = "kd"
     data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: TrainConfig = DEFAULT_TRAIN  # `edgekd distill`'s recipe; TrainConfig() is the teacher stage's
     method_options: Mapping[str, Any] = field(default_factory=dict)
     ensemble: str = option(
         "prob", "Several teachers: prob (mean of probabilities at T) or logit (mean logits).", choices=ENSEMBLE_RULES
