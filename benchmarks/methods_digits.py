@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_TRAIN.optim.warmup_epochs,
         help="students' linear lr warm-up in epochs (default: edgekd distill's)",
     )
+    parser.add_argument(
+        "--ema-decay", type=float, default=None, help="evaluate an EMA of the students' weights (default: none)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/methods-digits"))
     parser.add_argument(
@@ -145,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                         epochs=args.epochs,
                         batch_size=64,
                         optim=OptimConfig(lr=DEFAULT_LR, warmup_epochs=args.warmup_epochs),
+                        ema_decay=args.ema_decay,
                         seed=seed,
                     ),
                     teacher_cache=args.out / "teacher-cache",
