@@ -154,12 +154,14 @@ def test_a_new_method_is_one_registered_class(tmp_path):
         METHODS.pop("test_ce_only")
 
 
-def test_fitnet_per_stage_schedule_restarts_at_stage_two_only_when_asked(digits_teacher):
+def test_fitnet_stage_two_restarts_the_schedule_unless_asked_to_share_one(digits_teacher):
     def restarts(**options):
         return FitNet(
             create_model("test_resnet", 10), ModelInput(SPEC), _targets(digits_teacher), **options
         ).schedule_restarts()
 
+    # The default: stage 2 trains its upper layers from scratch, so it warms up again.
+    assert restarts(hint_epochs=1) == (1,)
     assert restarts(hint_epochs=2, stage_schedule="per-stage") == (2,)
     assert restarts(hint_epochs=2, stage_schedule="shared") == ()
     assert restarts(hint_epochs=0, stage_schedule="per-stage") == ()

@@ -63,13 +63,15 @@ class FitNet(KnowledgeDistillation):
         MethodOption("guided_layer", str, None, "Student layer (module path; default: its middle timm stage)."),
         MethodOption("hint_epochs", int, 1, "Epochs of stage 1 (hint regression), counted within --epochs.", ge=0),
         MethodOption("beta", float, 0.0, "Weight β of the hint loss added to KD in stage 2 (0: KD alone).", ge=0),
+        # per-stage: stage 2 starts the classifier and the layers after the guided one from scratch,
+        # so it gets the warm-up the student alone gets (docs/benchmark.md, "FitNet with the warm-up").
         MethodOption(
             "stage_schedule",
             str,
-            "shared",
-            "lr schedule of the two stages: shared (one cosine over --epochs) or per-stage (stage 2 restarts "
-            "warm-up and cosine).",
-            choices=("shared", "per-stage"),
+            "per-stage",
+            "lr schedule of the two stages: per-stage (stage 2 restarts warm-up and cosine) or shared (one "
+            "cosine over --epochs, its warm-up spent in stage 1).",
+            choices=("per-stage", "shared"),
         ),
     )
 
