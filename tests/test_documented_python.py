@@ -8,17 +8,17 @@ import ast
 import dataclasses
 import importlib
 import re
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.test_documented_commands import DOCUMENTS, ROOT
+
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
 def _blocks() -> list[tuple[str, str]]:
     found = []
-    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+    for doc in DOCUMENTS:
         for number, match in enumerate(BLOCK.finditer(doc.read_text()), start=1):
             found.append((f"{doc.relative_to(ROOT)}#{number}", match.group(1)))
     return found
