@@ -13,7 +13,7 @@ from edgekd import distill as distill_stage
 from edgekd.artifacts import read_json
 from edgekd.distill import DistillConfig
 from edgekd.distill.config import DEFAULT_TRAIN
-from edgekd.engine import Progress, TrainConfig
+from edgekd.engine import Progress
 from edgekd.errors import ConfigError
 from edgekd.students.config import StudentsConfig
 
@@ -38,7 +38,7 @@ def distill_config(config: StudentsConfig, arch: str, epochs: int, img_size: int
         out_dir=run_dir(config, arch, epochs),
         teacher=(str(config.teacher),),
         data=config.data,
-        train=TrainConfig(epochs=epochs, optim=DEFAULT_TRAIN.optim, seed=config.seed),
+        train=replace(DEFAULT_TRAIN, epochs=epochs, seed=config.seed),
         teacher_cache=cache_dir(config),
         img_size=img_size,
         device=config.device,
