@@ -11,7 +11,7 @@ import signal
 import pytest
 from fault_helpers import EXPORT, Edgekd, assert_every_file_loads, run_here, temporaries
 
-from edgekd.locks import LOCK_NAME
+from edgekd.locks import LOCK_NAME, read_holder
 
 
 def _appears(folder, fragment):
@@ -30,10 +30,14 @@ def test_export_killed_while_writing_its_int8_onnx_leaves_only_whole_files(strai
     # The FP32 ONNX was published before; the INT8 one (and export.json, written last) may or
     # may not have made it, but whatever has its final name is whole.
     assert "teacher.onnx" in assert_every_file_loads(out)
+    # The INT8 ONNX is the export's last big write: the kill lands milliseconds either side of
+    # the moment the run releases its lock, so a loaded machine decides which (the kill inside
+    # the work is test_export_work_folder's). Either way the rerun must say what happened.
+    killed_holding_the_lock = read_holder(out) is not None
 
     rerun = run_here("export", straight_teacher, "--out", out, *EXPORT)
     assert rerun.code == 0, rerun.stderr
-    assert "was interrupted" in rerun.stderr
+    assert ("was interrupted" in rerun.stderr) == killed_holding_the_lock, rerun.stderr
     assert sorted(assert_every_file_loads(out)) == ["export.json", "teacher.int8-cpu.onnx", "teacher.onnx"]
     assert not temporaries(out) and not (out / LOCK_NAME).exists()  # the killed writer's temporary is gone
     assert [a["precision"] for a in json.loads((out / "export.json").read_text())["artefacts"]] == ["fp32", "int8"]
