@@ -31,13 +31,13 @@ from pathlib import Path
 
 import torch
 
-from edgekd.bench.stats import compare_to_alone
 from edgekd.data import DataConfig
 from edgekd.distill import DistillConfig, distill
 from edgekd.distill.config import DEFAULT_LR, DEFAULT_TRAIN
 from edgekd.distill.methods import METHODS
 from edgekd.engine import OptimConfig, TrainConfig
 from edgekd.errors import ConfigError, EdgekdError, TrainingError
+from edgekd.seed_stats import compare_to_alone
 from edgekd.teacher import TeacherConfig, train_teacher
 
 

@@ -17,13 +17,13 @@ from edgekd.bench.deploy import deploy_model
 from edgekd.bench.markdown import render
 from edgekd.bench.protocol import BenchConfig
 from edgekd.bench.runs import student_run, teacher_run
-from edgekd.bench.stats import compare_to_alone
 from edgekd.bench.tracking import BenchTracking
 from edgekd.data import DataConfig, to_unit_float
 from edgekd.engine import Progress, SilentProgress
 from edgekd.engine.tracking import TrackTarget
 from edgekd.errors import ConfigError, TrainingError
 from edgekd.profile.system import system_facts
+from edgekd.seed_stats import compare_to_alone
 
 REPO_CALIBRATION = Path(__file__).resolve().parents[2] / "calibration" / "fmnist-val-512.yaml"
 

@@ -18,7 +18,7 @@ from edgekd.errors import ConfigError
 from edgekd.locks import folder_lock
 from edgekd.models import model_cost, resolve_model_path
 from edgekd.report.comparison import accuracy_latency_front, compare_with_teacher, pareto_front
-from edgekd.report.gain import with_gain_vs_alone
+from edgekd.report.gain import gain_over_seeds, with_gain_vs_alone
 from edgekd.report.int8 import int8_vs_fp32
 from edgekd.report.schema import (
     REPORT_SCHEMA,
@@ -361,6 +361,18 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
     if teacher is None:
         notes.append("no teacher found: pass --teacher to get the student-vs-teacher table")
     run_facts = provenance(config.describe())
+    distilled = [(names[sha], record["distillation"]) for sha, record in records.items() if record.get("distillation")]
+    keys = ("recipe", "recipe_over_seeds")  # how entries pair, not what the report shows
+    distillation = with_gain_vs_alone(
+        [
+            (
+                tuple(facts.get("recipe") or ()),
+                Distillation(model=name, **{k: v for k, v in facts.items() if k not in keys}),
+            )
+            for name, facts in distilled
+        ]
+    )
+    over_seeds = [str(facts.get("recipe_over_seeds")) for _, facts in distilled]
     return Report(
         schema_=REPORT_SCHEMA,
         created=run_facts["created"],
@@ -379,16 +391,8 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
         pareto=accuracy_latency_front(models, batch),
         curves=_curves(sources, records, names, out_dir),
         student_searches=_searches(sources, out_dir, notes),
-        distillation=with_gain_vs_alone(
-            [
-                (
-                    tuple(facts.get("recipe") or ()),
-                    Distillation(model=names[sha], **{k: v for k, v in facts.items() if k != "recipe"}),
-                )
-                for sha, facts in ((sha, record.get("distillation")) for sha, record in records.items())
-                if facts
-            ]
-        ),
+        distillation=distillation,
+        distillation_over_seeds=gain_over_seeds(list(zip(over_seeds, distillation))),
         sources=sources.files(),
         notes=notes,
         provenance=run_facts,

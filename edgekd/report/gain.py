@@ -3,14 +3,17 @@
 A pipeline's `distill: methods: [kd, none]` trains both; `none` is the student alone. Every
 other student whose recipe key (`sources.recipe_key`: arch, data, seed) matches exactly one
 student-alone run gets its gain (test top-1 points, as both cards record it) and the share of
-the teacher–student gap that gain closes.
+the teacher–student gap that gain closes. A recipe run on several seeds is also summarised over
+them (`gain_over_seeds`): one seed's gain is often inside the noise, the paired rule is not.
 """
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
-from edgekd.report.schema import Distillation
+from edgekd.report.schema import Distillation, SeedGain
+from edgekd.seed_stats import compare_to_alone
 
 ALONE_METHOD = "none"
 
@@ -39,3 +42,40 @@ def with_gain_vs_alone(entries: list[tuple[tuple[Any, ...], Distillation]]) -> l
             entry = entry.model_copy(update={"alone": twin.model, "gain_vs_alone_pts": gain, "gap_closed_pct": gap})
         result.append(entry)
     return result
+
+
+def gain_over_seeds(entries: list[tuple[str, Distillation]]) -> list[SeedGain]:
+    """Each recipe (`sources.recipe_over_seeds`) with ≥ 2 seeds paired with their student-alone
+    twins, summarised over those seeds by the benchmark's own statistics (`edgekd.seed_stats`).
+
+    `entries` are (recipe over seeds, entry) with the gains already filled in
+    (`with_gain_vs_alone`); unpaired entries are left out of the summary.
+    """
+    groups: dict[str, list[Distillation]] = {}
+    for key, entry in entries:
+        if entry.gain_vs_alone_pts is not None and entry.student_top1 is not None:
+            groups.setdefault(key, []).append(entry)
+    summaries = []
+    for group in groups.values():
+        if len({entry.seed for entry in group}) < 2:
+            continue
+        group.sort(key=lambda entry: (entry.seed is None, entry.seed or 0))
+        students = [entry.student_top1 or 0.0 for entry in group]  # never None here (filtered above)
+        alone = [top1 - (entry.gain_vs_alone_pts or 0.0) for top1, entry in zip(students, group)]
+        teachers = [top1 for top1 in map(_teacher_top1, group) if top1 is not None]
+        stats = compare_to_alone(students, alone, statistics.fmean(teachers) if teachers else None)
+        summaries.append(
+            SeedGain(
+                method=group[0].method,
+                students=[entry.model for entry in group],
+                seeds=[entry.seed for entry in group],
+                student_top1_mean=stats["mean"],
+                student_top1_std=stats["std"],
+                alone_top1_mean=statistics.fmean(alone),
+                gain_mean_pts=stats["gain_mean"],
+                gain_std_pts=stats["gain_std"],
+                gap_closed_pct=None if stats["gap_closed"] is None else 100.0 * stats["gap_closed"],
+                beats_alone=stats["beats_alone"] if stats["rule_applies"] else None,
+            )
+        )
+    return summaries

@@ -130,9 +130,28 @@ class Distillation(_Strict):
     ensemble_top1: Optional[float] = None
     student_top1: Optional[float] = None
     unseen_classes: list[UnseenClass] = Field(default_factory=list)
+    seed: Optional[int] = None
     alone: Optional[str] = None
     gain_vs_alone_pts: Optional[float] = None
     gap_closed_pct: Optional[float] = None
+
+
+class SeedGain(_Strict):
+    """One distillation recipe over its seeds, each paired with the same seed trained alone
+    (`edgekd.report.gain`): mean test top-1 gain ± the std of the same-seed gains, the share of
+    the teacher–student gap the mean closes, and the paired rule's verdict (`beats_alone`: mean
+    gain above that std over ≥ 3 seeds; None with fewer seeds)."""
+
+    method: Optional[str] = None
+    students: list[str]
+    seeds: list[Optional[int]]
+    student_top1_mean: float
+    student_top1_std: float
+    alone_top1_mean: float
+    gain_mean_pts: float
+    gain_std_pts: float
+    gap_closed_pct: Optional[float] = None
+    beats_alone: Optional[bool] = None
 
 
 class Speedup(_Strict):
@@ -263,6 +282,7 @@ class Report(_Strict):
     pareto: Optional[Pareto] = None
     curves: list[Curve] = Field(default_factory=list)
     distillation: list[Distillation] = Field(default_factory=list)
+    distillation_over_seeds: list[SeedGain] = Field(default_factory=list)
     student_searches: list[StudentSearch] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

@@ -121,7 +121,9 @@ def distillation_facts(card: dict[str, Any]) -> dict[str, Any] | None:
             }
             for r in unseen
         ],
+        "seed": (card.get("provenance") or {}).get("seed"),
         "recipe": recipe_key(card),
+        "recipe_over_seeds": recipe_over_seeds(card),
     }
 
 
@@ -132,6 +134,21 @@ def recipe_key(card: dict[str, Any]) -> tuple[Any, ...]:
         (card.get("dataset") or {}).get("fingerprint"),
         (card.get("provenance") or {}).get("seed"),
     )
+
+
+# Config keys that say where a run went, not how it trained: two seeds of one recipe differ in them.
+_RUN_PLACE_KEYS = ("out_dir", "resume", "from_run", "device", "teacher_cache")
+
+
+def recipe_over_seeds(card: dict[str, Any]) -> str:
+    """What the seeds of one recipe share: arch, data and the whole distill config except the
+    seed and where the run was written (so two lrs, or two temperatures, never pool)."""
+    config = dict((card.get("provenance") or {}).get("config") or {})
+    for key in _RUN_PLACE_KEYS:
+        config.pop(key, None)
+    config["train"] = {k: v for k, v in (config.get("train") or {}).items() if k != "seed"}
+    data = (card.get("dataset") or {}).get("fingerprint")
+    return json.dumps([card.get("arch"), data, config], sort_keys=True, default=str)
 
 
 def _walk(root: Path) -> list[Path]:

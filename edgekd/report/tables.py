@@ -285,6 +285,33 @@ def distillation_table(report: Report) -> Table | None:
     )
 
 
+def seed_gain_table(report: Report) -> Table | None:
+    """Each distillation recipe over its seeds: what one seed's gain cannot say."""
+    if not report.distillation_over_seeds:
+        return None
+    rows = []
+    for g in report.distillation_over_seeds:
+        verdict = "n/a (< 3 seeds)" if g.beats_alone is None else ("yes" if g.beats_alone else "no")
+        rows.append(
+            [
+                g.method or DASH,
+                ", ".join(g.students),
+                ", ".join(DASH if seed is None else str(seed) for seed in g.seeds),
+                f"{g.student_top1_mean:.2f} ± {g.student_top1_std:.2f}",
+                f"{g.alone_top1_mean:.2f}",
+                f"{g.gain_mean_pts:+.2f} ± {g.gain_std_pts:.2f}",
+                DASH if g.gap_closed_pct is None else f"{g.gap_closed_pct:.0f} %",
+                verdict,
+            ]
+        )
+    note = (
+        "Test top-1 % over the seeds of one recipe, each seed paired with the same seed trained alone. Gain: mean ± "
+        "std of the same-seed gains. Beats alone (the paired rule): the mean gain is above that std, over ≥ 3 seeds."
+    )
+    headers = ["method", "students", "seeds", "student top-1 %", "alone top-1 %", "gain (pts)", "gap closed"]
+    return Table("Distillation over seeds", [*headers, "beats alone?"], rows, note)
+
+
 def machines_table(report: Report) -> Table | None:
     machines = report.system.get("machines") or {}
     if not machines:
@@ -333,6 +360,7 @@ def all_tables(report: Report) -> list[Table]:
         latency_table(report),
         per_class_table(report),
         distillation_table(report),
+        seed_gain_table(report),
         machines_table(report),
     ]
     return [t for t in found if t is not None]

@@ -1,10 +1,10 @@
-"""The benchmark's statistics: the "beats the student alone" rule and the gap a method closes."""
+"""Seed statistics (bench and report): the "beats the student alone" rule and the gap a method closes."""
 
 from __future__ import annotations
 
 import pytest
 
-from edgekd.bench.stats import compare_to_alone
+from edgekd.seed_stats import compare_to_alone
 
 
 def test_a_steady_gain_over_three_seeds_beats_the_student_alone():

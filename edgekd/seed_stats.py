@@ -1,5 +1,5 @@
-"""Seed statistics of the benchmark: mean ± std, paired differences, the "beats" rule, and the
-share of the teacher–student gap a method closes."""
+"""Seed statistics of the benchmark and the report: mean ± std, paired differences, the "beats"
+rule, and the share of the teacher–student gap a method closes."""
 
 from __future__ import annotations
 
