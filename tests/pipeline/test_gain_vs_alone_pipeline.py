@@ -26,6 +26,11 @@ def test_kd_beside_the_student_alone_reports_the_gain_and_gates_it(run_cli, tmp_
     result = run_cli("run", pipeline)
     assert result.code == 0, result.stderr
     report_dir = tmp_path / "runs" / "tiny" / "report"
+    # One of the six students ships, under the name of what ships: `student.onnx`.
+    assert {p.name for p in (report_dir.parent / "export" / "kd-s0").glob("*.onnx")} == {
+        "student.onnx",
+        "student.int8-cpu.onnx",
+    }
     report = load_report(report_dir)
     kd = sorted((d for d in report.distillation if d.method == "kd"), key=lambda d: d.seed)
     assert [d.seed for d in kd] == [0, 1, 2]

@@ -1,7 +1,7 @@
 """Pipeline stage `export:`: `edgekd export` for each student (one run per distill run).
 
 The files are named after the student (`student.onnx`, `student.int8-cpu.onnx`, or
-`student-kd-s1.onnx` when several students are trained), so the report and the gate show
+`student-kd-s1.onnx` when several students are exported), so the report and the gate show
 names a person recognises. The calibration spec is an input: editing it reruns the export.
 A QAD student (`distill.methods: [{quantize: int8, from: kd}]`) gets its TensorRT INT8 from its
 own quantizers (`edgekd.export.qdq`), so ONNX Runtime PTQ makes only its other targets.
@@ -60,7 +60,7 @@ def _expected(config: ExportConfig, out_dir: Path, name: str, source: str, qad: 
 def plan(ctx: PlanContext) -> list[StageRun]:
     section = ctx.pipeline.export
     students = _students(ctx)
-    single = len(ctx.artefacts.get("distill", [])) == 1
+    single = len(students) == 1  # what ships is `student.onnx`, however many students were trained beside it
     inputs_extra = {}
     if section.calib is not None:
         calib = Path(section.calib)
