@@ -7,7 +7,6 @@ same number formatting, so the three files always show the same figures.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,18 +15,23 @@ from edgekd.artifacts import atomic_write_text, provenance, write_json
 from edgekd.engine import Progress, SilentProgress
 from edgekd.errors import ConfigError
 from edgekd.locks import folder_lock
-from edgekd.models import model_cost, resolve_model_path
+from edgekd.models import resolve_model_path
 from edgekd.report.comparison import accuracy_latency_front, compare_with_teacher, pareto_front
-from edgekd.report.gain import gain_over_seeds, with_gain_vs_alone
+from edgekd.report.gain import distillation_rows
 from edgekd.report.int8 import int8_vs_fp32
+from edgekd.report.model_rows import (
+    accuracy_entry,
+    deploy_target,
+    latency_entries,
+    model_role,
+    params_and_flops,
+    pick_eval,
+    relative_path,
+)
 from edgekd.report.schema import (
     REPORT_SCHEMA,
-    Accuracy,
     Curve,
-    Distillation,
-    Latency,
     ModelEntry,
-    Power,
     Report,
     SearchPoint,
     StudentSearch,
@@ -83,125 +87,6 @@ class ReportResult:
     html_path: Path
 
 
-def _role(record: dict[str, Any], teacher_sha: str | None) -> str:
-    if teacher_sha is not None:
-        if record["sha256"] == teacher_sha:
-            return "teacher"
-        return "student" if record["format"] == "torch" else "artefact"
-    if record.get("role") == "teacher":
-        return "teacher"
-    return "student" if record["format"] == "torch" else "artefact"
-
-
-def _target(record: dict[str, Any], latency: list[Latency]) -> str:
-    export = record.get("export") or {}
-    if record["format"] == "tensorrt":
-        facts = " ".join(str(v) for v in export.values()).lower()
-        return (
-            "jetson" if any(word in facts for word in ("jetson", "orin", "xavier", "aarch64", "tegra")) else "tensorrt"
-        )
-    if record["format"] == "onnx":
-        quantization = export.get("quantization")
-        if (
-            isinstance(quantization, dict) and quantization.get("target") == "tensorrt"
-        ):  # the S8S8 QDQ model export makes for TensorRT
-            return "tensorrt"
-    devices = {entry.device.split(":")[0] for entry in latency}
-    return "cuda" if devices == {"cuda"} else "cpu"
-
-
-def _relative(path: Path, out_dir: Path) -> str:
-    try:
-        return os.path.relpath(path.resolve(), out_dir.resolve())
-    except ValueError:  # another drive on Windows
-        return str(path.resolve())
-
-
-def _latency_entries(profile_path: Path, payload: dict[str, Any], out_dir: Path) -> list[Latency]:
-    backend = payload.get("backend", {})
-    entries = []
-    for item in payload.get("batches", []):
-        power = item.get("power") or {}
-        temps = [
-            t["max"]
-            for t in (power.get("temperature_c") or {}).values()
-            if isinstance(t, dict) and t.get("max") is not None
-        ]
-        entries.append(
-            Latency(
-                backend=backend.get("backend", "?"),
-                device=backend.get("device", "cpu"),
-                machine=payload.get("machine", "unknown"),
-                batch=item["batch"],
-                threads=backend.get("threads"),
-                p50_ms=item["median_ms"],
-                p90_ms=item["p90_ms"],
-                p95_ms=item.get("p95_ms"),
-                p99_ms=item["p99_ms"],
-                mean_ms=item["mean_ms"],
-                min_ms=item.get("min_ms"),
-                max_ms=item.get("max_ms"),
-                iterations=item.get("iterations"),
-                throughput_img_s=item["throughput_img_s"],
-                device_mean_ms=(item.get("device") or {}).get("mean_ms"),
-                power=Power(
-                    mean_power_mw=power.get("mean_power_mw"),
-                    energy_per_image_mj=power.get("energy_per_image_mj"),
-                    max_temperature_c=max(temps) if temps else None,
-                )
-                if "mean_power_mw" in power
-                else None,
-                profile_path=_relative(profile_path, out_dir),
-            )
-        )
-    return entries
-
-
-def _pick_eval(candidates: list[tuple[Path, dict[str, Any]]], split: str) -> tuple[Path, dict[str, Any]] | None:
-    """The latest eval of the preferred split (else of any split)."""
-    if not candidates:
-        return None
-    preferred = [c for c in candidates if c[1]["data"]["split"] == split] or candidates
-    return max(preferred, key=lambda c: c[1].get("created", ""))
-
-
-def _agreement(
-    model_eval: dict[str, Any], teacher_eval: dict[str, Any] | None, teacher_sha: str | None
-) -> float | None:
-    """Agreement recorded by `eval --teacher`, else computed from both models' per-sample predictions."""
-    recorded = model_eval.get("teacher")
-    if recorded and (teacher_sha is None or recorded.get("sha256") == teacher_sha):
-        agreement: float | None = recorded.get("agreement")
-        return agreement
-    if teacher_eval is None:
-        return None
-    same_data = (
-        teacher_eval["data"]["fingerprint"] == model_eval["data"]["fingerprint"]
-        and teacher_eval["data"]["split"] == model_eval["data"]["split"]
-    )
-    if not same_data:
-        return None
-    ours, theirs = model_eval["predictions"]["predicted"], teacher_eval["predictions"]["predicted"]
-    return 100.0 * sum(a == b for a, b in zip(ours, theirs)) / len(ours) if ours and len(ours) == len(theirs) else None
-
-
-def _cost(
-    record: dict[str, Any], cache: dict[tuple[Any, ...], tuple[int | None, float | None]]
-) -> tuple[int | None, float | None]:
-    """(params, FLOPs per image) of the artefact's architecture at its input size."""
-    input_size = (record.get("input") or {}).get("input_size")
-    if not record.get("arch") or not input_size:
-        return None, None
-    key = (record["arch"], tuple(input_size), record.get("num_classes"))
-    if key not in cache:
-        try:
-            params, gflops = model_cost(record["arch"], input_size[1], input_size[0], record.get("num_classes") or 1000)
-            cache[key] = (params, None if gflops is None else gflops * 1e9)
-        except Exception:  # an architecture this timm cannot build on the meta device: cost unknown
-            cache[key] = (None, None)
-    return cache[key]
-
-
 def _unique_names(records: list[dict[str, Any]]) -> dict[str, str]:
     """sha256 → display name: the file name, prefixed by its folder (then a short hash) if taken twice."""
     names: dict[str, str] = {}
@@ -227,31 +112,6 @@ def _given_teacher(teacher: Path) -> dict[str, Any]:
     return record
 
 
-def _accuracy(
-    sha: str,
-    chosen: tuple[Path, dict[str, Any]] | None,
-    teacher_sha: str | None,
-    teacher_eval: dict[str, Any] | None,
-    out_dir: Path,
-) -> Accuracy | None:
-    if chosen is None:
-        return None
-    eval_path, payload = chosen
-    metrics = payload["metrics"]
-    return Accuracy(
-        top1=metrics["top1"],
-        top5=metrics.get("top5"),
-        per_class=metrics.get("per_class", []),
-        agreement_with_teacher=100.0 if sha == teacher_sha else _agreement(payload, teacher_eval, teacher_sha),
-        split=payload["data"]["split"],
-        count=metrics["count"],
-        dataset_fingerprint=payload["data"]["fingerprint"],
-        backend=payload["backend"].get("backend"),
-        device=payload["backend"].get("device"),
-        eval_path=_relative(eval_path, out_dir),
-    )
-
-
 def _curves(sources: Sources, records: dict[str, dict[str, Any]], names: dict[str, str], out_dir: Path) -> list[Curve]:
     """Training logs, named after the artefact saved beside them (else their folder)."""
     curves = []
@@ -259,7 +119,9 @@ def _curves(sources: Sources, records: dict[str, dict[str, Any]], names: dict[st
         beside = [names[sha] for sha, r in records.items() if Path(r["path"]).parent == path.parent.resolve()]
         curves.append(
             Curve(
-                name=beside[0] if beside else path.parent.name, path=_relative(path, out_dir), epochs=read_curve(path)
+                name=beside[0] if beside else path.parent.name,
+                path=relative_path(path, out_dir),
+                epochs=read_curve(path),
             )
         )
     return curves
@@ -279,14 +141,14 @@ def _searches(sources: Sources, out_dir: Path, notes: list[str]) -> list[Student
         budget, plot = payload["budget"], path.parent / "students.svg"
         searches.append(
             StudentSearch(
-                source=_relative(path, out_dir),
+                source=relative_path(path, out_dir),
                 budget_ms=budget["ms"],
                 budget_statistic=f"{budget['percentile']} at batch {budget['batch']} on {budget['target']}",
                 chosen=(payload.get("chosen") or {}).get("arch"),
                 baseline=(payload.get("baseline") or {}).get("arch"),
                 spearman_rho=payload["flops_vs_latency"]["spearman_rho"],
                 search_vs_finalist_run=payload.get("search_vs_finalist_run"),
-                plot=_relative(plot, out_dir) if plot.is_file() else None,
+                plot=relative_path(plot, out_dir) if plot.is_file() else None,
                 points=[SearchPoint(**p) for p in search_points(payload, pareto_front)],
             )
         )
@@ -308,7 +170,7 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
     evals_by_sha: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
     for path, payload in sources.evals:
         evals_by_sha.setdefault(payload["artefact"]["sha256"], []).append((path, payload))
-    chosen_evals = {sha: _pick_eval(found, config.split) for sha, found in evals_by_sha.items()}
+    chosen_evals = {sha: pick_eval(found, config.split) for sha, found in evals_by_sha.items()}
     if teacher_sha is None:  # the card's role, preferring a PyTorch teacher that was evaluated
         teachers = [sha for sha, r in records.items() if r.get("role") == "teacher"]
         teachers.sort(key=lambda sha: (records[sha]["format"] != "torch", sha not in chosen_evals))
@@ -323,18 +185,18 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
             entry
             for path, payload in sources.profiles
             if payload["artefact"]["sha256"] == sha
-            for entry in _latency_entries(path, payload, out_dir)
+            for entry in latency_entries(path, payload, out_dir)
         ]
         latency.sort(key=lambda e: (e.machine, e.device, e.backend, e.threads or 0, e.batch))
-        params, flops = _cost(record, cost_cache)
+        params, flops = params_and_flops(record, cost_cache)
         input_size = (record.get("input") or {}).get("input_size")
         models.append(
             ModelEntry(
                 name=names[sha],
-                role=_role(record, teacher_sha),
+                role=model_role(record, teacher_sha),
                 format=record["format"],
                 precision=record.get("precision", "fp32"),
-                target=_target(record, latency),
+                target=deploy_target(record, latency),
                 path=record["path"],
                 sha256=sha,
                 arch=record.get("arch"),
@@ -342,7 +204,7 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
                 params=params,
                 flops=flops,
                 size_bytes=record.get("size_bytes"),
-                accuracy=_accuracy(sha, chosen_evals.get(sha), teacher_sha, teacher_eval, out_dir),
+                accuracy=accuracy_entry(sha, chosen_evals.get(sha), teacher_sha, teacher_eval, out_dir),
                 latency=latency,
             )
         )
@@ -361,18 +223,9 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
     if teacher is None:
         notes.append("no teacher found: pass --teacher to get the student-vs-teacher table")
     run_facts = provenance(config.describe())
-    distilled = [(names[sha], record["distillation"]) for sha, record in records.items() if record.get("distillation")]
-    keys = ("recipe", "recipe_over_seeds")  # how entries pair, not what the report shows
-    distillation = with_gain_vs_alone(
-        [
-            (
-                tuple(facts.get("recipe") or ()),
-                Distillation(model=name, **{k: v for k, v in facts.items() if k not in keys}),
-            )
-            for name, facts in distilled
-        ]
+    distillation, over_seeds = distillation_rows(
+        [(names[sha], record["distillation"]) for sha, record in records.items() if record.get("distillation")]
     )
-    over_seeds = [str(facts.get("recipe_over_seeds")) for _, facts in distilled]
     return Report(
         schema_=REPORT_SCHEMA,
         created=run_facts["created"],
@@ -392,7 +245,7 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
         curves=_curves(sources, records, names, out_dir),
         student_searches=_searches(sources, out_dir, notes),
         distillation=distillation,
-        distillation_over_seeds=gain_over_seeds(list(zip(over_seeds, distillation))),
+        distillation_over_seeds=over_seeds,
         sources=sources.files(),
         notes=notes,
         provenance=run_facts,

@@ -79,3 +79,20 @@ def gain_over_seeds(entries: list[tuple[str, Distillation]]) -> list[SeedGain]:
             )
         )
     return summaries
+
+
+def distillation_rows(distilled: list[tuple[str, dict[str, Any]]]) -> tuple[list[Distillation], list[SeedGain]]:
+    """The report's Distillation entries and their summary over seeds, from (report name, the
+    card's `sources.distillation_facts`) of each distilled or student-alone model."""
+    pairing = ("recipe", "recipe_over_seeds")  # how entries pair and pool, not what the report shows
+    entries = with_gain_vs_alone(
+        [
+            (
+                tuple(facts.get("recipe") or ()),
+                Distillation(model=name, **{k: v for k, v in facts.items() if k not in pairing}),
+            )
+            for name, facts in distilled
+        ]
+    )
+    over_seeds = [str(facts.get("recipe_over_seeds")) for _, facts in distilled]
+    return entries, gain_over_seeds(list(zip(over_seeds, entries)))

@@ -239,7 +239,7 @@ def test_speed_ups_compare_equal_thread_counts_only(measured, tmp_path):
 
 
 def test_targets_follow_the_format_and_the_export_metadata():
-    from edgekd.report.build import _target
+    from edgekd.report.model_rows import deploy_target
     from edgekd.report.schema import Latency
 
     def on(device: str) -> list[Latency]:
@@ -257,9 +257,11 @@ def test_targets_follow_the_format_and_the_export_metadata():
             )
         ]
 
-    assert _target({"format": "torch"}, on("cpu")) == "cpu"
-    assert _target({"format": "torch"}, on("cuda")) == "cuda"
-    assert _target({"format": "onnx", "export": {"quantization": {"target": "cpu"}}}, []) == "cpu"
-    assert _target({"format": "onnx", "export": {"quantization": {"target": "tensorrt"}}}, []) == "tensorrt"
-    assert _target({"format": "tensorrt", "export": {"build": {"gpu": "NVIDIA H100 80GB HBM3"}}}, []) == "tensorrt"
-    assert _target({"format": "tensorrt", "export": {"build": {"gpu": "Orin (nvgpu)"}}}, []) == "jetson"
+    assert deploy_target({"format": "torch"}, on("cpu")) == "cpu"
+    assert deploy_target({"format": "torch"}, on("cuda")) == "cuda"
+    assert deploy_target({"format": "onnx", "export": {"quantization": {"target": "cpu"}}}, []) == "cpu"
+    assert deploy_target({"format": "onnx", "export": {"quantization": {"target": "tensorrt"}}}, []) == "tensorrt"
+    assert (
+        deploy_target({"format": "tensorrt", "export": {"build": {"gpu": "NVIDIA H100 80GB HBM3"}}}, []) == "tensorrt"
+    )
+    assert deploy_target({"format": "tensorrt", "export": {"build": {"gpu": "Orin (nvgpu)"}}}, []) == "jetson"
