@@ -7,6 +7,7 @@ same number formatting, so the three files always show the same figures.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,14 +88,15 @@ class ReportResult:
     html_path: Path
 
 
-def _unique_names(records: list[dict[str, Any]]) -> dict[str, str]:
-    """sha256 → display name: the file name, prefixed by its folder (then a short hash) if taken twice."""
+def unique_names(records: list[dict[str, Any]]) -> dict[str, str]:
+    """sha256 → display name: the file name; when several files share it, every one of them is
+    prefixed by its folder (`kd-s0/student.safetensors`, `kd-s1/…`: none is the plain name, so
+    the first one found is not mistaken for the only one), then a short hash if still taken."""
+    taken = Counter(Path(record["path"]).name for record in records)
     names: dict[str, str] = {}
     for record in records:
         path = Path(record["path"])
-        name = path.name
-        if name in names.values():
-            name = f"{path.parent.name}/{path.name}"
+        name = path.name if taken[path.name] == 1 else f"{path.parent.name}/{path.name}"
         if name in names.values():
             name = f"{name}@{record['sha256'][:8]}"
         names[record["sha256"]] = name
@@ -166,7 +168,7 @@ def assemble(sources: Sources, config: ReportConfig) -> Report:
         teacher_record = _given_teacher(config.teacher)
         teacher_sha = teacher_record["sha256"]
         records.setdefault(teacher_sha, teacher_record)
-    names = _unique_names(list(records.values()))
+    names = unique_names(list(records.values()))
     evals_by_sha: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
     for path, payload in sources.evals:
         evals_by_sha.setdefault(payload["artefact"]["sha256"], []).append((path, payload))

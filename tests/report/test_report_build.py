@@ -265,3 +265,20 @@ def test_targets_follow_the_format_and_the_export_metadata():
         deploy_target({"format": "tensorrt", "export": {"build": {"gpu": "NVIDIA H100 80GB HBM3"}}}, []) == "tensorrt"
     )
     assert deploy_target({"format": "tensorrt", "export": {"build": {"gpu": "Orin (nvgpu)"}}}, []) == "jetson"
+
+
+def test_a_file_name_shared_by_several_models_names_each_by_its_folder():
+    from edgekd.report.build import unique_names
+
+    records = [
+        {"path": "/runs/q/distill/kd-s0/student.safetensors", "sha256": "a" * 64},
+        {"path": "/runs/q/distill/kd-s1/student.safetensors", "sha256": "b" * 64},
+        {"path": "/runs/q/teacher/teacher.safetensors", "sha256": "c" * 64},
+        {"path": "/old/kd-s1/student.safetensors", "sha256": "d" * 64},
+    ]
+    assert list(unique_names(records).values()) == [
+        "kd-s0/student.safetensors",  # not the plain name: it is not the only student
+        "kd-s1/student.safetensors",
+        "teacher.safetensors",
+        "kd-s1/student.safetensors@dddddddd",
+    ]
