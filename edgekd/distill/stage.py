@@ -18,7 +18,7 @@ import torch
 from edgekd.artifacts import provenance
 from edgekd.data import Dataset, InputSpec, ModelInput
 from edgekd.distill.bias import BiasShift, apply_shift, choose_shift, classifier_bias, parse_bias_adjust
-from edgekd.distill.cache import CacheKey, DiskUse, TeacherCache
+from edgekd.distill.cache_use import cache_use_facts, disk_use, open_cache_entry
 from edgekd.distill.card import card_metrics, student_metrics
 from edgekd.distill.config import DistillConfig
 from edgekd.distill.methods import METHODS, DistillMethod
@@ -123,7 +123,7 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
         classifier_bias(student)  # fail before training if the head has no bias to shift
     bank = TeacherBank(teachers).to(device) if teachers else None
     cache = (
-        _open_cache(config, dataset, training_set, teachers, context.is_main, log)
+        open_cache_entry(config.teacher_cache, config, dataset, training_set, teachers, context.is_main, log)
         if config.teacher_cache is not None
         else None
     )
@@ -176,8 +176,8 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     if qad is not None:
         training["quantize"] = qad.describe()
     if targets is not None and cache is not None:
-        training["teacher_cache"] = _cache_use(cache, targets, log) | {
-            "disk_use": _disk_use(config, dataset, training_set, cache, len(teachers)).to_dict()
+        training["teacher_cache"] = cache_use_facts(cache, targets, log) | {
+            "disk_use": disk_use(config, dataset, training_set, cache, len(teachers)).to_dict()
         }
     card = ModelCard(
         arch=student_arch,
@@ -289,48 +289,6 @@ def _student(
     return qad.student(spec, dataset.num_classes, config.data.data_dir, log)
 
 
-def _open_cache(
-    config: DistillConfig,
-    dataset: Dataset,
-    training_set: TrainingSet,
-    teachers: list[Teacher],
-    writable: bool,
-    log: Callable[[str], None],
-) -> TeacherCache:
-    """The teacher-logit cache entry of exactly these training views (see `cache.py`)."""
-    key = CacheKey(
-        dataset.fingerprint,
-        config.train.augment.describe(),
-        config.img_size,
-        config.train.seed,
-        transfer_fingerprint=training_set.fingerprint if config.transfer_data else None,
-        dropped_classes=training_set.dropped,
-        mix=config.mix_recipe.describe() if config.mix_recipe.enabled else None,
-    )
-    cache = TeacherCache(config.teacher_cache, key, writable=writable)
-    for teacher in teachers:
-        cache.register_teacher(teacher.cache_id, teacher.describe())
-    others = cache.other_entries()
-    log(
-        f"teacher cache {cache.root}: "
-        + (
-            "reading the epochs it holds, recording the rest"
-            if cache.existed
-            else "new entry for these views, recording them"
-        )
-        + (f" ({len(others)} other view set(s) in {cache.base})" if others else "")
-    )
-    log(_disk_use(config, dataset, training_set, cache, len(teachers)).line())
-    return cache
-
-
-def _disk_use(
-    config: DistillConfig, dataset: Dataset, training_set: TrainingSet, cache: TeacherCache, teachers: int
-) -> DiskUse:
-    """What the cache holds on disk for this run: per epoch and for all its epochs."""
-    return cache.disk_use(len(training_set.split), dataset.num_classes, teachers, config.train.epochs)
-
-
 def _task(
     config: DistillConfig,
     method: type[DistillMethod],
@@ -383,23 +341,3 @@ def _shift_bias(
         + f"; val top-1 {shift.val_top1_before or float('nan'):.2f} → {shift.val_top1_after or float('nan'):.2f} %"
     )
     return shift, before
-
-
-def _cache_use(cache: TeacherCache, targets: TeacherTargets, log: Callable[[str], None]) -> dict[str, Any]:
-    """The card's `training.teacher_cache`: where it was, its key, and how many steps it served."""
-    log(
-        f"teacher cache {cache.root}: {targets.cached_steps} steps read cached logits, "
-        f"{targets.online_steps} ran a teacher"
-    )
-    if cache.rebuilt:
-        log(
-            f"teacher cache: {len(cache.rebuilt)} damaged table(s) were never read, computed again instead: "
-            f"{'; '.join(cache.rebuilt)}"
-        )
-    return {
-        "dir": str(cache.root),
-        "key": cache.key.to_dict(),
-        "cached_steps": targets.cached_steps,
-        "online_steps": targets.online_steps,
-        "rebuilt": cache.rebuilt,
-    }
