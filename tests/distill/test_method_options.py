@@ -61,7 +61,9 @@ def test_a_new_method_gets_its_flag_and_pipeline_key_from_its_declaration(tmp_pa
         command = importlib.reload(cli_distill).distill_command  # the CLI module derives flags at import
         assert "ce_scale" in inspect.signature(command).parameters
         import edgekd.pipeline.config as pipeline_config
+        import edgekd.pipeline.distill_section as distill_section
 
+        importlib.reload(distill_section)  # the method keys are derived here at import, then used by the config
         reloaded = importlib.reload(pipeline_config)
         path = tmp_path / "p.yaml"
         path.write_text(
@@ -83,6 +85,7 @@ def test_a_new_method_gets_its_flag_and_pipeline_key_from_its_declaration(tmp_pa
         assert pipeline.distill.method_options(pipeline.distill.methods[0]) == {"ce_scale": 2.0}
     finally:
         METHODS.pop("test_scaled_ce")
+        importlib.reload(distill_section)
         importlib.reload(pipeline_config)
         importlib.reload(cli_distill)
 

@@ -16,7 +16,7 @@ from edgekd.distill import DistillConfig
 from edgekd.distill.qad import QAD_SCHEDULE, SELF_TEACHER, QadRun
 from edgekd.engine import Progress
 from edgekd.errors import ConfigError, EdgekdError
-from edgekd.pipeline.config import DistillSectionBase, MethodRunBase
+from edgekd.pipeline.distill_section import DistillSectionBase, MethodRunBase
 from edgekd.pipeline.plan import Artefact, PlanContext, RunOutcome, StageRun
 from edgekd.pipeline.stages.common import artefact_inputs, data_identity, local_file, section_error, without
 from edgekd.students import pipeline_stage as auto_student
