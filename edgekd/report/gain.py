@@ -49,26 +49,27 @@ def gain_over_seeds(entries: list[tuple[str, Distillation]]) -> list[SeedGain]:
     twins, summarised over those seeds by the benchmark's own statistics (`edgekd.seed_stats`).
 
     `entries` are (recipe over seeds, entry) with the gains already filled in
-    (`with_gain_vs_alone`); unpaired entries are left out of the summary.
+    (`with_gain_vs_alone`); unpaired entries are left out, and a seed counts once (the same
+    recipe and seed found twice is the same run, copied).
     """
-    groups: dict[str, list[Distillation]] = {}
+    groups: dict[str, dict[int | None, tuple[Distillation, float, float]]] = {}
     for key, entry in entries:
         if entry.gain_vs_alone_pts is not None and entry.student_top1 is not None:
-            groups.setdefault(key, []).append(entry)
+            top1, gain = entry.student_top1, entry.gain_vs_alone_pts
+            groups.setdefault(key, {}).setdefault(entry.seed, (entry, top1, top1 - gain))
     summaries = []
-    for group in groups.values():
-        if len({entry.seed for entry in group}) < 2:
+    for by_seed in groups.values():
+        if len(by_seed) < 2:
             continue
-        group.sort(key=lambda entry: (entry.seed is None, entry.seed or 0))
-        students = [entry.student_top1 or 0.0 for entry in group]  # never None here (filtered above)
-        alone = [top1 - (entry.gain_vs_alone_pts or 0.0) for top1, entry in zip(students, group)]
-        teachers = [top1 for top1 in map(_teacher_top1, group) if top1 is not None]
+        runs = [by_seed[seed] for seed in sorted(by_seed, key=lambda seed: (seed is None, seed or 0))]
+        students, alone = [top1 for _, top1, _ in runs], [twin for _, _, twin in runs]
+        teachers = [top1 for top1 in (_teacher_top1(entry) for entry, _, _ in runs) if top1 is not None]
         stats = compare_to_alone(students, alone, statistics.fmean(teachers) if teachers else None)
         summaries.append(
             SeedGain(
-                method=group[0].method,
-                students=[entry.model for entry in group],
-                seeds=[entry.seed for entry in group],
+                method=runs[0][0].method,
+                students=[entry.model for entry, _, _ in runs],
+                seeds=[entry.seed for entry, _, _ in runs],
                 student_top1_mean=stats["mean"],
                 student_top1_std=stats["std"],
                 alone_top1_mean=statistics.fmean(alone),

@@ -83,6 +83,8 @@ def test_one_seed_or_a_steady_loss_is_never_called_a_win():
     pair = ("a", "b", 0)
     one_seed = with_gain_vs_alone([(pair, seeded("kd", "kd", 90.0, 0)), (pair, seeded("alone", "none", 80.0, 0))])
     assert gain_over_seeds([("r", d) for d in one_seed]) == []
+    copied = one_seed[0].model_copy(update={"model": "copy/kd"})  # the same run found twice is still one seed
+    assert gain_over_seeds([("r", d) for d in [*one_seed, copied]]) == []
     entries = []
     for seed in range(3):
         pair = ("a", "b", seed)
