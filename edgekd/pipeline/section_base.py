@@ -21,7 +21,8 @@ class Section(BaseModel):
 
 class TrainSectionBase(Section):
     """The training recipe keys shared by `teacher:` and `distill:`: `TrainConfig`'s options and
-    the stage config's own (derived below, with their defaults and ranges)."""
+    the stage config's own (derived with their defaults and ranges where each section is built:
+    `config.TeacherSection`, `distill_section.DistillSection`)."""
 
     stage_config: ClassVar[type] = TeacherConfig
 
