@@ -58,8 +58,11 @@ def disk_use(
     return cache.disk_use(len(training_set.split), dataset.num_classes, teachers, config.train.epochs)
 
 
-def cache_use_facts(cache: TeacherCache, targets: TeacherTargets, log: Callable[[str], None]) -> dict[str, Any]:
-    """The card's `training.teacher_cache`: where it was, its key, and how many steps it served."""
+def cache_use_facts(
+    cache: TeacherCache, targets: TeacherTargets, disk: DiskUse, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """The card's `training.teacher_cache`: where it was, its key, how many steps it served and
+    its disk use (`disk_use`)."""
     log(
         f"teacher cache {cache.root}: {targets.cached_steps} steps read cached logits, "
         f"{targets.online_steps} ran a teacher"
@@ -75,4 +78,5 @@ def cache_use_facts(cache: TeacherCache, targets: TeacherTargets, log: Callable[
         "cached_steps": targets.cached_steps,
         "online_steps": targets.online_steps,
         "rebuilt": cache.rebuilt,
+        "disk_use": disk.to_dict(),
     }

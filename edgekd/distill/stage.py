@@ -176,9 +176,8 @@ def _distill(config: DistillConfig, progress: Progress | None) -> DistillResult:
     if qad is not None:
         training["quantize"] = qad.describe()
     if targets is not None and cache is not None:
-        training["teacher_cache"] = cache_use_facts(cache, targets, log) | {
-            "disk_use": disk_use(config, dataset, training_set, cache, len(teachers)).to_dict()
-        }
+        disk = disk_use(config, dataset, training_set, cache, len(teachers))
+        training["teacher_cache"] = cache_use_facts(cache, targets, disk, log)
     card = ModelCard(
         arch=student_arch,
         num_classes=dataset.num_classes,
